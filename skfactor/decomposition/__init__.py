@@ -1,0 +1,3 @@
+"""Regularized and constrained matrix factorizations."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Factorization machines trained by stochastic proximal point steps."""
+
+__all__ = []

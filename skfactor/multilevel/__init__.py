@@ -1,0 +1,3 @@
+"""Factor models with multilevel low-rank (MLR) covariance."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Discrete latent factor models fitted by block coordinate descent."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Regularized tensor decompositions."""
+
+__all__ = []

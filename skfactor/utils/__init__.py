@@ -1,0 +1,8 @@
+"""Utilities shared by the skfactor estimators.
+
+- :mod:`skfactor.utils.discovery`: list the public estimators;
+- :mod:`skfactor.utils.validation`: input checks with clear error messages;
+- :mod:`skfactor.utils._monitor`: stopping rule, verbose output and
+  convergence warnings of iterative solvers;
+- :mod:`skfactor.utils._docstrings`: shared parameter descriptions.
+"""

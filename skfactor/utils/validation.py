@@ -1,0 +1,48 @@
+"""Input checks shared by the estimators, with messages that name the problem."""
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["check_nonnegative"]
+
+
+def check_nonnegative(X, whom):
+    """Raise a ``ValueError`` counting the negative entries of ``X``.
+
+    Unlike :func:`sklearn.utils.validation.check_non_negative`, the message
+    says how many entries are negative and the most negative value, which is
+    what a user needs to find the bad rows.
+
+    Parameters
+    ----------
+    X : array-like or sparse matrix
+        Data to check (already validated as numeric).
+    whom : str
+        Who passes the data, for the message, e.g. ``"BalancedSparseNMF.fit"``.
+
+    Raises
+    ------
+    ValueError
+        If any entry is negative.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfactor.utils.validation import check_nonnegative
+    >>> check_nonnegative(np.array([[0.0, 1.0]]), "fit")
+    >>> check_nonnegative(np.array([[-1.0, 2.0, -3.0]]), "fit")
+    Traceback (most recent call last):
+        ...
+    ValueError: Negative values in data passed to fit: 2 negative entries \
+(minimum -3). This model needs nonnegative data.
+    """
+    values = X.data if sp.issparse(X) else np.asarray(X)
+    negative = values < 0
+    count = int(np.count_nonzero(negative))
+    if count:
+        minimum = values[negative].min()
+        raise ValueError(
+            f"Negative values in data passed to {whom}: {count} negative "
+            f"entr{'y' if count == 1 else 'ies'} (minimum {minimum:g}). "
+            "This model needs nonnegative data."
+        )
