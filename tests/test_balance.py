@@ -1,0 +1,173 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import minimize
+
+from skfactor._balance import (
+    balance_factors,
+    frobenius_scale_fit,
+    kl_scale_fit,
+    optimal_initial_scale,
+    optimal_scales,
+    penalty_degree,
+    penalty_values,
+)
+
+PENALTIES = st.sampled_from(["l1", "l2", 1.5])
+
+
+def _total_penalty(factors, mu, penalties):
+    return sum(m * penalty_values(f, p).sum() for f, m, p in zip(factors, mu, penalties))
+
+
+def _cp_tensor(factors):
+    """Dense product of the rank-one components (matrix or 3-way tensor)."""
+    letters = "abcdefg"[: len(factors)]
+    spec = ",".join(f"{c}r" for c in letters) + "->" + letters
+    return np.einsum(spec, *factors)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_factors=st.integers(2, 4),
+    rank=st.integers(1, 4),
+    penalties=st.lists(PENALTIES, min_size=4, max_size=4),
+)
+def test_balancing_invariants(seed, n_factors, rank, penalties):
+    rng = np.random.default_rng(seed)
+    penalties = penalties[:n_factors]
+    factors = [rng.uniform(0.01, 3, size=(rng.integers(2, 5), rank)) for _ in range(n_factors)]
+    factors = [f * rng.lognormal(0, 2, size=rank) for f in factors]
+    mu = rng.uniform(0.05, 5, size=n_factors)
+    copies = [f.copy() for f in factors]
+    balanced, scales = balance_factors(factors, mu, penalties)
+    # inputs are not modified
+    for f, c in zip(factors, copies):
+        np.testing.assert_array_equal(f, c)
+    # product of scales is one per component
+    np.testing.assert_allclose(np.prod(scales, axis=0), 1.0, rtol=1e-12)
+    # the model (hence any scale-invariant fit term) is unchanged
+    np.testing.assert_allclose(_cp_tensor(balanced), _cp_tensor(factors), rtol=1e-10)
+    # the penalty never increases
+    before = _total_penalty(factors, mu, penalties)
+    after = _total_penalty(balanced, mu, penalties)
+    assert after <= before * (1 + 1e-12)
+    # balanced: p_i * mu_i * g_i(column) is the same for every factor
+    degrees = np.array([penalty_degree(p) for p in penalties])
+    pa = degrees[:, None] * mu[:, None] * np.array(
+        [penalty_values(f, p) for f, p in zip(balanced, penalties)]
+    )
+    np.testing.assert_allclose(pa, np.broadcast_to(pa[:1], pa.shape), rtol=1e-9)
+    # balancing twice changes nothing
+    again, scales2 = balance_factors(balanced, mu, penalties)
+    np.testing.assert_allclose(scales2, 1.0, rtol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    degrees=st.lists(st.sampled_from([1.0, 2.0, 0.5, 3.0]), min_size=2, max_size=4),
+)
+def test_optimal_scales_match_numerical_minimization(seed, degrees):
+    rng = np.random.default_rng(seed)
+    degrees = np.array(degrees)
+    a = rng.lognormal(0, 1.5, size=(degrees.size, 1))
+    scales = optimal_scales(a, degrees)[:, 0]
+
+    # numerical solve in log-scales, with the last one eliminated by the
+    # product constraint
+    def objective(t):
+        log_lam = np.append(t, -t.sum())
+        return np.sum(np.exp(degrees * log_lam) * a[:, 0])
+
+    result = minimize(objective, np.zeros(degrees.size - 1), method="BFGS", tol=1e-14)
+    numeric = np.exp(np.append(result.x, -result.x.sum()))
+    assert objective(np.log(scales[:-1])) <= result.fun * (1 + 1e-9)
+    np.testing.assert_allclose(scales, numeric, rtol=1e-4)
+
+
+def test_optimal_scales_hand_computed():
+    # two l1 factors: scales sqrt(a2/a1), sqrt(a1/a2) (the seed's eq. 28-29)
+    a = np.array([[4.0], [1.0]])
+    np.testing.assert_allclose(optimal_scales(a, [1, 1])[:, 0], [0.5, 2.0])
+    # l2 + l2: lambda^2 a equal -> (a2/a1)^(1/4)
+    np.testing.assert_allclose(
+        optimal_scales(a, [2, 2])[:, 0], [0.5**0.5, 2**0.5]
+    )
+
+
+def test_unpenalized_or_zero_components_left_alone():
+    a = np.array([[0.0, 4.0, 0.0], [3.0, 1.0, 0.0]])
+    scales = optimal_scales(a, [1.0, 2.0])
+    np.testing.assert_array_equal(scales[:, 0], 1.0)
+    np.testing.assert_array_equal(scales[:, 2], 1.0)
+    assert scales[0, 1] != 1.0
+    factors = [np.zeros((2, 1)), np.ones((3, 1))]
+    balanced, _ = balance_factors(factors, [1.0, 1.0], ["l1", "l1"])
+    assert np.all(np.isfinite(balanced[0])) and np.all(np.isfinite(balanced[1]))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: optimal_scales(np.ones((2, 1)), [1.0]), "shape"),
+        (lambda: optimal_scales(-np.ones((2, 1)), [1.0, 1.0]), "nonnegative"),
+        (lambda: optimal_scales(np.ones((2, 1)), [1.0, 0.0]), "positive"),
+        (lambda: penalty_degree("l3"), "Unknown penalty"),
+        (lambda: penalty_degree(-1), "positive"),
+        (lambda: balance_factors([np.ones((2, 1))], [1.0, 1.0], ["l1"]), "must match"),
+    ],
+)
+def test_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_ridge_toy_problem_of_the_seed():
+    """Eq. 21: min (y - x1 x2)^2 + lam (x1^2 + x2^2) has balanced solutions."""
+    y, lam = 10.0, 1e-3
+    x1, x2 = 5.0, 1.0  # unbalanced product 5
+    (b1, b2), _ = balance_factors([np.array([[x1]]), np.array([[x2]])], [lam, lam], ["l2", "l2"])
+    assert b1[0, 0] == pytest.approx(b2[0, 0]) == pytest.approx(np.sqrt(5.0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), loss=st.sampled_from(["frobenius", "kl"]))
+def test_optimal_initial_scale_matches_brute_force(seed, loss):
+    rng = np.random.default_rng(seed)
+    Y = rng.uniform(0, 5, size=(6, 5))
+    W, H = rng.uniform(0, 1, size=(6, 2)), rng.uniform(0, 1, size=(2, 5)) * rng.lognormal(0, 2)
+    M = W @ H
+    mu = rng.uniform(0, 2, size=2)
+    penalties = ["l1", "l2"]
+    totals = mu * np.array([penalty_values(W, "l1").sum(), penalty_values(H.T, "l2").sum()])
+    degrees = [1.0, 2.0]
+    if loss == "frobenius":
+        fit = frobenius_scale_fit(np.sum(Y**2), np.sum(Y * M), np.sum(M**2))
+
+        def full(eta):
+            return np.sum((Y - eta**2 * M) ** 2)
+    else:
+        fit = kl_scale_fit(Y.sum(), M.sum())
+
+        def full(eta):
+            T = eta**2 * M
+            return np.sum(Y * np.log(Y / T) - Y + T)
+
+    def objective(eta):
+        return full(eta) + sum(t * eta**p for t, p in zip(totals, degrees))
+
+    eta = optimal_initial_scale(fit, totals, degrees)
+    grid = np.exp(np.linspace(-8, 8, 20001))
+    brute = min(objective(g) for g in grid)
+    assert objective(eta) <= brute + 1e-9 * abs(brute) + 1e-12
+    assert penalties  # both penalty kinds exercised
+
+
+def test_initial_scale_unpenalized_frobenius_is_least_squares():
+    # without penalty, eta^2 = <Y, M> / ||M||^2 for two factors
+    fit = frobenius_scale_fit(10.0, 3.0, 2.0)
+    eta = optimal_initial_scale(fit, [0.0, 0.0], [2.0, 2.0])
+    assert eta**2 == pytest.approx(1.5, rel=1e-8)
