@@ -1,0 +1,97 @@
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+
+from skfactor.utils._docstrings import fill_doc
+from skfactor.utils._monitor import ConvergenceMonitor
+from skfactor.utils.validation import check_nonnegative
+
+
+def test_monitor_stops_on_relative_change():
+    monitor = ConvergenceMonitor(tol=1e-2, max_iter=50)
+    monitor.start(100.0)
+    assert not monitor.update(50.0)
+    assert not monitor.update(40.0)
+    assert monitor.update(39.9)  # relative change 2.5e-3
+    assert monitor.converged and monitor.n_iter == 3
+    assert monitor.history == [100.0, 50.0, 40.0, 39.9]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        monitor.warn_if_not_converged()
+
+
+def test_monitor_max_iter_and_warning():
+    monitor = ConvergenceMonitor(tol=1e-12, max_iter=3, name="Solver")
+    monitor.start(10.0)
+    stops = [monitor.update(10.0 - k) for k in range(1, 4)]
+    assert stops == [False, False, True] and not monitor.converged
+    with pytest.warns(ConvergenceWarning, match="Solver did not converge in max_iter=3"):
+        monitor.warn_if_not_converged()
+
+
+def test_monitor_zero_tol_never_warns():
+    monitor = ConvergenceMonitor(tol=0, max_iter=2)
+    monitor.start(1.0)
+    monitor.update(0.5)
+    assert monitor.update(0.25)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        monitor.warn_if_not_converged()
+
+
+def test_monitor_zero_objective_converges():
+    monitor = ConvergenceMonitor(tol=1e-4, max_iter=10)
+    monitor.start(0.0)
+    assert monitor.update(0.0) and monitor.converged
+
+
+def test_monitor_non_finite_raises():
+    monitor = ConvergenceMonitor(tol=1e-4, max_iter=10, name="MU")
+    monitor.start(1.0)
+    with pytest.raises(FloatingPointError, match="MU: the objective became nan at iteration 1"):
+        monitor.update(np.nan)
+
+
+def test_monitor_verbose(capsys):
+    monitor = ConvergenceMonitor(tol=1e-4, max_iter=10, verbose=1, name="EM",
+                                 objective_name="log-likelihood")
+    monitor.start(-3.0)
+    monitor.update(-2.0)
+    out = capsys.readouterr().out
+    assert "[EM] initialization: log-likelihood -3.0" in out
+    assert "[EM] iteration    1: log-likelihood -2.0" in out
+    assert "relative change 3.333e-01" in out
+
+
+def test_fill_doc():
+    @fill_doc
+    class A:
+        """Summary.
+
+        Parameters
+        ----------
+        {{tol=1e-4}}
+        {{random_state}}
+
+        Notes
+        -----
+        .. math:: x^{2}
+        """
+
+    doc = A.__doc__
+    assert "    tol : float, default=1e-4\n" in doc
+    assert "random_state : int, RandomState instance or None" in doc
+    assert "x^{2}" in doc and "{{" not in doc
+
+    with pytest.raises(KeyError, match="nope"):
+        fill_doc(type("B", (), {"__doc__": "    {{nope}}"}))
+
+
+@pytest.mark.parametrize("to_matrix", [np.asarray, sp.csr_matrix])
+def test_check_nonnegative(to_matrix):
+    check_nonnegative(to_matrix(np.array([[0.0, 1.0], [2.0, 0.0]])), "fit")
+    with pytest.raises(ValueError, match=r"Est.fit: 1 negative entry \(minimum -2\)"):
+        check_nonnegative(to_matrix(np.array([[0.0, 1.0], [-2.0, 0.0]])), "Est.fit")
