@@ -12,9 +12,9 @@ def _mean(X):
 
 
 def random_init(X, n_components, rng):
-    """Half-normal factors scaled so that ``W @ H`` has the mean of ``X``.
+    r"""Half-normal factors scaled so that ``W @ H`` has the mean of ``X``.
 
-    Entries are :math:`\\sqrt{\\bar X / r}\\,|z|` with :math:`z` standard
+    Entries are :math:`\sqrt{\bar X / r}\,|z|` with :math:`z` standard
     normal (the scaling of scikit-learn's ``init="random"``).
 
     Parameters
@@ -42,17 +42,21 @@ def random_init(X, n_components, rng):
 
 
 def nndsvda_init(X, n_components, rng):
-    """Nonnegative double SVD with zeros filled by the mean of ``X``.
+    r"""Nonnegative double SVD with its zeros filled by a positive value.
 
     NNDSVD (Boutsidis and Gallopoulos, 2008): the leading singular triplet
     gives the first component (absolute values of the Perron vectors); each
-    further triplet :math:`(\\sigma, u, v)` gives the larger, in the product
+    further triplet :math:`(\sigma, u, v)` gives the larger, in the product
     of norms, of its positive part :math:`(u_+, v_+)` and negative part
-    :math:`(u_-, v_-)`, scaled to carry :math:`\\sigma` times that product.
-    The "a" variant replaces the zeros by the mean of ``X`` so that
-    multiplicative updates can move them. Components beyond
-    ``min(m, n)`` (no singular triplet left) are random, as in
-    :func:`random_init`.
+    :math:`(u_-, v_-)`, scaled to carry :math:`\sigma` times that product.
+    The "a" variant replaces the zeros by a positive value so that
+    multiplicative updates can move them: here :math:`\sqrt{\bar X / r}`,
+    the scale of the entries of :func:`random_init`, rather than
+    :math:`\bar X` as in scikit-learn, so that the initialization of
+    :math:`cX` is :math:`\sqrt{c}` times that of :math:`X` (with
+    :math:`\bar X` the filled entries are far too large for count data and
+    far too small for data much below 1). Components beyond ``min(m, n)``
+    (no singular triplet left) are random, as in :func:`random_init`.
 
     Parameters
     ----------
@@ -93,7 +97,7 @@ def nndsvda_init(X, n_components, rng):
         scale = np.sqrt(S[j] * weight)
         W[:, j] = scale * x
         H[j] = scale * y
-    avg = _mean(X)
+    avg = np.sqrt(_mean(X) / n_components)
     W[:, :k][W[:, :k] == 0] = avg
     H[:k][H[:k] == 0] = avg
     return W, H
