@@ -36,6 +36,8 @@ from ._mu import EPSILON, beta_divergence, model_at_support, penalty_degree
 
 #: Newton converges quadratically: stop at this relative change of the objective.
 NEWTON_TOL = 1e-10
+#: Iteration cap of the Newton solver (it typically needs fewer than 10).
+NEWTON_MAX_ITER = 100
 _ARMIJO = 1e-4
 _MAX_BACKTRACK = 60
 # Bound on the size (entries) of the (rows, r, n) temporaries of the Hessian.
@@ -135,7 +137,7 @@ def solve_activations(
     alpha,
     penalty,
     constant=0.0,
-    max_iter=200,
+    max_iter=NEWTON_MAX_ITER,
     tol=NEWTON_TOL,
     verbose=0,
     name="Newton",
@@ -160,7 +162,7 @@ def solve_activations(
     constant : float, default=0.0
         Added to the objective tracked by the monitor (e.g. the penalty of
         ``H``), for reporting only.
-    max_iter : int, default=200
+    max_iter : int, default=NEWTON_MAX_ITER
     tol : float, default=NEWTON_TOL
         Stop when the change of the objective is at most ``tol`` times the
         objective (the rule of the monitor) or ``tol`` times the size of the

@@ -15,7 +15,7 @@ from ..utils.validation import check_nonnegative
 from . import _mu
 from ._base import _BaseMatrixFactorization
 from ._init import check_init_pair, nndsvda_init, random_init
-from ._newton import solve_activations
+from ._newton import NEWTON_MAX_ITER, solve_activations
 
 __all__ = ["BalancedSparseNMF"]
 
@@ -24,6 +24,10 @@ __all__ = ["BalancedSparseNMF"]
 # the epsilon floor of the updates is absolute, so it must not be comparable
 # to the factor entries, and 1e300-sized data must not overflow.
 _SAFE_LOG4_RANGE = 10
+# A component whose largest entry of W[:, q] H[q] is below this fraction of
+# the largest entry of X is numerically zero (with Kullback-Leibler the
+# penalty shrinks components towards zero without ever reaching it).
+_NEGLIGIBLE = 1e-6
 
 
 def _unit_scale(X):
@@ -51,7 +55,12 @@ def _scaled_alpha(alpha, penalty, scale, beta):
     variables with :math:`\alpha' = \alpha s^{p/2 - \beta}` (:math:`D_\beta`
     is homogeneous of degree :math:`\beta`, :math:`g` of degree :math:`p`).
     """
-    return alpha * scale ** (_mu.penalty_degree(penalty) / 2.0 - beta)
+    if alpha == 0:
+        return 0.0
+    exponent = _mu.penalty_degree(penalty) / 2.0 - beta
+    log_alpha = np.log(alpha) + exponent * np.log(scale)
+    # beyond 1e300 the penalty outweighs any fit anyway; stay finite
+    return float(np.exp(min(log_alpha, np.log(1e300))))
 
 
 @fill_doc
@@ -139,9 +148,10 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         :math:`\sqrt{2 D_\beta(X \mid WH)}` at the end of the fit (for
         ``"frobenius"``, the Frobenius norm of the residual), as in
         scikit-learn.
-    objective_ : ndarray of shape (n_iter_ + 1,)
-        Objective (fit plus penalties) at initialization and after each
-        iteration. It never increases.
+    objective_ : ndarray of shape (n_iter_ + 2,)
+        Objective (fit plus penalties) at initialization, after each
+        iteration, and after the final exact W-step (see Notes). It never
+        increases.
     n_iter_ : int
         Number of iterations run.
     n_features_in_ : int
@@ -164,6 +174,12 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
     epsilon to exactly zero, and a zero entry of a multiplicative update
     stays zero forever ("zero locking"); a floored entry can grow back.
     Report entries at the floor as zeros when measuring sparsity.
+
+    After the iterations, ``W`` is replaced by the exact minimizer of the
+    objective for the final ``H`` (a convex problem, solved by projected
+    Newton, :mod:`skfactor.decomposition._newton`): this never increases
+    the objective, and it is the computation ``transform`` performs, so
+    ``fit_transform(X)`` and ``fit(X).transform(X)`` agree to rounding.
 
     Sparse input (CSR) is never densified: with Kullback-Leibler the ratio
     :math:`X / (WH)` is evaluated only at the nonzeros of ``X``, so the cost
@@ -356,8 +372,8 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         self.n_components_ = n_components
         self.components_ = (root * H).astype(X.dtype)
         self.n_iter_ = monitor.n_iter
-        with np.errstate(over="ignore"):
-            self.objective_ = np.asarray(history) * scale**beta
+        with np.errstate(over="ignore", under="ignore"):
+            self.objective_ = np.asarray(history) * np.float64(scale) ** beta
         self.reconstruction_err_ = float(
             np.sqrt(2.0 * max(divergence, 0.0)) * scale ** (beta / 2.0)
         )
@@ -367,8 +383,8 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         """Activations W of new data, with the components fixed.
 
         Solves the W-subproblem of the same objective (same fit term and
-        penalty on W) by multiplicative updates, from a constant start
-        rescaled optimally.
+        penalty on W, components fixed) exactly, by projected Newton from a
+        constant start rescaled optimally. Rows are solved independently.
 
         Parameters
         ----------
@@ -396,6 +412,7 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         constant = problem["alpha_H"] * _mu.penalty_values(H.T, self.penalty_H).sum()
         solver_args = self._solver_args(scale)
         solver_args.pop("tol")
+        solver_args["max_iter"] = NEWTON_MAX_ITER
         solver_args["name"] = f"{solver_args['name']} (exact W-step)"
         W, monitor = solve_activations(
             Xs,
@@ -417,13 +434,13 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         if largest <= 0:
             return
         contribution = W.max(axis=0) * H.max(axis=1)
-        if np.all(contribution <= np.sqrt(np.finfo(float).eps) * largest):
+        if np.all(contribution <= _NEGLIGIBLE * largest):
             warnings.warn(
                 f"Every component is zero: the penalties alpha_W={self.alpha_W:g} "
                 f"({self.penalty_W}) and alpha_H={self.alpha_H:g} ({self.penalty_H}) "
-                "outweigh the fit of the data, so the fitted model is W @ H = 0 "
-                "(up to the 1e-16 floor of the factors). Decrease alpha_W or "
-                "alpha_H.",
+                "outweigh the fit of the data, so every entry of the fitted model "
+                f"W @ H is below {_NEGLIGIBLE:g} times the largest entry of X. "
+                "Decrease alpha_W or alpha_H.",
                 UserWarning,
                 stacklevel=3,
             )
