@@ -144,7 +144,11 @@ def beta_divergence(X, W, H, beta, ratio=None):
     if beta == 1:
         if ratio is None:
             ratio = model_ratio(X, W, H)
-        x, r = (X.data, ratio.data) if sp.issparse(X) else (X, ratio)
+        if sp.issparse(X):
+            x, r = X.data, ratio.data
+        else:  # x log(x / y) is 0 where x is: keep the logs to the support
+            support = X > 0
+            x, r = X[support], ratio[support]
         # sum(WH) from the column sums: never forms WH for sparse X
         model_sum = W.sum(axis=0) @ H.sum(axis=1)
         return float(xlogy(x, r).sum() - x.sum() + model_sum)

@@ -22,6 +22,10 @@ projected Newton method (Bertsekas, 1982) instead, vectorized over rows:
   rather than as a difference of two large numbers, so the method converges
   to full precision.
 
+A row has converged when its Newton decrement (plus the decrease promised by
+the step on its binding variables) is below the rounding noise of its
+objective; it then takes the full Newton step, which lands at rounding
+precision, and stops moving. The solver stops when every row has converged.
 Rows are independent: a row's iterates depend only on that row of ``X``.
 Sparse ``X`` (CSR) is never densified.
 """
@@ -34,12 +38,13 @@ from sklearn.utils.extmath import safe_sparse_dot
 from ..utils._monitor import ConvergenceMonitor
 from ._mu import EPSILON, beta_divergence, model_at_support, penalty_degree
 
-#: Newton converges quadratically: stop at this relative change of the objective.
-NEWTON_TOL = 1e-10
 #: Iteration cap of the Newton solver (it typically needs fewer than 10).
 NEWTON_MAX_ITER = 100
+#: Relative rounding noise of a row's objective: a row whose Newton decrement
+#: is below it has converged.
+NOISE = 1e-13
 _ARMIJO = 1e-4
-_MAX_BACKTRACK = 60
+_MAX_BACKTRACK = 40
 # Bound on the size (entries) of the (rows, r, n) temporaries of the Hessian.
 _CHUNK = 1 << 22
 
@@ -57,6 +62,8 @@ class _RowProblem:
         else:
             self.XHt = np.asarray(safe_sparse_dot(self.X, H.T))
             self.HHt = H @ H.T
+            squares = self.X.multiply(self.X) if self.sparse else self.X * self.X
+            self.x_sq = np.asarray(squares.sum(axis=1)).ravel()
 
     def model(self, W, rows=None):
         """``W @ H`` (dense X) or its values at the nonzeros of X (sparse X)."""
@@ -64,6 +71,12 @@ class _RowProblem:
         if self.sparse:
             return model_at_support(X, W, self.H)
         return W @ self.H
+
+    def row_sizes(self, W):
+        """Size of each row's fit term, to tell changes from rounding noise."""
+        if self.beta == 1:
+            return np.asarray(self.X.sum(axis=1)).ravel() + W @ self.h_sum
+        return 0.5 * (self.x_sq + np.einsum("ij,jk,ik->i", W, self.HHt, W))
 
     def derivatives(self, W, Y):
         """Gradient (n, r) and Hessians (n, r, r) of the fit term."""
@@ -128,6 +141,39 @@ def _penalty_change(W, W_new, alpha, degree):
     return alpha * ((W_new - W) * (W_new + W)).sum(axis=1)
 
 
+def _penalty_rows(W, alpha, degree):
+    return alpha * (W.sum(axis=1) if degree == 1 else np.einsum("ij,ij->i", W, W))
+
+
+def _newton_direction(W, grad, hess):
+    """Projected Newton direction and the decrease it promises, per row."""
+    n, r = W.shape
+    # epsilon-binding set: near the bound with a positive gradient
+    residual = np.linalg.norm(W - np.maximum(W - grad, EPSILON), axis=1)
+    margin = np.minimum(residual, 1e-3)[:, np.newaxis]
+    binding = (W - EPSILON <= margin) & (grad > 0)
+    free = ~binding
+    reduced = np.where(free[:, :, np.newaxis] & free[:, np.newaxis, :], hess, 0.0)
+    # curvature scale of each row; without curvature (e.g. a zero row of X
+    # with Kullback-Leibler), a step of the size of W itself
+    scale = np.einsum("ikk->ik", reduced).max(axis=1)
+    flat = scale <= 0
+    scale[flat] = np.abs(grad[flat]).max(axis=1) / W[flat].max(axis=1)
+    scale = np.maximum(scale, np.finfo(float).tiny)[:, np.newaxis]
+    damping = 1e-12 * scale + np.where(binding, scale, 0.0)
+    reduced = reduced + damping[:, :, np.newaxis] * np.eye(r)
+    free_grad = np.where(free, grad, 0.0)
+    direction = -np.linalg.solve(reduced, free_grad[:, :, np.newaxis])[:, :, 0]
+    direction = np.where(binding, -grad / scale, direction)
+    # Newton decrement on the free variables plus the decrease of the
+    # projected gradient step on the binding ones: >= 0, 0 when stationary
+    binding_step = np.maximum(W + np.where(binding, direction, 0.0), EPSILON) - W
+    promised = -np.einsum("ij,ij->i", free_grad, direction) - np.einsum(
+        "ij,ij->i", np.where(binding, grad, 0.0), binding_step
+    )
+    return direction, promised
+
+
 def solve_activations(
     X,
     H,
@@ -138,7 +184,6 @@ def solve_activations(
     penalty,
     constant=0.0,
     max_iter=NEWTON_MAX_ITER,
-    tol=NEWTON_TOL,
     verbose=0,
     name="Newton",
     objective_name="objective",
@@ -163,11 +208,6 @@ def solve_activations(
         Added to the objective tracked by the monitor (e.g. the penalty of
         ``H``), for reporting only.
     max_iter : int, default=NEWTON_MAX_ITER
-    tol : float, default=NEWTON_TOL
-        Stop when the change of the objective is at most ``tol`` times the
-        objective (the rule of the monitor) or ``tol`` times the size of the
-        data (``sum(X)`` for KL, ``||X||^2 / 2`` for Frobenius), below which
-        changes are rounding noise.
     verbose : int, default=0
     name, objective_name : str
         For the verbose output, see
@@ -178,56 +218,33 @@ def solve_activations(
     W : ndarray of shape (n, r)
         Minimizer, entries ``>= EPSILON``.
     monitor : ConvergenceMonitor
+        Objective history; ``converged`` when every row has converged. Its
+        relative-change rule is disabled (``tol=0``): near the optimum the
+        objective changes quadratically less than ``W``, so the rows'
+        Newton decrements decide.
     """
     degree = penalty_degree(penalty)
     problem = _RowProblem(X, H, beta)
     W = np.maximum(W, EPSILON)
-    n, r = W.shape
+    n = W.shape[0]
     value = (
-        beta_divergence(X, W, H, beta)
-        + alpha * (W.sum() if degree == 1 else np.sum(W * W))
-        + constant
+        beta_divergence(X, W, H, beta) + _penalty_rows(W, alpha, degree).sum() + constant
     )
     monitor = ConvergenceMonitor(
-        tol, max_iter, verbose=verbose, name=name, objective_name=objective_name
+        0.0, max_iter, verbose=verbose, name=name, objective_name=objective_name
     )
     monitor.start(value)
-    # Changes below tol times the size of the data are rounding noise (the
-    # objective itself can be ~0 for an exact fit, where a relative change
-    # never gets small).
-    data = X.data if sp.issparse(X) else X
-    reference = float(data.sum() if beta == 1 else 0.5 * np.sum(data * data))
-    if n == 0:
-        return W, monitor
-    eye = np.eye(r)
     while True:
         Y = problem.model(W)
         grad_fit, hess = problem.derivatives(W, Y)
         d_pen, h_pen = _penalty_derivatives(W, alpha, degree)
-        grad = grad_fit + d_pen
         if h_pen:
-            hess = hess + h_pen * eye
-        # epsilon-binding set: near the bound with a positive gradient
-        residual = np.linalg.norm(W - np.maximum(W - grad, EPSILON), axis=1)
-        margin = np.minimum(residual, 1e-3)[:, np.newaxis]
-        binding = (W - EPSILON <= margin) & (grad > 0)
-        free = ~binding
-        pair = free[:, :, np.newaxis] & free[:, np.newaxis, :]
-        reduced = np.where(pair, hess, 0.0)
-        diagonal = np.einsum("ikk->ik", reduced)
-        # curvature scale of each row; without curvature (e.g. a zero row of
-        # X with Kullback-Leibler), a step of the size of W itself
-        scale = diagonal.max(axis=1)
-        flat = scale <= 0
-        scale[flat] = np.abs(grad[flat]).max(axis=1) / W[flat].max(axis=1)
-        scale = np.maximum(scale, np.finfo(float).tiny)[:, np.newaxis]
-        damping = 1e-12 * scale + np.where(binding, scale, 0.0)
-        reduced = reduced + damping[:, :, np.newaxis] * eye
-        direction = -np.linalg.solve(
-            reduced, np.where(free, grad, 0.0)[:, :, np.newaxis]
-        )[:, :, 0]
-        direction = np.where(binding, -grad / scale, direction)
-
+            hess = hess + h_pen * np.eye(W.shape[1])
+        grad = grad_fit + d_pen
+        direction, promised = _newton_direction(W, grad, hess)
+        noise = NOISE * (problem.row_sizes(W) + _penalty_rows(W, alpha, degree))
+        converged = promised <= noise
+        # Armijo backtracking per row; converged rows only try the full step
         step = np.ones(n)
         pending = np.arange(n)
         W_new = W.copy()
@@ -242,17 +259,17 @@ def solve_activations(
                 pending, W[pending], trial, Y, grad_fit[pending]
             ) + _penalty_change(W[pending], trial, alpha, degree)
             bound = _ARMIJO * np.einsum("ij,ij->i", grad[pending], trial - W[pending])
-            accepted = delta_f <= bound
+            accepted = delta_f <= bound + noise[pending]
             W_new[pending[accepted]] = trial[accepted]
             change[pending[accepted]] = delta_f[accepted]
-            pending = pending[~accepted]
+            pending = pending[~accepted & ~converged[pending]]
             step[pending] *= 0.5
-        # rows still pending after the backtracking keep their value
         W = W_new
         value += float(change.sum())
-        if monitor.update(value):
-            break
-        if abs(change.sum()) <= tol * reference:
+        stop = monitor.update(value)
+        if np.all(converged):
             monitor.converged = True
+            break
+        if stop:
             break
     return W, monitor

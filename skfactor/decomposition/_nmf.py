@@ -6,6 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -424,7 +425,13 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
             constant=constant,
             **solver_args,
         )
-        monitor.warn_if_not_converged()
+        if not monitor.converged:
+            warnings.warn(
+                f"{solver_args['name']} did not converge in {NEWTON_MAX_ITER} "
+                "Newton iterations; W is the last iterate.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
         return W, monitor
 
     def _warn_if_every_component_is_zero(self, Xs, W, H):
