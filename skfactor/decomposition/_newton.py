@@ -145,8 +145,11 @@ def _penalty_rows(W, alpha, degree):
     return alpha * (W.sum(axis=1) if degree == 1 else np.einsum("ij,ij->i", W, W))
 
 
-def _newton_direction(W, grad, hess):
-    """Projected Newton direction and the decrease it promises, per row."""
+def _newton_direction(W, grad, hess, sizes):
+    """Projected Newton direction and the decrease it promises, per row.
+
+    ``sizes`` is the size of each row's objective (for the damping).
+    """
     n, r = W.shape
     # epsilon-binding set: near the bound with a positive gradient
     residual = np.linalg.norm(W - np.maximum(W - grad, EPSILON), axis=1)
@@ -160,9 +163,19 @@ def _newton_direction(W, grad, hess):
     flat = scale <= 0
     scale[flat] = np.abs(grad[flat]).max(axis=1) / W[flat].max(axis=1)
     scale = np.maximum(scale, np.finfo(float).tiny)[:, np.newaxis]
-    damping = 1e-12 * scale + np.where(binding, scale, 0.0)
-    reduced = reduced + damping[:, :, np.newaxis] * np.eye(r)
     free_grad = np.where(free, grad, 0.0)
+    # Levenberg-Marquardt damping ||g||^2 / f (f: size of the row's
+    # objective): the Hessian can be singular (a row of X with fewer nonzeros
+    # than components leaves directions in which the objective is linear),
+    # and the damping bounds the step there; it vanishes quadratically at the
+    # optimum, keeping the convergence quadratic
+    regularization = np.einsum("ij,ij->i", free_grad, free_grad) / np.maximum(
+        sizes, np.finfo(float).tiny
+    )
+    damping = (
+        1e-12 * scale + regularization[:, np.newaxis] + np.where(binding, scale, 0.0)
+    )
+    reduced = reduced + damping[:, :, np.newaxis] * np.eye(r)
     direction = -np.linalg.solve(reduced, free_grad[:, :, np.newaxis])[:, :, 0]
     direction = np.where(binding, -grad / scale, direction)
     # Newton decrement on the free variables plus the decrease of the
@@ -241,8 +254,9 @@ def solve_activations(
         if h_pen:
             hess = hess + h_pen * np.eye(W.shape[1])
         grad = grad_fit + d_pen
-        direction, promised = _newton_direction(W, grad, hess)
-        noise = NOISE * (problem.row_sizes(W) + _penalty_rows(W, alpha, degree))
+        sizes = problem.row_sizes(W) + _penalty_rows(W, alpha, degree)
+        direction, promised = _newton_direction(W, grad, hess, sizes)
+        noise = NOISE * sizes
         converged = promised <= noise
         # Armijo backtracking per row; converged rows only try the full step
         step = np.ones(n)

@@ -29,6 +29,8 @@ _SAFE_LOG4_RANGE = 10
 # the largest entry of X is numerically zero (with Kullback-Leibler the
 # penalty shrinks components towards zero without ever reaching it).
 _NEGLIGIBLE = 1e-6
+# Multiplicative updates before the Newton solve of transform.
+_WARM_START = 30
 
 
 def _unit_scale(X):
@@ -384,8 +386,9 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         """Activations W of new data, with the components fixed.
 
         Solves the W-subproblem of the same objective (same fit term and
-        penalty on W, components fixed) exactly, by projected Newton from a
-        constant start rescaled optimally. Rows are solved independently.
+        penalty on W, components fixed) exactly: from a constant start
+        rescaled optimally, 30 multiplicative updates, then projected Newton
+        to convergence. Rows are solved independently.
 
         Parameters
         ----------
@@ -405,6 +408,12 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         problem = self._problem(scale)
         W = np.ones((X.shape[0], self.n_components_))
         W, _ = _mu.rescale_init(Xs, W, H, **problem, fit_H=False)
+        # a few multiplicative updates bring the start into the region where
+        # Newton converges fast (far from it, entries near 0 with a large
+        # Kullback-Leibler curvature make Newton crawl)
+        W, _, _ = _mu.fit_mu(
+            Xs, W, H, **problem, fit_H=False, max_iter=_WARM_START, tol=0
+        )
         W, _ = self._solve_W(Xs, W, H, problem, scale)
         return (np.sqrt(scale) * W).astype(X.dtype)
 
