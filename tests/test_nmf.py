@@ -405,3 +405,27 @@ def test_parameter_validation():
         BalancedSparseNMF(penalty_H="l0").fit(X)
     with pytest.raises(ValueError, match="init"):
         BalancedSparseNMF(init="nndsvd").fit(X)
+
+
+def test_only_the_geometric_mean_of_the_l1_weights_matters_when_balanced():
+    """Seed 002, eq. 19: the balanced problem depends on sqrt(alpha_W alpha_H)
+    only. With balancing every iteration, (0.1, 0.1), (1, 0.01) and (0.01, 1)
+    give the same model W @ H and the same objective; without, they do not."""
+    X, _, _, init = _seed_setup(0)
+    products, objectives = {}, {}
+    for balance in ("every", "none"):
+        for alphas in ((0.1, 0.1), (1.0, 0.01), (0.01, 1.0)):
+            model = BalancedSparseNMF(4, alpha_W=alphas[0], alpha_H=alphas[1],
+                                      balance=balance, init=init, max_iter=60, tol=0)
+            W = model.fit_transform(X)
+            products[balance, alphas] = W @ model.components_
+            objectives[balance, alphas] = model.objective_
+    for alphas in ((1.0, 0.01), (0.01, 1.0)):
+        np.testing.assert_allclose(products["every", alphas], products["every", (0.1, 0.1)],
+                                   rtol=1e-8, atol=1e-8 * X.max())
+        # from the first iteration on (the seed's initial scalar scaling,
+        # applied before balancing, sees the individual weights)
+        np.testing.assert_allclose(objectives["every", alphas][1:],
+                                   objectives["every", (0.1, 0.1)][1:], rtol=1e-9)
+        assert not np.allclose(objectives["none", alphas], objectives["none", (0.1, 0.1)],
+                               rtol=1e-3)
