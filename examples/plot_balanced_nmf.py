@@ -1,7 +1,7 @@
 """
-=====================================================
+=======================================================
 Balancing the components of sparse Kullback-Leibler NMF
-=====================================================
+=======================================================
 
 The fit of :math:`X \\approx WH` does not change when a component is rescaled,
 :math:`(W_{:q}, H_{q:}) \\to (\\lambda W_{:q}, H_{q:} / \\lambda)`, but the

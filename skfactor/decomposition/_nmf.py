@@ -151,7 +151,7 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         :math:`\sqrt{2 D_\beta(X \mid WH)}` at the end of the fit (for
         ``"frobenius"``, the Frobenius norm of the residual), as in
         scikit-learn.
-    objective_ : ndarray of shape (n_iter_ + 2,)
+    objective_ : ndarray of shape (`n_iter_` + 2,)
         Objective (fit plus penalties) at initialization, after each
         iteration, and after the final exact W-step (see Notes). It never
         increases.
@@ -159,7 +159,7 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         Number of iterations run.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column
         names.
 
