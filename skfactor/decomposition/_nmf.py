@@ -58,8 +58,8 @@ def _scaled_alpha(alpha, penalty, scale, beta):
     variables with :math:`\alpha' = \alpha s^{p/2 - \beta}` (:math:`D_\beta`
     is homogeneous of degree :math:`\beta`, :math:`g` of degree :math:`p`).
     """
-    if alpha == 0:
-        return 0.0
+    if alpha == 0 or scale == 1.0:
+        return float(alpha)
     exponent = _mu.penalty_degree(penalty) / 2.0 - beta
     log_alpha = np.log(alpha) + exponent * np.log(scale)
     # beyond 1e300 the penalty outweighs any fit anyway; stay finite
@@ -87,8 +87,10 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
     :math:`(W_{:q}, H_{q:}) \to (\lambda W_{:q}, H_{q:}/\lambda)`, but the
     penalty is not. With ``balance="every"`` the optimal rescaling (closed
     form, seed 002 eq. 7-11, :mod:`skfactor._balance`) is applied after
-    each iteration of multiplicative updates, which makes them converge much
-    faster than the plain updates when a penalty is active.
+    each iteration of multiplicative updates, which removes the slow drift
+    of the scales that plain updates suffer when a penalty is active (on
+    the seed's set-up, the loss of 100 plain iterations is reached in about
+    30).
 
     Read more in the :doc:`user guide </user_guide/nmf>`.
 
@@ -125,9 +127,10 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         initialization only. ``"none"``: plain multiplicative updates from
         the initial factors as given.
     init : {"random", "nndsvda"} or (W, H), default="nndsvda"
-        Initial factors: half-normal random entries scaled to the mean of
-        ``X``, nonnegative double SVD with zeros replaced by the mean of
-        ``X`` (components beyond ``min(n_samples, n_features)`` random), or
+        Initial factors: half-normal random entries of scale
+        :math:`\sqrt{\bar X / r}`, or nonnegative double SVD with its zeros
+        replaced by that value (components beyond
+        ``min(n_samples, n_features)`` random), or
         a pair of nonnegative arrays of shapes (n_samples, n_components) and
         (n_components, n_features).
     n_inner : int, default=1
@@ -136,7 +139,7 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         iteration. Per update, 1 converges fastest; larger values reproduce
         the outer/inner scheme of seed 002, whose iteration counts are
         outer iterations.
-    {{max_iter=200}}
+    {{max_iter=500}}
     {{tol=1e-4}}
     {{random_state}}
     {{verbose}}
@@ -154,7 +157,9 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
     objective_ : ndarray of shape (`n_iter_` + 2,)
         Objective (fit plus penalties) at initialization, after each
         iteration, and after the final exact W-step (see Notes). It never
-        increases.
+        increases. In the units of ``X``: with Frobenius on data near
+        1e300 it overflows to ``inf`` (near 1e-300, underflows to 0), while
+        the factors stay exact.
     n_iter_ : int
         Number of iterations run.
     n_features_in_ : int
@@ -193,9 +198,8 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
     References
     ----------
     J. E. Cohen, "Implicit regularization in regularized (nonnegative)
-    low-rank approximations", 2024 (seed 002); J. E. Cohen and V. Leplat,
-    "Efficient algorithms for regularized nonnegative scale-invariant
-    low-rank approximation models", 2024.
+    low-rank approximations", talk, 2024 (seed 002; joint work with
+    V. Leplat).
 
     Examples
     --------
@@ -243,7 +247,7 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         balance="every",
         init="nndsvda",
         n_inner=1,
-        max_iter=200,
+        max_iter=500,
         tol=1e-4,
         random_state=None,
         verbose=0,
