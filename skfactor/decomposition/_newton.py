@@ -36,7 +36,13 @@ from scipy.special import xlogy
 from sklearn.utils.extmath import safe_sparse_dot
 
 from ..utils._monitor import ConvergenceMonitor
-from ._mu import EPSILON, beta_divergence, model_at_support, penalty_degree
+from ._mu import (
+    EPSILON,
+    beta_divergence,
+    model_at_support,
+    penalty_degree,
+    penalty_values,
+)
 
 #: Iteration cap of the Newton solver (it typically needs fewer than 10).
 NEWTON_MAX_ITER = 100
@@ -142,7 +148,8 @@ def _penalty_change(W, W_new, alpha, degree):
 
 
 def _penalty_rows(W, alpha, degree):
-    return alpha * (W.sum(axis=1) if degree == 1 else np.einsum("ij,ij->i", W, W))
+    """Penalty of each row of W (:func:`penalty_values` of the rows)."""
+    return alpha * penalty_values(W.T, degree)
 
 
 def _newton_direction(W, grad, hess, sizes):
