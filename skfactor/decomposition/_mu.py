@@ -155,9 +155,13 @@ def beta_divergence(X, W, H, beta, ratio=None):
     if sp.issparse(X):
         values = model_at_support(X, W, H)
         at_support = np.sum((X.data - values) ** 2)
-        # model energy off the support = ||WH||^2 - sum of squares on it
-        elsewhere = np.sum((W.T @ W) * (H @ H.T)) - np.sum(values**2)
-        return float(0.5 * (at_support + max(elsewhere, 0.0)))
+        # model energy off the support = ||WH||^2 - sum of squares on it; a
+        # difference below the rounding error of the subtraction is 0
+        energy = np.sum((W.T @ W) * (H @ H.T))
+        elsewhere = energy - np.sum(values**2)
+        if elsewhere <= 64 * np.finfo(np.float64).eps * energy:
+            elsewhere = 0.0
+        return float(0.5 * (at_support + elsewhere))
     residual = X - W @ H
     return float(0.5 * np.einsum("ij,ij->", residual, residual))
 
@@ -291,17 +295,22 @@ def update_H(X, W, H, beta, alpha, penalty, ratio=None):
 
 
 def balance(W, H, alpha_W, alpha_H, penalty_W, penalty_H):
-    """Optimal rescaling of the components ``(W[:, q], H[q])``.
+    """Optimal rescaling of the components ``(W[:, q], H[q])`` above the floor.
 
-    :func:`skfactor._balance.balance_factors` applied to ``[W, H.T]``: the
-    product ``W @ H`` is unchanged and the penalty does not increase.
-    Components left without a minimizer (a zero weight or zero column) keep
-    their scale.
+    The scales of :func:`skfactor._balance.balance_factors` applied to
+    ``[W, H.T]``, clipped so that no entry falls below ``EPSILON``: the
+    penalty is convex in the log of the scale, so the clipped scale is the
+    best one that keeps the factors feasible (it is the unclipped one unless
+    a factor has entries at the floor). The product ``W @ H`` is unchanged
+    and the penalty does not increase. Components left without a minimizer
+    (a zero weight) keep their scale.
     """
-    (W, Ht), _ = balance_factors(
-        [W, H.T], [alpha_W, alpha_H], [penalty_W, penalty_H]
-    )
-    return W, Ht.T
+    _, scales = balance_factors([W, H.T], [alpha_W, alpha_H], [penalty_W, penalty_H])
+    lowest = np.finfo(np.float64).tiny
+    low = EPSILON / np.maximum(W.min(axis=0), lowest)
+    high = np.maximum(H.min(axis=1), lowest) / EPSILON
+    scale = np.minimum(np.maximum(scales[0], np.minimum(low, 1.0)), np.maximum(high, 1.0))
+    return W * scale[np.newaxis, :], H / scale[:, np.newaxis]
 
 
 def _scaled_fit(X, W, H, beta):
@@ -382,6 +391,7 @@ def fit_mu(
         tol, max_iter, verbose=verbose, name=name, objective_name=objective_name
     )
     args = (beta, alpha_W, alpha_H, penalty_W, penalty_H)
+    W, H = np.maximum(W, EPSILON), np.maximum(H, EPSILON)  # feasible start
     ratio = model_ratio(X, W, H) if beta == 1 else None
     monitor.start(objective(X, W, H, *args, ratio=ratio))
     while True:

@@ -157,7 +157,8 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
     objective_ : ndarray of shape (`n_iter_` + 2,)
         Objective (fit plus penalties) at initialization, after each
         iteration, and after the final exact W-step (see Notes). It never
-        increases. In the units of ``X``: with Frobenius on data near
+        increases, up to rounding errors (relative to the size of ``X``,
+        visible only for near-exact fits). In the units of ``X``: with Frobenius on data near
         1e300 it overflows to ``inf`` (near 1e-300, underflows to 0), while
         the factors stay exact.
     n_iter_ : int
@@ -368,8 +369,13 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         monitor.warn_if_not_converged()
         # Final exact W-step: the same computation as transform, so that
         # fit_transform(X) and fit(X).transform(X) agree.
-        W, newton = self._solve_W(Xs, W, H, problem, scale)
-        history = monitor.history + newton.history[-1:]
+        W_exact, _ = self._solve_W(Xs, W, H, problem, scale)
+        final = _mu.objective(Xs, W_exact, H, **problem)
+        if final <= monitor.history[-1]:
+            W = W_exact
+        else:  # only at rounding level, e.g. an exact fit with objective ~0
+            final = monitor.history[-1]
+        history = monitor.history + [final]
         self._warn_if_every_component_is_zero(Xs, W, H)
 
         beta = problem["beta"]
