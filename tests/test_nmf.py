@@ -8,6 +8,8 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.decomposition import NMF
 from sklearn.exceptions import ConvergenceWarning
 
@@ -429,3 +431,48 @@ def test_only_the_geometric_mean_of_the_l1_weights_matters_when_balanced():
                                    objectives["every", (0.1, 0.1)][1:], rtol=1e-9)
         assert not np.allclose(objectives["none", alphas], objectives["none", (0.1, 0.1)],
                                rtol=1e-3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    shape=st.tuples(st.integers(1, 6), st.integers(1, 6)),
+    exponent=st.sampled_from([-300, -20, 0, 20, 300]),
+    kind=st.sampled_from(["counts", "zeros", "constant column", "bool"]),
+    sparse=st.booleans(),
+    beta_loss=st.sampled_from(["kullback-leibler", "frobenius"]),
+    alphas=st.sampled_from([(0.0, 0.0), (0.1, 10.0), (1e8, 1e8)]),
+    penalties=st.sampled_from([("l1", "l1"), ("l2", "l1"), ("l2", "l2")]),
+    balance=st.sampled_from(["every", "init", "none"]),
+)
+def test_any_nonnegative_input_gives_finite_output_and_monotone_objective(
+    seed, shape, exponent, kind, sparse, beta_loss, alphas, penalties, balance
+):
+    rng = np.random.default_rng(seed)
+    X = rng.poisson(2.0, size=shape).astype(float)
+    if kind == "zeros":
+        X[:] = 0
+    elif kind == "constant column":
+        X[:, 0] = 3.0
+    elif kind == "bool":
+        X = X > 1
+    if kind != "bool":
+        X = X * 10.0**exponent
+    X = sp.csr_matrix(X) if sparse else X
+    model = BalancedSparseNMF(
+        int(rng.integers(1, 5)), beta_loss=beta_loss, alpha_W=alphas[0], alpha_H=alphas[1],
+        penalty_W=penalties[0], penalty_H=penalties[1], balance=balance, max_iter=15,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        W = model.fit_transform(X)
+        W_new = model.transform(X)
+    assert np.all(np.isfinite(W)) and np.all(np.isfinite(W_new))
+    assert np.all(np.isfinite(model.components_)) and np.all(W >= 0)
+    history = model.objective_[np.isfinite(model.objective_)]
+    assert not np.any(np.isnan(model.objective_))
+    dense = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=float)
+    with np.errstate(over="ignore"):
+        size = dense.sum() if beta_loss == "kullback-leibler" else 0.5 * np.sum(dense**2)
+    assert np.all(np.diff(history) <= 1e-9 * np.abs(history[:-1]) + 1e-12 * size + 1e-300)

@@ -333,3 +333,22 @@ def test_exact_w_step_is_never_worse_than_mu():
     W_newton, _ = solve_activations(X, H, W0, beta=1, alpha=0.1, penalty="l1")
     f = lambda W_: _mu.objective(X, W_, H, 1, 0.1, 0.0, "l1", "l1")  # noqa: E731
     assert f(W_newton) <= f(W_mu) + 1e-12 * f(W_mu)
+
+
+def test_balance_keeps_entries_above_the_floor():
+    rng = np.random.default_rng(14)
+    W = rng.uniform(0.5, 1.0, size=(6, 2))
+    H = rng.uniform(0.5, 1.0, size=(2, 5))
+    W[:, 0] = _mu.EPSILON  # a dead component: balancing would push W below 1e-16
+    W2, H2 = _mu.balance(W, H, 1.0, 1e-3, "l1", "l1")
+    assert W2.min() >= _mu.EPSILON * (1 - 1e-12) and H2.min() >= _mu.EPSILON * (1 - 1e-12)
+    np.testing.assert_allclose(W2 @ H2, W @ H, rtol=1e-12)
+    assert _mu.penalty(W2, H2, 1.0, 1e-3, "l1", "l1") <= _mu.penalty(W, H, 1.0, 1e-3, "l1", "l1")
+    # the live component gets the unconstrained optimum: 1 * |w| = 1e-3 * |h|
+    assert W2[:, 1].sum() == pytest.approx(1e-3 * H2[1].sum(), rel=1e-10)
+
+
+def test_sparse_frobenius_objective_is_zero_at_an_exact_fit():
+    rng = np.random.default_rng(15)
+    W, H = rng.uniform(size=(4, 2)), rng.uniform(size=(2, 3))
+    assert _mu.beta_divergence(sp.csr_matrix(W @ H), W, H, 2) <= 1e-25
