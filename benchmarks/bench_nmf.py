@@ -56,7 +56,9 @@ def _case(name, X, r, alpha_W, alpha_H, W0, H0, truth, repeats, unbalanced=True)
     n_samples, n_features = X.shape
 
     def score(W, H):
-        return "-" if truth is None else f"{factor_match_score([truth[0], truth[1].T], [W, H.T]):.4f}"
+        if truth is None:
+            return "-"
+        return f"{factor_match_score([truth[0], truth[1].T], [W, H.T]):.4f}"
 
     def obj(W, H):
         return objective(X, W, H, 1, alpha_W, alpha_H, "l1", "l1")

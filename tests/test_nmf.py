@@ -354,7 +354,8 @@ def test_all_zero_data():
 
 def test_n_components_above_min_dimension_warns():
     X, _, _ = make_sparse_nmf(10, 6, 2, random_state=0)
-    with pytest.warns(UserWarning, match=r"n_components=8 is larger than min\(n_samples, n_features\) = 6"):
+    message = r"n_components=8 is larger than min\(n_samples, n_features\) = 6"
+    with pytest.warns(UserWarning, match=message):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model = BalancedSparseNMF(8, max_iter=20).fit(X)
