@@ -385,8 +385,12 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         self.n_components_ = n_components
         self.components_ = (root * H).astype(X.dtype)
         self.n_iter_ = monitor.n_iter
+        history = np.asarray(history)
         with np.errstate(over="ignore", under="ignore"):
-            self.objective_ = np.asarray(history) * np.float64(scale) ** beta
+            # an exact fit (0) stays 0 even when scale**beta overflows
+            self.objective_ = np.where(
+                history == 0, 0.0, history * np.float64(scale) ** beta
+            )
         self.reconstruction_err_ = float(
             np.sqrt(2.0 * max(divergence, 0.0)) * scale ** (beta / 2.0)
         )
