@@ -1,3 +1,5 @@
 """Regularized and constrained matrix factorizations."""
 
-__all__ = []
+from ._nmf import BalancedSparseNMF
+
+__all__ = ["BalancedSparseNMF"]

@@ -1,0 +1,482 @@
+"""Sparse NMF with optimal rescaling (balancing) of the rank-one components."""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..utils._docstrings import fill_doc
+from ..utils.validation import check_nonnegative
+from . import _mu
+from ._base import _BaseMatrixFactorization
+from ._init import check_init_pair, nndsvda_init, random_init
+from ._newton import NEWTON_MAX_ITER, solve_activations
+
+__all__ = ["BalancedSparseNMF"]
+
+# Data whose largest entry lies outside [4**-10, 4**10] are rescaled by a
+# power of 4 before solving (an exact change of variables, see _unit_scale):
+# the epsilon floor of the updates is absolute, so it must not be comparable
+# to the factor entries, and 1e300-sized data must not overflow.
+_SAFE_LOG4_RANGE = 10
+# A component whose largest entry of W[:, q] H[q] is below this fraction of
+# the largest entry of X is numerically zero (with Kullback-Leibler the
+# penalty shrinks components towards zero without ever reaching it).
+_NEGLIGIBLE = 1e-6
+# Multiplicative updates before the Newton solve of transform.
+_WARM_START = 30
+
+
+def _unit_scale(X):
+    """Power of 4 ``s`` such that ``X / s`` has its maximum near 1 (or 1)."""
+    largest = float(X.max()) if X.shape[0] * X.shape[1] else 0.0
+    if largest <= 0 or abs(np.log(largest) / np.log(4.0)) <= _SAFE_LOG4_RANGE:
+        return 1.0
+    return 4.0 ** round(np.log(largest) / np.log(4.0))
+
+
+def _scaled_data(X, scale):
+    """``X / scale`` in float64, sparse input as canonical CSR (a copy)."""
+    Xs = X.astype(np.float64) / scale
+    if sp.issparse(Xs):
+        Xs = Xs.tocsr()
+        Xs.sum_duplicates()
+    return Xs
+
+
+def _scaled_alpha(alpha, penalty, scale, beta):
+    r"""Weight of the penalty after the change of variables of ``_unit_scale``.
+
+    With :math:`X = sX'`, :math:`W = \sqrt{s}W'`, :math:`H = \sqrt{s}H'`,
+    the objective is :math:`s^\beta` times the same objective in the primed
+    variables with :math:`\alpha' = \alpha s^{p/2 - \beta}` (:math:`D_\beta`
+    is homogeneous of degree :math:`\beta`, :math:`g` of degree :math:`p`).
+    """
+    if alpha == 0 or scale == 1.0:
+        return float(alpha)
+    exponent = _mu.penalty_degree(penalty) / 2.0 - beta
+    log_alpha = np.log(alpha) + exponent * np.log(scale)
+    # beyond 1e300 the penalty outweighs any fit anyway; stay finite
+    return float(np.exp(min(log_alpha, np.log(1e300))))
+
+
+@fill_doc
+class BalancedSparseNMF(_BaseMatrixFactorization):
+    r"""Sparse nonnegative matrix factorization with balanced components.
+
+    Finds nonnegative ``W`` (n_samples, n_components) and ``H``
+    (n_components, n_features) minimizing
+
+    .. math::
+
+        D_\beta(X \mid WH) + \alpha_W\, g_W(W) + \alpha_H\, g_H(H),
+
+    where :math:`D_1(X \mid Y) = \sum_{ij} x_{ij} \log\frac{x_{ij}}{y_{ij}}
+    - x_{ij} + y_{ij}` (``beta_loss="kullback-leibler"``),
+    :math:`D_2(X \mid Y) = \frac12 \|X - Y\|_F^2` (``"frobenius"``), and
+    :math:`g` is :math:`\|\cdot\|_1 = \sum_{ij} |a_{ij}|` (``"l1"``) or
+    :math:`\|\cdot\|_F^2` (``"l2"``, ridge).
+
+    The fit term is invariant to rescaling the components,
+    :math:`(W_{:q}, H_{q:}) \to (\lambda W_{:q}, H_{q:}/\lambda)`, but the
+    penalty is not. With ``balance="every"`` the optimal rescaling (closed
+    form, seed 002 eq. 7-11, :mod:`skfactor._balance`) is applied after
+    each iteration of multiplicative updates, which removes the slow drift
+    of the scales that plain updates suffer when a penalty is active (on
+    the seed's set-up, the loss of 100 plain iterations is reached in about
+    30).
+
+    Read more in the :doc:`user guide </user_guide/nmf>`.
+
+    Parameters
+    ----------
+    n_components : int, "auto" or None, default="auto"
+        Number of components. ``"auto"`` takes it from ``init`` when it is a
+        pair of arrays and otherwise uses ``n_features``, like ``None``. A
+        value above ``min(n_samples, n_features)`` gives a warning (the
+        factorization is then not low-rank).
+    beta_loss : {"kullback-leibler", "frobenius"}, default="kullback-leibler"
+        Fit term :math:`D_1` or :math:`D_2`.
+    alpha_W : float, default=0.0
+        Weight :math:`\alpha_W` of the penalty of ``W``, applied exactly as
+        written above. scikit-learn's :class:`~sklearn.decomposition.NMF`
+        multiplies its ``alpha_W`` by ``n_features`` (and halves the ridge
+        term), ``alpha_H`` by ``n_samples``: the same objective is obtained
+        with ``alpha_W = sk_alpha_W * l1_ratio * n_features`` for ``"l1"``
+        and ``alpha_W = 0.5 * sk_alpha_W * (1 - l1_ratio) * n_features`` for
+        ``"l2"`` (``n_samples`` for ``alpha_H``).
+    alpha_H : float, default=0.0
+        Weight :math:`\alpha_H` of the penalty of ``H``. The solutions depend
+        essentially on :math:`\sqrt{\alpha_W \alpha_H}` (seed 002, eq. 19);
+        with a single positive weight the penalty can be shrunk to zero by
+        rescaling and balancing has no effect.
+    penalty_W : {"l1", "l2"}, default="l1"
+        :math:`g_W`: entrywise l1 norm (sparsity) or squared Frobenius norm.
+    penalty_H : {"l1", "l2"}, default="l1"
+        :math:`g_H`.
+    balance : {"every", "init", "none"}, default="every"
+        ``"every"``: optimal scalar rescaling of the initial factors and
+        balancing of the components at initialization and after every
+        iteration (the meta-algorithm of seed 002). ``"init"``: at
+        initialization only. ``"none"``: plain multiplicative updates from
+        the initial factors as given.
+    init : {"random", "nndsvda"} or (W, H), default="nndsvda"
+        Initial factors: half-normal random entries of scale
+        :math:`\sqrt{\bar X / r}`, or nonnegative double SVD with its zeros
+        replaced by that value (components beyond
+        ``min(n_samples, n_features)`` random), or
+        a pair of nonnegative arrays of shapes (n_samples, n_components) and
+        (n_components, n_features).
+    n_inner : int, default=1
+        Number of multiplicative updates of ``W``, then of ``H``, per
+        iteration; balancing and the stopping test happen once per
+        iteration. Per update, 1 converges fastest; larger values reproduce
+        the outer/inner scheme of seed 002, whose iteration counts are
+        outer iterations.
+    {{max_iter=500}}
+    {{tol=1e-4}}
+    {{random_state}}
+    {{verbose}}
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        Factor ``H``.
+    n_components_ : int
+        Number of components.
+    reconstruction_err_ : float
+        :math:`\sqrt{2 D_\beta(X \mid WH)}` at the end of the fit (for
+        ``"frobenius"``, the Frobenius norm of the residual), as in
+        scikit-learn.
+    objective_ : ndarray of shape (`n_iter_` + 2,)
+        Objective (fit plus penalties) at initialization, after each
+        iteration, and after the final exact W-step (see Notes). It never
+        increases, up to rounding errors (relative to the size of ``X``,
+        visible only for near-exact fits). In the units of ``X``: with Frobenius on data near
+        1e300 it overflows to ``inf`` (near 1e-300, underflows to 0), while
+        the factors stay exact.
+    n_iter_ : int
+        Number of iterations run.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit, when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    sklearn.decomposition.NMF : Same model family, without balancing.
+
+    Notes
+    -----
+    The solver is multiplicative updates, each the exact minimizer of a
+    majorizer of the objective (:mod:`skfactor.decomposition._mu`; eq. 26,
+    27 and 36 of seed 002), so the objective never increases. Entries are
+    kept at or above :math:`\epsilon = 10^{-16}` instead of being set to
+    zero: scikit-learn's KL updates set entries of ``H`` below machine
+    epsilon to exactly zero, and a zero entry of a multiplicative update
+    stays zero forever ("zero locking"); a floored entry can grow back.
+    Report entries at the floor as zeros when measuring sparsity.
+
+    After the iterations, ``W`` is replaced by the exact minimizer of the
+    objective for the final ``H`` (a convex problem, solved by projected
+    Newton, :mod:`skfactor.decomposition._newton`): this never increases
+    the objective, and it is the computation ``transform`` performs, so
+    ``fit_transform(X)`` and ``fit(X).transform(X)`` agree to rounding.
+
+    Sparse input (CSR) is never densified: with Kullback-Leibler the ratio
+    :math:`X / (WH)` is evaluated only at the nonzeros of ``X``, so the cost
+    per iteration is linear in the number of nonzeros.
+
+    Computations run in float64; float32 input gives float32 outputs.
+
+    References
+    ----------
+    J. E. Cohen, "Implicit regularization in regularized (nonnegative)
+    low-rank approximations", talk, 2024 (seed 002; joint work with
+    V. Leplat).
+
+    Examples
+    --------
+    >>> from skfactor import BalancedSparseNMF
+    >>> from skfactor.datasets import make_sparse_nmf
+    >>> X, W_true, H_true = make_sparse_nmf(random_state=0)
+    >>> model = BalancedSparseNMF(n_components=4, alpha_W=0.1, alpha_H=0.1,
+    ...                           random_state=0)
+    >>> W = model.fit_transform(X)
+    >>> W.shape, model.components_.shape
+    ((30, 4), (4, 30))
+    >>> bool(model.objective_[-1] < model.objective_[0])
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+            None,
+        ],
+        "beta_loss": [StrOptions(set(_mu.BETA))],
+        "alpha_W": [Interval(Real, 0, None, closed="left")],
+        "alpha_H": [Interval(Real, 0, None, closed="left")],
+        "penalty_W": [StrOptions({"l1", "l2"})],
+        "penalty_H": [StrOptions({"l1", "l2"})],
+        "balance": [StrOptions({"every", "init", "none"})],
+        "init": [StrOptions({"random", "nndsvda"}), tuple, list],
+        "n_inner": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        n_components="auto",
+        *,
+        beta_loss="kullback-leibler",
+        alpha_W=0.0,
+        alpha_H=0.0,
+        penalty_W="l1",
+        penalty_H="l1",
+        balance="every",
+        init="nndsvda",
+        n_inner=1,
+        max_iter=500,
+        tol=1e-4,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.beta_loss = beta_loss
+        self.alpha_W = alpha_W
+        self.alpha_H = alpha_H
+        self.penalty_W = penalty_W
+        self.penalty_H = penalty_H
+        self.balance = balance
+        self.init = init
+        self.n_inner = n_inner
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- helpers -----------------------------------------------------------
+
+    def _validate_X(self, X, reset, whom):
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=reset
+        )
+        check_nonnegative(X, f"{type(self).__name__}.{whom}")
+        return X
+
+    def _problem(self, scale):
+        """Loss and penalty weights of the problem on data divided by ``scale``."""
+        beta = _mu.BETA[self.beta_loss]
+        return dict(
+            beta=beta,
+            alpha_W=_scaled_alpha(self.alpha_W, self.penalty_W, scale, beta),
+            alpha_H=_scaled_alpha(self.alpha_H, self.penalty_H, scale, beta),
+            penalty_W=self.penalty_W,
+            penalty_H=self.penalty_H,
+        )
+
+    def _solver_args(self, scale):
+        name = type(self).__name__
+        objective_name = "objective"
+        if scale != 1.0:
+            objective_name = f"objective of the data divided by {scale:g}"
+        return dict(
+            max_iter=self.max_iter,
+            tol=self.tol,
+            verbose=self.verbose,
+            name=name,
+            objective_name=objective_name,
+        )
+
+    def _initial_factors(self, Xs, n_components, scale):
+        if isinstance(self.init, (tuple, list)):
+            W, H = check_init_pair(
+                self.init, Xs.shape, n_components, f"{type(self).__name__}.fit"
+            )
+            W, H = W / np.sqrt(scale), H / np.sqrt(scale)
+        else:
+            rng = check_random_state(self.random_state)
+            make = random_init if self.init == "random" else nndsvda_init
+            W, H = make(Xs, n_components, rng)
+        return np.maximum(W, _mu.EPSILON), np.maximum(H, _mu.EPSILON)
+
+    def _resolve_n_components(self, X):
+        if isinstance(self.n_components, Integral):
+            return int(self.n_components)
+        if self.n_components == "auto" and isinstance(self.init, (tuple, list)):
+            W = np.asarray(self.init[0]) if len(self.init) else np.empty(0)
+            if W.ndim == 2:
+                return W.shape[1]
+        return X.shape[1]
+
+    # -- public API --------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None):
+        """Learn the factorization of X and return the activations W.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Nonnegative data. Sparse input is converted to CSR and never
+            densified.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        W : ndarray of shape (n_samples, n_components)
+            Activations; ``W @ components_`` approximates X.
+        """
+        X = self._validate_X(X, reset=True, whom="fit")
+        n_samples, n_features = X.shape
+        n_components = self._resolve_n_components(X)
+        if n_components > min(n_samples, n_features):
+            warnings.warn(
+                f"n_components={n_components} is larger than min(n_samples, "
+                f"n_features) = {min(n_samples, n_features)}: the factorization is "
+                "not low-rank and its components are not identifiable.",
+                UserWarning,
+                stacklevel=2,
+            )
+        scale = _unit_scale(X)
+        Xs = _scaled_data(X, scale)
+        problem = self._problem(scale)
+        W, H = self._initial_factors(Xs, n_components, scale)
+        if self.balance != "none":
+            W, H = _mu.rescale_init(Xs, W, H, **problem)
+        W, H, monitor = _mu.fit_mu(
+            Xs,
+            W,
+            H,
+            **problem,
+            balance_every=self.balance == "every",
+            n_inner=self.n_inner,
+            **self._solver_args(scale),
+        )
+        monitor.warn_if_not_converged()
+        # Final exact W-step: the same computation as transform, so that
+        # fit_transform(X) and fit(X).transform(X) agree.
+        W_exact, _ = self._solve_W(Xs, W, H, problem, scale)
+        final = _mu.objective(Xs, W_exact, H, **problem)
+        if final <= monitor.history[-1]:
+            W = W_exact
+        else:  # only at rounding level, e.g. an exact fit with objective ~0
+            final = monitor.history[-1]
+        history = monitor.history + [final]
+        self._warn_if_every_component_is_zero(Xs, W, H)
+
+        beta = problem["beta"]
+        divergence = _mu.beta_divergence(Xs, W, H, beta)
+        root = np.sqrt(scale)
+        self._scale = scale
+        self.n_components_ = n_components
+        self.components_ = (root * H).astype(X.dtype)
+        self.n_iter_ = monitor.n_iter
+        history = np.asarray(history)
+        with np.errstate(over="ignore", under="ignore"):
+            # an exact fit (0) stays 0 even when scale**beta overflows
+            self.objective_ = np.where(
+                history == 0, 0.0, history * np.float64(scale) ** beta
+            )
+        self.reconstruction_err_ = float(
+            np.sqrt(2.0 * max(divergence, 0.0)) * scale ** (beta / 2.0)
+        )
+        return (root * W).astype(X.dtype)
+
+    def transform(self, X):
+        """Activations W of new data, with the components fixed.
+
+        Solves the W-subproblem of the same objective (same fit term and
+        penalty on W, components fixed) exactly: from a constant start
+        rescaled optimally, 30 multiplicative updates, then projected Newton
+        to convergence. Rows are solved independently.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Nonnegative data.
+
+        Returns
+        -------
+        W : ndarray of shape (n_samples, n_components)
+            Activations.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False, whom="transform")
+        scale = self._scale
+        Xs = _scaled_data(X, scale)
+        H = self.components_.astype(np.float64) / np.sqrt(scale)
+        problem = self._problem(scale)
+        W = np.ones((X.shape[0], self.n_components_))
+        W, _ = _mu.rescale_init(Xs, W, H, **problem, fit_H=False)
+        # a few multiplicative updates bring the start into the region where
+        # Newton converges fast (far from it, entries near 0 with a large
+        # Kullback-Leibler curvature make Newton crawl)
+        W, _, _ = _mu.fit_mu(
+            Xs, W, H, **problem, fit_H=False, max_iter=_WARM_START, tol=0
+        )
+        W, _ = self._solve_W(Xs, W, H, problem, scale)
+        return (np.sqrt(scale) * W).astype(X.dtype)
+
+    def _solve_W(self, Xs, W, H, problem, scale):
+        """Exact minimizer in W of the objective for fixed H (projected Newton)."""
+        constant = problem["alpha_H"] * _mu.penalty_values(H.T, self.penalty_H).sum()
+        solver_args = self._solver_args(scale)
+        solver_args.pop("tol")
+        solver_args["max_iter"] = NEWTON_MAX_ITER
+        solver_args["name"] = f"{solver_args['name']} (exact W-step)"
+        W, monitor = solve_activations(
+            Xs,
+            H,
+            W,
+            beta=problem["beta"],
+            alpha=problem["alpha_W"],
+            penalty=problem["penalty_W"],
+            constant=constant,
+            **solver_args,
+        )
+        if not monitor.converged:
+            warnings.warn(
+                f"{solver_args['name']} did not converge in {NEWTON_MAX_ITER} "
+                "Newton iterations; W is the last iterate.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return W, monitor
+
+    def _warn_if_every_component_is_zero(self, Xs, W, H):
+        if not (self.alpha_W > 0 or self.alpha_H > 0):
+            return
+        largest = float(Xs.max()) if Xs.shape[0] * Xs.shape[1] else 0.0
+        if largest <= 0:
+            return
+        contribution = W.max(axis=0) * H.max(axis=1)
+        if np.all(contribution <= _NEGLIGIBLE * largest):
+            warnings.warn(
+                f"Every component is zero: the penalties alpha_W={self.alpha_W:g} "
+                f"({self.penalty_W}) and alpha_H={self.alpha_H:g} ({self.penalty_H}) "
+                "outweigh the fit of the data, so every entry of the fitted model "
+                f"W @ H is below {_NEGLIGIBLE:g} times the largest entry of X. "
+                "Decrease alpha_W or alpha_H.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        tags.input_tags.sparse = True
+        return tags
