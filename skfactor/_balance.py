@@ -228,9 +228,12 @@ def kl_scale_fit(data_sum, model_sum):
     """
 
     def fit(t):
-        if t <= 0:
-            return np.inf if data_sum > 0 else 0.0
-        return t * model_sum - np.log(t) * data_sum
+        t = np.asarray(t, dtype=float)
+        with np.errstate(divide="ignore"):
+            log_t = np.log(t)
+        # t -> 0 gives +inf when there is data to fit, 0 otherwise
+        value = np.where(t > 0, t * model_sum - log_t * data_sum, np.inf if data_sum > 0 else 0.0)
+        return value[()]
 
     return fit
 
@@ -256,8 +259,8 @@ def optimal_initial_scale(fit_of_scale, penalty_totals, degrees, *, log_range=30
     Parameters
     ----------
     fit_of_scale : callable
-        :math:`t \mapsto f(t)`, e.g. from :func:`frobenius_scale_fit` or
-        :func:`kl_scale_fit`.
+        :math:`t \mapsto f(t)`, vectorized over arrays of :math:`t`, e.g.
+        from :func:`frobenius_scale_fit` or :func:`kl_scale_fit`.
     penalty_totals : array-like of shape (n_factors,)
         :math:`A_i`.
     degrees : array-like of shape (n_factors,)
@@ -280,13 +283,15 @@ def optimal_initial_scale(fit_of_scale, penalty_totals, degrees, *, log_range=30
     n_factors = totals.shape[0]
 
     def objective(log_eta):
-        eta = np.exp(log_eta)
+        # vectorized over log_eta: the grid is evaluated in one call
+        eta = np.exp(np.asarray(log_eta, dtype=float))
         with np.errstate(over="ignore", invalid="ignore"):
-            value = fit_of_scale(eta**n_factors) + np.sum(totals * eta**degrees)
-        return value if np.isfinite(value) else np.inf
+            penalty = (totals * eta[..., None] ** degrees).sum(axis=-1)
+            value = np.asarray(fit_of_scale(eta**n_factors) + penalty, dtype=float)
+        return np.where(np.isfinite(value), value, np.inf)[()]
 
     grid = np.linspace(-log_range, log_range, 241)
-    values = np.array([objective(g) for g in grid])
+    values = objective(grid)
     best = int(np.argmin(values))
     step = grid[1] - grid[0]
     lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)]
