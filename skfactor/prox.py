@@ -67,6 +67,8 @@ __all__ = [
 def _as_float_array(X):
     """Return X as a float array (a view if already floating, never mutated)."""
     X = np.asarray(X)
+    if X.dtype.kind == "f":
+        return X
     if np.iscomplexobj(X):
         raise TypeError(
             "Proximal operators take real arrays; got an array of dtype "
@@ -83,6 +85,8 @@ def _as_float_array(X):
 
 
 def _check_step(step):
+    if type(step) is float and step >= 0 and step < np.inf:
+        return step
     if isinstance(step, bool) or not isinstance(step, Real):
         raise TypeError(f"step must be a real number; got {step!r}.")
     step = float(step)

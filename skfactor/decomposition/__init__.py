@@ -1,3 +1,5 @@
 """Regularized and constrained matrix factorizations."""
 
-__all__ = []
+from ._proximal_mf import ProximalMF
+
+__all__ = ["ProximalMF"]
