@@ -22,6 +22,12 @@ def _mean_abs(X):
     return float(total) / (n * m)
 
 
+def _dtype(X, dtype):
+    if dtype is not None:
+        return dtype
+    return X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+
+
 def _normalize_rows(W, H):
     """Scale each rank-one term so that the rows of H have unit l1 norm."""
     sums = np.abs(H).sum(axis=1)
@@ -29,7 +35,7 @@ def _normalize_rows(W, H):
     return W * sums, H / sums[:, None]
 
 
-def random_init(X, n_components, random_state, dtype=np.float64):
+def random_init(X, n_components, random_state, dtype=None):
     """Nonnegative random factors whose product has the mean magnitude of X.
 
     Entries are absolute values of standard normals; the rows of ``H`` are
@@ -41,7 +47,8 @@ def random_init(X, n_components, random_state, dtype=np.float64):
     X : ndarray or sparse matrix of shape (n_samples, n_features)
     n_components : int
     random_state : numpy.random.RandomState
-    dtype : dtype, default=np.float64
+    dtype : dtype, default=None
+        Of the factors; None keeps that of X (float32 or float64).
 
     Returns
     -------
@@ -58,14 +65,16 @@ def random_init(X, n_components, random_state, dtype=np.float64):
     (True, (4, 2))
     """
     n_samples, n_features = X.shape
+    dtype = _dtype(X, dtype)
     H = np.abs(random_state.standard_normal((n_components, n_features)))
+    H /= np.maximum(H.sum(axis=1, keepdims=True), np.finfo(float).tiny)
     W = np.abs(random_state.standard_normal((n_samples, n_components)))
+    # E|N(0, 1)| = sqrt(2 / pi); the rows of H average 1 / n_features
     W *= _mean_abs(X) * n_features / (n_components * np.sqrt(2 / np.pi))
-    W, H = _normalize_rows(W, H)
     return W.astype(dtype, copy=False), H.astype(dtype, copy=False)
 
 
-def svd_init(X, n_components, random_state, dtype=np.float64):
+def svd_init(X, n_components, random_state, dtype=None):
     """Truncated SVD split into two factors, signs chosen as in NNDSVD.
 
     For each singular triplet :math:`(\\sigma, u, v)` the sign :math:`s` is
@@ -85,7 +94,8 @@ def svd_init(X, n_components, random_state, dtype=np.float64):
     n_components : int
     random_state : numpy.random.RandomState
         Used by the randomized SVD and for surplus components.
-    dtype : dtype, default=np.float64
+    dtype : dtype, default=None
+        Of the factors; None keeps that of X (float32 or float64).
 
     Returns
     -------
@@ -102,6 +112,7 @@ def svd_init(X, n_components, random_state, dtype=np.float64):
     (True, array([[0.5, 0.5]]))
     """
     n_samples, n_features = X.shape
+    dtype = _dtype(X, dtype)
     rank = min(n_components, n_samples, n_features)
     W = np.empty((n_samples, n_components))
     H = np.empty((n_components, n_features))

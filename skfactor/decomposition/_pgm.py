@@ -56,10 +56,11 @@ _CANCELLATION_GUARD = 1e8
 
 
 def squared_frobenius(X):
-    """:math:`\\|X\\|_F^2` of a dense or sparse matrix, in float64."""
+    """:math:`\\|X\\|_F^2` of a dense or sparse matrix, in float64 (inf on overflow)."""
     values = X.data if sp.issparse(X) else np.asarray(X)
     values = values.astype(np.float64, copy=False).ravel()
-    return float(values @ values)
+    with np.errstate(over="ignore"):
+        return float(values @ values)
 
 
 def power_iteration(G, v=None, *, max_iter=20, rtol=1e-6):

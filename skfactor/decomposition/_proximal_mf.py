@@ -18,6 +18,13 @@ from ._pgm import block_pgm, power_iteration, squared_frobenius
 
 __all__ = ["ProximalMF"]
 
+# Named penalties that are positively homogeneous (g(cA) = c g(A)) and
+# named constraint sets that are cones (cA feasible if A is): a homogeneous
+# penalty on one factor is escaped by rescaling (W, H) -> (cW, H / c) when
+# the other factor is only constrained to a cone.
+_HOMOGENEOUS = ("l1", "nonnegative_l1", "group_l2")
+_CONES = ("identity", "nonnegative")
+
 # Named operators whose function carries a weight (alpha_W / alpha_H).
 _PENALTY_NAMES = tuple(
     name
@@ -158,6 +165,10 @@ class ProximalMF(_BaseMatrixFactorization):
     alpha_W, alpha_H : float, default=0.0
         Weight of the penalty of a named penalty operator. Must be 0 for the
         named constraints and for callables (configure those directly).
+        The fit is unchanged by :math:`(W, H) \to (cW, H/c)`, so a penalty
+        such as ``"l1"`` on one factor only selects a solution if the scale
+        of the other factor is fixed (``"simplex"``, ``"l2_ball"``,
+        ``"box"``) or penalized too; fitting warns otherwise.
     step_size : "auto", float or tuple of two floats, default="auto"
         ``"auto"``: inverse block Lipschitz constants, updated every
         iteration. A float: the same fixed step for both factors; a pair:
@@ -364,6 +375,28 @@ class ProximalMF(_BaseMatrixFactorization):
             return np.shape(self.init[0])[1] if np.ndim(self.init[0]) == 2 else 1
         return X.shape[1]
 
+    def _warn_if_scale_escapes_penalty(self):
+        for factor, other in (("W", "H"), ("H", "W")):
+            prox, alpha = getattr(self, f"prox_{factor}"), getattr(self, f"alpha_{factor}")
+            other_prox = getattr(self, f"prox_{other}")
+            if (
+                isinstance(prox, str)
+                and prox in _HOMOGENEOUS
+                and alpha > 0
+                and isinstance(other_prox, str)
+                and other_prox in _CONES
+            ):
+                warnings.warn(
+                    f"alpha_{factor}={alpha!r} penalizes {factor} but {other} is only "
+                    f"constrained to a cone (prox_{other}={other_prox!r}): rescaling "
+                    f"{factor} -> c {factor}, {other} -> {other} / c leaves the fit "
+                    "unchanged and drives the penalty to 0 as c -> 0, so the penalty "
+                    f"does not select a solution. Fix the scale of {other} (e.g. "
+                    f"prox_{other}='simplex' or 'l2_ball') or penalize it too.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+
     def _run(self, X, W, H, prox_W, prox_H, penalty_W, penalty_H, steps, update_H):
         """Run the solver; only W is updated (to tol ** 2) if not update_H."""
         name = type(self).__name__ + ("" if update_H else ".transform")
@@ -423,6 +456,7 @@ class ProximalMF(_BaseMatrixFactorization):
         steps = self._steps()
         prox_W, penalty_W = _resolve_prox(self.prox_W, self.alpha_W, "W")
         prox_H, penalty_H = _resolve_prox(self.prox_H, self.alpha_H, "H")
+        self._warn_if_scale_escapes_penalty()
         n_components = self._n_components(X)
         random_state = check_random_state(self.random_state)
         W, H = self._initial_factors(X, n_components, random_state)
@@ -439,11 +473,11 @@ class ProximalMF(_BaseMatrixFactorization):
         self.n_restarts_ = result.n_restarts
         self.step_sizes_ = result.step_sizes
         self.reconstruction_err_ = float(np.sqrt(2.0 * final.fit))
-        if not np.any(final.W) or not np.any(result.H):
+        if (not np.any(final.W) or not np.any(result.H)) and squared_frobenius(X) > 0:
             warnings.warn(
                 f"{type(self).__name__}: every component is zero at the end of the "
-                f"fit (alpha_W={self.alpha_W!r}, alpha_H={self.alpha_H!r}); the "
-                "penalties are too strong for this data.",
+                f"fit; the penalties (alpha_W={self.alpha_W!r}, alpha_H="
+                f"{self.alpha_H!r}) or the constraints are too strong for this data.",
                 UserWarning,
                 stacklevel=2,
             )
