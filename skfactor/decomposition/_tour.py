@@ -16,7 +16,7 @@ def _proximal_mf():
     # the seed's combination: normalized nonnegative spectra, max-entropy
     # (hence positive) abundances
     return ProximalMF(
-        3, prox_H="simplex", prox_W="max_entropy", alpha_W=1e-4, random_state=0
+        3, prox_H="simplex", prox_W="max_entropy", alpha_W=1e-5, random_state=0
     )
 
 
