@@ -1,7 +1,7 @@
 """
-======================================================
+=======================================================
 Unmixing a hyperspectral image with constrained factors
-======================================================
+=======================================================
 
 A hyperspectral image records, at every pixel, the light received in many
 narrow wavelength bands. When a pixel covers several materials, its spectrum

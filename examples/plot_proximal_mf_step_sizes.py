@@ -1,7 +1,7 @@
 """
-=====================================================
+===============================================
 Automatic step sizes versus hand-set step sizes
-=====================================================
+===============================================
 
 The proximal gradient method for constrained matrix factorization takes a
 gradient step on each factor before applying that factor's proximal

@@ -207,9 +207,9 @@ class ProximalMF(_BaseMatrixFactorization):
         Number of components.
     reconstruction_err_ : float
         Frobenius norm :math:`\|X - WH\|_F` of the returned factorization.
-    objective_ : ndarray of shape (n_iter_ + 1,)
+    objective_ : ndarray
         Objective at the initialization and after each iteration of the
-        alternating solver. The fit then solves for :math:`W` with the final
+        alternating solver (``n_iter_ + 1`` values). The fit then solves for :math:`W` with the final
         components, as :meth:`transform` does (starting from the last
         iterate, so the objective only decreases further): the activations
         returned by :meth:`fit_transform` are those :meth:`transform` gives
@@ -218,13 +218,13 @@ class ProximalMF(_BaseMatrixFactorization):
         Number of iterations run.
     n_restarts_ : int
         Number of adaptive restarts.
-    step_sizes_ : ndarray of shape (n_iter_, 2)
-        Steps :math:`(t_W, t_H)` used at each iteration.
+    step_sizes_ : ndarray of shape (n_iterations, 2)
+        Steps :math:`(t_W, t_H)` used at each of the ``n_iter_`` iterations.
     n_features_in_ : int
-        Number of features seen during :term:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during :term:`fit`. Defined only when `X`
-        has feature names that are all strings.
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit. Defined only when `X` has
+        feature names that are all strings.
 
     See Also
     --------
