@@ -127,7 +127,9 @@ def run_dataset(name, X, n_components, truth, budget, grid, momenta, repeats):
                     W = fixed.fit_transform(X)
                 except ValueError:  # diverged
                     continue
-                candidates["fixed"].append((steps, fixed.objective_, (W, fixed.components_)))
+                candidates["fixed"].append(
+                    (steps, fixed.objective_, (W, fixed.components_))
+                )
                 for momentum in momenta:
                     history, W, H = seed_pgm(X, *init, *steps, momentum, budget)
                     if np.isfinite(history[-1]):
@@ -162,12 +164,16 @@ def run_dataset(name, X, n_components, truth, budget, grid, momenta, repeats):
                 times[method] = best_time(lambda: fit_to_target(method), repeats)
 
     fixed_steps = chosen["fixed"][0]
-    (seed_lr, momentum) = chosen["seed"][0]
+    seed_lr, momentum = chosen["seed"][0]
     descriptions = {
         "auto": 'ProximalMF, `step_size="auto"`',
-        "fixed": f"ProximalMF, best fixed steps ({fixed_steps[0]:.3g}, {fixed_steps[1]:.3g})",
+        "fixed": (
+            f"ProximalMF, best fixed steps ({fixed_steps[0]:.3g}, "
+            f"{fixed_steps[1]:.3g})"
+        ),
         "seed": (
-            f"seed's PGM, best lr ({seed_lr[0]:.3g}, {seed_lr[1]:.3g}), momentum {momentum}"
+            f"seed's PGM, best lr ({seed_lr[0]:.3g}, {seed_lr[1]:.3g}), "
+            f"momentum {momentum}"
         ),
         "cd": 'scikit-learn `NMF(solver="cd")`',
     }
@@ -175,21 +181,30 @@ def run_dataset(name, X, n_components, truth, budget, grid, momenta, repeats):
     lines = [
         f"**{name}** ({X.shape[0]} x {X.shape[1]}, {n_components} components; target "
         f"objective {target:.6g}, budget {budget} iterations; "
-        f"{len(candidates['fixed'])} fixed step pairs and {len(candidates['seed'])} seed "
-        "settings tried)",
+        f"{len(candidates['fixed'])} fixed step pairs and "
+        f"{len(candidates['seed'])} seed settings tried)",
         "",
         "| method | iterations to target | iterations / auto | time to target (s) "
         f"| time / auto | objective after {budget} its |"
         + (" factor match score |" if with_truth else ""),
-        "| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if with_truth else ""),
+        "| --- | ---: | ---: | ---: | ---: | ---: |"
+        + (" ---: |" if with_truth else ""),
     ]
     for method in ("auto", "fixed", "seed", "cd"):
         n, t = iterations[method], times.get(method)
-        ratio_n = "-" if n is None or not iterations["auto"] else f"{n / iterations['auto']:.2f}"
-        ratio_t = "-" if t is None or "auto" not in times else f"{t / times['auto']:.2f}"
+        ratio_n = (
+            "-"
+            if n is None or not iterations["auto"]
+            else f"{n / iterations['auto']:.2f}"
+        )
+        ratio_t = (
+            "-" if t is None or "auto" not in times else f"{t / times['auto']:.2f}"
+        )
+        reached = "not reached" if n is None else n
+        seconds = "-" if t is None else f"{t:.3f}"
         row = (
-            f"| {descriptions[method]} | {'not reached' if n is None else n} | {ratio_n} | "
-            f"{'-' if t is None else f'{t:.3f}'} | {ratio_t} | {chosen[method][1][-1]:.6g} |"
+            f"| {descriptions[method]} | {reached} | {ratio_n} | {seconds} | "
+            f"{ratio_t} | {chosen[method][1][-1]:.6g} |"
         )
         if with_truth:
             W, H = chosen[method][2]
@@ -202,15 +217,18 @@ def run_dataset(name, X, n_components, truth, budget, grid, momenta, repeats):
 def run(quick=False):
     """Run the benchmark and return its markdown report."""
     budget = 300 if quick else 1000
-    grid = [0.25, 0.5, 1.0, 2.0, 4.0] if quick else [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
+    grid = (
+        [0.25, 0.5, 1.0, 2.0, 4.0] if quick else [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
+    )
     momenta = [0.5] if quick else [0.5, 0.9]
     repeats = 1 if quick else 3
     size = 32 if quick else 64
     X, W, H = make_hyperspectral(size, size, 64, 4, n_photons=2000, random_state=0)
     digits = load_digits().data
     header = (
-        f"Benchmark ProximalMF (nonnegative, 1/2 ||X - WH||^2){' (quick)' if quick else ''}: "
-        f"{datetime.date.today()}, {platform.platform()}, {os.cpu_count()} CPUs, Python "
+        "Benchmark ProximalMF (nonnegative, 1/2 ||X - WH||^2)"
+        f"{' (quick)' if quick else ''}: {datetime.date.today()}, "
+        f"{platform.platform()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}. Step grids: multiples {grid} of the automatic "
         f"steps at the start (for each factor), seed momentum in {momenta}."
     )
@@ -218,8 +236,14 @@ def run(quick=False):
         header,
         "",
         run_dataset(
-            f"make_hyperspectral({size}, {size}, 64, 4)", X, 4, (W, H), budget, grid,
-            momenta, repeats,
+            f"make_hyperspectral({size}, {size}, 64, 4)",
+            X,
+            4,
+            (W, H),
+            budget,
+            grid,
+            momenta,
+            repeats,
         ),
         run_dataset("load_digits", digits, 10, None, budget, grid, momenta, repeats),
     ]
@@ -228,5 +252,7 @@ def run(quick=False):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small grids, about a minute")
+    parser.add_argument(
+        "--quick", action="store_true", help="small grids, about a minute"
+    )
     print(run(quick=parser.parse_args().quick))

@@ -34,14 +34,18 @@ n_rows, n_cols, n_bands = 40, 40, 64
 X, abundances, spectra = make_hyperspectral(
     n_rows, n_cols, n_bands, n_endmembers=3, n_photons=1000, random_state=2
 )
-print(f"{X.shape[0]} pixels, {X.shape[1]} bands; relative noise "
-      f"{np.linalg.norm(X - abundances @ spectra) / np.linalg.norm(X):.2f}")
+print(
+    f"{X.shape[0]} pixels, {X.shape[1]} bands; relative noise "
+    f"{np.linalg.norm(X - abundances @ spectra) / np.linalg.norm(X):.2f}"
+)
 
 # %%
 # Fit the constrained factorization. The entropy weight is small: it only has
 # to keep the abundances off exact zeros (see the last section for larger
 # weights).
-model = ProximalMF(3, prox_H="simplex", prox_W="max_entropy", alpha_W=1e-5, random_state=0)
+model = ProximalMF(
+    3, prox_H="simplex", prox_W="max_entropy", alpha_W=1e-5, random_state=0
+)
 start = time.perf_counter()
 W = model.fit_transform(X)
 H = model.components_
@@ -105,14 +109,24 @@ def mean_entropy(A):
 weights = [0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3]
 scores, entropies, zeros = [], [], []
 for alpha in weights:
-    model = ProximalMF(3, prox_H="simplex", prox_W="max_entropy", alpha_W=alpha,
-                       random_state=0, max_iter=500)
+    model = ProximalMF(
+        3,
+        prox_H="simplex",
+        prox_W="max_entropy",
+        alpha_W=alpha,
+        random_state=0,
+        max_iter=500,
+    )
     W_alpha = model.fit_transform(X)
-    scores.append(factor_match_score([abundances, spectra.T], [W_alpha, model.components_.T]))
+    scores.append(
+        factor_match_score([abundances, spectra.T], [W_alpha, model.components_.T])
+    )
     entropies.append(mean_entropy(W_alpha))
     zeros.append(np.mean(W_alpha == 0))
-    print(f"alpha_W={alpha:g}: score {scores[-1]:.4f}, entropy {entropies[-1]:.3f}, "
-          f"zero abundances {zeros[-1]:.1%}")
+    print(
+        f"alpha_W={alpha:g}: score {scores[-1]:.4f}, entropy {entropies[-1]:.3f}, "
+        f"zero abundances {zeros[-1]:.1%}"
+    )
 
 positions = np.arange(len(weights))
 fig, (ax_score, ax_entropy) = plt.subplots(1, 2, figsize=(10, 3.5))

@@ -47,8 +47,10 @@ def iterations_to_target(objective):
 
 
 auto = ProximalMF(**params, max_iter=budget, tol=0).fit(X)
-print(f"automatic steps reach the target in {iterations_to_target(auto.objective_)} "
-      f"iterations ({auto.n_restarts_} restarts)")
+print(
+    f"automatic steps reach the target in {iterations_to_target(auto.objective_)} "
+    f"iterations ({auto.n_restarts_} restarts)"
+)
 
 # %%
 # The same iteration with fixed steps on a logarithmic grid spanning three
@@ -73,8 +75,10 @@ for i, t_W in enumerate(steps_W):
         curves[t_W, t_H] = model.objective_
 
 i, j = np.unravel_index(np.argmin(iterations), iterations.shape)
-print(f"best hand-set pair: t_W = {steps_W[i]:.3g}, t_H = {steps_H[j]:.3g}, "
-      f"{iterations[i, j]:.0f} iterations")
+print(
+    f"best hand-set pair: t_W = {steps_W[i]:.3g}, t_H = {steps_H[j]:.3g}, "
+    f"{iterations[i, j]:.0f} iterations"
+)
 
 # %%
 # Left: the objective gap along the iterations, for every hand-set pair (grey;
@@ -86,8 +90,12 @@ print(f"best hand-set pair: t_W = {steps_W[i]:.3g}, t_H = {steps_H[j]:.3g}, "
 fig, (ax, ax_grid) = plt.subplots(1, 2, figsize=(11, 4.2))
 for (t_W, t_H), objective in curves.items():
     ax.semilogy(objective - reference, color="0.75", lw=0.8)
-ax.semilogy(curves[steps_W[i], steps_H[j]] - reference, color="k", lw=1.5,
-            label=f"best fixed pair ({steps_W[i]:.3g}, {steps_H[j]:.3g})")
+ax.semilogy(
+    curves[steps_W[i], steps_H[j]] - reference,
+    color="k",
+    lw=1.5,
+    label=f"best fixed pair ({steps_W[i]:.3g}, {steps_H[j]:.3g})",
+)
 ax.semilogy(auto.objective_ - reference, color="tab:red", lw=2, label="automatic")
 ax.axhline(target - reference, color="tab:red", ls=":", lw=1, label="target")
 ax.set_xlabel("iteration")
@@ -102,8 +110,15 @@ mesh = ax_grid.pcolormesh(
 )
 for (a, b), value in np.ndenumerate(iterations):
     label = "div" if diverged[a, b] else "-" if np.isinf(value) else f"{value:.0f}"
-    ax_grid.text(steps_H[b], steps_W[a], label, ha="center", va="center", fontsize=8,
-                 color="w" if np.isfinite(value) else "0.4")
+    ax_grid.text(
+        steps_H[b],
+        steps_W[a],
+        label,
+        ha="center",
+        va="center",
+        fontsize=8,
+        color="w" if np.isfinite(value) else "0.4",
+    )
 path = auto.step_sizes_
 ax_grid.plot(path[:, 1], path[:, 0], color="tab:red", lw=2)
 ax_grid.plot(*path[0, ::-1], "o", color="tab:red")

@@ -71,8 +71,7 @@ def _as_float_array(X):
         return X
     if np.iscomplexobj(X):
         raise TypeError(
-            "Proximal operators take real arrays; got an array of dtype "
-            f"{X.dtype}."
+            "Proximal operators take real arrays; got an array of dtype " f"{X.dtype}."
         )
     if not np.issubdtype(X.dtype, np.floating):
         try:
@@ -119,7 +118,9 @@ def _check_axis(axis, ndim):
     if isinstance(axis, bool) or not isinstance(axis, Integral):
         raise TypeError(f"axis must be an int or None; got {axis!r}.")
     if not -ndim <= axis < ndim:
-        raise ValueError(f"axis={axis} is out of bounds for an array of dimension {ndim}.")
+        raise ValueError(
+            f"axis={axis} is out of bounds for an array of dimension {ndim}."
+        )
     return int(axis) % ndim
 
 
@@ -469,7 +470,7 @@ def prox_simplex(X, step, *, total=1.0, axis=-1):
 
 
 def prox_max_entropy(X, step, *, alpha=1.0):
-    r"""Proximal operator of the negative entropy :math:`\alpha \sum_{ij} X_{ij} \log X_{ij}`.
+    r"""Proximal operator of the negative entropy :math:`\alpha \sum X \log X`.
 
     Minimizing the penalty maximizes the entropy, spreading mass over many
     entries; its domain is :math:`X \ge 0` (with :math:`0 \log 0 = 0`), so
@@ -565,7 +566,7 @@ _PENALTIES = {
 
 #: Names accepted by :func:`get_prox` (and by the ``prox_*`` parameters of the
 #: estimators): the operator ``prox_<name>`` of this module.
-PROX_NAMES = tuple(sorted(f.__name__[len("prox_"):] for f in _PENALTIES))
+PROX_NAMES = tuple(sorted(f.__name__[len("prox_") :] for f in _PENALTIES))
 
 _PARAMETERS = {
     prox_identity: (),
@@ -578,7 +579,6 @@ _PARAMETERS = {
     prox_simplex: ("total", "axis"),
     prox_max_entropy: ("alpha",),
 }
-
 
 
 def _is_module_operator(func):

@@ -35,7 +35,8 @@ def test_abundances_are_spatially_smooth():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [dict(n_rows=0), dict(n_bands=1), dict(n_photons=0.0), dict(n_endmembers=1.5)]
+    "kwargs",
+    [dict(n_rows=0), dict(n_bands=1), dict(n_photons=0.0), dict(n_endmembers=1.5)],
 )
 def test_bad_parameters(kwargs):
     with pytest.raises(InvalidParameterError):

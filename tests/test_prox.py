@@ -154,7 +154,9 @@ CASES = {
         [("nonnegative", {}), ("l2_ball", dict(radius=0.5))],
     ),
     "l2_ball o group_l2": (
-        compose(P(prox_l2_ball, radius=0.5, axis=0), P(prox_group_l2, alpha=0.3, axis=0)),
+        compose(
+            P(prox_l2_ball, radius=0.5, axis=0), P(prox_group_l2, alpha=0.3, axis=0)
+        ),
         [("l2_ball", dict(radius=0.5, axis=0)), ("group_l2", dict(alpha=0.3, axis=0))],
     ),
 }
@@ -176,9 +178,9 @@ def _solve(parts, V, step):
 
 
 def _objective(parts, X, V, step):
-    return step * sum(penalty_value(get_prox(n, **p), X) for n, p in parts) + 0.5 * np.sum(
-        (X - V) ** 2
-    )
+    return step * sum(
+        penalty_value(get_prox(n, **p), X) for n, p in parts
+    ) + 0.5 * np.sum((X - V) ** 2)
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -231,9 +233,13 @@ def test_moreau_group_l2_and_l2_ball(V, t, alpha, axis):
     group = P(prox_group_l2, alpha=alpha, axis=axis)
     ball = P(prox_l2_ball, radius=alpha, axis=axis)
     scale = 1 + np.abs(V).max()
-    np.testing.assert_allclose(_moreau_residual(group, ball, V, t), 0, atol=1e-9 * scale)
+    np.testing.assert_allclose(
+        _moreau_residual(group, ball, V, t), 0, atol=1e-9 * scale
+    )
     # and the other way round: the ball's conjugate is the support function
-    np.testing.assert_allclose(_moreau_residual(ball, group, V, t), 0, atol=1e-9 * scale)
+    np.testing.assert_allclose(
+        _moreau_residual(ball, group, V, t), 0, atol=1e-9 * scale
+    )
 
 
 @settings(max_examples=30, deadline=None)
@@ -257,7 +263,12 @@ def test_moreau_max_entropy(alpha, t):
     X = prox_max_entropy(V, t, alpha=alpha)
     W = np.array(
         [
-            brentq(lambda w, u=u: np.exp(w / alpha - 1) / t + w - u / t, -100, 100, xtol=1e-14)
+            brentq(
+                lambda w, u=u: np.exp(w / alpha - 1) / t + w - u / t,
+                -100,
+                100,
+                xtol=1e-14,
+            )
             for u in V
         ]
     )
@@ -274,7 +285,12 @@ def test_moreau_simplex_and_max(axis):
     slices = _rows(w, axis)
     targets = _rows(cp.Constant(V / t), axis)
     problem = cp.Problem(
-        cp.Minimize(sum(cp.max(s) / t + 0.5 * cp.sum_squares(s - u) for s, u in zip(slices, targets)))
+        cp.Minimize(
+            sum(
+                cp.max(s) / t + 0.5 * cp.sum_squares(s - u)
+                for s, u in zip(slices, targets)
+            )
+        )
     )
     problem.solve(solver=cp.CLARABEL)
     np.testing.assert_allclose(X + t * w.value, V, atol=1e-6)
@@ -287,7 +303,10 @@ ALL_OPERATORS = {name: op for name, (op, _) in CASES.items()}
 PROJECTIONS = {
     name: op
     for name, op in ALL_OPERATORS.items()
-    if all(penalty_value(get_prox(n, **p), np.full((2, 2), 0.5)) == 0 for n, p in CASES[name][1])
+    if all(
+        penalty_value(get_prox(n, **p), np.full((2, 2), 0.5)) == 0
+        for n, p in CASES[name][1]
+    )
     and not name.startswith("identity")
 }
 
@@ -382,7 +401,9 @@ def test_penalty_values():
     X = np.array([[1.0, -2.0], [0.0, 2.0]])
     assert penalty_value(P(prox_l1, alpha=0.5), X) == 2.5
     assert penalty_value(P(prox_nonnegative_l1, alpha=2.0), np.abs(X)) == 10.0
-    assert penalty_value(P(prox_group_l2, alpha=1.0, axis=0), X) == pytest.approx(1 + np.sqrt(8))
+    assert penalty_value(P(prox_group_l2, alpha=1.0, axis=0), X) == pytest.approx(
+        1 + np.sqrt(8)
+    )
     assert penalty_value(P(prox_group_l2, axis=None), X) == pytest.approx(3.0)
     assert penalty_value(P(prox_max_entropy, alpha=2.0), np.abs(X)) == pytest.approx(
         2 * (2 * 2 * np.log(2))
@@ -422,7 +443,9 @@ def test_max_entropy_extreme_values_stay_finite():
 
 def test_simplex_handles_ties_and_empty():
     np.testing.assert_allclose(prox_simplex(np.ones((2, 4)), 1.0), 0.25)
-    np.testing.assert_allclose(prox_simplex(np.zeros(3), 1.0, total=3.0), [1.0, 1.0, 1.0])
+    np.testing.assert_allclose(
+        prox_simplex(np.zeros(3), 1.0, total=3.0), [1.0, 1.0, 1.0]
+    )
     assert prox_simplex(np.empty((0, 3)), 1.0).shape == (0, 3)
     assert prox_simplex(np.empty((2, 0)), 1.0, axis=0).shape == (2, 0)
 
@@ -434,7 +457,9 @@ def test_simplex_differs_from_dividing_by_the_sum():
     # dividing by the sum expands distances (1.41 vs 0.0014) ...
     assert np.linalg.norm(divided[0] - divided[1]) > 1000 * np.linalg.norm(u - v)
     # ... the projection does not
-    assert np.linalg.norm(prox_simplex(u, 1.0) - prox_simplex(v, 1.0)) <= np.linalg.norm(u - v)
+    assert np.linalg.norm(
+        prox_simplex(u, 1.0) - prox_simplex(v, 1.0)
+    ) <= np.linalg.norm(u - v)
 
 
 # ---------------------------------------------------------------------------

@@ -15,7 +15,14 @@ from sklearn.utils._param_validation import InvalidParameterError
 from skfactor import ProximalMF
 from skfactor.datasets import make_hyperspectral
 from skfactor.metrics import factor_match_score
-from skfactor.prox import PROX_NAMES, compose, get_prox, prox_l1, prox_nonnegative, prox_simplex
+from skfactor.prox import (
+    PROX_NAMES,
+    compose,
+    get_prox,
+    prox_l1,
+    prox_nonnegative,
+    prox_simplex,
+)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +79,9 @@ def test_same_objective_as_sklearn_nmf():
     )
     nmf = NMF(3, solver="cd", init="custom", tol=1e-10, max_iter=5000)
     W_sk = nmf.fit_transform(X, W=np.maximum(W0, 0), H=np.maximum(H0, 0))
-    ours, theirs = _objective(X, W, model.components_), _objective(X, W_sk, nmf.components_)
+    ours, theirs = _objective(X, W, model.components_), _objective(
+        X, W_sk, nmf.components_
+    )
     assert ours == pytest.approx(theirs, rel=1e-4)
     assert model.objective_[-1] == pytest.approx(ours, rel=1e-6)
     assert model.reconstruction_err_ == pytest.approx(np.sqrt(2 * ours), rel=1e-10)
@@ -82,8 +91,15 @@ def test_unconstrained_reaches_the_eckart_young_optimum():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 15))
     for init in ("svd", "random"):
-        model = ProximalMF(4, prox_W="identity", prox_H="identity", init=init,
-                           tol=1e-12, max_iter=3000, random_state=0)
+        model = ProximalMF(
+            4,
+            prox_W="identity",
+            prox_H="identity",
+            init=init,
+            tol=1e-12,
+            max_iter=3000,
+            random_state=0,
+        )
         model.fit(X)
         s = np.linalg.svd(X, compute_uv=False)
         assert model.reconstruction_err_ == pytest.approx(
@@ -105,8 +121,16 @@ def test_converges_to_a_stationary_point(image, prox_W, alpha_W, prox_H, alpha_H
     """First-order optimality: each factor is a fixed point of its own
     proximal gradient map, W = prox_{tg}(W - t grad_W f)."""
     X = image[0][:80] * 10
-    model = ProximalMF(3, prox_W=prox_W, alpha_W=alpha_W, prox_H=prox_H, alpha_H=alpha_H,
-                       tol=1e-10, max_iter=5000, random_state=0)
+    model = ProximalMF(
+        3,
+        prox_W=prox_W,
+        alpha_W=alpha_W,
+        prox_H=prox_H,
+        alpha_H=alpha_H,
+        tol=1e-10,
+        max_iter=5000,
+        random_state=0,
+    )
     W = model.fit_transform(X)
     H = model.components_
     op_W = get_prox(prox_W, alpha=alpha_W) if alpha_W else get_prox(prox_W)
@@ -122,8 +146,14 @@ def test_converges_to_a_stationary_point(image, prox_W, alpha_W, prox_H, alpha_H
 def test_group_l2_selects_components():
     """A group penalty on the rows of H switches surplus components off."""
     X, _, _ = make_hyperspectral(12, 12, 30, 2, n_photons=None, random_state=3)
-    model = ProximalMF(5, prox_W="simplex", prox_H="group_l2", alpha_H=0.01, max_iter=1000,
-                       random_state=0)
+    model = ProximalMF(
+        5,
+        prox_W="simplex",
+        prox_H="group_l2",
+        alpha_H=0.01,
+        max_iter=1000,
+        random_state=0,
+    )
     _quiet(model, X)
     active = np.linalg.norm(model.components_, axis=1) > 0
     assert active.sum() == 2
@@ -132,8 +162,9 @@ def test_group_l2_selects_components():
 def test_l1_penalty_sparsifies(image):
     X = image[0]
     dense = ProximalMF(3, prox_H="simplex", random_state=0).fit_transform(X)
-    sparse = ProximalMF(3, prox_H="simplex", prox_W="nonnegative_l1", alpha_W=0.01,
-                        random_state=0).fit_transform(X)
+    sparse = ProximalMF(
+        3, prox_H="simplex", prox_W="nonnegative_l1", alpha_W=0.01, random_state=0
+    ).fit_transform(X)
     assert np.mean(sparse == 0) > np.mean(dense == 0) + 0.1
 
 
@@ -145,7 +176,9 @@ def test_penalty_escaped_by_rescaling_warns(penalty):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         _quiet(ProximalMF(2, prox_W="simplex", prox_H=penalty, alpha_H=0.1), X)
-        _quiet(ProximalMF(2, prox_W=penalty, prox_H=penalty, alpha_W=0.1, alpha_H=0.1), X)
+        _quiet(
+            ProximalMF(2, prox_W=penalty, prox_H=penalty, alpha_W=0.1, alpha_H=0.1), X
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -154,12 +187,12 @@ def test_penalty_escaped_by_rescaling_warns(penalty):
 
 def test_automatic_steps_beat_every_hand_set_step(image):
     X = image[0]
-    target = ProximalMF(3, tol=1e-9, max_iter=2000, random_state=0).fit(X).objective_[-1]
+    target = (
+        ProximalMF(3, tol=1e-9, max_iter=2000, random_state=0).fit(X).objective_[-1]
+    )
 
     def iterations_to(model):
-        objective = ProximalMF(**{**model.get_params()}).set_params(
-            tol=0, max_iter=300
-        )
+        objective = ProximalMF(**{**model.get_params()}).set_params(tol=0, max_iter=300)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             try:
@@ -170,8 +203,10 @@ def test_automatic_steps_beat_every_hand_set_step(image):
         return reached[0] if reached.size else np.inf
 
     auto = iterations_to(ProximalMF(3, random_state=0))
-    fixed = [iterations_to(ProximalMF(3, step_size=t, random_state=0))
-             for t in (0.3, 1.0, 3.0, 10.0, 30.0)]
+    fixed = [
+        iterations_to(ProximalMF(3, step_size=t, random_state=0))
+        for t in (0.3, 1.0, 3.0, 10.0, 30.0)
+    ]
     assert np.isfinite(auto) and auto <= min(fixed)
 
 
@@ -184,10 +219,14 @@ def test_automatic_steps_are_scale_invariant(image):
     products = {}
     for step in ("auto", 1.0):
         for c in (1.0, 30.0):
-            model = ProximalMF(3, init=(W0 * c, H0 / c), step_size=step, max_iter=20, tol=0)
+            model = ProximalMF(
+                3, init=(W0 * c, H0 / c), step_size=step, max_iter=20, tol=0
+            )
             W = _quiet(model, X)
             products[step, c] = W @ model.components_
-    np.testing.assert_allclose(products["auto", 30.0], products["auto", 1.0], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(
+        products["auto", 30.0], products["auto", 1.0], rtol=1e-6, atol=1e-12
+    )
     assert not np.allclose(products[1.0, 30.0], products[1.0, 1.0], rtol=1e-3)
 
 
@@ -204,7 +243,11 @@ def test_attributes_and_monotone_objective(image):
     assert model.step_sizes_.shape == (model.n_iter_, 2)
     assert np.all(np.diff(model.objective_) <= 1e-12 * model.objective_[0])
     assert model.n_features_in_ == X.shape[1]
-    assert list(model.get_feature_names_out()) == ["proximalmf0", "proximalmf1", "proximalmf2"]
+    assert list(model.get_feature_names_out()) == [
+        "proximalmf0",
+        "proximalmf1",
+        "proximalmf2",
+    ]
 
 
 def test_transform_matches_fit_transform_and_is_row_independent(image):
@@ -261,7 +304,9 @@ def test_callable_operators(image):
     model = ProximalMF(3, prox_W=columns_on_simplex, random_state=0)
     W = model.fit_transform(X)
     np.testing.assert_allclose(W.sum(axis=0), 1.0)
-    sparse_nonnegative = compose(prox_nonnegative, functools.partial(prox_l1, alpha=0.01))
+    sparse_nonnegative = compose(
+        prox_nonnegative, functools.partial(prox_l1, alpha=0.01)
+    )
     model = ProximalMF(3, prox_H=sparse_nonnegative, random_state=0).fit(X)
     H = model.components_
     W = model.transform(X)
@@ -298,7 +343,9 @@ def test_unknown_operator_lists_the_valid_names():
 
 def test_callable_with_wrong_shape_or_values_names_the_factor():
     X = np.random.default_rng(0).uniform(size=(10, 6))
-    with pytest.raises(ValueError, match="prox_W returned an array of shape \\(3,\\).*factor W"):
+    with pytest.raises(
+        ValueError, match="prox_W returned an array of shape \\(3,\\).*factor W"
+    ):
         ProximalMF(2, prox_W=lambda V, step: np.zeros(3)).fit(X)
     with pytest.raises(ValueError, match="prox_H returned non-finite values.*factor H"):
         ProximalMF(2, prox_H=lambda V, step: np.full_like(V, np.nan)).fit(X)
@@ -308,7 +355,9 @@ def test_callable_with_wrong_shape_or_values_names_the_factor():
 
 def test_alpha_without_effect_is_an_error():
     X = np.ones((4, 3))
-    with pytest.raises(ValueError, match="alpha_H=0.1 has no effect with prox_H='simplex'"):
+    with pytest.raises(
+        ValueError, match="alpha_H=0.1 has no effect with prox_H='simplex'"
+    ):
         ProximalMF(prox_H="simplex", alpha_H=0.1).fit(X)
     with pytest.raises(ValueError, match="alpha_W=0.1 only weighs the named operators"):
         ProximalMF(prox_W=prox_nonnegative, alpha_W=0.1).fit(X)
@@ -327,14 +376,18 @@ def test_initialization_violating_the_constraints_is_projected():
 
 def test_bad_init_and_step_size():
     X = np.ones((4, 3))
-    with pytest.raises(ValueError, match="initial W given in init has shape \\(4, 3\\)"):
+    with pytest.raises(
+        ValueError, match="initial W given in init has shape \\(4, 3\\)"
+    ):
         ProximalMF(2, init=(np.ones((4, 3)), np.ones((2, 3)))).fit(X)
     with pytest.raises(ValueError, match="pair \\(W, H\\)"):
         ProximalMF(2, init=(np.ones((4, 2)),)).fit(X)
     with pytest.raises(ValueError, match="init W.*NaN"):
         ProximalMF(2, init=(np.full((4, 2), np.nan), np.ones((2, 3)))).fit(X)
     for bad in ((1.0,), (1.0, -1.0), (1.0, "a"), (1.0, np.inf)):
-        with pytest.raises(ValueError, match="step_size must be 'auto', a positive float"):
+        with pytest.raises(
+            ValueError, match="step_size must be 'auto', a positive float"
+        ):
             ProximalMF(2, step_size=bad).fit(X)
     model = ProximalMF(init=(np.ones((4, 2)), np.ones((2, 3))), max_iter=2)
     _quiet(model, X)
@@ -342,14 +395,18 @@ def test_bad_init_and_step_size():
 
 
 def test_too_large_fixed_step_diverges_with_a_clear_error(image):
-    with pytest.raises(ValueError, match="diverged with step_size=1000.0.*t_W = .*step_size='auto'"):
+    with pytest.raises(
+        ValueError, match="diverged with step_size=1000.0.*t_W = .*step_size='auto'"
+    ):
         ProximalMF(3, step_size=1000.0, max_iter=500, random_state=0).fit(image[0])
 
 
 def test_penalty_that_kills_every_component_warns():
     X = np.random.default_rng(0).uniform(size=(10, 6))
     with pytest.warns(UserWarning, match="every component is zero"):
-        W = ProximalMF(2, prox_W="simplex", prox_H="nonnegative_l1", alpha_H=1e6).fit_transform(X)
+        W = ProximalMF(
+            2, prox_W="simplex", prox_H="nonnegative_l1", alpha_H=1e6
+        ).fit_transform(X)
     assert np.all(np.isfinite(W))
 
 

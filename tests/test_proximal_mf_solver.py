@@ -128,7 +128,9 @@ def test_automatic_steps_are_inverse_lipschitz_constants():
     t_W, t_H = result.step_sizes[0]
     assert t_W == pytest.approx(1 / np.linalg.eigvalsh(H0 @ H0.T)[-1], rel=1e-6)
     # t_H uses W after its update
-    assert t_H == pytest.approx(1 / np.linalg.eigvalsh(result.W.T @ result.W)[-1], rel=1e-6)
+    assert t_H == pytest.approx(
+        1 / np.linalg.eigvalsh(result.W.T @ result.W)[-1], rel=1e-6
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -160,13 +162,21 @@ def test_objective_never_increases(seed, shape, choice_W, choice_H, acceleration
     n, m, k = shape
     rng = np.random.default_rng(seed)
     X = rng.uniform(size=(n, m)) * rng.lognormal(0, 2)
-    prox_W, prox_H = get_prox(choice_W[0], **choice_W[1]), get_prox(choice_H[0], **choice_H[1])
+    prox_W, prox_H = get_prox(choice_W[0], **choice_W[1]), get_prox(
+        choice_H[0], **choice_H[1]
+    )
     W0, H0 = svd_init(X, k, np.random.RandomState(0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         result = _run(
-            X, prox_W(W0, 0.0), prox_H(H0, 0.0), prox_W, prox_H, acceleration=acceleration,
-            max_iter=60, tol=0,
+            X,
+            prox_W(W0, 0.0),
+            prox_H(H0, 0.0),
+            prox_W,
+            prox_H,
+            acceleration=acceleration,
+            max_iter=60,
+            tol=0,
         )
     objective = np.asarray(result.objective)
     scale = np.abs(objective).max()
@@ -184,8 +194,14 @@ def test_acceleration_restarts_and_is_faster():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for acceleration in (True, False):
             runs[acceleration] = _run(
-                X, W0, H0, prox_nonnegative, prox_nonnegative,
-                acceleration=acceleration, max_iter=150, tol=0,
+                X,
+                W0,
+                H0,
+                prox_nonnegative,
+                prox_nonnegative,
+                acceleration=acceleration,
+                max_iter=150,
+                tol=0,
             )
     assert runs[True].n_restarts > 0 and runs[False].n_restarts == 0
     assert runs[True].objective[-1] < 1e-3 * runs[False].objective[-1]
@@ -208,8 +224,16 @@ def test_fixed_h_solves_the_convex_problem():
     rng = np.random.default_rng(3)
     X, H = rng.uniform(size=(8, 10)), rng.uniform(size=(3, 10))
     result = _run(
-        X, np.zeros((8, 3)), H, prox_nonnegative, None, penalty_W=_zero, penalty_H=None,
-        update_H=False, tol=1e-14, max_iter=5000,
+        X,
+        np.zeros((8, 3)),
+        H,
+        prox_nonnegative,
+        None,
+        penalty_W=_zero,
+        penalty_H=None,
+        update_H=False,
+        tol=1e-14,
+        max_iter=5000,
     )
     expected = np.array([nnls(H.T, x)[0] for x in X])
     np.testing.assert_allclose(result.W, expected, atol=1e-6)
@@ -231,7 +255,11 @@ def test_sparse_and_dense_data_give_the_same_iterates():
 
 def test_inputs_not_modified():
     rng = np.random.default_rng(5)
-    X, W0, H0 = rng.uniform(size=(6, 5)), rng.uniform(size=(6, 2)), rng.uniform(size=(2, 5))
+    X, W0, H0 = (
+        rng.uniform(size=(6, 5)),
+        rng.uniform(size=(6, 2)),
+        rng.uniform(size=(2, 5)),
+    )
     copies = [a.copy() for a in (X, W0, H0)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -249,7 +277,9 @@ def test_svd_init_is_the_best_low_rank_approximation():
     X = rng.normal(size=(20, 12))
     W, H = svd_init(X, 4, np.random.RandomState(0))
     s = np.linalg.svd(X, compute_uv=False)
-    assert np.linalg.norm(X - W @ H) == pytest.approx(np.sqrt(np.sum(s[4:] ** 2)), rel=1e-6)
+    assert np.linalg.norm(X - W @ H) == pytest.approx(
+        np.sqrt(np.sum(s[4:] ** 2)), rel=1e-6
+    )
     np.testing.assert_allclose(np.abs(H).sum(axis=1), 1.0)
 
 
@@ -260,13 +290,19 @@ def test_svd_init_signs_keep_the_positive_part():
     # the leading component of a positive matrix is positive (Perron)
     assert np.all(W[:, 0] > 0) and np.all(H[0] > 0)
     for j in range(3):
-        plus = np.linalg.norm(np.maximum(W[:, j], 0)) * np.linalg.norm(np.maximum(H[j], 0))
-        minus = np.linalg.norm(np.minimum(W[:, j], 0)) * np.linalg.norm(np.minimum(H[j], 0))
+        plus = np.linalg.norm(np.maximum(W[:, j], 0)) * np.linalg.norm(
+            np.maximum(H[j], 0)
+        )
+        minus = np.linalg.norm(np.minimum(W[:, j], 0)) * np.linalg.norm(
+            np.minimum(H[j], 0)
+        )
         assert plus >= minus
 
 
 @pytest.mark.parametrize("init", [svd_init, random_init])
-@pytest.mark.parametrize("shape, k", [((5, 3), 6), ((1, 4), 2), ((4, 1), 1), ((30, 20), 5)])
+@pytest.mark.parametrize(
+    "shape, k", [((5, 3), 6), ((1, 4), 2), ((4, 1), 1), ((30, 20), 5)]
+)
 def test_inits_shapes_scale_and_determinism(init, shape, k):
     X = np.random.default_rng(0).uniform(size=shape) * 10
     W, H = init(X, k, np.random.RandomState(0))
@@ -277,7 +313,9 @@ def test_inits_shapes_scale_and_determinism(init, shape, k):
     assert np.all(np.isfinite(W)) and np.all(np.isfinite(H))
     # the product has the magnitude of the data
     assert 0.1 < np.abs(W @ H).mean() / X.mean() < 10
-    assert init(X.astype(np.float32), k, np.random.RandomState(0))[0].dtype == np.float32
+    assert (
+        init(X.astype(np.float32), k, np.random.RandomState(0))[0].dtype == np.float32
+    )
 
 
 def test_inits_of_zero_data():

@@ -32,7 +32,13 @@ def _bumps(grid, n_bumps, width_range, rng):
     prefer_skip_nested_validation=True,
 )
 def make_hyperspectral(
-    n_rows=32, n_cols=32, n_bands=64, n_endmembers=3, *, n_photons=1000.0, random_state=None
+    n_rows=32,
+    n_cols=32,
+    n_bands=64,
+    n_endmembers=3,
+    *,
+    n_photons=1000.0,
+    random_state=None,
 ):
     r"""Hyperspectral image made of a few materials (linear mixing model).
 
@@ -76,12 +82,13 @@ def make_hyperspectral(
 
     Examples
     --------
+    >>> import numpy as np
     >>> from skfactor.datasets import make_hyperspectral
     >>> X, W, H = make_hyperspectral(8, 8, 20, 3, random_state=0)
     >>> X.shape, W.shape, H.shape
     ((64, 20), (64, 3), (3, 20))
-    >>> bool(abs(W.sum(axis=1) - 1).max() < 1e-12 and abs(H.sum(axis=1) - 1).max() < 1e-12)
-    True
+    >>> np.allclose(W.sum(axis=1), 1), np.allclose(H.sum(axis=1), 1)
+    (True, True)
     """
     rng = check_random_state(random_state)
     wavelengths = np.linspace(0, 1, n_bands)[:, None]

@@ -209,11 +209,11 @@ class ProximalMF(_BaseMatrixFactorization):
         Frobenius norm :math:`\|X - WH\|_F` of the returned factorization.
     objective_ : ndarray
         Objective at the initialization and after each iteration of the
-        alternating solver (``n_iter_ + 1`` values). The fit then solves for :math:`W` with the final
-        components, as :meth:`transform` does (starting from the last
-        iterate, so the objective only decreases further): the activations
-        returned by :meth:`fit_transform` are those :meth:`transform` gives
-        on the training data.
+        alternating solver (``n_iter_ + 1`` values). The fit then solves
+        for :math:`W` with the final components, as :meth:`transform` does
+        (starting from the last iterate, so the objective only decreases
+        further): the activations returned by :meth:`fit_transform` are
+        those :meth:`transform` gives on the training data.
     n_iter_ : int
         Number of iterations run.
     n_restarts_ : int
@@ -320,7 +320,10 @@ class ProximalMF(_BaseMatrixFactorization):
         if isinstance(self.step_size, tuple):
             steps = self.step_size
             if len(steps) != 2 or not all(
-                isinstance(t, Real) and not isinstance(t, bool) and np.isfinite(t) and t > 0
+                isinstance(t, Real)
+                and not isinstance(t, bool)
+                and np.isfinite(t)
+                and t > 0
                 for t in steps
             ):
                 raise ValueError(
@@ -377,7 +380,9 @@ class ProximalMF(_BaseMatrixFactorization):
 
     def _warn_if_scale_escapes_penalty(self):
         for factor, other in (("W", "H"), ("H", "W")):
-            prox, alpha = getattr(self, f"prox_{factor}"), getattr(self, f"alpha_{factor}")
+            prox, alpha = getattr(self, f"prox_{factor}"), getattr(
+                self, f"alpha_{factor}"
+            )
             other_prox = getattr(self, f"prox_{other}")
             if (
                 isinstance(prox, str)
@@ -464,7 +469,9 @@ class ProximalMF(_BaseMatrixFactorization):
 
         result = self._run(X, W, H, prox_W, prox_H, penalty_W, penalty_H, steps, True)
         # W for the final components, solved like transform does (warm start)
-        final = self._run(X, result.W, result.H, prox_W, None, penalty_W, None, steps, False)
+        final = self._run(
+            X, result.W, result.H, prox_W, None, penalty_W, None, steps, False
+        )
 
         self.components_ = result.H
         self.n_components_ = n_components
@@ -515,4 +522,3 @@ class ProximalMF(_BaseMatrixFactorization):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
