@@ -481,10 +481,15 @@ class ProximalMF(_BaseMatrixFactorization):
         self.step_sizes_ = result.step_sizes
         self.reconstruction_err_ = float(np.sqrt(2.0 * final.fit))
         if (not np.any(final.W) or not np.any(result.H)) and squared_frobenius(X) > 0:
+            causes = (
+                f"the penalties (alpha_W={self.alpha_W!r}, alpha_H={self.alpha_H!r}) "
+                "or the constraints are too strong for this data"
+            )
+            if steps != "auto":
+                causes += f", or step_size={self.step_size!r} is too large"
             warnings.warn(
                 f"{type(self).__name__}: every component is zero at the end of the "
-                f"fit; the penalties (alpha_W={self.alpha_W!r}, alpha_H="
-                f"{self.alpha_H!r}) or the constraints are too strong for this data.",
+                f"fit; {causes}.",
                 UserWarning,
                 stacklevel=2,
             )
