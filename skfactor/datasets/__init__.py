@@ -8,6 +8,7 @@ when they are absent.
 """
 
 from ._base import fetch_file, get_data_home
+from ._hyperspectral import make_hyperspectral
 from ._nmf import make_sparse_nmf
 
-__all__ = ["fetch_file", "get_data_home", "make_sparse_nmf"]
+__all__ = ["fetch_file", "get_data_home", "make_hyperspectral", "make_sparse_nmf"]

@@ -1,6 +1,7 @@
 """Tour cases of the matrix factorizations (``python -m skfactor``)."""
 
 from .._tour import TourCase
+from ..metrics import factor_match_score
 
 
 def _sparse_nmf_data():
@@ -16,9 +17,25 @@ def _sparse_nmf_estimator():
     return BalancedSparseNMF(4, alpha_W=0.1, alpha_H=0.1, max_iter=300, random_state=0)
 
 
-def _factor_match(estimator, data):
-    from ..metrics import factor_match_score
+def _hyperspectral_image():
+    from ..datasets import make_hyperspectral
 
+    X, abundances, spectra = make_hyperspectral(32, 32, 64, 3, random_state=0)
+    return {"X": X, "W": abundances, "H": spectra}
+
+
+def _proximal_mf():
+    from ._proximal_mf import ProximalMF
+
+    # the seed's combination: normalized nonnegative spectra, max-entropy
+    # (hence positive) abundances
+    return ProximalMF(
+        3, prox_H="simplex", prox_W="max_entropy", alpha_W=1e-5, random_state=0
+    )
+
+
+def _factor_match(estimator, data):
+    """Factor match score of (transform(X), components_) against the truth."""
     W = estimator.transform(data["X"])
     return factor_match_score([data["W"], data["H"].T], [W, estimator.components_.T])
 
@@ -32,5 +49,14 @@ TOUR_CASES = [
         quality=_factor_match,
         quality_name="factor match score",
         min_quality=0.95,
+    ),
+    TourCase(
+        estimator="ProximalMF",
+        description="hyperspectral image 32x32 px, 64 bands, 3 materials",
+        make_data=_hyperspectral_image,
+        make_estimator=_proximal_mf,
+        quality=_factor_match,
+        quality_name="factor match score",
+        min_quality=0.9,
     ),
 ]
