@@ -8,5 +8,12 @@ when they are absent.
 """
 
 from ._base import fetch_file, get_data_home
+from ._switching import make_forgetting_bandit, make_switching_classification, make_switching_regression
 
-__all__ = ["fetch_file", "get_data_home"]
+__all__ = [
+    "fetch_file",
+    "get_data_home",
+    "make_forgetting_bandit",
+    "make_switching_classification",
+    "make_switching_regression",
+]
