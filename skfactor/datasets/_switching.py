@@ -341,8 +341,8 @@ def make_forgetting_bandit(
     n_lags : int, default=5
         Number :math:`n` of past reward signals in :math:`X(t)`.
     coef : array-like of shape (2, n_lags), default=None
-        Coefficients of the two regimes; by default
-        :math:`\theta_1 = 3 (1, 0.8, 0.6, 0.4, 0.2)` (for five lags) and
+        Coefficients of the two regimes; by default the exponential
+        forgetting :math:`\theta_{1,j} = 3 \cdot 0.6^{j-1}` and
         :math:`\theta_2 = -\theta_1`.
     switch_every : int, default=20
         The regime flips every ``switch_every`` steps (starting in regime 0).
@@ -376,7 +376,7 @@ def make_forgetting_bandit(
             f"got {reward}."
         )
     if coef is None:
-        base = 3.0 * np.linspace(1.0, 1.0 / n_lags, n_lags)
+        base = 3.0 * 0.6 ** np.arange(n_lags)
         coef = np.stack([base, -base])
     coef = np.asarray(coef, dtype=float)
     if coef.shape != (2, n_lags):

@@ -276,7 +276,7 @@ class _BaseSwitching(BaseEstimator):
         for category, message in result.warnings:
             if (category, message) not in seen:
                 seen.add((category, message))
-                warnings.warn(message, category, stacklevel=3)
+                warnings.warn(message, category, stacklevel=4)
         result.monitor.warn_if_not_converged()
 
         Z = result.Z

@@ -247,6 +247,14 @@ def run_bcd(
             elif monitor.update(f):
                 break
             Z = fstep(R, smoothing, fallback)
+        if verbose:
+            # "optimal_inaccurate" is cvxpy's status for a solution at reduced
+            # tolerances (about 1e-5 for Clarabel): usable, but worth knowing.
+            for k, solver in getattr(pstep, "inaccurate", ()):
+                print(
+                    f"[{name}] the cvxpy solver {solver} solved regime {k} of the "
+                    "last P-step to reduced accuracy (status optimal_inaccurate)."
+                )
         empty = np.flatnonzero(Z.sum(axis=0) < EMPTY_WEIGHT)
         if empty.size:
             warnings.warn(

@@ -240,6 +240,7 @@ def cvxpy_loss(func=None, *, coef_shape=None, intercept_shape=()):
     Examples
     --------
     >>> import cvxpy as cp
+    >>> import numpy as np
     >>> from skfactor.switching import cvxpy_loss
     >>> @cvxpy_loss(coef_shape=2)
     ... def shared_softmax(X, y, coef, intercept):

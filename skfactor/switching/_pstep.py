@@ -404,6 +404,7 @@ class CvxpyPStep:
             self.weights.append(w)
         self.fit_intercept = fit_intercept
         self.intercept_shape = regime_loss.intercept_shape
+        self.inaccurate = []  # (regime, solver) of the last solve() call
         installed = set(cp.installed_solvers())
         first = [solver] if solver is not None else []
         self.solvers = first + [s for s in FALLBACK_SOLVERS if s in installed and s != solver]
@@ -413,13 +414,20 @@ class CvxpyPStep:
         failures = []
         for solver in self.solvers:
             try:
-                problem.solve(solver=solver)
+                with warnings.catch_warnings():
+                    # cvxpy warns on solutions at reduced accuracy; run_bcd
+                    # reports those of the last P-step when verbose.
+                    warnings.filterwarnings("ignore", "Solution may be inaccurate")
+                    warnings.filterwarnings("ignore", ".*don't support CPP backend")
+                    problem.solve(solver=solver)
             except cp.error.SolverError as exc:
                 failures.append(f"{solver}: {exc}".strip())
                 continue
             status = problem.status
             if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
                 if self.coef_vars[k].value is not None:
+                    if status == cp.OPTIMAL_INACCURATE:
+                        self.inaccurate.append((k, solver))
                     return
             elif status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
                 raise ValueError(
@@ -442,8 +450,11 @@ class CvxpyPStep:
         )
 
     def solve(self, Z, coefs, intercepts, active):
+        self.inaccurate = []
         for k in np.flatnonzero(active):
-            self.weights[k].value = np.ascontiguousarray(Z[:, k])
+            # Negligible weights (from smoothing) only hurt the conditioning.
+            w = np.ascontiguousarray(Z[:, k])
+            self.weights[k].value = np.where(w < 1e-9, 0.0, w)
             self._solve_one(k)
             coefs[k] = np.asarray(self.coef_vars[k].value, dtype=float)
             if self.fit_intercept:
