@@ -185,7 +185,7 @@ def test_smoothed_assignments_beat_every_simple_candidate(m, K, smoothing, seed)
         np.tile(np.eye(K)[np.argmin(R.sum(axis=0))], (m, 1)),
     ]
     for C in candidates:
-        assert f <= fstep_objective(R, C, smoothing) + 1e-8 * max(1.0, abs(f))
+        assert f <= fstep_objective(R, C, smoothing) + 1e-6 * max(1.0, abs(f))
 
 
 def test_fstep_falls_back_to_cvxpy(monkeypatch):
