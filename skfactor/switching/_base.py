@@ -112,7 +112,7 @@ gating_coef_ : ndarray of shape (n_features, n_regimes)
 gating_intercept_ : ndarray of shape (n_regimes,)
     Intercepts of the gating model (log of ``weights_`` for
     ``gating="prior"``).
-objective_ : ndarray of shape (n_iter_ + 1,)
+objective_ : ndarray of shape (`n_iter_` + 1,)
     Objective after initialization and after each iteration of the kept
     run (nonincreasing, except after re-seeding an empty regime).
 n_iter_ : int
@@ -121,7 +121,7 @@ converged_ : bool
     Whether the kept run met the stopping rule.
 n_features_in_ : int
     Number of features seen during :meth:`fit`.
-feature_names_in_ : ndarray of shape (n_features_in_,)
+feature_names_in_ : ndarray of shape (`n_features_in_`,)
     Names of features seen during :meth:`fit`, when ``X`` has string column
     names.""",
 }
