@@ -245,6 +245,18 @@ def test_same_random_state_same_fit_across_n_jobs_and_backends():
             np.testing.assert_array_equal(a, b)
 
 
+def test_dask_backend_gives_the_same_fit():
+    distributed = pytest.importorskip("dask.distributed")
+    X, y, _, _ = make_switching_regression(n_samples=120, n_features=2, n_regimes=3, random_state=4)
+    params = dict(n_regimes=3, n_init=3, smoothing=0.5, random_state=7)
+    reference = SwitchingRegression(**params).fit(X, y)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None):
+        with parallel_backend("dask"):
+            remote = SwitchingRegression(**params).fit(X, y)
+    for a, b in zip(_fitted_state(reference), _fitted_state(remote)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_restarts_keep_the_best_objective():
     X, y, _, _ = make_switching_regression(n_samples=150, n_features=3, n_regimes=3, random_state=5)
     finals = [
@@ -374,6 +386,19 @@ def test_non_finite_input(bad):
     yb[5] = bad
     with pytest.raises(ValueError, match="Input y contains"):
         SwitchingRegression().fit(X, yb)
+
+
+def test_values_too_large_to_square_are_rejected():
+    X, y = np.random.default_rng(0).standard_normal((20, 2)), np.arange(20.0)
+    with pytest.raises(ValueError, match="X passed to SwitchingRegression.fit has values up to"):
+        SwitchingRegression().fit(X * 1e300, y)
+    with pytest.raises(ValueError, match="y passed to SwitchingRegression.fit has values up to"):
+        SwitchingRegression().fit(X, y * 1e200)
+    with pytest.raises(ValueError, match="X passed to SwitchingClassifier.fit"):
+        SwitchingClassifier().fit(X * 1e300, np.arange(20) % 2)
+    model = SwitchingRegression(n_init=1).fit(X, y)
+    with pytest.raises(ValueError, match="X passed to SwitchingRegression.predict has"):
+        model.predict(X * 1e300)
 
 
 def test_classifier_target_errors():

@@ -17,6 +17,8 @@ from threadpoolctl import threadpool_limits
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..utils.validation import check_finite_scale
+
 from ._bcd import run_bcd, initial_assignments, transition_counts_matrix
 from ._fstep import fstep
 from ._gating import fit_gating, gating_proba
@@ -222,6 +224,12 @@ class _BaseSwitching(BaseEstimator):
             )
         return self.solver.upper()
 
+    def _check_scale(self, X, y=None, whom="fit"):
+        whom = f"{type(self).__name__}.{whom}"
+        check_finite_scale(X, whom, "X")
+        if y is not None and np.issubdtype(np.asarray(y).dtype, np.number):
+            check_finite_scale(y, whom, "y")
+
     def _check_n_samples(self, n_samples):
         if self.n_regimes > n_samples:
             raise ValueError(
@@ -308,6 +316,7 @@ class _BaseSwitching(BaseEstimator):
             self, X, y, reset=False, dtype=np.float64,
             multi_output=self._multi_output, y_numeric=self._multi_output,
         )
+        self._check_scale(X, y if self._multi_output else None, "predict_regime_proba")
         return X, self._encode_y(y, fitting=False)
 
     def predict_regime_proba(self, X, y):

@@ -218,6 +218,7 @@ class SwitchingClassifier(ClassifierMixin, _BaseSwitching):
             Fitted estimator.
         """
         X, y = validate_data(self, X, y, dtype=np.float64)
+        self._check_scale(X)
         self._check_n_samples(X.shape[0])
         Y = self._encode_y(y, fitting=True)
         return self._fit_bcd(X, Y)
@@ -258,6 +259,7 @@ class SwitchingClassifier(ClassifierMixin, _BaseSwitching):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
+        self._check_scale(X, whom="predict_proba")
         proba = np.einsum("mk,kmc->mc", self._gating_proba(X), self._regime_class_proba(X))
         return proba / proba.sum(axis=1, keepdims=True)
 

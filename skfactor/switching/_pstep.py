@@ -420,7 +420,9 @@ class CvxpyPStep:
                     warnings.filterwarnings("ignore", "Solution may be inaccurate")
                     warnings.filterwarnings("ignore", ".*don't support CPP backend")
                     problem.solve(solver=solver)
-            except cp.error.SolverError as exc:
+            except (cp.error.SolverError, ValueError, ArithmeticError) as exc:
+                # Some solver interfaces raise plain ValueErrors on numerical
+                # trouble (e.g. SCS allocation failures): try the next one.
                 failures.append(f"{solver}: {exc}".strip())
                 continue
             status = problem.status

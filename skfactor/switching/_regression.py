@@ -188,6 +188,7 @@ class SwitchingRegression(RegressorMixin, _BaseSwitching):
         X, y = validate_data(
             self, X, y, dtype=np.float64, multi_output=True, y_numeric=True
         )
+        self._check_scale(X, y)
         self._check_n_samples(X.shape[0])
         return self._fit_bcd(X, self._encode_y(y, fitting=True))
 
@@ -219,6 +220,7 @@ class SwitchingRegression(RegressorMixin, _BaseSwitching):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
+        self._check_scale(X, whom="predict")
         outputs = self._regime_outputs(X)
         proba = self._gating_proba(X)
         if outputs.ndim == 3:
