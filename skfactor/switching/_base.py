@@ -149,18 +149,7 @@ COMMON_CONSTRAINTS = {
 
 
 def _single_run(X, Y, regime_loss, settings, seed, kmeans_features, name, warm):
-    """One BCD run (module level so that joblib can send it to a worker).
-
-    BLAS runs single-threaded: the linear algebra of one run is small
-    (n_features-sized systems, L-BFGS vector updates), and threads only add
-    synchronization cost, worst on a loaded machine or next to joblib
-    workers.
-    """
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _bcd_from_settings(X, Y, regime_loss, settings, seed, kmeans_features, name, warm)
-
-
-def _bcd_from_settings(X, Y, regime_loss, settings, seed, kmeans_features, name, warm):
+    """One BCD run (module level so that joblib can send it to a worker)."""
     pstep = make_pstep(
         X, Y, regime_loss, settings["n_regimes"],
         fit_intercept=settings["fit_intercept"], alpha=settings["alpha"],
@@ -271,13 +260,18 @@ class _BaseSwitching(BaseEstimator):
         kmeans = isinstance(self.init, str) and self.init == "kmeans"
         kmeans_features = self._kmeans_features(X, Y) if kmeans else X
         name = type(self).__name__
-        results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_single_run)(
-                X, Y, regime_loss, settings, seed, kmeans_features,
-                name if n_runs == 1 else f"{name} (init {i + 1}/{n_runs})", warm,
+        # BLAS runs single-threaded: the linear algebra of a run is small
+        # (n_features-sized systems, L-BFGS vector updates) and BLAS threads
+        # only add synchronization cost, worst on a loaded machine. Process
+        # workers of joblib get their own limits from joblib.
+        with threadpool_limits(limits=1, user_api="blas"):
+            results = Parallel(n_jobs=self.n_jobs)(
+                delayed(_single_run)(
+                    X, Y, regime_loss, settings, seed, kmeans_features,
+                    name if n_runs == 1 else f"{name} (init {i + 1}/{n_runs})", warm,
+                )
+                for i, seed in enumerate(seeds)
             )
-            for i, seed in enumerate(seeds)
-        )
         best = min(range(n_runs), key=lambda i: (results[i].final_objective, i))
         result = results[best]
         seen = set()
