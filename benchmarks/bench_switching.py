@@ -47,8 +47,14 @@ def markov_regression_rows(n_samples, random_state=0):
     from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
 
     X, y, regimes, _ = make_switching_regression(
-        n_samples=n_samples, n_features=3, n_regimes=3, noise=1.0, coef=COEF,
-        intercept=INTERCEPT, transition_matrix=STAY, random_state=random_state,
+        n_samples=n_samples,
+        n_features=3,
+        n_regimes=3,
+        noise=1.0,
+        coef=COEF,
+        intercept=INTERCEPT,
+        transition_matrix=STAY,
+        random_state=random_state,
     )
     truth = np.column_stack([COEF, INTERCEPT])
 
@@ -77,9 +83,18 @@ def markov_regression_rows(n_samples, random_state=0):
     our_params = np.column_stack([model.coef_, model.intercept_])
     rows = []
     for name, labels, params, seconds in (
-        (f"statsmodels MarkovRegression (search_reps={SEARCH_REPS})", sm_labels, sm_params, sm_time),
-        (f"SwitchingRegression (smoothing={SMOOTHING:g}, n_init={N_INIT})", model.labels_,
-         our_params, our_time),
+        (
+            f"statsmodels MarkovRegression (search_reps={SEARCH_REPS})",
+            sm_labels,
+            sm_params,
+            sm_time,
+        ),
+        (
+            f"SwitchingRegression (smoothing={SMOOTHING:g}, n_init={N_INIT})",
+            model.labels_,
+            our_params,
+            our_time,
+        ),
     ):
         rows.append(
             f"| {n_samples} | {name} | {regime_accuracy(regimes, labels):.3f} | "
@@ -96,17 +111,30 @@ def huber(X, y, coef, intercept):
 
 def huber_rows(n_samples=2000, random_state=0):
     X, y, regimes, coef = make_switching_regression(
-        n_samples=n_samples, n_features=3, n_regimes=3, noise=1.0, random_state=random_state
+        n_samples=n_samples,
+        n_features=3,
+        n_regimes=3,
+        noise=1.0,
+        random_state=random_state,
     )
     y = y.copy()
-    outliers = np.random.default_rng(random_state).choice(n_samples, n_samples // 50, replace=False)
+    outliers = np.random.default_rng(random_state).choice(
+        n_samples, n_samples // 50, replace=False
+    )
     y[outliers] += 30.0
     rows = []
-    for name, loss in (("callable Huber (cvxpy P-step)", huber), ("built-in 'huber' (L-BFGS P-step)", "huber")):
+    for name, loss in (
+        ("callable Huber (cvxpy P-step)", huber),
+        ("built-in 'huber' (L-BFGS P-step)", "huber"),
+    ):
         model, seconds = _timed(
-            lambda: SwitchingRegression(n_regimes=3, loss=loss, n_init=1, random_state=random_state).fit(X, y)
+            lambda: SwitchingRegression(
+                n_regimes=3, loss=loss, n_init=1, random_state=random_state
+            ).fit(X, y)
         )
-        error = regime_parameter_error(coef, model.coef_, labels_true=regimes, labels_pred=model.labels_)
+        error = regime_parameter_error(
+            coef, model.coef_, labels_true=regimes, labels_pred=model.labels_
+        )
         rows.append(
             f"| {n_samples} | {name} | {regime_accuracy(regimes, model.labels_):.3f} | {error:.3f} "
             f"| {model.n_iter_} | {seconds:.2f} |"
@@ -116,12 +144,19 @@ def huber_rows(n_samples=2000, random_state=0):
 
 def classifier_rows(n_samples, random_state=0):
     X, y, regimes, _ = make_switching_classification(
-        n_samples=n_samples, n_features=3, n_regimes=3, transition_matrix=0.97,
+        n_samples=n_samples,
+        n_features=3,
+        n_regimes=3,
+        transition_matrix=0.97,
         random_state=random_state,
     )
-    params = dict(n_regimes=3, loss="logistic", smoothing=2.0, n_init=1, random_state=random_state)
+    params = dict(
+        n_regimes=3, loss="logistic", smoothing=2.0, n_init=1, random_state=random_state
+    )
     fast, fast_time = _timed(lambda: SwitchingClassifier(**params).fit(X, y))
-    slow, slow_time = _timed(lambda: SwitchingClassifier(solver="cvxpy", **params).fit(X, y))
+    slow, slow_time = _timed(
+        lambda: SwitchingClassifier(solver="cvxpy", **params).fit(X, y)
+    )
     gap = np.abs(fast.coef_ - slow.coef_).max()
     return [
         f"| {n_samples} | L-BFGS fast path | {regime_accuracy(regimes, fast.labels_):.3f} | "
@@ -173,5 +208,7 @@ def run(quick=False):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes only (about a minute)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes only (about a minute)"
+    )
     print(run(quick=parser.parse_args().quick))

@@ -33,8 +33,14 @@ from skfactor.metrics import match_regimes, regime_accuracy
 theta = np.array([[-2.0, 0.0], [2.0, 6.0], [3.0, -5.0]])
 transitions = np.array([[0.9, 0.05, 0.05], [0.01, 0.98, 0.01], [0.025, 0.025, 0.95]])
 stimulus, y, regimes, _ = make_switching_classification(
-    n_samples=1000, n_features=1, n_regimes=3, transition_matrix=transitions,
-    coef=theta[:, :1], intercept=theta[:, 1], feature_scale=2.0, random_state=0,
+    n_samples=1000,
+    n_features=1,
+    n_regimes=3,
+    transition_matrix=transitions,
+    coef=theta[:, :1],
+    intercept=theta[:, 1],
+    feature_scale=2.0,
+    random_state=0,
 )
 X = np.column_stack([stimulus, np.ones(len(y))])  # x(t) = (s(t), 1)
 
@@ -45,8 +51,15 @@ def signs(k, coef):
 
 
 model = SwitchingClassifier(
-    n_regimes=3, loss="logistic", constraints=signs, penalty="group", alpha=0.5,
-    smoothing=2.0, fit_intercept=False, n_init=1, random_state=0,
+    n_regimes=3,
+    loss="logistic",
+    constraints=signs,
+    penalty="group",
+    alpha=0.5,
+    smoothing=2.0,
+    fit_intercept=False,
+    n_init=1,
+    random_state=0,
 ).fit(X, y)
 
 # Regimes are found up to a permutation: match them to the truth.
@@ -54,7 +67,10 @@ mapping = match_regimes(regimes, model.labels_)
 order = np.array([p for p, _ in sorted(mapping.items(), key=lambda item: item[1])])
 print(f"regime accuracy: {regime_accuracy(regimes, model.labels_):.3f}")
 print("transition diagonal, true:     ", np.diag(transitions))
-print("transition diagonal, recovered:", np.round(np.diag(model.transition_matrix_[np.ix_(order, order)]), 3))
+print(
+    "transition diagonal, recovered:",
+    np.round(np.diag(model.transition_matrix_[np.ix_(order, order)]), 3),
+)
 
 # %%
 # Recovered decision curves
@@ -67,7 +83,9 @@ grid = np.column_stack([s, np.ones_like(s)])
 fig, ax = plt.subplots(figsize=(6, 4))
 colors = ["tab:blue", "tab:orange", "tab:green"]
 for k in range(3):
-    ax.plot(s, expit(grid @ model.coef_[order[k]]), color=colors[k], label=f"regime {k}")
+    ax.plot(
+        s, expit(grid @ model.coef_[order[k]]), color=colors[k], label=f"regime {k}"
+    )
     ax.plot(s, expit(grid @ theta[k]), "k--", lw=1)
 ax.set_xlabel("stimulus $s$")
 ax.set_ylabel("$P(y = 1)$")
@@ -85,7 +103,9 @@ steps = slice(0, 400)
 fig, axes = plt.subplots(2, 1, figsize=(8, 4), sharex=True, height_ratios=[3, 1])
 t = np.arange(len(y))[steps]
 for k in range(3):
-    axes[0].plot(t, model.regime_proba_[steps, order[k]], color=colors[k], label=f"regime {k}")
+    axes[0].plot(
+        t, model.regime_proba_[steps, order[k]], color=colors[k], label=f"regime {k}"
+    )
 axes[0].set_ylabel("$z_k(t)$")
 axes[0].set_ylim(-0.05, 1.4)
 axes[0].legend(loc="upper center", ncols=3, frameon=False)

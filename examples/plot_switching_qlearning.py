@@ -36,7 +36,9 @@ X, y, regimes, theta = make_forgetting_bandit(n_samples=400, random_state=0)
 def choice_loss(X, y, coef, intercept):
     """-log softmax(X(t) coef)[y(t)], with X(t) flattened arm by arm in X."""
     m = X.shape[0]
-    utilities = cp.vstack([X[:, a * N_LAGS:(a + 1) * N_LAGS] @ coef for a in range(N_ARMS)]).T
+    utilities = cp.vstack(
+        [X[:, a * N_LAGS : (a + 1) * N_LAGS] @ coef for a in range(N_ARMS)]
+    ).T
     chosen = X.reshape(m, N_ARMS, N_LAGS)[np.arange(m), y] @ coef
     return cp.log_sum_exp(utilities, axis=1) - chosen
 
@@ -51,8 +53,14 @@ def strategies(k, coef):
 fits = {}
 for smoothing in (0.0, 1.0):
     fits[smoothing] = SwitchingClassifier(
-        n_regimes=2, loss=choice_loss, constraints=strategies, penalty=None,
-        fit_intercept=False, smoothing=smoothing, n_init=1, random_state=0,
+        n_regimes=2,
+        loss=choice_loss,
+        constraints=strategies,
+        penalty=None,
+        fit_intercept=False,
+        smoothing=smoothing,
+        n_init=1,
+        random_state=0,
     ).fit(X, y)
     accuracy = regime_accuracy(regimes, fits[smoothing].labels_)
     print(f"smoothing={smoothing:g}: regime accuracy {accuracy:.3f}")
@@ -67,7 +75,9 @@ for smoothing in (0.0, 1.0):
 model = fits[1.0]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), width_ratios=[2, 1])
 steps = np.arange(len(y))
-axes[0].plot(steps, fits[0.0].regime_proba_[:, 0], color="0.7", lw=1, label="smoothing 0")
+axes[0].plot(
+    steps, fits[0.0].regime_proba_[:, 0], color="0.7", lw=1, label="smoothing 0"
+)
 axes[0].plot(steps, model.regime_proba_[:, 0], color="tab:blue", label="smoothing 1")
 axes[0].plot(steps, regimes == 0, "k--", lw=1, label="truth")
 axes[0].set_xlim(0, 200)

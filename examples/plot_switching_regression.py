@@ -25,8 +25,12 @@ X, y, regimes, coef = make_switching_regression(
     n_samples=500, n_features=10, n_regimes=3, noise=1.5, random_state=0
 )
 model = SwitchingRegression(n_regimes=3, random_state=0).fit(X, y)
-print(f"regime accuracy: {regime_accuracy(regimes, model.labels_):.3f} (seed notebook: 0.936)")
-error = regime_parameter_error(coef, model.coef_, labels_true=regimes, labels_pred=model.labels_)
+print(
+    f"regime accuracy: {regime_accuracy(regimes, model.labels_):.3f} (seed notebook: 0.936)"
+)
+error = regime_parameter_error(
+    coef, model.coef_, labels_true=regimes, labels_pred=model.labels_
+)
 print(f"relative coefficient error: {error:.3f}")
 
 # %%
@@ -66,11 +70,19 @@ fig.tight_layout()
 # to the objective.
 coef3 = np.array([[1.0, -1.0, 0.5], [-1.0, 2.0, 0.0], [0.5, 0.0, -2.0]])
 X, y, regimes, _ = make_switching_regression(
-    n_samples=600, n_features=3, n_regimes=3, noise=1.0, coef=coef3,
-    intercept=np.array([0.0, 1.0, -1.0]), transition_matrix=0.95, random_state=1,
+    n_samples=600,
+    n_features=3,
+    n_regimes=3,
+    noise=1.0,
+    coef=coef3,
+    intercept=np.array([0.0, 1.0, -1.0]),
+    transition_matrix=0.95,
+    random_state=1,
 )
 fits = {
-    smoothing: SwitchingRegression(n_regimes=3, smoothing=smoothing, n_init=5, random_state=0).fit(X, y)
+    smoothing: SwitchingRegression(
+        n_regimes=3, smoothing=smoothing, n_init=5, random_state=0
+    ).fit(X, y)
     for smoothing in (0.0, 4.0)
 }
 fig, axes = plt.subplots(3, 1, figsize=(8, 5), sharex=True, height_ratios=[2, 2, 1])
@@ -81,7 +93,9 @@ for ax, (smoothing, fit) in zip(axes, fits.items()):
     for k in range(3):
         ax.plot(fit.regime_proba_[:, order[k]], color=colors[k], lw=1)
     accuracy = regime_accuracy(regimes, fit.labels_)
-    ax.set_title(f"smoothing={smoothing:g}: regime accuracy {accuracy:.3f}", fontsize=10)
+    ax.set_title(
+        f"smoothing={smoothing:g}: regime accuracy {accuracy:.3f}", fontsize=10
+    )
     ax.set_ylabel("$z_k(t)$")
 axes[2].scatter(np.arange(len(y)), regimes, c=[colors[r] for r in regimes], s=3)
 axes[2].set_yticks(range(3))

@@ -35,20 +35,29 @@ def test_seed_mixture_of_three_linear_regressions():
     )
     model = SwitchingRegression(n_regimes=3, random_state=0).fit(X, y)
     assert regime_accuracy(regimes, model.labels_) >= 0.93
-    error = regime_parameter_error(coef, model.coef_, labels_true=regimes, labels_pred=model.labels_)
+    error = regime_parameter_error(
+        coef, model.coef_, labels_true=regimes, labels_pred=model.labels_
+    )
     assert error < 0.03
     assert model.converged_
 
 
 IOHMM_COEF = np.array([[-2.0, 0.0], [2.0, 6.0], [3.0, -5.0]])
-IOHMM_TRANSITIONS = np.array([[0.9, 0.05, 0.05], [0.01, 0.98, 0.01], [0.025, 0.025, 0.95]])
+IOHMM_TRANSITIONS = np.array(
+    [[0.9, 0.05, 0.05], [0.01, 0.98, 0.01], [0.025, 0.025, 0.95]]
+)
 
 
 def iohmm_data(n_samples=1000, random_state=0):
     """The seed's IO-HMM: x = (stimulus, 1), logistic emissions, sticky chain."""
     stimulus, y, regimes, _ = make_switching_classification(
-        n_samples=n_samples, n_features=1, n_regimes=3, transition_matrix=IOHMM_TRANSITIONS,
-        coef=IOHMM_COEF[:, :1], intercept=IOHMM_COEF[:, 1], feature_scale=2.0,
+        n_samples=n_samples,
+        n_features=1,
+        n_regimes=3,
+        transition_matrix=IOHMM_TRANSITIONS,
+        coef=IOHMM_COEF[:, :1],
+        intercept=IOHMM_COEF[:, 1],
+        feature_scale=2.0,
         random_state=random_state,
     )
     return np.column_stack([stimulus, np.ones(n_samples)]), y, regimes
@@ -71,12 +80,23 @@ def test_seed_input_output_hmm():
     """Group penalty 0.5, sign constraints, KL smoothing: transition diagonal within 0.05."""
     X, y, regimes = iohmm_data()
     model = SwitchingClassifier(
-        n_regimes=3, loss="logistic", constraints=iohmm_signs, penalty="group", alpha=0.5,
-        smoothing=2.0, fit_intercept=False, n_init=1, random_state=0,
+        n_regimes=3,
+        loss="logistic",
+        constraints=iohmm_signs,
+        penalty="group",
+        alpha=0.5,
+        smoothing=2.0,
+        fit_intercept=False,
+        n_init=1,
+        random_state=0,
     ).fit(X, y)
     assert regime_accuracy(regimes, model.labels_) > 0.9
-    transitions, order = _reorder(model.transition_matrix_, match_regimes(regimes, model.labels_))
-    np.testing.assert_allclose(np.diag(transitions), np.diag(IOHMM_TRANSITIONS), atol=0.05)
+    transitions, order = _reorder(
+        model.transition_matrix_, match_regimes(regimes, model.labels_)
+    )
+    np.testing.assert_allclose(
+        np.diag(transitions), np.diag(IOHMM_TRANSITIONS), atol=0.05
+    )
     assert model.coef_[0, 0] <= 1e-6 and np.all(model.coef_[1:, 0] >= -1e-6)
     # The recovered decision curves are close to the truth.
     assert regime_parameter_error(IOHMM_COEF, model.coef_[order]) < 0.3
@@ -89,7 +109,9 @@ P_ARMS, N_LAGS = 3, 5
 def choice_loss(X, y, coef, intercept):
     """Softmax over the arms of X(t) @ theta, X(t) flattened arm-major."""
     m = X.shape[0]
-    utilities = cp.vstack([X[:, a * N_LAGS:(a + 1) * N_LAGS] @ coef for a in range(P_ARMS)]).T
+    utilities = cp.vstack(
+        [X[:, a * N_LAGS : (a + 1) * N_LAGS] @ coef for a in range(P_ARMS)]
+    ).T
     chosen = X.reshape(m, P_ARMS, N_LAGS)[np.arange(m), y] @ coef
     return cp.log_sum_exp(utilities, axis=1) - chosen
 
@@ -107,13 +129,23 @@ def test_seed_hierarchical_forgetting_q_learning():
     accuracy = {}
     for smoothing in (0.0, 1.0):
         model = SwitchingClassifier(
-            n_regimes=2, loss=choice_loss, constraints=forgetting_constraints, penalty=None,
-            fit_intercept=False, smoothing=smoothing, n_init=1, random_state=0,
+            n_regimes=2,
+            loss=choice_loss,
+            constraints=forgetting_constraints,
+            penalty=None,
+            fit_intercept=False,
+            smoothing=smoothing,
+            n_init=1,
+            random_state=0,
         ).fit(X, y)
         accuracy[smoothing] = regime_accuracy(regimes, model.labels_)
         assert model.coef_.shape == (2, N_LAGS)
-        assert np.all(model.coef_[0] >= -1e-6) and np.all(np.diff(model.coef_[0]) <= 1e-6)
-        assert np.all(model.coef_[1] <= 1e-6) and np.all(np.diff(model.coef_[1]) >= -1e-6)
+        assert np.all(model.coef_[0] >= -1e-6) and np.all(
+            np.diff(model.coef_[0]) <= 1e-6
+        )
+        assert np.all(model.coef_[1] <= 1e-6) and np.all(
+            np.diff(model.coef_[1]) >= -1e-6
+        )
     assert accuracy[0.0] < 0.85
     assert accuracy[1.0] >= 0.9
     # Class probabilities of a callable loss come from exp(-loss).
@@ -127,7 +159,9 @@ def test_seed_hierarchical_forgetting_q_learning():
 
 
 def test_regression_fast_path_matches_cvxpy_path():
-    X, y, regimes, _ = make_switching_regression(n_samples=200, n_features=3, n_regimes=2, random_state=1)
+    X, y, regimes, _ = make_switching_regression(
+        n_samples=200, n_features=3, n_regimes=2, random_state=1
+    )
     params = dict(n_regimes=2, alpha=2.0, init=regimes, random_state=0)
     fast = SwitchingRegression(**params).fit(X, y)
     slow = SwitchingRegression(solver="CLARABEL", **params).fit(X, y)
@@ -140,7 +174,9 @@ def test_classifier_fast_path_matches_cvxpy_path():
     X, y, regimes, _ = make_switching_classification(
         n_samples=200, n_features=2, n_regimes=2, transition_matrix=0.95, random_state=2
     )
-    params = dict(n_regimes=2, loss="logistic", smoothing=1.0, init=regimes, random_state=0)
+    params = dict(
+        n_regimes=2, loss="logistic", smoothing=1.0, init=regimes, random_state=0
+    )
     fast = SwitchingClassifier(**params).fit(X, y)
     slow = SwitchingClassifier(solver="cvxpy", **params).fit(X, y)
     np.testing.assert_allclose(fast.regime_proba_, slow.regime_proba_, atol=1e-3)
@@ -148,7 +184,9 @@ def test_classifier_fast_path_matches_cvxpy_path():
 
 
 def test_callable_loss_and_penalty_match_builtins():
-    X, y, regimes, _ = make_switching_regression(n_samples=120, n_features=2, n_regimes=2, random_state=3)
+    X, y, regimes, _ = make_switching_regression(
+        n_samples=120, n_features=2, n_regimes=2, random_state=3
+    )
 
     def absolute(X, y, coef, intercept):
         return cp.abs(X @ coef + intercept - y)
@@ -170,7 +208,9 @@ def test_regression_attributes(smoothing):
     X, y, _, _ = make_switching_regression(
         n_samples=150, n_features=3, n_regimes=3, transition_matrix=0.9, random_state=0
     )
-    model = SwitchingRegression(n_regimes=3, smoothing=smoothing, random_state=0).fit(X, y)
+    model = SwitchingRegression(n_regimes=3, smoothing=smoothing, random_state=0).fit(
+        X, y
+    )
     assert model.coef_.shape == (3, 3) and model.intercept_.shape == (3,)
     assert model.regime_proba_.shape == (150, 3)
     np.testing.assert_allclose(model.regime_proba_.sum(axis=1), 1.0)
@@ -181,7 +221,9 @@ def test_regression_attributes(smoothing):
     assert np.all(np.diff(model.objective_) <= 1e-8 * np.abs(model.objective_[:-1]))
     assert model.predict(X).shape == (150,)
     # At convergence an F-step at the fitted parameters returns the training factors.
-    np.testing.assert_allclose(model.predict_regime_proba(X, y), model.regime_proba_, atol=1e-3)
+    np.testing.assert_allclose(
+        model.predict_regime_proba(X, y), model.regime_proba_, atol=1e-3
+    )
 
 
 def test_multi_output_regression_uses_the_frobenius_loss():
@@ -192,10 +234,17 @@ def test_multi_output_regression_uses_the_frobenius_loss():
     assert model.coef_.shape == (2, 3, 2) and model.intercept_.shape == (2, 2)
     assert model.predict(X).shape == (300, 2)
     assert regime_accuracy(regimes, model.labels_) > 0.95
-    assert regime_parameter_error(coef, model.coef_, labels_true=regimes, labels_pred=model.labels_) < 0.05
+    assert (
+        regime_parameter_error(
+            coef, model.coef_, labels_true=regimes, labels_pred=model.labels_
+        )
+        < 0.05
+    )
 
 
-@pytest.mark.parametrize("loss, shape", [("multinomial", (2, 4, 3)), ("logistic", (2, 4))])
+@pytest.mark.parametrize(
+    "loss, shape", [("multinomial", (2, 4, 3)), ("logistic", (2, 4))]
+)
 def test_classifier_attributes_and_proba(loss, shape):
     n_classes = 3 if loss == "multinomial" else 2
     X, y, _, _ = make_switching_classification(
@@ -221,7 +270,9 @@ def test_gating_predicts_regimes_that_depend_on_the_features():
     logistic = SwitchingRegression(n_regimes=2, random_state=0).fit(X, y)
     prior = SwitchingRegression(n_regimes=2, gating="prior", random_state=0).fit(X, y)
     assert logistic.score(X, y) > 0.9 > prior.score(X, y)
-    np.testing.assert_allclose(prior._gating_proba(X[:3]), np.tile(prior.weights_, (3, 1)))
+    np.testing.assert_allclose(
+        prior._gating_proba(X[:3]), np.tile(prior.weights_, (3, 1))
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -234,10 +285,14 @@ def _fitted_state(model):
 
 
 def test_same_random_state_same_fit_across_n_jobs_and_backends():
-    X, y, _, _ = make_switching_regression(n_samples=120, n_features=2, n_regimes=3, random_state=4)
+    X, y, _, _ = make_switching_regression(
+        n_samples=120, n_features=2, n_regimes=3, random_state=4
+    )
     reference = SwitchingRegression(n_regimes=3, n_init=4, random_state=7).fit(X, y)
     again = SwitchingRegression(n_regimes=3, n_init=4, random_state=7).fit(X, y)
-    parallel = SwitchingRegression(n_regimes=3, n_init=4, n_jobs=2, random_state=7).fit(X, y)
+    parallel = SwitchingRegression(n_regimes=3, n_init=4, n_jobs=2, random_state=7).fit(
+        X, y
+    )
     with parallel_backend("threading", n_jobs=2):
         threads = SwitchingRegression(n_regimes=3, n_init=4, random_state=7).fit(X, y)
     for other in (again, parallel, threads):
@@ -247,10 +302,14 @@ def test_same_random_state_same_fit_across_n_jobs_and_backends():
 
 def test_dask_backend_gives_the_same_fit():
     distributed = pytest.importorskip("dask.distributed")
-    X, y, _, _ = make_switching_regression(n_samples=120, n_features=2, n_regimes=3, random_state=4)
+    X, y, _, _ = make_switching_regression(
+        n_samples=120, n_features=2, n_regimes=3, random_state=4
+    )
     params = dict(n_regimes=3, n_init=3, smoothing=0.5, random_state=7)
     reference = SwitchingRegression(**params).fit(X, y)
-    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None):
+    with distributed.Client(
+        processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None
+    ):
         with parallel_backend("dask"):
             remote = SwitchingRegression(**params).fit(X, y)
     for a, b in zip(_fitted_state(reference), _fitted_state(remote)):
@@ -258,9 +317,13 @@ def test_dask_backend_gives_the_same_fit():
 
 
 def test_restarts_keep_the_best_objective():
-    X, y, _, _ = make_switching_regression(n_samples=150, n_features=3, n_regimes=3, random_state=5)
+    X, y, _, _ = make_switching_regression(
+        n_samples=150, n_features=3, n_regimes=3, random_state=5
+    )
     finals = [
-        SwitchingRegression(n_regimes=3, n_init=1, random_state=seed).fit(X, y).objective_[-1]
+        SwitchingRegression(n_regimes=3, n_init=1, random_state=seed)
+        .fit(X, y)
+        .objective_[-1]
         for seed in range(6)
     ]
     best = SwitchingRegression(n_regimes=3, n_init=8, random_state=0).fit(X, y)
@@ -268,7 +331,9 @@ def test_restarts_keep_the_best_objective():
 
 
 def test_warm_start_continues_from_the_previous_fit():
-    X, y, _, _ = make_switching_regression(n_samples=200, n_features=3, n_regimes=2, random_state=6)
+    X, y, _, _ = make_switching_regression(
+        n_samples=200, n_features=3, n_regimes=2, random_state=6
+    )
     model = SwitchingRegression(n_regimes=2, warm_start=True, random_state=0).fit(X, y)
     first = model.objective_[-1]
     model.fit(X, y)
@@ -277,7 +342,9 @@ def test_warm_start_continues_from_the_previous_fit():
 
 
 def test_verbose_prints_the_objective(capsys):
-    X, y, _, _ = make_switching_regression(n_samples=60, n_features=2, n_regimes=2, random_state=0)
+    X, y, _, _ = make_switching_regression(
+        n_samples=60, n_features=2, n_regimes=2, random_state=0
+    )
     SwitchingRegression(n_regimes=2, n_init=1, verbose=1, random_state=0).fit(X, y)
     out = capsys.readouterr().out
     assert "[SwitchingRegression] initialization: objective" in out
@@ -285,14 +352,20 @@ def test_verbose_prints_the_objective(capsys):
 
 
 def test_max_iter_reached_warns():
-    X, y, _, _ = make_switching_regression(n_samples=200, n_features=3, n_regimes=3, random_state=0)
+    X, y, _, _ = make_switching_regression(
+        n_samples=200, n_features=3, n_regimes=3, random_state=0
+    )
     with pytest.warns(ConvergenceWarning, match="did not converge in max_iter=1"):
-        SwitchingRegression(n_regimes=3, n_init=1, max_iter=1, tol=1e-12, random_state=0).fit(X, y)
+        SwitchingRegression(
+            n_regimes=3, n_init=1, max_iter=1, tol=1e-12, random_state=0
+        ).fit(X, y)
 
 
 @pytest.mark.parametrize("init", ["kmeans", "labels", "soft"])
 def test_init_options(init):
-    X, y, regimes, _ = make_switching_regression(n_samples=150, n_features=2, n_regimes=2, random_state=8)
+    X, y, regimes, _ = make_switching_regression(
+        n_samples=150, n_features=2, n_regimes=2, random_state=8
+    )
     if init == "labels":
         init = regimes
     elif init == "soft":
@@ -302,11 +375,15 @@ def test_init_options(init):
 
 
 def test_empty_regime_is_reseeded_with_a_warning():
-    X, y, _, _ = make_switching_regression(n_samples=90, n_features=2, n_regimes=2, random_state=0)
+    X, y, _, _ = make_switching_regression(
+        n_samples=90, n_features=2, n_regimes=2, random_state=0
+    )
     y = y + 1000.0  # a regime with zero parameters fits nothing
     init = np.zeros(90, dtype=int)
     init[::2] = 1  # regime 2 starts empty
-    with pytest.warns(UserWarning, match="regime 2 became empty at iteration 1; re-seeded"):
+    with pytest.warns(
+        UserWarning, match="regime 2 became empty at iteration 1; re-seeded"
+    ):
         model = SwitchingRegression(n_regimes=3, init=init, random_state=0).fit(X, y)
     assert model.regime_proba_[:, 2].sum() >= 1
 
@@ -335,7 +412,9 @@ def test_callable_classification_loss_matches_builtin_logistic():
     builtin = SwitchingClassifier(loss="logistic", **params).fit(X, y)
     custom = SwitchingClassifier(loss=choice_loss_binary, **params).fit(X, y)
     np.testing.assert_allclose(custom.coef_, builtin.coef_, atol=1e-3)
-    np.testing.assert_allclose(custom.predict_proba(X), builtin.predict_proba(X), atol=1e-3)
+    np.testing.assert_allclose(
+        custom.predict_proba(X), builtin.predict_proba(X), atol=1e-3
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -345,8 +424,12 @@ def test_callable_classification_loss_matches_builtin_logistic():
 
 @pytest.mark.parametrize("constraints", ["nonnegative", "unit_ball", "simplex"])
 def test_builtin_constraints_hold(constraints):
-    X, y, _, _ = make_switching_regression(n_samples=100, n_features=3, n_regimes=2, random_state=0)
-    model = SwitchingRegression(n_regimes=2, constraints=constraints, n_init=2, random_state=0).fit(X, y)
+    X, y, _, _ = make_switching_regression(
+        n_samples=100, n_features=3, n_regimes=2, random_state=0
+    )
+    model = SwitchingRegression(
+        n_regimes=2, constraints=constraints, n_init=2, random_state=0
+    ).fit(X, y)
     coef = model.coef_
     if constraints == "nonnegative":
         assert coef.min() >= -1e-6
@@ -359,9 +442,16 @@ def test_builtin_constraints_hold(constraints):
 
 def test_l1_penalty_gives_sparse_regimes():
     X, y, regimes, _ = make_switching_regression(
-        n_samples=200, n_features=6, n_regimes=2, coef=np.array(
-            [[5.0, 0, 0, 0, 0, -4.0], [0, 0, 6.0, 0, 0, 0]]), noise=0.5, random_state=0)
-    model = SwitchingRegression(n_regimes=2, penalty="l1", alpha=20.0, init=regimes, random_state=0).fit(X, y)
+        n_samples=200,
+        n_features=6,
+        n_regimes=2,
+        coef=np.array([[5.0, 0, 0, 0, 0, -4.0], [0, 0, 6.0, 0, 0, 0]]),
+        noise=0.5,
+        random_state=0,
+    )
+    model = SwitchingRegression(
+        n_regimes=2, penalty="l1", alpha=20.0, init=regimes, random_state=0
+    ).fit(X, y)
     assert np.sum(np.abs(model.coef_) < 1e-5) >= 6
 
 
@@ -371,7 +461,9 @@ def test_l1_penalty_gives_sparse_regimes():
 
 
 def test_more_regimes_than_samples():
-    with pytest.raises(ValueError, match=r"n_regimes=5 exceeds the number of samples \(n_samples=3\)"):
+    with pytest.raises(
+        ValueError, match=r"n_regimes=5 exceeds the number of samples \(n_samples=3\)"
+    ):
         SwitchingRegression(n_regimes=5).fit(np.ones((3, 2)), np.arange(3.0))
 
 
@@ -390,9 +482,13 @@ def test_non_finite_input(bad):
 
 def test_values_too_large_to_square_are_rejected():
     X, y = np.random.default_rng(0).standard_normal((20, 2)), np.arange(20.0)
-    with pytest.raises(ValueError, match="X passed to SwitchingRegression.fit has values up to"):
+    with pytest.raises(
+        ValueError, match="X passed to SwitchingRegression.fit has values up to"
+    ):
         SwitchingRegression().fit(X * 1e300, y)
-    with pytest.raises(ValueError, match="y passed to SwitchingRegression.fit has values up to"):
+    with pytest.raises(
+        ValueError, match="y passed to SwitchingRegression.fit has values up to"
+    ):
         SwitchingRegression().fit(X, y * 1e200)
     with pytest.raises(ValueError, match="X passed to SwitchingClassifier.fit"):
         SwitchingClassifier().fit(X * 1e300, np.arange(20) % 2)
@@ -405,7 +501,9 @@ def test_classifier_target_errors():
     X = np.random.default_rng(0).standard_normal((20, 2))
     with pytest.raises(ValueError, match="at least 2 classes; got 1 class"):
         SwitchingClassifier().fit(X, np.zeros(20))
-    with pytest.raises(ValueError, match="loss='logistic' is binary but y has 3 classes"):
+    with pytest.raises(
+        ValueError, match="loss='logistic' is binary but y has 3 classes"
+    ):
         SwitchingClassifier(loss="logistic").fit(X, np.arange(20) % 3)
     with pytest.raises(ValueError, match="Unknown label type"):
         SwitchingClassifier().fit(X, np.linspace(0, 1, 20))
@@ -415,21 +513,27 @@ def test_classifier_target_errors():
 
 
 def test_bad_callables_and_solver_name_the_parameter():
-    X, y, _, _ = make_switching_regression(n_samples=40, n_features=2, n_regimes=2, random_state=0)
+    X, y, _, _ = make_switching_regression(
+        n_samples=40, n_features=2, n_regimes=2, random_state=0
+    )
     with pytest.raises(ValueError, match="not convex"):
         SwitchingRegression(loss=lambda X, y, c, b: -cp.abs(X @ c - y)).fit(X, y)
     with pytest.raises(TypeError, match="loss callable must return a cvxpy Expression"):
         SwitchingRegression(loss=lambda X, y, c, b: y).fit(X, y)
     with pytest.raises(ValueError, match="constraints of regime 0 are infeasible"):
         SwitchingRegression(constraints=lambda k, c: [c >= 1, c <= 0]).fit(X, y)
-    with pytest.raises(ValueError, match="solver='NOPE' is not 'auto', 'cvxpy' or an installed"):
+    with pytest.raises(
+        ValueError, match="solver='NOPE' is not 'auto', 'cvxpy' or an installed"
+    ):
         SwitchingRegression(solver="NOPE").fit(X, y)
     with pytest.raises(ValueError, match="init must have shape"):
         SwitchingRegression(init=np.ones((3, 2))).fit(X, y)
 
 
 def test_predict_requires_linear_regimes():
-    X, y, _, _ = make_switching_regression(n_samples=40, n_features=4, n_regimes=2, random_state=0)
+    X, y, _, _ = make_switching_regression(
+        n_samples=40, n_features=4, n_regimes=2, random_state=0
+    )
 
     @cvxpy_loss(coef_shape=2)
     def first_half(X, y, coef, intercept):

@@ -26,8 +26,16 @@ def _targets(loss, m, rng, q=None):
 
 @pytest.mark.parametrize(
     "loss, q",
-    [("squared", None), ("squared", 2), ("absolute", None), ("absolute", 3),
-     ("huber", None), ("huber", 2), ("logistic", None), ("multinomial", None)],
+    [
+        ("squared", None),
+        ("squared", 2),
+        ("absolute", None),
+        ("absolute", 3),
+        ("huber", None),
+        ("huber", 2),
+        ("logistic", None),
+        ("multinomial", None),
+    ],
 )
 def test_numpy_and_cvxpy_losses_agree(loss, q):
     rng = np.random.default_rng(0)
@@ -36,7 +44,9 @@ def test_numpy_and_cvxpy_losses_agree(loss, q):
     U = 3 * rng.standard_normal(Y.shape)
     expr = loss_expression(loss, cp.Constant(U), Y, epsilon=0.7)
     assert expr.shape == (m,) and expr.is_convex()
-    np.testing.assert_allclose(loss_values(loss, U, Y, epsilon=0.7), expr.value, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        loss_values(loss, U, Y, epsilon=0.7), expr.value, rtol=1e-9, atol=1e-9
+    )
 
 
 def test_huber_matches_the_seed_definition():
@@ -49,7 +59,10 @@ def test_huber_matches_the_seed_definition():
 def test_losses_are_negative_log_likelihoods():
     U = np.array([[0.3, -1.0, 2.0]])
     Y = np.eye(3)[[2]]
-    assert np.isclose(loss_values("multinomial", U, Y)[0], -np.log(class_probabilities("multinomial", U)[0, 2]))
+    assert np.isclose(
+        loss_values("multinomial", U, Y)[0],
+        -np.log(class_probabilities("multinomial", U)[0, 2]),
+    )
     u = np.array([1.5])
     p = class_probabilities("logistic", u)
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
@@ -61,7 +74,9 @@ def test_losses_are_negative_log_likelihoods():
 @pytest.mark.parametrize("shape", [(4,), (4, 3)])
 def test_numpy_and_cvxpy_penalties_agree(penalty, shape):
     coef = np.random.default_rng(1).standard_normal(shape)
-    assert np.isclose(penalty_value(penalty, coef), cvxpy_penalty(penalty, cp.Constant(coef)).value)
+    assert np.isclose(
+        penalty_value(penalty, coef), cvxpy_penalty(penalty, cp.Constant(coef)).value
+    )
 
 
 def test_regime_loss_callable_values_and_loss_matrix():
@@ -75,7 +90,8 @@ def test_regime_loss_callable_values_and_loss_matrix():
     custom = RegimeLoss(squared, (2,), ())
     coefs, intercepts = [np.array([1.0, -1.0]), np.array([0.5, 2.0])], [0.3, -1.0]
     np.testing.assert_allclose(
-        custom.loss_matrix(X, y, coefs, intercepts), builtin.loss_matrix(X, y, coefs, intercepts)
+        custom.loss_matrix(X, y, coefs, intercepts),
+        builtin.loss_matrix(X, y, coefs, intercepts),
     )
 
 
@@ -83,7 +99,11 @@ def test_cvxpy_loss_declares_shapes():
     def f(X, y, coef, intercept):
         return cp.square(X[:, :2] @ coef - y)
 
-    assert cvxpy_loss(f, coef_shape=2) is f and f.coef_shape == (2,) and f.intercept_shape == ()
+    assert (
+        cvxpy_loss(f, coef_shape=2) is f
+        and f.coef_shape == (2,)
+        and f.intercept_shape == ()
+    )
 
     @cvxpy_loss(coef_shape=(2, 3), intercept_shape=3)
     def g(X, y, coef, intercept):

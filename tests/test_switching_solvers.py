@@ -15,7 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skfactor.switching import _fstep, _pstep
-from skfactor.switching._bcd import bcd_objective, reseed_empty, run_bcd, transition_counts_matrix
+from skfactor.switching._bcd import (
+    bcd_objective,
+    reseed_empty,
+    run_bcd,
+    transition_counts_matrix,
+)
 from skfactor.switching._fstep import (
     CvxpyFStep,
     fstep_objective,
@@ -70,8 +75,13 @@ def test_kl_chain_conventions():
 
 @pytest.mark.parametrize(
     "m, K, smoothing, scale",
-    [(40, 2, 1.0, 1.0), (150, 3, 0.5, 5.0), (120, 4, 5.0, 1.0), (100, 3, 50.0, 1.0),
-     (100, 3, 0.01, 1.0)],
+    [
+        (40, 2, 1.0, 1.0),
+        (150, 3, 0.5, 5.0),
+        (120, 4, 5.0, 1.0),
+        (100, 3, 50.0, 1.0),
+        (100, 3, 0.01, 1.0),
+    ],
 )
 def test_smoothed_assignments_match_cvxpy(m, K, smoothing, scale):
     R = _loss_matrix(m, K, scale, seed=m + K)
@@ -80,7 +90,9 @@ def test_smoothed_assignments_match_cvxpy(m, K, smoothing, scale):
     assert converged
     np.testing.assert_allclose(Z.sum(axis=1), 1.0, atol=1e-12)
     assert np.all(Z > 0)
-    f, f_oracle = fstep_objective(R, Z, smoothing), fstep_objective(R, oracle, smoothing)
+    f, f_oracle = fstep_objective(R, Z, smoothing), fstep_objective(
+        R, oracle, smoothing
+    )
     # Never worse than the interior-point oracle (up to its own accuracy) ...
     assert f <= f_oracle + 1e-7 * max(1.0, abs(f_oracle))
     # ... and the same solution (the problem is strictly convex on the
@@ -141,7 +153,7 @@ def test_newton_direction_solves_the_saddle_point_system():
             H[j, i] -= w
     A = np.zeros((m, n))
     for t in range(m):
-        A[t, t * K:(t + 1) * K] = Z[t]
+        A[t, t * K : (t + 1) * K] = Z[t]
     kkt = np.block([[H, A.T], [A, np.zeros((m, m))]])
     sol = np.linalg.solve(kkt, np.concatenate([-G.ravel(), np.zeros(m)]))
     np.testing.assert_allclose(delta, sol[:n].reshape(m, K), atol=1e-10)
@@ -160,7 +172,9 @@ def test_scaled_gradient_matches_finite_differences():
             Zp, Zm = Z.copy(), Z.copy()
             Zp[t, k] += eps
             Zm[t, k] -= eps
-            numeric[t, k] = (fstep_objective(R, Zp, lam) - fstep_objective(R, Zm, lam)) / (2 * eps)
+            numeric[t, k] = (
+                fstep_objective(R, Zp, lam) - fstep_objective(R, Zm, lam)
+            ) / (2 * eps)
     np.testing.assert_allclose(G, Z * numeric, rtol=1e-6, atol=1e-8)
 
 
@@ -205,13 +219,19 @@ def _regression_data(m=80, n=4, q=None, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((m, n))
     shape = (n,) if q is None else (n, q)
-    Y = X @ rng.standard_normal(shape) + 0.5 + 0.3 * rng.standard_normal((m,) if q is None else (m, q))
+    Y = (
+        X @ rng.standard_normal(shape)
+        + 0.5
+        + 0.3 * rng.standard_normal((m,) if q is None else (m, q))
+    )
     w = rng.uniform(size=m) * (rng.uniform(size=m) > 0.3)
     return X, Y, w
 
 
 def _cvxpy_solution(X, Y, regime_loss, w, alpha, penalty, fit_intercept):
-    pstep = CvxpyPStep(X, Y, regime_loss, 1, fit_intercept, alpha, penalty=penalty, solver="CLARABEL")
+    pstep = CvxpyPStep(
+        X, Y, regime_loss, 1, fit_intercept, alpha, penalty=penalty, solver="CLARABEL"
+    )
     coefs = [np.zeros(regime_loss.coef_shape)]
     intercepts = [np.zeros(regime_loss.intercept_shape)]
     pstep.solve(w[:, None], coefs, intercepts, np.array([True]))
@@ -219,12 +239,18 @@ def _cvxpy_solution(X, Y, regime_loss, w, alpha, penalty, fit_intercept):
 
 
 @pytest.mark.parametrize("q", [None, 2])
-@pytest.mark.parametrize("alpha, fit_intercept", [(0.0, True), (3.0, True), (3.0, False)])
+@pytest.mark.parametrize(
+    "alpha, fit_intercept", [(0.0, True), (3.0, True), (3.0, False)]
+)
 def test_weighted_ridge_matches_cvxpy(q, alpha, fit_intercept):
     X, Y, w = _regression_data(q=q)
-    regime_loss = RegimeLoss("squared", X.shape[1:] + ((q,) if q else ()), (q,) if q else ())
+    regime_loss = RegimeLoss(
+        "squared", X.shape[1:] + ((q,) if q else ()), (q,) if q else ()
+    )
     coef, intercept = weighted_ridge(X, Y, w, alpha, fit_intercept)
-    coef_cvx, intercept_cvx = _cvxpy_solution(X, Y, regime_loss, w, alpha, "l2", fit_intercept)
+    coef_cvx, intercept_cvx = _cvxpy_solution(
+        X, Y, regime_loss, w, alpha, "l2", fit_intercept
+    )
     np.testing.assert_allclose(coef, coef_cvx, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(intercept, intercept_cvx, rtol=1e-5, atol=1e-6)
 
@@ -242,9 +268,14 @@ def _classification_data(m=120, n=3, n_classes=2, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((m, n))
     if n_classes == 2:
-        Y = (X @ rng.standard_normal(n) + 0.3 * rng.standard_normal(m) > 0).astype(float)
+        Y = (X @ rng.standard_normal(n) + 0.3 * rng.standard_normal(m) > 0).astype(
+            float
+        )
     else:
-        codes = np.argmax(X @ rng.standard_normal((n, n_classes)) + rng.gumbel(size=(m, n_classes)), axis=1)
+        codes = np.argmax(
+            X @ rng.standard_normal((n, n_classes)) + rng.gumbel(size=(m, n_classes)),
+            axis=1,
+        )
         Y = np.eye(n_classes)[codes]
     w = rng.uniform(size=m)
     return X, Y, w
@@ -252,8 +283,13 @@ def _classification_data(m=120, n=3, n_classes=2, seed=0):
 
 @pytest.mark.parametrize(
     "loss, n_classes, alpha, fit_intercept",
-    [("logistic", 2, 1.0, True), ("logistic", 2, 0.5, False), ("multinomial", 3, 1.0, True),
-     ("huber", None, 0.7, True), ("huber", None, 0.0, True)],
+    [
+        ("logistic", 2, 1.0, True),
+        ("logistic", 2, 0.5, False),
+        ("multinomial", 3, 1.0, True),
+        ("huber", None, 0.7, True),
+        ("huber", None, 0.0, True),
+    ],
 )
 def test_lbfgs_matches_cvxpy(loss, n_classes, alpha, fit_intercept):
     if loss == "huber":
@@ -269,10 +305,17 @@ def test_lbfgs_matches_cvxpy(loss, n_classes, alpha, fit_intercept):
         X, Y, w, alpha, loss, coef_shape, fit_intercept, epsilon=0.8
     )
     assert converged
-    coef_cvx, intercept_cvx = _cvxpy_solution(X, Y, regime_loss, w, alpha, "l2", fit_intercept)
+    coef_cvx, intercept_cvx = _cvxpy_solution(
+        X, Y, regime_loss, w, alpha, "l2", fit_intercept
+    )
     if loss == "multinomial":  # only differences between classes are identified
-        coef, coef_cvx = coef - coef.mean(axis=1, keepdims=True), coef_cvx - coef_cvx.mean(axis=1, keepdims=True)
-        intercept, intercept_cvx = intercept - intercept.mean(), intercept_cvx - intercept_cvx.mean()
+        coef, coef_cvx = coef - coef.mean(
+            axis=1, keepdims=True
+        ), coef_cvx - coef_cvx.mean(axis=1, keepdims=True)
+        intercept, intercept_cvx = (
+            intercept - intercept.mean(),
+            intercept_cvx - intercept_cvx.mean(),
+        )
     np.testing.assert_allclose(coef, coef_cvx, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(intercept, intercept_cvx, rtol=1e-4, atol=1e-5)
 
@@ -294,11 +337,16 @@ def test_smooth_objective_gradient_matches_finite_differences(loss):
     args = (X, Y, w, 0.4, loss, coef_shape, True, 0.5)
     _, grad = smooth_objective(params, *args)
     eps = 1e-6
-    numeric = np.array([
-        (smooth_objective(params + eps * e, *args)[0] - smooth_objective(params - eps * e, *args)[0])
-        / (2 * eps)
-        for e in np.eye(n_params)
-    ])
+    numeric = np.array(
+        [
+            (
+                smooth_objective(params + eps * e, *args)[0]
+                - smooth_objective(params - eps * e, *args)[0]
+            )
+            / (2 * eps)
+            for e in np.eye(n_params)
+        ]
+    )
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6)
 
 
@@ -317,7 +365,9 @@ def test_smooth_objective_gradient_matches_finite_differences(loss):
         ("multinomial", "group", 1.0, None, "auto", CvxpyPStep),
     ],
 )
-def test_make_pstep_selects_the_fast_path_only_when_exact(loss, penalty, alpha, constraints, solver, expected):
+def test_make_pstep_selects_the_fast_path_only_when_exact(
+    loss, penalty, alpha, constraints, solver, expected
+):
     X, Y, _ = _regression_data()
     if loss == "multinomial":
         Y = np.eye(2)[(Y > 0).astype(int)]
@@ -328,8 +378,15 @@ def test_make_pstep_selects_the_fast_path_only_when_exact(loss, penalty, alpha, 
     else:
         shapes = ((X.shape[1],), ())
     pstep = make_pstep(
-        X, Y, RegimeLoss(loss, *shapes), 2, fit_intercept=True, alpha=alpha, penalty=penalty,
-        constraints=constraints, solver=solver,
+        X,
+        Y,
+        RegimeLoss(loss, *shapes),
+        2,
+        fit_intercept=True,
+        alpha=alpha,
+        penalty=penalty,
+        constraints=constraints,
+        solver=solver,
     )
     assert type(pstep) is expected
 
@@ -343,7 +400,12 @@ def test_cvxpy_pstep_builds_problems_once_and_reuses_them():
     coefs = [np.zeros(X.shape[1])] * 2
     intercepts = [0.0, 0.0]
     for scale in (1.0, 2.0):
-        pstep.solve(np.column_stack([w, scale * (1 - w)]), coefs, intercepts, np.array([True, True]))
+        pstep.solve(
+            np.column_stack([w, scale * (1 - w)]),
+            coefs,
+            intercepts,
+            np.array([True, True]),
+        )
     assert pstep.problems == problems
 
 
@@ -356,16 +418,33 @@ def test_cvxpy_pstep_infeasible_constraints_name_the_regime():
 
     pstep = CvxpyPStep(X, Y, regime_loss, 2, True, 0.0, constraints=contradictory)
     with pytest.raises(ValueError, match="constraints of regime 1 are infeasible"):
-        pstep.solve(np.full((X.shape[0], 2), 0.5), [None, None], [None, None], np.array([True, True]))
+        pstep.solve(
+            np.full((X.shape[0], 2), 0.5),
+            [None, None],
+            [None, None],
+            np.array([True, True]),
+        )
 
 
 @pytest.mark.parametrize(
     "loss, error, match",
     [
-        (lambda X, y, coef, b: np.zeros(len(X)), TypeError, "must return a cvxpy Expression"),
-        (lambda X, y, coef, b: cp.sum(cp.square(X @ coef - y)), ValueError, r"shape \(\); expected \(80,\)"),
+        (
+            lambda X, y, coef, b: np.zeros(len(X)),
+            TypeError,
+            "must return a cvxpy Expression",
+        ),
+        (
+            lambda X, y, coef, b: cp.sum(cp.square(X @ coef - y)),
+            ValueError,
+            r"shape \(\); expected \(80,\)",
+        ),
         (lambda X, y, coef, b: -cp.square(X @ coef - y), ValueError, "not convex"),
-        (lambda X, y, coef, b: cp.square(X[:, :2] @ coef - y), ValueError, "loss callable failed"),
+        (
+            lambda X, y, coef, b: cp.square(X[:, :2] @ coef - y),
+            ValueError,
+            "loss callable failed",
+        ),
     ],
 )
 def test_cvxpy_pstep_rejects_bad_loss_callables(loss, error, match):
@@ -377,23 +456,45 @@ def test_cvxpy_pstep_rejects_bad_loss_callables(loss, error, match):
 @pytest.mark.parametrize(
     "constraints, error, match",
     [
-        (lambda k, coef: [cp.norm(coef) >= 1], ValueError, "non-convex constraint for regime 0"),
+        (
+            lambda k, coef: [cp.norm(coef) >= 1],
+            ValueError,
+            "non-convex constraint for regime 0",
+        ),
         (lambda k, coef: [True], TypeError, "must return cvxpy constraints"),
         (lambda k, coef: "coef >= 0", TypeError, "must return a list"),
-        (lambda k, coef: coef[10] >= 0, ValueError, "constraints callable failed for regime 0"),
+        (
+            lambda k, coef: coef[10] >= 0,
+            ValueError,
+            "constraints callable failed for regime 0",
+        ),
     ],
 )
 def test_cvxpy_pstep_rejects_bad_constraint_callables(constraints, error, match):
     X, Y, _ = _regression_data()
     with pytest.raises(error, match=match):
-        CvxpyPStep(X, Y, RegimeLoss("squared", (X.shape[1],), ()), 2, True, 0.0, constraints=constraints)
+        CvxpyPStep(
+            X,
+            Y,
+            RegimeLoss("squared", (X.shape[1],), ()),
+            2,
+            True,
+            0.0,
+            constraints=constraints,
+        )
 
 
 def test_constraints_callable_may_take_the_intercept():
     X, Y, w = _regression_data()
     regime_loss = RegimeLoss("squared", (X.shape[1],), ())
     pstep = CvxpyPStep(
-        X, Y, regime_loss, 1, True, 0.0, constraints=lambda k, coef, intercept: [intercept == 2.0]
+        X,
+        Y,
+        regime_loss,
+        1,
+        True,
+        0.0,
+        constraints=lambda k, coef, intercept: [intercept == 2.0],
     )
     coefs, intercepts = [None], [None]
     pstep.solve(w[:, None], coefs, intercepts, np.array([True]))
@@ -417,12 +518,20 @@ def test_cvxpy_pstep_retries_with_another_solver(monkeypatch):
     coefs, intercepts = [None], [None]
     pstep.solve(w[:, None], coefs, intercepts, np.array([True]))
     assert tried[:2] == ["OSQP", "CLARABEL"]
-    np.testing.assert_allclose(coefs[0], weighted_ridge(X, Y, w, 0.0, True)[0], rtol=1e-5)
+    np.testing.assert_allclose(
+        coefs[0], weighted_ridge(X, Y, w, 0.0, True)[0], rtol=1e-5
+    )
 
     monkeypatch.setattr(
-        cp.Problem, "solve", lambda self, solver=None, **kw: (_ for _ in ()).throw(cp.error.SolverError("boom"))
+        cp.Problem,
+        "solve",
+        lambda self, solver=None, **kw: (_ for _ in ()).throw(
+            cp.error.SolverError("boom")
+        ),
     )
-    with pytest.raises(ValueError, match=r"P-step of regime 0: no cvxpy solver succeeded \(OSQP: boom"):
+    with pytest.raises(
+        ValueError, match=r"P-step of regime 0: no cvxpy solver succeeded \(OSQP: boom"
+    ):
         pstep.solve(w[:, None], coefs, intercepts, np.array([True]))
 
 
@@ -457,8 +566,11 @@ def test_reseed_empty_takes_the_worst_fitted_samples():
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 10_000), smoothing=st.sampled_from([0.0, 0.5, 3.0]),
-       loss=st.sampled_from(["squared", "absolute"]))
+@given(
+    seed=st.integers(0, 10_000),
+    smoothing=st.sampled_from([0.0, 0.5, 3.0]),
+    loss=st.sampled_from(["squared", "absolute"]),
+)
 def test_bcd_objective_never_increases(seed, smoothing, loss):
     """Property: exact block minimizations give a nonincreasing objective."""
     rng = np.random.default_rng(seed)
@@ -466,11 +578,30 @@ def test_bcd_objective_never_increases(seed, smoothing, loss):
     X = rng.standard_normal((m, n))
     y = rng.standard_normal(m) * 3
     regime_loss = RegimeLoss(loss, (n,), ())
-    pstep = make_pstep(X, y, regime_loss, K, fit_intercept=True, alpha=0.1, penalty="l2",
-                       constraints=None, solver="auto")
+    pstep = make_pstep(
+        X,
+        y,
+        regime_loss,
+        K,
+        fit_intercept=True,
+        alpha=0.1,
+        penalty="l2",
+        constraints=None,
+        solver="auto",
+    )
     Z0 = np.eye(K)[rng.permutation(np.arange(m) % K)]
-    result = run_bcd(X, y, regime_loss, pstep, Z0, smoothing=smoothing, penalty="l2", alpha=0.1,
-                     max_iter=30, tol=1e-10)
+    result = run_bcd(
+        X,
+        y,
+        regime_loss,
+        pstep,
+        Z0,
+        smoothing=smoothing,
+        penalty="l2",
+        alpha=0.1,
+        max_iter=30,
+        tol=1e-10,
+    )
     if not any("re-seeded" in msg for _, msg in result.warnings):
         history = np.array(result.objective)
         assert np.all(np.diff(history) <= 1e-6 * np.abs(history[:-1]) + 1e-9), history

@@ -27,7 +27,9 @@ def _transition(transition_matrix, n_regimes):
     if np.ndim(transition_matrix) == 0:
         stay = float(transition_matrix)
         if not 0 <= stay <= 1:
-            raise ValueError(f"A scalar transition_matrix must lie in [0, 1]; got {stay}.")
+            raise ValueError(
+                f"A scalar transition_matrix must lie in [0, 1]; got {stay}."
+            )
         if n_regimes == 1:
             return np.ones((1, 1))
         T = np.full((n_regimes, n_regimes), (1 - stay) / (n_regimes - 1))
@@ -36,10 +38,13 @@ def _transition(transition_matrix, n_regimes):
     T = np.asarray(transition_matrix, dtype=float)
     if T.shape != (n_regimes, n_regimes):
         raise ValueError(
-            f"transition_matrix must have shape ({n_regimes}, {n_regimes}); got {T.shape}."
+            f"transition_matrix must have shape ({n_regimes}, {n_regimes}); "
+            f"got {T.shape}."
         )
     if np.any(T < 0) or not np.allclose(T.sum(axis=1), 1):
-        raise ValueError("transition_matrix must be nonnegative with rows summing to 1.")
+        raise ValueError(
+            "transition_matrix must be nonnegative with rows summing to 1."
+        )
     return T
 
 
@@ -47,14 +52,18 @@ def _distribution(weights, n_regimes):
     if weights is None:
         return np.full(n_regimes, 1.0 / n_regimes)
     weights = np.asarray(weights, dtype=float)
-    if weights.shape != (n_regimes,) or np.any(weights < 0) or not np.isclose(weights.sum(), 1):
+    valid = weights.shape == (n_regimes,) and np.all(weights >= 0)
+    if not (valid and np.isclose(weights.sum(), 1)):
         raise ValueError(
-            f"weights must be {n_regimes} nonnegative numbers summing to 1; got {weights}."
+            f"weights must be {n_regimes} nonnegative numbers summing to 1; "
+            f"got {weights}."
         )
     return weights
 
 
-def sample_regimes(n_samples, n_regimes, transition_matrix=None, weights=None, random_state=None):
+def sample_regimes(
+    n_samples, n_regimes, transition_matrix=None, weights=None, random_state=None
+):
     """Regime sequence: i.i.d. from ``weights`` or a Markov chain.
 
     Parameters
@@ -82,7 +91,8 @@ def sample_regimes(n_samples, n_regimes, transition_matrix=None, weights=None, r
     cumulative = np.cumsum(T, axis=1)
     for t, u in enumerate(rng.uniform(size=n_samples)):
         regimes[t] = state
-        state = min(int(np.searchsorted(cumulative[state], u, side="right")), n_regimes - 1)
+        state = int(np.searchsorted(cumulative[state], u, side="right"))
+        state = min(state, n_regimes - 1)
     return regimes
 
 
@@ -161,10 +171,10 @@ def make_switching_regression(
         Number of outputs; ``y`` is 2-D when larger than one.
     noise : float, default=1.5
         Standard deviation :math:`\sigma` of the noise.
-    transition_matrix : None, float or array-like of shape (n_regimes, n_regimes), default=None
+    transition_matrix : None, float or array-like, default=None
         None for i.i.d. regimes; a float ``p`` for a sticky Markov chain
         (stay with probability ``p``, otherwise switch uniformly to another
-        regime); or a transition matrix.
+        regime); or a transition matrix of shape (n_regimes, n_regimes).
     weights : array-like of shape (n_regimes,), default=None
         Regime probabilities (i.i.d.) or initial distribution (Markov);
         uniform by default.
@@ -244,9 +254,9 @@ def make_switching_classification(
     n_features : int, default=2
     n_regimes : int, default=2
     n_classes : int, default=2
-    transition_matrix : None, float or array-like of shape (n_regimes, n_regimes), default=None
+    transition_matrix : None, float or array-like, default=None
         None for i.i.d. regimes; a float ``p`` for a sticky chain; or a
-        transition matrix.
+        transition matrix of shape (n_regimes, n_regimes).
     weights : array-like of shape (n_regimes,), default=None
         Regime probabilities (i.i.d.) or initial distribution (Markov).
     coef : array-like, default=None
@@ -289,8 +299,9 @@ def make_switching_classification(
         p1 = expit(np.einsum("ij,ij->i", X, coef[regimes]) + intercept[regimes])
         y = (u < p1).astype(np.intp)
     else:
-        proba = softmax(np.einsum("ij,ijc->ic", X, coef[regimes]) + intercept[regimes], axis=1)
-        y = np.minimum((u[:, None] > np.cumsum(proba, axis=1)).sum(axis=1), n_classes - 1)
+        U = np.einsum("ij,ijc->ic", X, coef[regimes]) + intercept[regimes]
+        above = u[:, None] > np.cumsum(softmax(U, axis=1), axis=1)
+        y = np.minimum(above.sum(axis=1), n_classes - 1)
     return X, y, regimes, coef
 
 

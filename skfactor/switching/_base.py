@@ -151,20 +151,41 @@ COMMON_CONSTRAINTS = {
 def _single_run(X, Y, regime_loss, settings, seed, kmeans_features, name, warm):
     """One BCD run (module level so that joblib can send it to a worker)."""
     pstep = make_pstep(
-        X, Y, regime_loss, settings["n_regimes"],
-        fit_intercept=settings["fit_intercept"], alpha=settings["alpha"],
-        penalty=settings["penalty"], constraints=settings["constraints"],
+        X,
+        Y,
+        regime_loss,
+        settings["n_regimes"],
+        fit_intercept=settings["fit_intercept"],
+        alpha=settings["alpha"],
+        penalty=settings["penalty"],
+        constraints=settings["constraints"],
         solver=settings["solver"],
     )
     common = dict(
-        smoothing=settings["smoothing"], penalty=settings["penalty"],
-        alpha=settings["alpha"], max_iter=settings["max_iter"],
-        tol=settings["tol"], verbose=settings["verbose"], name=name,
+        smoothing=settings["smoothing"],
+        penalty=settings["penalty"],
+        alpha=settings["alpha"],
+        max_iter=settings["max_iter"],
+        tol=settings["tol"],
+        verbose=settings["verbose"],
+        name=name,
     )
     if warm is not None:
-        return run_bcd(X, Y, regime_loss, pstep, None, coefs0=warm[0], intercepts0=warm[1], **common)
+        coefs0, intercepts0 = warm
+        return run_bcd(
+            X,
+            Y,
+            regime_loss,
+            pstep,
+            None,
+            coefs0=coefs0,
+            intercepts0=intercepts0,
+            **common,
+        )
     rng = np.random.RandomState(seed)
-    Z0 = initial_assignments(settings["init"], settings["n_regimes"], rng, kmeans_features)
+    Z0 = initial_assignments(
+        settings["init"], settings["n_regimes"], rng, kmeans_features
+    )
     return run_bcd(X, Y, regime_loss, pstep, Z0, **common)
 
 
@@ -194,11 +215,14 @@ class _BaseSwitching(BaseEstimator):
             if declared is not None:
                 coef_shape = tuple(declared)
                 intercept_shape = tuple(getattr(loss, "intercept_shape", ()))
-        return RegimeLoss(loss, coef_shape, intercept_shape, getattr(self, "epsilon", 1.0))
+        epsilon = getattr(self, "epsilon", 1.0)
+        return RegimeLoss(loss, coef_shape, intercept_shape, epsilon)
 
     def _fitted_regime_loss(self):
         return RegimeLoss(
-            self.loss, self.coef_.shape[1:], self.intercept_.shape[1:],
+            self.loss,
+            self.coef_.shape[1:],
+            self.intercept_.shape[1:],
             getattr(self, "epsilon", 1.0),
         )
 
@@ -240,10 +264,17 @@ class _BaseSwitching(BaseEstimator):
             )
         regime_loss = self._regime_loss(n, Y)
         settings = dict(
-            n_regimes=K, fit_intercept=self.fit_intercept, alpha=self.alpha,
-            penalty=self.penalty, constraints=self.constraints, solver=solver,
-            smoothing=self.smoothing, max_iter=self.max_iter, tol=self.tol,
-            verbose=self.verbose, init=self.init,
+            n_regimes=K,
+            fit_intercept=self.fit_intercept,
+            alpha=self.alpha,
+            penalty=self.penalty,
+            constraints=self.constraints,
+            solver=solver,
+            smoothing=self.smoothing,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            verbose=self.verbose,
+            init=self.init,
         )
         warm = None
         if (
@@ -267,8 +298,14 @@ class _BaseSwitching(BaseEstimator):
         with threadpool_limits(limits=1, user_api="blas"):
             results = Parallel(n_jobs=self.n_jobs)(
                 delayed(_single_run)(
-                    X, Y, regime_loss, settings, seed, kmeans_features,
-                    name if n_runs == 1 else f"{name} (init {i + 1}/{n_runs})", warm,
+                    X,
+                    Y,
+                    regime_loss,
+                    settings,
+                    seed,
+                    kmeans_features,
+                    name if n_runs == 1 else f"{name} (init {i + 1}/{n_runs})",
+                    warm,
                 )
                 for i, seed in enumerate(seeds)
             )
@@ -283,7 +320,9 @@ class _BaseSwitching(BaseEstimator):
 
         Z = result.Z
         self.coef_ = np.stack(result.coefs)
-        self.intercept_ = np.stack([np.asarray(b, dtype=float) for b in result.intercepts])
+        self.intercept_ = np.stack(
+            [np.asarray(b, dtype=float) for b in result.intercepts]
+        )
         self.regime_proba_ = Z
         self.labels_ = np.argmax(Z, axis=1)
         self.weights_ = Z.mean(axis=0)
@@ -295,8 +334,9 @@ class _BaseSwitching(BaseEstimator):
             with threadpool_limits(limits=1, user_api="blas"):
                 self.gating_coef_, self.gating_intercept_ = fit_gating(X, Z)
         else:
+            tiny = np.finfo(float).tiny
             self.gating_coef_ = np.zeros((n, K))
-            self.gating_intercept_ = np.log(np.maximum(self.weights_, np.finfo(float).tiny))
+            self.gating_intercept_ = np.log(np.maximum(self.weights_, tiny))
         return self
 
     # --- prediction ------------------------------------------------------------
@@ -307,8 +347,13 @@ class _BaseSwitching(BaseEstimator):
     def _validate_Xy(self, X, y):
         check_is_fitted(self)
         X, y = validate_data(
-            self, X, y, reset=False, dtype=np.float64,
-            multi_output=self._multi_output, y_numeric=self._multi_output,
+            self,
+            X,
+            y,
+            reset=False,
+            dtype=np.float64,
+            multi_output=self._multi_output,
+            y_numeric=self._multi_output,
         )
         self._check_scale(X, y if self._multi_output else None, "predict_regime_proba")
         return X, self._encode_y(y, fitting=False)

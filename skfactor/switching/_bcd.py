@@ -71,9 +71,11 @@ def initial_assignments(init, n_regimes, random_state, features=None):
             # Duplicate points may give fewer distinct clusters; empty
             # regimes are handled by the BCD.
             warnings.simplefilter("ignore")
-            labels = KMeans(n_clusters=n_regimes, n_init=1, random_state=seed).fit(
-                scaled
-            ).labels_
+            labels = (
+                KMeans(n_clusters=n_regimes, n_init=1, random_state=seed)
+                .fit(scaled)
+                .labels_
+            )
         return one_hot(labels, n_regimes)
     return check_init_array(init, m, n_regimes)
 
@@ -149,7 +151,7 @@ def reseed_empty(Z, R, smoothing):
     worst = np.argsort(-fit, kind="stable")
     size = max(1, m // (2 * K))
     for rank, k in enumerate(empty):
-        rows = worst[rank * size:(rank + 1) * size]
+        rows = worst[rank * size : (rank + 1) * size]
         if rows.size == 0:
             break
         Z[rows] = _soften(one_hot(np.full(rows.size, k), K), smoothing)
@@ -175,8 +177,21 @@ class BCDResult:
 
 
 def run_bcd(
-    X, Y, regime_loss, pstep, Z0=None, *, smoothing, penalty, alpha, max_iter,
-    tol, verbose=0, name="BCD", coefs0=None, intercepts0=None,
+    X,
+    Y,
+    regime_loss,
+    pstep,
+    Z0=None,
+    *,
+    smoothing,
+    penalty,
+    alpha,
+    max_iter,
+    tol,
+    verbose=0,
+    name="BCD",
+    coefs0=None,
+    intercepts0=None,
 ):
     """One run of block coordinate descent from ``Z0`` or from parameters.
 

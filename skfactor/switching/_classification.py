@@ -224,7 +224,7 @@ class SwitchingClassifier(ClassifierMixin, _BaseSwitching):
         return self._fit_bcd(X, Y)
 
     def _regime_class_proba(self, X):
-        """Class probabilities of every regime, shape (n_regimes, n_samples, n_classes)."""
+        """Class probabilities per regime, shape (n_regimes, n_samples, n_classes)."""
         if not callable(self.loss):
             return np.stack(
                 [
@@ -260,7 +260,8 @@ class SwitchingClassifier(ClassifierMixin, _BaseSwitching):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         self._check_scale(X, whom="predict_proba")
-        proba = np.einsum("mk,kmc->mc", self._gating_proba(X), self._regime_class_proba(X))
+        gates = self._gating_proba(X)
+        proba = np.einsum("mk,kmc->mc", gates, self._regime_class_proba(X))
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X):

@@ -358,9 +358,7 @@ class CvxpyFStep:
         objective = cp.sum(cp.multiply(self.R, self.Z))
         if n_samples > 1 and smoothing > 0:
             objective += smoothing * cp.sum(cp.rel_entr(self.Z[:-1], self.Z[1:]))
-        self.problem = cp.Problem(
-            cp.Minimize(objective), [cp.sum(self.Z, axis=1) == 1]
-        )
+        self.problem = cp.Problem(cp.Minimize(objective), [cp.sum(self.Z, axis=1) == 1])
         self.solver = solver
 
     def solve(self, R):

@@ -202,7 +202,8 @@ class RegimeLoss:
         if self.is_callable:
             expr = self.loss(X, Y, cp.Constant(coef), cp.Constant(intercept))
             return np.asarray(expr.value, dtype=float).reshape(X.shape[0])
-        return loss_values(self.loss, linear_predictor(X, coef, intercept), Y, self.epsilon)
+        U = linear_predictor(X, coef, intercept)
+        return loss_values(self.loss, U, Y, self.epsilon)
 
     def loss_matrix(self, X, Y, coefs, intercepts):
         """Losses of every sample under every regime, shape (n_samples, K)."""

@@ -126,7 +126,9 @@ def weighted_ridge(X, Y, w, alpha, fit_intercept):
 # --------------------------------------------------------------------------
 
 
-def smooth_objective(params, X, Y, w, alpha, loss, coef_shape, fit_intercept, epsilon=1.0):
+def smooth_objective(
+    params, X, Y, w, alpha, loss, coef_shape, fit_intercept, epsilon=1.0
+):
     r"""Value and gradient of :math:`\sum_i w_i \ell(u_i, y_i) + \alpha\|\beta\|^2`.
 
     ``params`` packs the coefficients (``coef_shape``) followed, if
@@ -150,10 +152,20 @@ def smooth_objective(params, X, Y, w, alpha, loss, coef_shape, fit_intercept, ep
 
 
 def fit_smooth_linear_model(
-    X, Y, w, alpha, loss, coef_shape, fit_intercept, *, coef0=None,
-    intercept0=None, epsilon=1.0, max_iter=1000,
+    X,
+    Y,
+    w,
+    alpha,
+    loss,
+    coef_shape,
+    fit_intercept,
+    *,
+    coef0=None,
+    intercept0=None,
+    epsilon=1.0,
+    max_iter=1000,
 ):
-    """Weighted smooth loss with an l2 penalty by L-BFGS; returns coef, intercept, converged.
+    """Weighted smooth loss plus l2 penalty by L-BFGS: ``coef, intercept, converged``.
 
     The gradient tolerance scales with the total weight, so the accuracy
     relative to the size of the objective does not depend on the number of
@@ -175,7 +187,12 @@ def fit_smooth_linear_model(
         args=(X, Y, w, alpha, loss, coef_shape, fit_intercept, epsilon),
         jac=True,
         method="L-BFGS-B",
-        options={"maxiter": max_iter, "gtol": 1e-8 * scale, "ftol": 1e-14, "maxcor": 20},
+        options={
+            "maxiter": max_iter,
+            "gtol": 1e-8 * scale,
+            "ftol": 1e-14,
+            "maxcor": 20,
+        },
     )
     n_coef = int(np.prod(coef_shape))
     coef = result.x[:n_coef].reshape(coef_shape)
@@ -220,9 +237,15 @@ class LbfgsPStep:
     def solve(self, Z, coefs, intercepts, active):
         for k in np.flatnonzero(active):
             coef, intercept, converged = fit_smooth_linear_model(
-                self.X, self.Y, Z[:, k], self.alpha, self.regime_loss.loss,
-                self.regime_loss.coef_shape, self.fit_intercept,
-                coef0=coefs[k], intercept0=intercepts[k],
+                self.X,
+                self.Y,
+                Z[:, k],
+                self.alpha,
+                self.regime_loss.loss,
+                self.regime_loss.coef_shape,
+                self.fit_intercept,
+                coef0=coefs[k],
+                intercept0=intercepts[k],
                 epsilon=self.regime_loss.epsilon,
             )
             if not converged:
@@ -378,22 +401,34 @@ class CvxpyPStep:
     """
 
     def __init__(
-        self, X, Y, regime_loss, n_regimes, fit_intercept, alpha, penalty=None,
-        constraints=None, solver=None,
+        self,
+        X,
+        Y,
+        regime_loss,
+        n_regimes,
+        fit_intercept,
+        alpha,
+        penalty=None,
+        constraints=None,
+        solver=None,
     ):
         m = X.shape[0]
-        self.problems, self.coef_vars, self.intercept_vars, self.weights = [], [], [], []
+        self.problems, self.coef_vars, self.intercept_vars = [], [], []
+        self.weights = []
         for k in range(n_regimes):
             coef = cp.Variable(regime_loss.coef_shape, name=f"coef_{k}")
             if fit_intercept:
-                intercept = cp.Variable(regime_loss.intercept_shape, name=f"intercept_{k}")
+                intercept = cp.Variable(
+                    regime_loss.intercept_shape, name=f"intercept_{k}"
+                )
             else:
                 intercept = cp.Constant(np.zeros(regime_loss.intercept_shape))
             w = cp.Parameter(m, nonneg=True, name=f"z_{k}")
             losses = checked_loss_expression(regime_loss, X, Y, coef, intercept)
             objective = cp.sum(cp.multiply(w, losses))
             if alpha > 0 and penalty is not None:
-                objective = objective + alpha * checked_penalty_expression(penalty, coef)
+                penalty_expr = checked_penalty_expression(penalty, coef)
+                objective = objective + alpha * penalty_expr
             problem = cp.Problem(
                 cp.Minimize(objective),
                 regime_constraints(constraints, k, coef, intercept),
@@ -407,7 +442,9 @@ class CvxpyPStep:
         self.inaccurate = []  # (regime, solver) of the last solve() call
         installed = set(cp.installed_solvers())
         first = [solver] if solver is not None else []
-        self.solvers = first + [s for s in FALLBACK_SOLVERS if s in installed and s != solver]
+        self.solvers = first + [
+            s for s in FALLBACK_SOLVERS if s in installed and s != solver
+        ]
 
     def _solve_one(self, k):
         problem = self.problems[k]
@@ -465,7 +502,7 @@ class CvxpyPStep:
 
 
 def use_fast_path(regime_loss, penalty, alpha, constraints, solver):
-    """Which fast path solves this P-problem exactly: ``"closed_form"``, ``"lbfgs"`` or None."""
+    """The exact fast path of a P-problem: ``"closed_form"``, ``"lbfgs"`` or None."""
     if solver != "auto" or regime_loss.is_callable or constraints is not None:
         return None
     if not (alpha == 0 or penalty in (None, "l2")):
@@ -478,7 +515,15 @@ def use_fast_path(regime_loss, penalty, alpha, constraints, solver):
 
 
 def make_pstep(
-    X, Y, regime_loss, n_regimes, *, fit_intercept, alpha, penalty, constraints,
+    X,
+    Y,
+    regime_loss,
+    n_regimes,
+    *,
+    fit_intercept,
+    alpha,
+    penalty,
+    constraints,
     solver,
 ):
     """The P-step solver for these settings, fast path when the maths allows.
@@ -490,11 +535,20 @@ def make_pstep(
     path = use_fast_path(regime_loss, penalty, alpha, constraints, solver)
     effective_alpha = alpha if penalty is not None else 0.0
     if path == "closed_form":
-        return ClosedFormPStep(X, Y, regime_loss, n_regimes, fit_intercept, effective_alpha)
-    if path == "lbfgs":
-        return LbfgsPStep(X, Y, regime_loss, n_regimes, fit_intercept, effective_alpha)
+        Solver = ClosedFormPStep
+    elif path == "lbfgs":
+        Solver = LbfgsPStep
+    if path is not None:
+        return Solver(X, Y, regime_loss, n_regimes, fit_intercept, effective_alpha)
     cvxpy_solver = None if solver in ("auto", "cvxpy") else solver
     return CvxpyPStep(
-        X, Y, regime_loss, n_regimes, fit_intercept, alpha, penalty=penalty,
-        constraints=constraints, solver=cvxpy_solver,
+        X,
+        Y,
+        regime_loss,
+        n_regimes,
+        fit_intercept,
+        alpha,
+        penalty=penalty,
+        constraints=constraints,
+        solver=cvxpy_solver,
     )

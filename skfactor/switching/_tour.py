@@ -14,7 +14,11 @@ def _regression_data():
 
 def _classification_data():
     X, y, regimes, _ = make_switching_classification(
-        n_samples=1000, n_features=2, n_regimes=3, transition_matrix=0.97, random_state=0
+        n_samples=1000,
+        n_features=2,
+        n_regimes=3,
+        transition_matrix=0.97,
+        random_state=0,
     )
     return {"X": X, "y": y, "regimes": regimes}
 
@@ -32,7 +36,9 @@ def _regression():
 def _classifier():
     from . import SwitchingClassifier
 
-    return SwitchingClassifier(n_regimes=3, loss="logistic", smoothing=2.0, n_init=2, random_state=0)
+    return SwitchingClassifier(
+        n_regimes=3, loss="logistic", smoothing=2.0, n_init=2, random_state=0
+    )
 
 
 TOUR_CASES = [
@@ -47,7 +53,8 @@ TOUR_CASES = [
     ),
     TourCase(
         estimator="SwitchingClassifier",
-        description="IO-HMM, logistic emissions, 1000 x 2, 3 sticky regimes, smoothing 2",
+        description="IO-HMM, logistic emissions, 1000 x 2, 3 sticky regimes, "
+        "smoothing 2",
         make_data=_classification_data,
         make_estimator=_classifier,
         quality=_regime_accuracy,
