@@ -213,8 +213,9 @@ def run_bcd(
     Returns
     -------
     BCDResult
-        Warnings raised during the run are recorded in ``warnings`` (so
-        that runs in other processes can report them) instead of shown.
+        Warnings of the run (empty regimes, P-step trouble) are recorded as
+        ``(category, message)`` pairs in ``warnings`` for the caller to
+        raise, so that runs in other processes or threads can report them.
     """
     cvxpy_fstep = []
 
@@ -223,61 +224,68 @@ def run_bcd(
             cvxpy_fstep.append(CvxpyFStep(X.shape[0], K, smoothing))
         return cvxpy_fstep[0]
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        if Z0 is None:
-            K = len(coefs0)
-            coefs = [np.array(c, dtype=float) for c in coefs0]
-            intercepts = [np.array(b, dtype=float) for b in intercepts0]
-            R = regime_loss.loss_matrix(X, Y, coefs, intercepts)
-            Z = fstep(R, smoothing, fallback)
-        else:
-            K = Z0.shape[1]
-            coefs = [np.zeros(regime_loss.coef_shape) for _ in range(K)]
-            intercepts = [np.zeros(regime_loss.intercept_shape) for _ in range(K)]
-            Z, R = _soften(Z0, smoothing), None
-        monitor = ConvergenceMonitor(tol, max_iter, verbose, name=name)
-        reseeds_left = K
-        for iteration in range(max_iter + 1):
-            if R is not None and reseeds_left > 0:
-                Z, reseeded = reseed_empty(Z, R, smoothing)
-                for k in reseeded[:reseeds_left]:
-                    warnings.warn(
+    # Warnings are collected, not raised: runs may execute in joblib
+    # workers, where raised warnings are lost (and recording them with
+    # warnings.catch_warnings is not thread-safe).
+    messages = []
+    if Z0 is None:
+        K = len(coefs0)
+        coefs = [np.array(c, dtype=float) for c in coefs0]
+        intercepts = [np.array(b, dtype=float) for b in intercepts0]
+        R = regime_loss.loss_matrix(X, Y, coefs, intercepts)
+        Z = fstep(R, smoothing, fallback)
+    else:
+        K = Z0.shape[1]
+        coefs = [np.zeros(regime_loss.coef_shape) for _ in range(K)]
+        intercepts = [np.zeros(regime_loss.intercept_shape) for _ in range(K)]
+        Z, R = _soften(Z0, smoothing), None
+    monitor = ConvergenceMonitor(tol, max_iter, verbose, name=name)
+    reseeds_left = K
+    for iteration in range(max_iter + 1):
+        if R is not None and reseeds_left > 0:
+            Z, reseeded = reseed_empty(Z, R, smoothing)
+            for k in reseeded:
+                messages.append(
+                    (
+                        UserWarning,
                         f"{name}: regime {k} became empty at iteration "
                         f"{iteration}; re-seeded it with the samples fitted "
                         "worst by the other regimes.",
-                        UserWarning,
                     )
-                reseeds_left -= len(reseeded)
-            weights = Z.sum(axis=0)
-            active = weights >= EMPTY_WEIGHT
-            if iteration == 0 and Z0 is not None:
-                # Nothing fitted yet: every regime with any weight is fitted.
-                active = weights > 0
-            pstep.solve(Z, coefs, intercepts, active)
-            R = regime_loss.loss_matrix(X, Y, coefs, intercepts)
-            f = bcd_objective(R, Z, coefs, penalty, alpha, smoothing)
-            if iteration == 0:
-                monitor.start(f)
-            elif monitor.update(f):
-                break
-            Z = fstep(R, smoothing, fallback)
-        if verbose:
-            # "optimal_inaccurate" is cvxpy's status for a solution at reduced
-            # tolerances (about 1e-5 for Clarabel): usable, but worth knowing.
-            for k, solver in getattr(pstep, "inaccurate", ()):
-                print(
-                    f"[{name}] the cvxpy solver {solver} solved regime {k} of the "
-                    "last P-step to reduced accuracy (status optimal_inaccurate)."
                 )
-        empty = np.flatnonzero(Z.sum(axis=0) < EMPTY_WEIGHT)
-        if empty.size:
-            warnings.warn(
+            reseeds_left -= len(reseeded)
+        weights = Z.sum(axis=0)
+        active = weights >= EMPTY_WEIGHT
+        if iteration == 0 and Z0 is not None:
+            # Nothing fitted yet: every regime with any weight is fitted.
+            active = weights > 0
+        pstep.solve(Z, coefs, intercepts, active)
+        R = regime_loss.loss_matrix(X, Y, coefs, intercepts)
+        f = bcd_objective(R, Z, coefs, penalty, alpha, smoothing)
+        if iteration == 0:
+            monitor.start(f)
+        elif monitor.update(f):
+            break
+        Z = fstep(R, smoothing, fallback)
+    if verbose:
+        # "optimal_inaccurate" is cvxpy's status for a solution at reduced
+        # tolerances (about 1e-5 for Clarabel): usable, but worth knowing.
+        for k, solver in getattr(pstep, "inaccurate", ()):
+            print(
+                f"[{name}] the cvxpy solver {solver} solved regime {k} of the "
+                "last P-step to reduced accuracy (status optimal_inaccurate)."
+            )
+    messages.extend(getattr(pstep, "messages", ()))
+    empty = np.flatnonzero(Z.sum(axis=0) < EMPTY_WEIGHT)
+    if empty.size:
+        messages.append(
+            (
+                UserWarning,
                 f"{name}: regime(s) {empty.tolist()} ended with less than "
                 f"{EMPTY_WEIGHT} samples of total weight; n_regimes may be too "
                 "large for this data (or smoothing too strong).",
-                UserWarning,
             )
+        )
     return BCDResult(
         coefs=coefs,
         intercepts=intercepts,
@@ -285,6 +293,6 @@ def run_bcd(
         objective=list(monitor.history),
         n_iter=monitor.n_iter,
         converged=monitor.converged,
-        warnings=[(w.category, str(w.message)) for w in caught],
+        warnings=messages,
         monitor=monitor,
     )

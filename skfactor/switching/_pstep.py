@@ -35,7 +35,7 @@ import warnings
 
 import cvxpy as cp
 import numpy as np
-from scipy.linalg import LinAlgWarning, lstsq, solve
+from scipy.linalg import cho_factor, cho_solve, lstsq
 from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
 
@@ -106,12 +106,13 @@ def weighted_ridge(X, Y, w, alpha, fit_intercept):
     rhs = X.T @ (w[:, None] * Y if Y.ndim == 2 else w * Y)
     coef = None
     if alpha > 0:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", LinAlgWarning)
-            try:
-                coef = solve(gram, rhs, assume_a="pos", check_finite=False)
-            except (np.linalg.LinAlgError, LinAlgWarning, ValueError):
-                coef = None
+        # gram + alpha I has eigenvalues >= alpha: Cholesky is safe unless
+        # alpha is negligible next to the data, when it fails and we fall
+        # back to the least-squares solver.
+        try:
+            coef = cho_solve(cho_factor(gram, check_finite=False), rhs)
+        except np.linalg.LinAlgError:
+            coef = None
     if coef is None:
         coef = lstsq(gram, rhs, check_finite=False, cond=1e-12)[0]
     if fit_intercept:
@@ -233,6 +234,9 @@ class LbfgsPStep:
         self.regime_loss = regime_loss
         self.fit_intercept = fit_intercept
         self.alpha = alpha
+        # (category, message) pairs for the caller to report; warnings are
+        # not raised here because runs may execute in joblib workers.
+        self.messages = []
 
     def solve(self, Z, coefs, intercepts, active):
         for k in np.flatnonzero(active):
@@ -248,14 +252,13 @@ class LbfgsPStep:
                 intercept0=intercepts[k],
                 epsilon=self.regime_loss.epsilon,
             )
-            if not converged:
-                warnings.warn(
-                    f"P-step: L-BFGS did not converge for regime {k}. With "
-                    "alpha=0 the weighted loss may have no minimizer (e.g. "
-                    "separable classes); set alpha > 0.",
-                    ConvergenceWarning,
-                    stacklevel=2,
-                )
+            message = (
+                f"P-step: L-BFGS did not converge for regime {k}. With "
+                "alpha=0 the weighted loss may have no minimizer (e.g. "
+                "separable classes); set alpha > 0."
+            )
+            if not converged and (ConvergenceWarning, message) not in self.messages:
+                self.messages.append((ConvergenceWarning, message))
             coefs[k], intercepts[k] = coef, intercept
 
 
