@@ -7,7 +7,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skfactor.utils._docstrings import fill_doc
 from skfactor.utils._monitor import ConvergenceMonitor
-from skfactor.utils.validation import check_nonnegative
+from skfactor.utils.validation import check_finite_scale, check_nonnegative
 
 
 def test_monitor_stops_on_relative_change():
@@ -95,3 +95,26 @@ def test_check_nonnegative(to_matrix):
     check_nonnegative(to_matrix(np.array([[0.0, 1.0], [2.0, 0.0]])), "fit")
     with pytest.raises(ValueError, match=r"Est.fit: 1 negative entry \(minimum -2\)"):
         check_nonnegative(to_matrix(np.array([[0.0, 1.0], [-2.0, 0.0]])), "Est.fit")
+
+
+def test_fill_doc_with_family_fragments():
+    @fill_doc(fragments={"n_regimes": "n_regimes : int, default=2\n    Regimes."})
+    class A:
+        """Summary.
+
+        Parameters
+        ----------
+        {{n_regimes}}
+        {{max_iter=100}}
+        """
+
+    assert "        n_regimes : int, default=2\n            Regimes." in A.__doc__
+    assert "max_iter : int, default=100" in A.__doc__
+
+
+@pytest.mark.parametrize("to_matrix", [np.asarray, sp.csr_matrix])
+def test_check_finite_scale(to_matrix):
+    check_finite_scale(to_matrix(np.array([[0.0, 1e100], [-1e150, 0.0]])), "fit")
+    check_finite_scale(np.zeros((0, 3)), "fit")
+    with pytest.raises(ValueError, match=r"y passed to Est.fit has values up to 1e\+200"):
+        check_finite_scale(to_matrix(np.array([[0.0, -1e200]])), "Est.fit", name="y")

@@ -10,5 +10,18 @@ when they are absent.
 from ._base import fetch_file, get_data_home
 from ._hyperspectral import make_hyperspectral
 from ._nmf import make_sparse_nmf
+from ._switching import (
+    make_forgetting_bandit,
+    make_switching_classification,
+    make_switching_regression,
+)
 
-__all__ = ["fetch_file", "get_data_home", "make_hyperspectral", "make_sparse_nmf"]
+__all__ = [
+    "fetch_file",
+    "get_data_home",
+    "make_forgetting_bandit",
+    "make_hyperspectral",
+    "make_sparse_nmf",
+    "make_switching_classification",
+    "make_switching_regression",
+]

@@ -33,8 +33,11 @@ n_jobs : int, default=None
 _PLACEHOLDER = re.compile(r"^(?P<indent>[ \t]*)\{\{(?P<key>\w+)(?:=(?P<default>[^}]*))?\}\}$", re.M)
 
 
-def fill_doc(obj):
+def fill_doc(obj=None, *, fragments=None):
     """Replace ``{{name}}`` / ``{{name=default}}`` lines of ``obj.__doc__``.
+
+    ``fill_doc(fragments={...})`` returns a decorator that also knows the
+    given fragments (for parameters shared only within one model family).
 
     Examples
     --------
@@ -51,11 +54,15 @@ def fill_doc(obj):
         max_iter : int, default=200
     """
 
+    if obj is None:
+        return lambda cls: fill_doc(cls, fragments=fragments)
+    table = {**_SHARED, **(fragments or {})}
+
     def substitute(match):
         key = match["key"]
-        if key not in _SHARED:
+        if key not in table:
             raise KeyError(f"No shared docstring fragment named {key!r}.")
-        text = _SHARED[key].replace("{default}", match["default"] or "")
+        text = table[key].replace("{default}", match["default"] or "")
         indent = match["indent"]
         return "\n".join(indent + line if line else line for line in text.splitlines())
 

@@ -3,7 +3,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["check_nonnegative"]
+__all__ = ["check_finite_scale", "check_nonnegative"]
 
 
 def check_nonnegative(X, whom):
@@ -45,4 +45,55 @@ def check_nonnegative(X, whom):
             f"Negative values in data passed to {whom}: {count} negative "
             f"entr{'y' if count == 1 else 'ies'} (minimum {minimum:g}). "
             "This model needs nonnegative data."
+        )
+
+
+# Squares of values up to this size, summed over up to 1e8 terms, stay finite
+# in float64 (max 1.8e308).
+MAX_ABS_VALUE = 1e150
+
+
+def check_finite_scale(X, whom, name="X", max_abs=MAX_ABS_VALUE):
+    """Raise a ``ValueError`` when ``X`` holds values too large to square.
+
+    Losses, Gram matrices and gradients square the data; beyond ``max_abs``
+    they overflow to infinity and the solvers fail deep inside LAPACK or
+    return garbage. This check fails early and says what to do.
+
+    Parameters
+    ----------
+    X : array-like or sparse matrix
+        Data to check (already validated as finite and numeric).
+    whom : str
+        Who passes the data, for the message.
+    name : str, default="X"
+        Name of the data in the message.
+    max_abs : float, default=1e150
+        Largest absolute value accepted.
+
+    Raises
+    ------
+    ValueError
+        If some ``|X[i, j]| > max_abs``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfactor.utils.validation import check_finite_scale
+    >>> check_finite_scale(np.array([1.0, -1e100]), "fit")
+    >>> check_finite_scale(np.array([1.0, -1e300]), "fit", name="y")
+    Traceback (most recent call last):
+        ...
+    ValueError: y passed to fit has values up to 1e+300 in absolute value; \
+their squares overflow float64. Rescale the data (e.g. with StandardScaler).
+    """
+    values = X.data if sp.issparse(X) else np.asarray(X)
+    if values.size == 0:
+        return
+    largest = float(np.max(np.abs(values)))
+    if largest > max_abs:
+        raise ValueError(
+            f"{name} passed to {whom} has values up to {largest:.0e} in absolute "
+            "value; their squares overflow float64. Rescale the data (e.g. "
+            "with StandardScaler)."
         )
