@@ -8,5 +8,6 @@ when they are absent.
 """
 
 from ._base import fetch_file, get_data_home
+from ._multilevel import make_multilevel_factor
 
-__all__ = ["fetch_file", "get_data_home"]
+__all__ = ["fetch_file", "get_data_home", "make_multilevel_factor"]
