@@ -201,10 +201,14 @@ def _check_nested(code, uniques, parent_code, parent_uniques, level):
     bad = np.flatnonzero(low != high)
     if bad.size:
         group = bad[0]
+        name, first, second = (
+            uniques[group].tolist(),
+            parent_uniques[low[group]].tolist(),
+            parent_uniques[high[group]].tolist(),
+        )
         raise ValueError(
-            f"The hierarchy is not nested: group {uniques[group]!r} of level "
-            f"{level} spans groups {parent_uniques[low[group]]!r} and "
-            f"{parent_uniques[high[group]]!r} of level {level - 1} "
+            f"The hierarchy is not nested: group {name!r} of level {level} "
+            f"spans groups {first!r} and {second!r} of level {level - 1} "
             f"({bad.size} such group{'s' if bad.size > 1 else ''}). Every group "
             "must lie inside a single group of the level above."
         )
@@ -234,7 +238,8 @@ def check_ranks(ranks, n_levels=None):
             f"one per level; got {ranks!r}."
         )
     out = []
-    for level, rank in enumerate(array.tolist()):
+    values = array.tolist() if isinstance(ranks, np.ndarray) else list(ranks)
+    for level, rank in enumerate(values):
         if isinstance(rank, bool) or not isinstance(rank, Integral) or rank < 0:
             raise ValueError(
                 f"ranks[{level}] must be a non-negative integer, got {rank!r}."
