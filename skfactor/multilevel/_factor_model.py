@@ -104,7 +104,7 @@ class MultilevelFactorModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         the truncated SVD of what its ancestors leave unexplained;
         ``"random"`` draws Gaussian factors explaining half of the variance
         of each feature.
-    {{max_iter=200}}
+    {{max_iter=500}}
     tol : float, default=1e-5
         Tolerance on the relative gain of the log-likelihood (of the
         standardized data) between two EM iterations; EM stops at the first
@@ -187,7 +187,7 @@ class MultilevelFactorModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         *,
         noise_floor=1e-3,
         init="svd",
-        max_iter=200,
+        max_iter=500,
         tol=1e-5,
         random_state=None,
         verbose=0,
@@ -287,8 +287,9 @@ class MultilevelFactorModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                 stacklevel=3,
             )
         with np.errstate(over="ignore", under="ignore"):
-            floor_variance = self.noise_floor * scale**2
-        bad = ~np.isfinite(floor_variance) | ~np.isfinite(scale**2)
+            variance = scale**2
+            floor_variance = self.noise_floor * variance
+        bad = ~np.isfinite(variance)
         if np.any(bad):
             feature = int(h.perm[np.flatnonzero(bad)[0]])
             raise ValueError(
