@@ -51,7 +51,6 @@ linear in the number of features :math:`n`.
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils.extmath import randomized_svd
 
 from ..utils._monitor import ConvergenceMonitor
 from ._mlr import MLRMatrix
@@ -218,14 +217,26 @@ def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask):
     return F, np.maximum(d, floor)
 
 
-def truncated_svd(A, k, random_state):
-    """Top ``k`` singular triplets: exact for small matrices, randomized otherwise."""
+def truncated_svd(A, k, random_state, n_oversamples=10, n_iter=4):
+    """Top ``k`` singular triplets: exact for small matrices, randomized otherwise.
+
+    The randomized range finder (Halko, Martinsson and Tropp) with ``n_iter``
+    QR-normalized power iterations; numpy only, deterministic given
+    ``random_state``.
+    """
     if k == 0:
         return np.zeros((A.shape[0], 0)), np.zeros(0), np.zeros((0, A.shape[1]))
     if min(A.shape) <= 4 * k + 20:
         U, S, Vt = np.linalg.svd(A, full_matrices=False)
         return U[:, :k], S[:k], Vt[:k]
-    return randomized_svd(A, k, n_oversamples=10, n_iter=4, random_state=random_state)
+    rng = check_random_state(random_state)
+    Q = A @ rng.standard_normal((A.shape[1], k + n_oversamples))
+    for _ in range(n_iter):
+        Q = np.linalg.qr(Q)[0]
+        Q = A @ (A.T @ Q)
+    Q = np.linalg.qr(Q)[0]
+    U, S, Vt = np.linalg.svd(Q.T @ A, full_matrices=False)
+    return Q @ U[:, :k], S[:k], Vt[:k]
 
 
 def _residual_sq_norms(R, U, S, Vt):
