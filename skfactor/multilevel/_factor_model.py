@@ -86,8 +86,7 @@ class MultilevelFactorModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         A group with fewer features than its level's rank gets as many factors
         as it has features (the others would be redundant); the factor blocks
         and ``transform`` then skip the missing ones.
-    hierarchy : "auto" or sequence of array-like of shape (n_features,), \
-            default="auto"
+    hierarchy : "auto" or list of array-like of shape (n_features,), default="auto"
         Group label of every feature at every level, coarsest first, one
         label array per rank. Groups of a level must be nested in the groups
         of the level above. ``"auto"`` learns a hierarchy of ``len(ranks)``
@@ -134,9 +133,9 @@ class MultilevelFactorModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     n_iter_ : int
         Number of EM iterations run.
     n_features_in_ : int
-        Number of features seen during :term:`fit`.
+        Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during :term:`fit`. Defined only when `X`
+        Names of features seen during ``fit``. Defined only when `X`
         has feature names that are all strings.
 
     See Also
@@ -326,10 +325,10 @@ class MultilevelFactorModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, n_components_)
-            Factors of every group, level by level (coarsest first), group by
-            group (in the order of ``hierarchy_`` labels), then factor by
-            factor.
+        Z : ndarray of shape (n_samples, n_components)
+            The ``n_components_`` factors of every group, level by level
+            (coarsest first), group by group (in the order of the
+            ``hierarchy_`` labels), then factor by factor.
         """
         X, Yt = self._standardized(X)
         with np.errstate(over="ignore", invalid="ignore"):
