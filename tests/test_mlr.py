@@ -4,6 +4,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from scipy.stats import multivariate_normal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -123,6 +124,21 @@ def test_solve_and_logdet(case):
 
 @SETTINGS
 @given(mlr_cases())
+def test_logpdf_is_the_gaussian_log_density(case):
+    hierarchy, factors, diagonal, rng = case
+    A = MLRMatrix(hierarchy, factors, diagonal)
+    dense = dense_reference(hierarchy, factors, diagonal)
+    mean = rng.standard_normal(A.shape[0])
+    X = rng.standard_normal((5, A.shape[0])) * 2 + mean
+    expected = multivariate_normal(mean, dense).logpdf(X)
+    np.testing.assert_allclose(A.logpdf(X, mean), np.atleast_1d(expected), rtol=1e-10)
+    np.testing.assert_allclose(
+        A.logpdf(X - mean), np.atleast_1d(expected), rtol=1e-10
+    )
+
+
+@SETTINGS
+@given(mlr_cases())
 def test_canonical_order_makes_every_group_contiguous(case):
     hierarchy = case[0]
     h = check_hierarchy(hierarchy)
@@ -156,6 +172,10 @@ def test_sample_has_the_matrix_as_covariance():
     np.testing.assert_array_equal(X[:5], A.sample(100_000, random_state=0)[:5])
     with pytest.raises(ValueError, match="sign=-1"):
         A.inv().sample(3)
+    with pytest.raises(ValueError, match="sign=1"):
+        A.inv().logpdf(X[:2])
+    with pytest.raises(ValueError, match=r"X must have shape \(n_samples, 8\)"):
+        A.logpdf(X[:2, :3])
     with pytest.raises(ValueError, match="n_samples"):
         A.sample(0)
 

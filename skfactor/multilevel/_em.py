@@ -53,13 +53,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ..utils._monitor import ConvergenceMonitor
-from ._mlr import MLRMatrix
-
-_LOG_2PI = np.log(2.0 * np.pi)
-
-
-def _offsets(ranks):
-    return np.concatenate(([0], np.cumsum(ranks))).astype(int).tolist()
+from ._mlr import MLRMatrix, gaussian_log_density, rank_offsets
 
 
 def rank_mask(h, ranks):
@@ -73,7 +67,7 @@ def rank_mask(h, ranks):
     active : list of ndarray of shape (n_groups_l, r_l), dtype bool
         Active factors of every group of every level.
     """
-    off = _offsets(ranks)
+    off = rank_offsets(ranks)
     mask = np.zeros((h.n_features, off[-1]))
     active = []
     for level, rank in enumerate(ranks):
@@ -100,7 +94,7 @@ def posterior_covariances(psi, h, ranks):
         ``V[g]`` is the covariance of the factors of the groups on the path
         from the root to ``g``, levels in order.
     """
-    off = _offsets(ranks)
+    off = rank_offsets(ranks)
     V = np.eye(ranks[0]) - psi[0]
     for level in range(1, len(ranks)):
         R = off[level]
@@ -149,7 +143,7 @@ def posterior(Yt, sigma, means=True, covariances=True):
     inverse = sigma.inv()
     h = sigma._h
     ranks = sigma.ranks
-    off = _offsets(ranks)
+    off = rank_offsets(ranks)
     n_samples = Yt.shape[1]
     F = sigma._F
     ancestors = h._ancestors_list
@@ -167,11 +161,6 @@ def posterior(Yt, sigma, means=True, covariances=True):
                 Z[level][ancestors[level][group]] += G[off[level] : off[level + 1]]
     V = posterior_covariances(psi, h, ranks) if covariances else None
     return quad, logdet, Z, V
-
-
-def log_likelihood(quad, logdet, n_features):
-    """Gaussian log-likelihood of every sample from :func:`posterior` output."""
-    return -0.5 * (n_features * _LOG_2PI + logdet + quad)
 
 
 def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask):
@@ -260,7 +249,7 @@ def init_svd(Yt, h, ranks, mask, floor, random_state):
     """
     rng = check_random_state(random_state)
     n_features, n_samples = Yt.shape
-    off = _offsets(ranks)
+    off = rank_offsets(ranks)
     F = np.zeros((n_features, off[-1]))
     d = np.empty(n_features)
     scores = []
@@ -326,11 +315,11 @@ def fit_em(Yt, F, d, h, ranks, floor, mask, max_iter, tol, verbose=0):
     )
     sigma = MLRMatrix._from_permuted(h, F, d, ranks, 1)
     quad, logdet, Z, V = posterior(Yt, sigma)
-    monitor.start(np.sum(log_likelihood(quad, logdet, n_features)))
+    monitor.start(np.sum(gaussian_log_density(quad, logdet, n_features)))
     while True:
         F, d = m_step(Yt, sumsq, Z, V, h, ranks, floor, mask)
         sigma = MLRMatrix._from_permuted(h, F, d, ranks, 1)
         quad, logdet, Z, V = posterior(Yt, sigma)
-        if monitor.update(np.sum(log_likelihood(quad, logdet, n_features))):
+        if monitor.update(np.sum(gaussian_log_density(quad, logdet, n_features))):
             break
     return F, d, monitor

@@ -15,8 +15,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._docstrings import fill_doc
-from ._em import fit_em, init_random, init_svd, log_likelihood, posterior, rank_mask
-from ._mlr import MLRMatrix, check_hierarchy, check_ranks
+from ._em import fit_em, init_random, init_svd, posterior, rank_mask
+from ._mlr import (
+    MLRMatrix,
+    check_hierarchy,
+    check_ranks,
+    gaussian_log_density,
+    rank_offsets,
+)
 from ._partition import spectral_hierarchy
 
 __all__ = ["MultilevelFactorModel"]
@@ -253,7 +259,7 @@ class MultilevelFactorModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self._active = np.concatenate([a.ravel() for a in active])
         self.mean_ = mean[iperm]
         F_original = (F * scale[:, None])[iperm]
-        offsets = np.concatenate(([0], np.cumsum(ranks))).astype(int)
+        offsets = rank_offsets(ranks)
         self.components_ = [
             np.ascontiguousarray(F_original[:, offsets[l] : offsets[l + 1]].T)
             for l in range(len(ranks))
@@ -363,7 +369,7 @@ class MultilevelFactorModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             )
         # The quadratic form is positive: a non-finite value is an overflow.
         quad[~np.isfinite(quad)] = np.inf
-        return log_likelihood(quad, logdet, Yt.shape[0]) - np.sum(np.log(self._scale))
+        return gaussian_log_density(quad, logdet, Yt.shape[0]) - np.sum(np.log(self._scale))
 
     def score(self, X, y=None):
         """Average log-likelihood of the samples.

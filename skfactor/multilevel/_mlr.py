@@ -254,6 +254,16 @@ def check_ranks(ranks, n_levels=None):
     return tuple(out)
 
 
+def rank_offsets(ranks):
+    """Column offsets of every level in the compressed factor array."""
+    return np.concatenate(([0], np.cumsum(ranks, dtype=int))).astype(int).tolist()
+
+
+def gaussian_log_density(quad, logdet, n_features):
+    """:math:`-\\frac{1}{2}(n \\log 2\\pi + \\log\\det\\Sigma + q)` for quadratic forms ``q``."""
+    return -0.5 * (n_features * np.log(2.0 * np.pi) + logdet + quad)
+
+
 def _segment_gram(A, B, bounds):
     """``out[k] = A[s_k:e_k].T @ B[s_k:e_k]`` for the ranges given by ``bounds``."""
     p = len(bounds) - 1
@@ -377,7 +387,7 @@ class MLRMatrix:
         self._d = np.ascontiguousarray(d, dtype=np.float64)
         self.ranks = ranks
         self.sign = sign
-        self._offsets = np.concatenate(([0], np.cumsum(ranks))).astype(int).tolist()
+        self._offsets = rank_offsets(ranks)
         self._smw = None
         self._inverse = None
 
@@ -641,6 +651,37 @@ class MLRMatrix:
         x : ndarray of the shape of ``b``
         """
         return self.inv().matvec(b)
+
+    def logpdf(self, X, mean=None):
+        """Log-density of :math:`\\mathcal{N}(\\mu, A)` at the rows of ``X``.
+
+        Uses the structured inverse and log-determinant (``sign=1`` only).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        mean : array-like of shape (n_features,), default=None
+            :math:`\\mu`; zero when None.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+        """
+        if self.sign != 1:
+            raise ValueError("logpdf needs a covariance D + F F^T (sign=1).")
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.shape[0]:
+            raise ValueError(
+                f"X must have shape (n_samples, {self.shape[0]}), got {X.shape}."
+            )
+        h = self._h
+        Yt = np.array(X.T[h.perm], order="C")
+        if mean is not None:
+            Yt -= np.asarray(mean, dtype=np.float64)[h.perm][:, None]
+        quad = np.zeros(X.shape[0])
+        for _, start, stop, W in self.inv()._leaf_blocks(Yt):
+            quad += np.einsum("ij,ij->j", Yt[start:stop], W)
+        return gaussian_log_density(quad, self.logdet(), self.shape[0])
 
     def sample(self, n_samples=1, random_state=None):
         """Draw samples of :math:`\\mathcal{N}(0, A)`, as :math:`F z + D^{1/2} e`.
