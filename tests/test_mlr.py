@@ -200,6 +200,7 @@ def test_non_nested_hierarchy_is_rejected_naming_the_level():
     "hierarchy, message",
     [
         ([], "at least one level"),
+        ([0, 0, 1], r"one per level .* pass \[labels\]"),
         ([[0, 0], [0, 0, 1]], "Level 1 of the hierarchy has 3 labels but there are 2"),
         ([[[0, 0]]], "Level 0 of the hierarchy must be a 1-d array"),
         ([[0.0, np.nan]], "Level 0 of the hierarchy has NaN"),

@@ -389,3 +389,54 @@ def test_extreme_values_at_predict_time_give_no_nan(fitted):
     tiny = np.full((2, X.shape[1]), 1e-300)
     assert np.all(np.isfinite(model.score_samples(tiny)))
     assert np.all(np.isfinite(model.transform(tiny)))
+
+
+def test_make_multilevel_factor_returns_the_true_model():
+    X, truth = make_multilevel_factor(
+        n_samples=50, n_features=40, ranks=(2, 1, 1), branching=(3, 2), snr=2.0,
+        random_state=0,
+    )
+    assert X.shape == (50, 40)
+    assert [np.unique(labels).size for labels in truth.hierarchy] == [1, 3, 6]
+    check_hierarchy(truth.hierarchy)  # nested
+    assert [F.shape for F in truth.factors] == [(40, 2), (40, 1), (40, 1)]
+    signal = sum(np.sum(F**2, axis=1) for F in truth.factors)
+    np.testing.assert_allclose(truth.noise_variance, signal / 2.0)
+    np.testing.assert_allclose(
+        truth.covariance.to_dense(),
+        dense_reference(truth.hierarchy, truth.factors, truth.noise_variance),
+    )
+    # shuffled: the groups of level 1 are not contiguous in the feature order
+    assert np.any(np.diff(truth.hierarchy[1]) < 0)
+    X2, truth2 = make_multilevel_factor(
+        n_samples=50, n_features=40, ranks=(2, 1, 1), branching=(3, 2), snr=2.0,
+        random_state=0,
+    )
+    np.testing.assert_array_equal(X, X2)
+    _, ordered = make_multilevel_factor(n_features=10, ranks=(1, 1), shuffle=False, random_state=0)
+    assert np.all(np.diff(ordered.hierarchy[1]) >= 0)
+    # more parts than features: a group splits into as many parts as it has features
+    _, tiny = make_multilevel_factor(n_features=3, ranks=(1, 1), branching=5, random_state=0)
+    assert np.unique(tiny.hierarchy[1]).size == 3
+
+
+@pytest.mark.parametrize(
+    "params, error, message",
+    [
+        (dict(branching=(2,)), ValueError, "branching must be a positive integer or 2"),
+        (dict(branching=0), ValueError, "branching"),
+        (dict(ranks=(1, -1, 1)), ValueError, r"ranks\[1\]"),
+        (dict(snr=0.0), ValueError, "snr"),
+    ],
+)
+def test_make_multilevel_factor_bad_parameters(params, error, message):
+    with pytest.raises(error, match=message):
+        make_multilevel_factor(**{"ranks": (2, 1, 1), **params})
+
+
+def test_all_zero_ranks_is_a_diagonal_model():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 4)) * [1, 2, 3, 4]
+    model = MultilevelFactorModel((0,), random_state=0).fit(X)
+    np.testing.assert_allclose(model.noise_variance_, X.var(axis=0))
+    assert model.n_components_ == 0 and model.transform(X).shape == (40, 0)

@@ -137,6 +137,11 @@ def check_hierarchy(hierarchy, n_features=None):
         )
     if len(hierarchy) == 0:
         raise ValueError("The hierarchy must have at least one level.")
+    if np.ndim(hierarchy[0]) == 0:
+        raise ValueError(
+            "hierarchy must be a list of label arrays, one per level (coarsest "
+            "first); for a single level pass [labels]."
+        )
     codes = []
     for level, labels in enumerate(hierarchy):
         labels = np.asarray(labels)
