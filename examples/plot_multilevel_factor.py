@@ -73,7 +73,8 @@ for ax, levels, title in [
 fig.tight_layout()
 
 for level, (true, learned) in enumerate(zip(truth.hierarchy, auto.hierarchy_)):
-    print(f"level {level}: adjusted Rand index {adjusted_rand_score(true, learned):.2f}")
+    ari = adjusted_rand_score(true, learned)
+    print(f"level {level}: adjusted Rand index {ari:.2f}")
 
 # %%
 # Covariance blocks

@@ -153,7 +153,9 @@ def test_transform_is_the_posterior_mean(fitted):
     Z = (X[:7] - model.mean_) @ np.linalg.solve(sigma, L)
     # columns: level by level, group by group (canonical labels), factor by factor
     keep = np.abs(L).sum(axis=0) > 0
-    np.testing.assert_allclose(model.transform(X[:7]), Z[:, keep], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        model.transform(X[:7]), Z[:, keep], rtol=1e-9, atol=1e-12
+    )
     assert model.n_components_ == keep.sum() == model.transform(X[:1]).shape[1]
     names = model.get_feature_names_out()
     assert names[0] == "multilevelfactormodel0" and len(names) == model.n_components_
@@ -216,7 +218,9 @@ def test_auto_hierarchy_recovers_the_top_split_and_beats_flat(seed):
 def test_matrix_free_normalized_cut_equals_the_dense_one(monkeypatch):
     from skfactor.multilevel import _partition
 
-    X, _ = make_multilevel_factor(n_samples=300, n_features=60, ranks=(2, 2), random_state=0)
+    X, _ = make_multilevel_factor(
+        n_samples=300, n_features=60, ranks=(2, 2), random_state=0
+    )
     Yt = (X - X.mean(0)).T / X.std(0)[:, None]
     dense = _partition.spectral_bipartition(Yt, 2, 4, random_state=0)
     monkeypatch.setattr(_partition, "_DENSE_MAX", 5)
@@ -284,7 +288,8 @@ def test_constant_features_use_the_floor_and_warn():
 def test_noise_floor_stops_a_heywood_case():
     rng = np.random.default_rng(0)
     z = rng.standard_normal((100, 1))
-    X = np.hstack([z, z + 1e-9 * rng.standard_normal((100, 1)), rng.standard_normal((100, 3))])
+    twin = z + 1e-9 * rng.standard_normal((100, 1))
+    X = np.hstack([z, twin, rng.standard_normal((100, 3))])
     model = MultilevelFactorModel(
         (1,), [np.zeros(5)], noise_floor=1e-2, max_iter=500, random_state=0
     ).fit(X)
@@ -294,15 +299,21 @@ def test_noise_floor_stops_a_heywood_case():
 
 
 def test_affine_equivariance():
-    X, truth = make_multilevel_factor(n_samples=100, n_features=12, ranks=(1, 1), random_state=0)
+    X, truth = make_multilevel_factor(
+        n_samples=100, n_features=12, ranks=(1, 1), random_state=0
+    )
     scale = np.geomspace(1e-3, 1e3, 12)
     a = MultilevelFactorModel((1, 1), truth.hierarchy, random_state=0).fit(X)
-    b = MultilevelFactorModel((1, 1), truth.hierarchy, random_state=0).fit(X * scale + 3)
+    X_scaled = X * scale + 3
+    b = MultilevelFactorModel((1, 1), truth.hierarchy, random_state=0).fit(X_scaled)
     np.testing.assert_allclose(
         b.get_covariance(), a.get_covariance() * np.outer(scale, scale), rtol=1e-8
     )
-    np.testing.assert_allclose(b.transform(X * scale + 3), a.transform(X), rtol=1e-8, atol=1e-10)
-    assert b.score(X * scale + 3) == pytest.approx(a.score(X) - np.log(scale).sum(), rel=1e-10)
+    np.testing.assert_allclose(
+        b.transform(X_scaled), a.transform(X), rtol=1e-8, atol=1e-10
+    )
+    expected = a.score(X) - np.log(scale).sum()
+    assert b.score(X_scaled) == pytest.approx(expected, rel=1e-10)
     assert b.n_iter_ == a.n_iter_
 
 
@@ -346,10 +357,22 @@ def test_verbose_and_convergence_warning(capsys):
 @pytest.mark.parametrize(
     "params, message",
     [
-        (dict(ranks=(1, 1), hierarchy=[np.zeros(4)]), "ranks has 2 entries but the hierarchy has 1 levels.*level 1 is missing from the hierarchy"),
-        (dict(ranks=(1,), hierarchy=[np.zeros(4), [0, 0, 1, 1]]), "level 1 is missing a rank"),
-        (dict(ranks=(1, 1), hierarchy=[np.zeros(4), [0, 0, 1]]), "Level 1 of the hierarchy has 3 labels but there are 4 features"),
-        (dict(ranks=(1, 1, 1), hierarchy=[np.zeros(4), [0, 0, 1, 1], [0, 1, 1, 2]]), "not nested: group 1 of level 2 spans groups 0 and 1 of level 1"),
+        (
+            dict(ranks=(1, 1), hierarchy=[np.zeros(4)]),
+            "ranks has 2 entries but the hierarchy has 1 levels.*level 1 is missing",
+        ),
+        (
+            dict(ranks=(1,), hierarchy=[np.zeros(4), [0, 0, 1, 1]]),
+            "level 1 is missing a rank",
+        ),
+        (
+            dict(ranks=(1, 1), hierarchy=[np.zeros(4), [0, 0, 1]]),
+            "Level 1 of the hierarchy has 3 labels but there are 4 features",
+        ),
+        (
+            dict(ranks=(1, 1, 1), hierarchy=[np.zeros(4), [0, 0, 1, 1], [0, 1, 1, 2]]),
+            "not nested: group 1 of level 2 spans groups 0 and 1 of level 1",
+        ),
         (dict(ranks=(1, -2)), r"ranks\[1\] must be a non-negative integer"),
         (dict(ranks=[[1, 2]]), "non-empty 1-d sequence"),
     ],
@@ -364,8 +387,8 @@ def test_bad_parameters_name_the_level(params, message):
     "X, message",
     [
         (np.ones((1, 3)), "1 sample"),
-        (np.array([[1e300, 1.0], [-1e300, 2.0], [3e299, 0.0]]), "feature 0 .* overflows"),
-        (np.array([[1e-300, 1.0], [-1e-300, 2.0], [3e-301, 0.0]]), "feature 0 .* too small"),
+        (np.array([[1e300, 1], [-1e300, 2], [3e299, 0]]), "feature 0 .* overflows"),
+        (np.array([[1e-300, 1], [-1e-300, 2], [3e-301, 0]]), "feature 0 .* too small"),
         (np.array([[1.0, np.nan], [2.0, 1.0]]), "NaN"),
         (np.array([[1.0 + 1j, 0.0], [2.0, 1.0]]), "Complex data not supported"),
     ],
@@ -413,10 +436,14 @@ def test_make_multilevel_factor_returns_the_true_model():
         random_state=0,
     )
     np.testing.assert_array_equal(X, X2)
-    _, ordered = make_multilevel_factor(n_features=10, ranks=(1, 1), shuffle=False, random_state=0)
+    _, ordered = make_multilevel_factor(
+        n_features=10, ranks=(1, 1), shuffle=False, random_state=0
+    )
     assert np.all(np.diff(ordered.hierarchy[1]) >= 0)
     # more parts than features: a group splits into as many parts as it has features
-    _, tiny = make_multilevel_factor(n_features=3, ranks=(1, 1), branching=5, random_state=0)
+    _, tiny = make_multilevel_factor(
+        n_features=3, ranks=(1, 1), branching=5, random_state=0
+    )
     assert np.unique(tiny.hierarchy[1]).size == 3
 
 

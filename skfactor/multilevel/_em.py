@@ -284,7 +284,7 @@ def init_svd(Yt, h, ranks, mask, floor, random_state):
 
 
 def init_random(n_features, ranks, mask, floor, random_state):
-    """Random Gaussian factors explaining half of the (unit) variance of each feature."""
+    """Random Gaussian factors explaining half of the unit variance of each feature."""
     rng = check_random_state(random_state)
     F = rng.standard_normal((n_features, sum(ranks))) * mask
     norms = np.einsum("ij,ij->i", F, F)

@@ -50,7 +50,9 @@ def _standardize(Yt):
 
 
 @fill_doc
-class MultilevelFactorModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class MultilevelFactorModel(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     r"""Gaussian factor model with multilevel low-rank (MLR) covariance.
 
     The features are partitioned hierarchically into nested groups, level 0
@@ -369,7 +371,8 @@ class MultilevelFactorModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             )
         # The quadratic form is positive: a non-finite value is an overflow.
         quad[~np.isfinite(quad)] = np.inf
-        return gaussian_log_density(quad, logdet, Yt.shape[0]) - np.sum(np.log(self._scale))
+        jacobian = np.sum(np.log(self._scale))
+        return gaussian_log_density(quad, logdet, Yt.shape[0]) - jacobian
 
     def score(self, X, y=None):
         """Average log-likelihood of the samples.

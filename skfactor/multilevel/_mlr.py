@@ -251,10 +251,11 @@ def check_ranks(ranks, n_levels=None):
             )
         out.append(int(rank))
     if n_levels is not None and len(out) != n_levels:
+        what = "missing a rank" if len(out) < n_levels else "missing from the hierarchy"
         raise ValueError(
             f"ranks has {len(out)} entries but the hierarchy has {n_levels} "
             f"levels: give one rank per level (level {min(len(out), n_levels)} "
-            f"is {'missing a rank' if len(out) < n_levels else 'missing from the hierarchy'})."
+            f"is {what})."
         )
     return tuple(out)
 
@@ -265,7 +266,10 @@ def rank_offsets(ranks):
 
 
 def gaussian_log_density(quad, logdet, n_features):
-    """:math:`-\\frac{1}{2}(n \\log 2\\pi + \\log\\det\\Sigma + q)` for quadratic forms ``q``."""
+    """Gaussian log-density from quadratic forms ``q`` and the log-determinant.
+
+    :math:`-\\frac{1}{2}(n \\log 2\\pi + \\log\\det\\Sigma + q)`.
+    """
     return -0.5 * (n_features * np.log(2.0 * np.pi) + logdet + quad)
 
 
@@ -708,8 +712,14 @@ class MLRMatrix:
                 "Sampling needs a covariance D + F F^T (sign=1); this MLR matrix "
                 "has sign=-1."
             )
-        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        if (
+            isinstance(n_samples, bool)
+            or not isinstance(n_samples, Integral)
+            or n_samples < 1
+        ):
+            raise ValueError(
+                f"n_samples must be a positive integer, got {n_samples!r}."
+            )
         rng = check_random_state(random_state)
         h = self._h
         latent = [
