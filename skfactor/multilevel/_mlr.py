@@ -475,6 +475,8 @@ class MLRMatrix:
                 yield group, start, stop, block
 
     def _apply_permuted(self, X, first_level=0):
+        if first_level >= len(self.ranks):  # diagonal part only
+            return X * self._d[:, None]
         out = np.empty_like(X)
         for _, start, stop, block in self._leaf_blocks(X, first_level):
             out[start:stop] = block
