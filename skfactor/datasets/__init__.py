@@ -9,6 +9,7 @@ when they are absent.
 
 from ._base import fetch_file, get_data_home
 from ._hyperspectral import make_hyperspectral
+from ._multilevel import make_multilevel_factor
 from ._nmf import make_sparse_nmf
 from ._switching import (
     make_forgetting_bandit,
@@ -21,6 +22,7 @@ __all__ = [
     "get_data_home",
     "make_forgetting_bandit",
     "make_hyperspectral",
+    "make_multilevel_factor",
     "make_sparse_nmf",
     "make_switching_classification",
     "make_switching_regression",

@@ -1,0 +1,325 @@
+r"""EM for the multilevel factor model, group by group with the MLR inverse.
+
+Model: :math:`y = F z + e`, :math:`z \sim \mathcal{N}(0, I_s)`,
+:math:`e \sim \mathcal{N}(0, D)`, where :math:`F` has the multilevel block
+structure of :mod:`skfactor.multilevel._mlr`, so that
+:math:`\Sigma = F F^T + D` is an MLR matrix. Every function here works on the
+canonical (permuted) row order and on the data transposed, ``Yt`` of shape
+``(n_features, n_samples)``, so that a group is a contiguous block of rows.
+
+E-step. The posterior of :math:`z` given :math:`y` has mean
+:math:`F^T \Sigma^{-1} y` and covariance :math:`I - F^T \Sigma^{-1} F`.
+:math:`\Sigma^{-1} Y` uses the structured inverse
+:math:`D^{-1} - H H^T`, one finest group at a time. Feature :math:`i` only
+loads on the factors of the groups on its path to the root, so the M-step
+only needs, for every finest group :math:`g`, the posterior covariance
+:math:`V_g` of the factors of its path. With :math:`\Psi_a` the Gram matrices
+of the Sherman-Morrison-Woodbury recursion
+(:meth:`~skfactor.multilevel.MLRMatrix._smw_recursion`) and :math:`R` the
+total rank of the levels above group :math:`c` (child of :math:`a`),
+
+.. math::
+
+    V_{\text{root}} = I - \Psi_{\text{root}}, \quad
+    V_c = \begin{pmatrix} V_a & -V_a X_c \\ -X_c^T V_a &
+    I - \Psi_c^{cc} + X_c^T V_a X_c \end{pmatrix}, \quad
+    X_c = \Psi_c^{[:R],\,c},
+
+top-down in :math:`O(r^3)` per group (a Schur-complement argument on the
+split :math:`\Sigma = \Sigma^{(l+1)} + U U^T`, :math:`U` the factors of the
+levels above).
+
+M-step. The expected complete log-likelihood separates over the features:
+with :math:`\bar z_t` the posterior means of the path factors,
+:math:`C_g = N V_g + \sum_t \bar z_t \bar z_t^T` and
+:math:`b_i = \sum_t y_{ti} \bar z_t`,
+
+.. math::
+
+    f_i = C_g^{-1} b_i, \qquad
+    d_i = \max\Big(\tfrac{1}{N}\big(\textstyle\sum_t y_{ti}^2 - f_i^T b_i\big),
+    \ \text{floor}\Big).
+
+The floor keeps the M-step of :math:`d_i` exact under the constraint
+:math:`d_i \ge \text{floor}` (the expected log-likelihood is unimodal in
+:math:`d_i`), so the log-likelihood still never decreases.
+
+Per iteration: four passes over the data of :math:`O(n N r)` each, and
+:math:`O(n r^2 + \text{groups} \cdot r^3)` for the structured inverse —
+linear in the number of features :math:`n`.
+"""
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ..utils._monitor import ConvergenceMonitor
+from ._mlr import MLRMatrix, gaussian_log_density, rank_offsets
+
+
+def rank_mask(h, ranks):
+    """Active factor columns: a group of ``n_a`` features uses ``min(r_l, n_a)``.
+
+    Returns
+    -------
+    mask : ndarray of shape (n_features, sum(ranks))
+        1.0 where the compressed factor entry is free, 0.0 where it is held at
+        zero (in canonical row order).
+    active : list of ndarray of shape (n_groups_l, r_l), dtype bool
+        Active factors of every group of every level.
+    """
+    off = rank_offsets(ranks)
+    mask = np.zeros((h.n_features, off[-1]))
+    active = []
+    for level, rank in enumerate(ranks):
+        sizes = h.group_sizes(level)
+        level_active = np.arange(rank)[None, :] < sizes[:, None]
+        active.append(level_active)
+        mask[:, off[level] : off[level + 1]] = np.repeat(level_active, sizes, axis=0)
+    return mask, active
+
+
+def posterior_covariances(psi, h, ranks):
+    """Posterior covariance of the path factors of every finest group.
+
+    Parameters
+    ----------
+    psi : list of ndarray
+        Gram matrices of :meth:`MLRMatrix._smw_recursion` of the covariance.
+    h : _Hierarchy
+    ranks : tuple of int
+
+    Returns
+    -------
+    V : ndarray of shape (n_finest_groups, r, r)
+        ``V[g]`` is the covariance of the factors of the groups on the path
+        from the root to ``g``, levels in order.
+    """
+    off = rank_offsets(ranks)
+    V = np.eye(ranks[0]) - psi[0]
+    for level in range(1, len(ranks)):
+        R = off[level]
+        own = slice(R, off[level + 1])
+        V_parent = V[h.parent[level]]
+        X = psi[level][:, :R, own]
+        VX = np.matmul(V_parent, X)
+        V = np.empty((h.n_groups[level], off[level + 1], off[level + 1]))
+        V[:, :R, :R] = V_parent
+        V[:, :R, own] = -VX
+        V[:, own, :R] = -VX.transpose(0, 2, 1)
+        V[:, own, own] = (
+            np.eye(ranks[level])
+            - psi[level][:, own, own]
+            + np.matmul(X.transpose(0, 2, 1), VX)
+        )
+    return V
+
+
+def posterior(Yt, sigma, means=True, covariances=True):
+    """E-step quantities of centered data under the covariance ``sigma``.
+
+    Parameters
+    ----------
+    Yt : ndarray of shape (n_features, n_samples)
+        Centered data, transposed, canonical row order.
+    sigma : MLRMatrix
+        The model covariance :math:`F F^T + D`.
+    means : bool, default=True
+        Whether to compute the posterior means of the factors.
+    covariances : bool, default=True
+        Whether to compute the path posterior covariances.
+
+    Returns
+    -------
+    quad : ndarray of shape (n_samples,)
+        :math:`y_t^T \\Sigma^{-1} y_t` for every sample.
+    logdet : float
+        :math:`\\log\\det\\Sigma`.
+    Z : list of ndarray of shape (n_groups_l, r_l, n_samples) or None
+        Posterior means of the factors of every group.
+    V : ndarray of shape (n_finest_groups, r, r) or None
+        See :func:`posterior_covariances`.
+    """
+    psi, _, logdet = sigma._smw_recursion()
+    inverse = sigma.inv()
+    h = sigma._h
+    ranks = sigma.ranks
+    off = rank_offsets(ranks)
+    n_samples = Yt.shape[1]
+    F = sigma._F
+    ancestors = h._ancestors_list
+    quad = np.zeros(n_samples)
+    Z = (
+        [np.zeros((h.n_groups[l], ranks[l], n_samples)) for l in range(len(ranks))]
+        if means
+        else None
+    )
+    for group, start, stop, W in inverse._leaf_blocks(Yt):
+        quad += np.einsum("ij,ij->j", Yt[start:stop], W)
+        if means:
+            G = F[start:stop].T @ W
+            for level in range(len(ranks)):
+                Z[level][ancestors[level][group]] += G[off[level] : off[level + 1]]
+    V = posterior_covariances(psi, h, ranks) if covariances else None
+    return quad, logdet, Z, V
+
+
+def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask):
+    """New factors and noise variances (canonical row order).
+
+    Parameters
+    ----------
+    Yt : ndarray of shape (n_features, n_samples)
+    sumsq : ndarray of shape (n_features,)
+        :math:`\\sum_t y_{ti}^2`.
+    Z, V : output of :func:`posterior`.
+    h : _Hierarchy
+    ranks : tuple of int
+    floor : float or ndarray of shape (n_features,)
+        Lower bound of the noise variances.
+    mask : ndarray of shape (n_features, sum(ranks))
+        Entries held at zero (see :func:`rank_mask`).
+
+    Returns
+    -------
+    F : ndarray of shape (n_features, sum(ranks))
+    d : ndarray of shape (n_features,)
+    """
+    n_features, n_samples = Yt.shape
+    r = sum(ranks)
+    F = np.zeros((n_features, r))
+    d = sumsq / n_samples
+    if r:
+        bounds = h._bounds_list[-1]
+        ancestors = h._ancestors_list
+        for group in range(h.n_groups[-1]):
+            start, stop = bounds[group], bounds[group + 1]
+            Zp = np.concatenate(
+                [Z[level][ancestors[level][group]] for level in range(len(ranks))]
+            )
+            C = n_samples * V[group] + Zp @ Zp.T
+            B = Yt[start:stop] @ Zp.T
+            # Masked entries stay exactly zero by themselves (their factor
+            # has zero posterior mean and is uncorrelated with the others);
+            # the mask only guards against rounding.
+            F[start:stop] = np.linalg.solve(C, B.T).T * mask[start:stop]
+            d[start:stop] -= np.einsum("ij,ij->i", F[start:stop], B) / n_samples
+    return F, np.maximum(d, floor)
+
+
+def truncated_svd(A, k, random_state, n_oversamples=10, n_iter=4):
+    """Top ``k`` singular triplets: exact for small matrices, randomized otherwise.
+
+    The randomized range finder (Halko, Martinsson and Tropp) with ``n_iter``
+    QR-normalized power iterations; numpy only, deterministic given
+    ``random_state``.
+    """
+    if k == 0:
+        return np.zeros((A.shape[0], 0)), np.zeros(0), np.zeros((0, A.shape[1]))
+    if min(A.shape) <= 4 * k + 20:
+        U, S, Vt = np.linalg.svd(A, full_matrices=False)
+        return U[:, :k], S[:k], Vt[:k]
+    rng = check_random_state(random_state)
+    Q = A @ rng.standard_normal((A.shape[1], k + n_oversamples))
+    for _ in range(n_iter):
+        Q = np.linalg.qr(Q)[0]
+        Q = A @ (A.T @ Q)
+    Q = np.linalg.qr(Q)[0]
+    U, S, Vt = np.linalg.svd(Q.T @ A, full_matrices=False)
+    return Q @ U[:, :k], S[:k], Vt[:k]
+
+
+def _residual_sq_norms(R, U, S, Vt):
+    """Row-wise squared norms of ``R - U diag(S) Vt``, in row chunks."""
+    out = np.empty(R.shape[0])
+    US = U * S
+    for start in range(0, R.shape[0], 4096):
+        stop = min(start + 4096, R.shape[0])
+        residual = R[start:stop] - US[start:stop] @ Vt
+        out[start:stop] = np.einsum("ij,ij->i", residual, residual)
+    return out
+
+
+def init_svd(Yt, h, ranks, mask, floor, random_state):
+    """Initial factors by truncated SVDs of the residuals, coarsest level first.
+
+    The block of group ``a`` of level ``l`` is the top
+    ``min(r_l, n_a)`` principal directions of the data of group ``a`` minus
+    the fit of its ancestors, scaled so that the factors have unit variance;
+    the noise variances are the variances of the final residual.
+    """
+    rng = check_random_state(random_state)
+    n_features, n_samples = Yt.shape
+    off = rank_offsets(ranks)
+    F = np.zeros((n_features, off[-1]))
+    d = np.empty(n_features)
+    scores = []
+    # ancestors[l][a] of every group a of the current level, per coarser level.
+    level_ancestors = []
+    for level, rank in enumerate(ranks):
+        if level == 0:
+            level_ancestors = [np.arange(h.n_groups[0])]
+        else:
+            parent = h.parent[level]
+            level_ancestors = [anc[parent] for anc in level_ancestors]
+            level_ancestors.append(np.arange(h.n_groups[level]))
+        level_scores = np.zeros((h.n_groups[level], rank, n_samples))
+        bounds = h._bounds_list[level]
+        for group in range(h.n_groups[level]):
+            start, stop = bounds[group], bounds[group + 1]
+            R = Yt[start:stop]
+            if level > 0:
+                path = np.concatenate(
+                    [scores[l][level_ancestors[l][group]] for l in range(level)]
+                )
+                R = R - F[start:stop, : off[level]] @ path
+            k = min(rank, stop - start, n_samples)
+            U, S, Vt = truncated_svd(R, k, rng)
+            F[start:stop, off[level] : off[level] + k] = U * (S / np.sqrt(n_samples))
+            level_scores[group, :k] = Vt * np.sqrt(n_samples)
+            if level == len(ranks) - 1:
+                d[start:stop] = _residual_sq_norms(R, U, S, Vt) / n_samples
+        scores.append(level_scores)
+    F *= mask
+    return F, np.maximum(d, floor)
+
+
+def init_random(n_features, ranks, mask, floor, random_state):
+    """Random Gaussian factors explaining half of the unit variance of each feature."""
+    rng = check_random_state(random_state)
+    F = rng.standard_normal((n_features, sum(ranks))) * mask
+    norms = np.einsum("ij,ij->i", F, F)
+    F /= np.sqrt(2.0 * np.maximum(norms, np.finfo(float).tiny))[:, None]
+    d = np.full(n_features, 0.5)
+    return F, np.maximum(d, floor)
+
+
+def fit_em(Yt, F, d, h, ranks, floor, mask, max_iter, tol, verbose=0):
+    """Run EM from ``(F, d)`` until the relative log-likelihood gain is below ``tol``.
+
+    Returns
+    -------
+    F, d : ndarray
+        Final parameters (canonical row order).
+    monitor : ConvergenceMonitor
+        ``monitor.history`` holds the total log-likelihood of ``Yt`` at the
+        initialization and after every iteration.
+    """
+    n_features = Yt.shape[0]
+    sumsq = np.einsum("ij,ij->i", Yt, Yt)
+    monitor = ConvergenceMonitor(
+        tol,
+        max_iter,
+        verbose=verbose,
+        name="MultilevelFactorModel",
+        objective_name="log-likelihood (standardized data)",
+    )
+    sigma = MLRMatrix._from_permuted(h, F, d, ranks, 1)
+    quad, logdet, Z, V = posterior(Yt, sigma)
+    monitor.start(np.sum(gaussian_log_density(quad, logdet, n_features)))
+    while True:
+        F, d = m_step(Yt, sumsq, Z, V, h, ranks, floor, mask)
+        sigma = MLRMatrix._from_permuted(h, F, d, ranks, 1)
+        quad, logdet, Z, V = posterior(Yt, sigma)
+        if monitor.update(np.sum(gaussian_log_density(quad, logdet, n_features))):
+            break
+    return F, d, monitor

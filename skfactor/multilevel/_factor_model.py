@@ -1,0 +1,456 @@
+"""Multilevel factor model fitted by EM with the MLR inverse (seed 004)."""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..utils._docstrings import fill_doc
+from ._em import fit_em, init_random, init_svd, posterior, rank_mask
+from ._mlr import (
+    MLRMatrix,
+    check_hierarchy,
+    check_ranks,
+    gaussian_log_density,
+    rank_offsets,
+)
+from ._partition import spectral_hierarchy
+
+__all__ = ["MultilevelFactorModel"]
+
+
+def _standardize(Yt):
+    """Center and scale the rows of ``Yt`` (features x samples) in place.
+
+    Works on rows divided by their largest magnitude first, so that neither
+    the mean nor the variance overflows for entries near the float64 limit.
+
+    Returns
+    -------
+    mean, std : ndarray of shape (n_features,)
+        In the units of the input; ``std`` is 0 for constant rows.
+    """
+    amax = np.max(np.abs(Yt), axis=1)
+    amax[amax == 0] = 1.0
+    Yt /= amax[:, None]
+    mean = Yt.mean(axis=1)
+    Yt -= mean[:, None]
+    std = np.sqrt(np.einsum("ij,ij->i", Yt, Yt) / Yt.shape[1])
+    Yt /= np.where(std > 0, std, 1.0)[:, None]
+    return mean * amax, std * amax
+
+
+@fill_doc
+class MultilevelFactorModel(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
+    r"""Gaussian factor model with multilevel low-rank (MLR) covariance.
+
+    The features are partitioned hierarchically into nested groups, level 0
+    (coarsest) usually being one group of all features. Every group
+    :math:`a` of level :math:`l` has its own :math:`r_l` factors, loading on
+    the features of the group only:
+
+    .. math::
+
+        x = \mu + F z + e, \qquad z \sim \mathcal{N}(0, I), \quad
+        e \sim \mathcal{N}(0, D), \\
+        \Sigma = F F^T + D = D + \sum_{l} \sum_{a \in \text{level } l}
+        F_a F_a^T,
+
+    with :math:`D` diagonal, so the covariance is a multilevel low-rank
+    matrix (:class:`MLRMatrix`). The parameters maximize the log-likelihood
+
+    .. math::
+
+        \ell(\mu, F, D) = -\frac{1}{2} \sum_{t=1}^{N} \left(
+        n \log 2\pi + \log\det\Sigma
+        + (x_t - \mu)^T \Sigma^{-1} (x_t - \mu) \right)
+
+    subject to :math:`D_{ii} \ge \text{noise\_floor} \cdot \operatorname{var}(x_i)`,
+    by expectation-maximization. Every E-step and M-step works group by
+    group with the structured inverse :math:`\Sigma^{-1} = D^{-1} - H H^T`
+    (recursive Sherman-Morrison-Woodbury) and log-determinant, so an
+    iteration costs :math:`O(n N r)` time and :math:`O(n N)` memory for
+    :math:`n` features, :math:`N` samples and :math:`r = \sum_l r_l`; a
+    dense factor analysis with as many factors costs :math:`O(n^2)` memory to
+    score.
+
+    Read more in the :ref:`User Guide <multilevel>`.
+
+    Parameters
+    ----------
+    ranks : array-like of int, default=(4, 2, 1)
+        Number of factors of every group of each level, coarsest level first.
+        A group with fewer features than its level's rank gets as many factors
+        as it has features (the others would be redundant); the factor blocks
+        and ``transform`` then skip the missing ones.
+    hierarchy : "auto" or list of array-like of shape (n_features,), default="auto"
+        Group label of every feature at every level, coarsest first, one
+        label array per rank. Groups of a level must be nested in the groups
+        of the level above. ``"auto"`` learns a hierarchy of ``len(ranks)``
+        levels top-down, splitting every group in two by a spectral
+        bi-partition of the residual feature correlations (see the User
+        Guide).
+    noise_floor : float, default=1e-3
+        Lower bound of every noise variance, as a fraction of the variance of
+        the feature (of the median variance of the non-constant features for a
+        constant feature). It keeps the likelihood bounded: without it, a
+        noise variance can collapse to zero (a Heywood case).
+    init : {"svd", "random"}, default="svd"
+        Initialization: ``"svd"`` fits every group, coarsest level first, by
+        the truncated SVD of what its ancestors leave unexplained;
+        ``"random"`` draws Gaussian factors explaining half of the variance
+        of each feature.
+    {{max_iter=500}}
+    tol : float, default=1e-5
+        Tolerance on the relative gain of the log-likelihood (of the
+        standardized data) between two EM iterations; EM stops at the first
+        iteration below it.
+    {{random_state}}
+    {{verbose}}
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_features,)
+        Per-feature mean :math:`\mu`.
+    components_ : list of ndarray of shape (r_l, n_features)
+        Factor loadings of every level, compressed: column ``i`` of
+        ``components_[l]`` holds the loadings of feature ``i`` on the factors
+        of its group at level ``l`` (zero for the factors a small group does
+        not have).
+    noise_variance_ : ndarray of shape (n_features,)
+        Diagonal of :math:`D`.
+    hierarchy_ : list of ndarray of shape (n_features,)
+        Group index of every feature at every level (learned when
+        ``hierarchy="auto"``, relabelled canonically otherwise).
+    n_components_ : int
+        Total number of factors, the number of columns of ``transform``.
+    loglike_ : list of float
+        Log-likelihood of the training data at the initialization and after
+        every EM iteration (never decreasing).
+    n_iter_ : int
+        Number of EM iterations run.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during ``fit``. Defined only when `X`
+        has feature names that are all strings.
+
+    See Also
+    --------
+    sklearn.decomposition.FactorAnalysis : The one-level model
+        (``ranks=[k]``, one group), with a dense covariance.
+    MLRMatrix : The structured covariance, see :meth:`get_covariance`.
+
+    References
+    ----------
+    T. Parshakova, T. Hastie and S. Boyd, "Fitting Multilevel Factor Models",
+    2024. T. Parshakova, T. Hastie, E. Darve and S. Boyd, "Factor Fitting,
+    Rank Allocation, and Partitioning in Multilevel Low Rank Matrices", 2023.
+
+    Examples
+    --------
+    >>> from skfactor import MultilevelFactorModel
+    >>> from skfactor.datasets import make_multilevel_factor
+    >>> X, truth = make_multilevel_factor(n_samples=300, n_features=40,
+    ...                                   ranks=(2, 1), random_state=0)
+    >>> model = MultilevelFactorModel(ranks=(2, 1), hierarchy=truth.hierarchy,
+    ...                               random_state=0).fit(X)
+    >>> model.transform(X).shape
+    (300, 4)
+    >>> [block.shape for block in model.components_]
+    [(2, 40), (1, 40)]
+    >>> model.get_covariance(structured=True)
+    MLRMatrix(n_features=40, ranks=(2, 1), n_groups=[1, 2], sign=+1)
+    >>> bool(model.score(X) > -60)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "ranks": ["array-like"],
+        "hierarchy": [StrOptions({"auto"}), "array-like"],
+        "noise_floor": [Interval(Real, 0, 1, closed="neither")],
+        "init": [StrOptions({"svd", "random"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        ranks=(4, 2, 1),
+        hierarchy="auto",
+        *,
+        noise_floor=1e-3,
+        init="svd",
+        max_iter=500,
+        tol=1e-5,
+        random_state=None,
+        verbose=0,
+    ):
+        self.ranks = ranks
+        self.hierarchy = hierarchy
+        self.noise_floor = noise_floor
+        self.init = init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the model by EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        n_samples, n_features = X.shape
+        rng = check_random_state(self.random_state)
+        auto = isinstance(self.hierarchy, str)
+        ranks = check_ranks(self.ranks)
+        if not auto:
+            h = check_hierarchy(self.hierarchy, n_features)
+            check_ranks(ranks, h.n_levels)
+
+        Yt = np.array(X.T if auto else X.T[h.perm], dtype=np.float64, order="C")
+        mean, std = _standardize(Yt)
+        if auto:
+            h = check_hierarchy(spectral_hierarchy(Yt, ranks, rng))
+            Yt = Yt[h.perm]
+            mean, std = mean[h.perm], std[h.perm]
+        scale = self._check_scale(std, h)
+
+        mask, active = rank_mask(h, ranks)
+        if self.init == "svd":
+            F, d = init_svd(Yt, h, ranks, mask, self.noise_floor, rng)
+        else:
+            F, d = init_random(n_features, ranks, mask, self.noise_floor, rng)
+        F, d, monitor = fit_em(
+            Yt, F, d, h, ranks, self.noise_floor, mask, self.max_iter, self.tol,
+            self.verbose,
+        )
+        monitor.warn_if_not_converged()
+
+        iperm = h.iperm
+        self._hierarchy = h
+        self._ranks = ranks
+        self._scale = scale
+        self._sigma = MLRMatrix._from_permuted(h, F, d, ranks, 1)
+        self._sigma.inv()  # computed once here, so that predicting never mutates
+        self._active = np.concatenate([a.ravel() for a in active])
+        self.mean_ = mean[iperm]
+        F_original = (F * scale[:, None])[iperm]
+        offsets = rank_offsets(ranks)
+        self.components_ = [
+            np.ascontiguousarray(F_original[:, offsets[l] : offsets[l + 1]].T)
+            for l in range(len(ranks))
+        ]
+        self.noise_variance_ = (d * scale**2)[iperm]
+        self.hierarchy_ = [labels.copy() for labels in h.labels]
+        self.n_components_ = int(np.count_nonzero(self._active))
+        jacobian = n_samples * float(np.sum(np.log(scale)))
+        self.loglike_ = [value - jacobian for value in monitor.history]
+        self.n_iter_ = monitor.n_iter
+        return self
+
+    def _check_scale(self, std, h):
+        """Per-feature scale of the standardization; warn about constant features."""
+        constant = std == 0
+        scale = std.copy()
+        if np.any(constant):
+            reference = float(np.median(std[~constant])) if np.any(~constant) else 1.0
+            scale[constant] = reference
+            original = np.sort(h.perm[constant])
+            shown = ", ".join(map(str, original[:10])) + (
+                ", ..." if original.size > 10 else ""
+            )
+            warnings.warn(
+                f"{original.size} constant feature(s) (indices {shown}): their "
+                "factor loadings are zero and their noise variance is the floor, "
+                f"noise_floor={self.noise_floor:g} times the median variance of "
+                "the other features.",
+                UserWarning,
+                stacklevel=3,
+            )
+        with np.errstate(over="ignore", under="ignore"):
+            variance = scale**2
+            floor_variance = self.noise_floor * variance
+        bad = ~np.isfinite(variance)
+        if np.any(bad):
+            feature = int(h.perm[np.flatnonzero(bad)[0]])
+            raise ValueError(
+                f"The variance of feature {feature} (standard deviation "
+                f"{scale[bad][0]:.3g}) overflows float64; rescale X."
+            )
+        tiny = floor_variance < np.finfo(np.float64).tiny
+        if np.any(tiny):
+            feature = int(h.perm[np.flatnonzero(tiny)[0]])
+            raise ValueError(
+                f"The variance of feature {feature} (standard deviation "
+                f"{scale[tiny][0]:.3g}) is too small for float64 noise variances; "
+                "rescale X."
+            )
+        return scale
+
+    def _standardized(self, X):
+        """Validated ``X`` centered, scaled and transposed in canonical order."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        h = self._hierarchy
+        Yt = np.array(X.T[h.perm], dtype=np.float64, order="C")
+        Yt -= self.mean_[h.perm][:, None]
+        Yt /= self._scale[:, None]
+        return X, Yt
+
+    def transform(self, X):
+        """Posterior mean of the factors, :math:`F^T \\Sigma^{-1} (x - \\mu)`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+            The ``n_components_`` factors of every group, level by level
+            (coarsest first), group by group (in the order of the
+            ``hierarchy_`` labels), then factor by factor.
+        """
+        X, Yt = self._standardized(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            _, _, Z, _ = posterior(Yt, self._sigma, covariances=False)
+        Z = np.concatenate([z.reshape(-1, Yt.shape[1]) for z in Z])[self._active].T
+        if not np.all(np.isfinite(Z)):
+            raise ValueError(
+                "The posterior factors overflow float64: X is too large for "
+                "the fitted model."
+            )
+        return Z.astype(X.dtype, copy=False)
+
+    def score_samples(self, X):
+        """Log-likelihood of every sample under the model.
+
+        Uses the structured inverse and log-determinant of the covariance;
+        no ``n_features x n_features`` matrix is formed.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        log_likelihood : ndarray of shape (n_samples,)
+        """
+        _, Yt = self._standardized(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            quad, logdet, _, _ = posterior(
+                Yt, self._sigma, means=False, covariances=False
+            )
+        # The quadratic form is positive: a non-finite value is an overflow.
+        quad[~np.isfinite(quad)] = np.inf
+        jacobian = np.sum(np.log(self._scale))
+        return gaussian_log_density(quad, logdet, Yt.shape[0]) - jacobian
+
+    def score(self, X, y=None):
+        """Average log-likelihood of the samples.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        log_likelihood : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def get_covariance(self, structured=False):
+        """Model covariance :math:`F F^T + D`.
+
+        Parameters
+        ----------
+        structured : bool, default=False
+            Return the :class:`MLRMatrix` (``O(n r)`` memory, for large
+            ``n``) instead of a dense array.
+
+        Returns
+        -------
+        covariance : ndarray of shape (n_features, n_features) or MLRMatrix
+        """
+        check_is_fitted(self)
+        covariance = MLRMatrix(
+            self.hierarchy_,
+            [block.T for block in self.components_],
+            self.noise_variance_,
+        )
+        return covariance if structured else covariance.to_dense()
+
+    def get_precision(self, structured=False):
+        """Model precision :math:`(F F^T + D)^{-1}`, by the structured inverse.
+
+        Parameters
+        ----------
+        structured : bool, default=False
+            Return the :class:`MLRMatrix` :math:`D^{-1} - H H^T` instead of a
+            dense array.
+
+        Returns
+        -------
+        precision : ndarray of shape (n_features, n_features) or MLRMatrix
+        """
+        precision = self.get_covariance(structured=True).inv()
+        return precision if structured else precision.to_dense()
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draw samples from the fitted model.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self)
+        h = self._hierarchy
+        Y = self._sigma.sample(n_samples, random_state)
+        return Y * self._scale[h.iperm] + self.mean_
+
+    @property
+    def _n_features_out(self):
+        return self.n_components_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

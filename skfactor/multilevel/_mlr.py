@@ -1,0 +1,736 @@
+r"""Multilevel low-rank (MLR) matrices and their structured algebra.
+
+A hierarchy of ``L`` nested partitions of the ``n`` features (coarsest level
+first) and, for every group :math:`a` of level :math:`l`, a factor block
+:math:`F_a \in \mathbb{R}^{n_a \times r_l}` define the symmetric MLR matrix
+
+.. math::
+
+    A = D + s \sum_{l=1}^{L} \sum_{a \in \text{level } l} F_a F_a^T,
+    \qquad s \in \{+1, -1\},
+
+where :math:`D` is a positive diagonal and each :math:`F_a F_a^T` is placed on
+the rows and columns of group :math:`a`. A covariance :math:`F F^T + D` of a
+multilevel factor model is the case :math:`s = +1`; its inverse is again an
+MLR matrix on the same hierarchy with the same ranks and :math:`s = -1`.
+
+Storage. Every feature belongs to exactly one group per level, so the blocks
+are stored *compressed*: one ``(n, r)`` array, ``r = r_1 + ... + r_L``, whose
+row ``i`` holds, for every level, the row of feature ``i`` in the block of its
+group. Rows are kept in a canonical permuted order in which every group of
+every level is a contiguous range (a stable lexicographic sort of the labels,
+coarsest first). Nothing here ever forms an ``n x n`` array except
+:meth:`MLRMatrix.to_dense`.
+
+Inverse by recursive Sherman-Morrison-Woodbury. With
+:math:`A^{(L+1)} = D` and :math:`A^{(l)} = A^{(l+1)} + s F_l F_l^T`
+(:math:`F_l` the block-diagonal level-:math:`l` factor), each
+:math:`A^{(l+1)}` is block diagonal over the groups of level :math:`l`, and
+for a group :math:`a` of level :math:`l`
+
+.. math::
+
+    M_a = I + s F_a^T (A^{(l+1)}_a)^{-1} F_a = L_a L_a^T, \qquad
+    H_a = (A^{(l+1)}_a)^{-1} F_a L_a^{-T}, \\
+    (A^{(l)}_a)^{-1} = (A^{(l+1)}_a)^{-1} - s H_a H_a^T, \qquad
+    \log\det A^{(l)}_a = \log\det A^{(l+1)}_a + \log\det M_a,
+
+so that :math:`A^{-1} = D^{-1} - s \sum_a H_a H_a^T` and
+:math:`\log\det A = \sum_i \log d_i + \sum_a \log\det M_a`. The small matrices
+:math:`M_a` come from a bottom-up recursion on Gram matrices
+(:func:`_smw_recursion`), in :math:`O(n r^2)` work in total; the factors
+:math:`H` then cost :math:`O(n r^2)` too.
+"""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+__all__ = ["MLRMatrix"]
+
+# Rows of a leaf group processed at once when an MLR matrix is applied to a
+# block of vectors: bounds the temporary memory to CHUNK x n_columns.
+_CHUNK = 4096
+
+
+class _Hierarchy:
+    """A validated nested partition of ``n_features`` items.
+
+    Build it with :func:`check_hierarchy`. Attributes (``p_l`` groups at
+    level ``l``):
+
+    - ``perm``: canonical order, ``perm[j]`` is the original index of the
+      ``j``-th row; ``iperm`` its inverse;
+    - ``bounds[l]``: ``p_l + 1`` offsets, group ``k`` of level ``l`` is the
+      permuted range ``bounds[l][k]:bounds[l][k + 1]``;
+    - ``parent[l]``: for ``l >= 1``, the level ``l - 1`` group of each group;
+    - ``child_bounds[l]``: for ``l < L - 1``, the children of group ``k`` are
+      the level ``l + 1`` groups ``child_bounds[l][k]:child_bounds[l][k + 1]``;
+    - ``leaf_ancestors[l]``: the level ``l`` group containing each group of
+      the finest level;
+    - ``labels[l]``: canonical group index of every feature, original order.
+    """
+
+    def __init__(self, labels, perm, bounds, parent):
+        self.labels = labels
+        self.perm = perm
+        self.iperm = np.empty_like(perm)
+        self.iperm[perm] = np.arange(perm.size)
+        self.bounds = bounds
+        self.parent = parent
+        self.n_features = int(perm.size)
+        self.n_levels = len(bounds)
+        self.n_groups = [len(b) - 1 for b in bounds]
+        self.child_bounds = [
+            np.searchsorted(bounds[level + 1], bounds[level])
+            for level in range(self.n_levels - 1)
+        ]
+        leaf = self.n_levels - 1
+        ancestors = [None] * self.n_levels
+        ancestors[leaf] = np.arange(self.n_groups[leaf])
+        for level in range(leaf, 0, -1):
+            ancestors[level - 1] = parent[level][ancestors[level]]
+        self.leaf_ancestors = ancestors
+        # Python lists for the loops over groups (faster indexing).
+        self._bounds_list = [b.tolist() for b in bounds]
+        self._ancestors_list = [a.tolist() for a in ancestors]
+
+    def group_sizes(self, level):
+        """Number of features of every group of ``level``."""
+        return np.diff(self.bounds[level])
+
+
+def check_hierarchy(hierarchy, n_features=None):
+    """Validate per-level group labels and return a :class:`_Hierarchy`.
+
+    Parameters
+    ----------
+    hierarchy : sequence of array-like of shape (n_features,) or _Hierarchy
+        Group label of every feature at every level, coarsest level first.
+        Labels may be any sortable values; a group of a level must lie inside
+        a single group of the level above (the partitions are nested).
+    n_features : int, default=None
+        Expected number of features.
+
+    Returns
+    -------
+    hierarchy : _Hierarchy
+
+    Raises
+    ------
+    ValueError
+        If there is no level, a level is not one-dimensional, has the wrong
+        length, has missing labels, or is not nested in the level above.
+    """
+    if isinstance(hierarchy, _Hierarchy):
+        if n_features is not None and hierarchy.n_features != n_features:
+            raise ValueError(
+                f"The hierarchy covers {hierarchy.n_features} features but "
+                f"there are {n_features} features."
+            )
+        return hierarchy
+    if isinstance(hierarchy, str) or not hasattr(hierarchy, "__len__"):
+        raise TypeError(
+            "hierarchy must be a sequence of per-level label arrays, got "
+            f"{type(hierarchy).__name__}."
+        )
+    if len(hierarchy) == 0:
+        raise ValueError("The hierarchy must have at least one level.")
+    if np.ndim(hierarchy[0]) == 0:
+        raise ValueError(
+            "hierarchy must be a list of label arrays, one per level (coarsest "
+            "first); for a single level pass [labels]."
+        )
+    codes = []
+    for level, labels in enumerate(hierarchy):
+        labels = np.asarray(labels)
+        if labels.ndim != 1:
+            raise ValueError(
+                f"Level {level} of the hierarchy must be a 1-d array of group "
+                f"labels, got an array of shape {labels.shape}."
+            )
+        if n_features is None:
+            n_features = labels.shape[0]
+        if labels.shape[0] != n_features:
+            raise ValueError(
+                f"Level {level} of the hierarchy has {labels.shape[0]} labels "
+                f"but there are {n_features} features."
+            )
+        if n_features == 0:
+            raise ValueError("The hierarchy must cover at least one feature.")
+        if labels.dtype.kind in "fc" and not np.all(np.isfinite(labels)):
+            raise ValueError(f"Level {level} of the hierarchy has NaN or inf labels.")
+        if labels.dtype.kind == "O" and any(lab is None for lab in labels):
+            raise ValueError(f"Level {level} of the hierarchy has missing labels.")
+        try:
+            uniques, code = np.unique(labels, return_inverse=True)
+        except TypeError as exc:
+            raise ValueError(
+                f"Level {level} of the hierarchy has labels that cannot be "
+                f"compared: {exc}"
+            ) from None
+        code = code.reshape(-1)
+        if level > 0:
+            _check_nested(code, uniques, codes[-1], prev_uniques, level)
+        codes.append(code)
+        prev_uniques = uniques
+
+    # Stable lexicographic sort, coarsest level as primary key: every group
+    # of every level becomes a contiguous range, and the order of features
+    # inside a finest group is their original order.
+    perm = np.lexsort(codes[::-1])
+    labels, bounds, parent = [], [], []
+    for level, code in enumerate(codes):
+        sorted_code = code[perm]
+        starts = np.flatnonzero(sorted_code[1:] != sorted_code[:-1]) + 1
+        bound = np.concatenate(([0], starts, [n_features])).astype(np.intp)
+        canonical = np.empty(n_features, dtype=np.intp)
+        canonical[perm] = np.repeat(np.arange(bound.size - 1), np.diff(bound))
+        if level > 0:
+            parent.append(labels[-1][perm[bound[:-1]]])
+        else:
+            parent.append(None)
+        labels.append(canonical)
+        bounds.append(bound)
+    return _Hierarchy(labels, perm, bounds, parent)
+
+
+def _check_nested(code, uniques, parent_code, parent_uniques, level):
+    """Raise if some group of ``level`` spans several groups of ``level - 1``."""
+    n_groups = uniques.size
+    low = np.full(n_groups, np.iinfo(np.intp).max)
+    high = np.full(n_groups, -1)
+    np.minimum.at(low, code, parent_code)
+    np.maximum.at(high, code, parent_code)
+    bad = np.flatnonzero(low != high)
+    if bad.size:
+        group = bad[0]
+        name, first, second = (
+            uniques[group].tolist(),
+            parent_uniques[low[group]].tolist(),
+            parent_uniques[high[group]].tolist(),
+        )
+        raise ValueError(
+            f"The hierarchy is not nested: group {name!r} of level {level} "
+            f"spans groups {first!r} and {second!r} of level {level - 1} "
+            f"({bad.size} such group{'s' if bad.size > 1 else ''}). Every group "
+            "must lie inside a single group of the level above."
+        )
+
+
+def check_ranks(ranks, n_levels=None):
+    """Validate per-level ranks: a 1-d sequence of non-negative integers.
+
+    Parameters
+    ----------
+    ranks : array-like of int
+        Rank of the blocks of every level, coarsest first.
+    n_levels : int, default=None
+        Number of levels of the hierarchy the ranks go with.
+
+    Returns
+    -------
+    ranks : tuple of int
+    """
+    try:
+        array = np.asarray(ranks)
+    except (ValueError, TypeError):
+        array = np.empty(0)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(
+            "ranks must be a non-empty 1-d sequence of non-negative integers, "
+            f"one per level; got {ranks!r}."
+        )
+    out = []
+    values = array.tolist() if isinstance(ranks, np.ndarray) else list(ranks)
+    for level, rank in enumerate(values):
+        if isinstance(rank, bool) or not isinstance(rank, Integral) or rank < 0:
+            raise ValueError(
+                f"ranks[{level}] must be a non-negative integer, got {rank!r}."
+            )
+        out.append(int(rank))
+    if n_levels is not None and len(out) != n_levels:
+        what = "missing a rank" if len(out) < n_levels else "missing from the hierarchy"
+        raise ValueError(
+            f"ranks has {len(out)} entries but the hierarchy has {n_levels} "
+            f"levels: give one rank per level (level {min(len(out), n_levels)} "
+            f"is {what})."
+        )
+    return tuple(out)
+
+
+def rank_offsets(ranks):
+    """Column offsets of every level in the compressed factor array."""
+    return np.concatenate(([0], np.cumsum(ranks, dtype=int))).astype(int).tolist()
+
+
+def gaussian_log_density(quad, logdet, n_features):
+    """Gaussian log-density from quadratic forms ``q`` and the log-determinant.
+
+    :math:`-\\frac{1}{2}(n \\log 2\\pi + \\log\\det\\Sigma + q)`.
+    """
+    return -0.5 * (n_features * np.log(2.0 * np.pi) + logdet + quad)
+
+
+def _segment_gram(A, B, bounds):
+    """``out[k] = A[s_k:e_k].T @ B[s_k:e_k]`` for the ranges given by ``bounds``."""
+    p = len(bounds) - 1
+    out = np.empty((p, A.shape[1], B.shape[1]))
+    if A.shape[1] == 0 or B.shape[1] == 0:
+        out.fill(0.0)
+        return out
+    for k in range(p):
+        start, stop = bounds[k], bounds[k + 1]
+        np.matmul(A[start:stop].T, B[start:stop], out=out[k])
+    return out
+
+
+class MLRMatrix:
+    r"""Symmetric multilevel low-rank matrix :math:`D + s F F^T`.
+
+    The blocks of every level are given in compressed form: ``factors[l]`` is
+    an ``(n_features, r_l)`` array whose rows that belong to a group ``a`` of
+    level ``l`` form the block :math:`F_a`; the matrix is
+
+    .. math::
+
+        A = \operatorname{diag}(d) + s \sum_{l} \sum_{a \in \text{level } l}
+        F_a F_a^T,
+
+    each :math:`F_a F_a^T` sitting on the rows and columns of group
+    :math:`a`. Products, solves, the inverse (again an MLR matrix, with
+    :math:`s` flipped), the log-determinant and sampling cost
+    :math:`O(n r)` or :math:`O(n r^2)` operations and memory,
+    :math:`r = \sum_l r_l`; no ``n x n`` array is formed except by
+    :meth:`to_dense`.
+
+    Parameters
+    ----------
+    hierarchy : sequence of array-like of shape (n_features,)
+        Group label of every feature at every level, coarsest first. The
+        partitions must be nested.
+    factors : sequence of array-like of shape (n_features, r_l)
+        One compressed factor array per level.
+    diagonal : array-like of shape (n_features,)
+        Positive diagonal :math:`d`.
+    sign : {1, -1}, default=1
+        Sign :math:`s` of the low-rank part. A covariance has ``sign=1``; the
+        inverse of one has ``sign=-1``.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(n_features, n_features)``.
+    ranks : tuple of int
+        Rank of the blocks of every level.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfactor.multilevel import MLRMatrix
+    >>> hierarchy = [[0, 0, 0, 0], [0, 0, 1, 1]]
+    >>> factors = [np.ones((4, 1)), np.arange(4.0).reshape(4, 1)]
+    >>> A = MLRMatrix(hierarchy, factors, np.ones(4))
+    >>> A.to_dense()
+    array([[ 2.,  1.,  1.,  1.],
+           [ 1.,  3.,  1.,  1.],
+           [ 1.,  1.,  6.,  7.],
+           [ 1.,  1.,  7., 11.]])
+    >>> x = np.array([1.0, 0.0, 0.0, 0.0])
+    >>> np.allclose(A @ A.solve(x), x)
+    True
+    >>> bool(np.isclose(A.logdet(), np.linalg.slogdet(A.to_dense())[1]))
+    True
+    """
+
+    def __init__(self, hierarchy, factors, diagonal, sign=1):
+        h = check_hierarchy(hierarchy)
+        n = h.n_features
+        if isinstance(factors, np.ndarray) and factors.ndim == 2:
+            raise TypeError(
+                "factors must be a sequence with one (n_features, rank) array per "
+                "level, not a single 2-d array."
+            )
+        if len(factors) != h.n_levels:
+            raise ValueError(
+                f"factors has {len(factors)} arrays but the hierarchy has "
+                f"{h.n_levels} levels."
+            )
+        blocks = []
+        for level, block in enumerate(factors):
+            block = np.asarray(block, dtype=np.float64)
+            if block.ndim == 1:
+                block = block[:, None]
+            if block.ndim != 2 or block.shape[0] != n:
+                raise ValueError(
+                    f"factors[{level}] must have shape ({n}, rank), got "
+                    f"{block.shape}."
+                )
+            if not np.all(np.isfinite(block)):
+                raise ValueError(f"factors[{level}] has NaN or inf entries.")
+            blocks.append(block)
+        diagonal = np.asarray(diagonal, dtype=np.float64)
+        if diagonal.shape != (n,):
+            raise ValueError(
+                f"diagonal must have shape ({n},), got {diagonal.shape}."
+            )
+        if not np.all(np.isfinite(diagonal)) or np.any(diagonal <= 0):
+            raise ValueError("diagonal must be finite and positive.")
+        if sign not in (1, -1):
+            raise ValueError(f"sign must be 1 or -1, got {sign!r}.")
+        ranks = tuple(block.shape[1] for block in blocks)
+        F = np.hstack(blocks) if blocks else np.zeros((n, 0))
+        self._init(h, F[h.perm], diagonal[h.perm], ranks, int(sign))
+
+    @classmethod
+    def _from_permuted(cls, h, F, d, ranks, sign):
+        """Build from arrays already in the canonical order (no validation)."""
+        self = cls.__new__(cls)
+        self._init(h, F, d, tuple(ranks), sign)
+        return self
+
+    def _init(self, h, F, d, ranks, sign):
+        self._h = h
+        self._F = np.ascontiguousarray(F, dtype=np.float64)
+        self._d = np.ascontiguousarray(d, dtype=np.float64)
+        self.ranks = ranks
+        self.sign = sign
+        self._offsets = rank_offsets(ranks)
+        self._smw = None
+        self._inverse = None
+
+    # ------------------------------------------------------------------ views
+    @property
+    def shape(self):
+        return (self._h.n_features, self._h.n_features)
+
+    @property
+    def hierarchy(self):
+        """Canonical group index of every feature, one array per level."""
+        return [labels.copy() for labels in self._h.labels]
+
+    @property
+    def factors(self):
+        """Compressed factor of every level, shape ``(n_features, r_l)``."""
+        F = self._F[self._h.iperm]
+        off = self._offsets
+        return [F[:, off[l] : off[l + 1]] for l in range(len(self.ranks))]
+
+    @property
+    def diagonal(self):
+        """The diagonal :math:`d` of the diagonal part (not of the matrix)."""
+        return self._d[self._h.iperm]
+
+    def diag(self):
+        """Diagonal of the whole matrix, :math:`d_i + s \\|F_i\\|^2`."""
+        return (self._d + self.sign * np.einsum("ij,ij->i", self._F, self._F))[
+            self._h.iperm
+        ]
+
+    def __repr__(self):
+        return (
+            f"MLRMatrix(n_features={self.shape[0]}, ranks={self.ranks}, "
+            f"n_groups={self._h.n_groups}, sign={self.sign:+d})"
+        )
+
+    # ---------------------------------------------------------- products
+    def _leaf_blocks(self, X, first_level=0, coarse=None):
+        """Yield ``(group, start, stop, block)`` over the finest groups.
+
+        ``block`` is rows ``start:stop`` (canonical order) of
+        ``d * X + s * sum_{l >= first_level} F_l T_l``, where ``T_l`` stacks,
+        per group, ``F_a^T X_a`` (or the given ``coarse`` list). Rows are
+        processed in chunks of at most ``_CHUNK`` so that the temporary
+        memory stays ``O(chunk x n_columns)``.
+        """
+        h = self._h
+        off = self._offsets
+        n_levels = len(self.ranks)
+        levels = range(first_level, n_levels)
+        if coarse is None:
+            coarse = [
+                _segment_gram(self._F[:, off[l] : off[l + 1]], X, h._bounds_list[l])
+                for l in levels
+            ]
+        F = self._F[:, off[first_level] :]
+        d = self._d
+        leaf_bounds = h._bounds_list[-1]
+        ancestors = h._ancestors_list
+        for group in range(h.n_groups[-1]):
+            if len(levels):
+                T = np.concatenate(
+                    [coarse[i][ancestors[l][group]] for i, l in enumerate(levels)],
+                    axis=0,
+                )
+            for start in range(leaf_bounds[group], leaf_bounds[group + 1], _CHUNK):
+                stop = min(start + _CHUNK, leaf_bounds[group + 1])
+                block = X[start:stop] * d[start:stop, None]
+                if len(levels):
+                    product = F[start:stop] @ T
+                    if self.sign > 0:
+                        block += product
+                    else:
+                        block -= product
+                yield group, start, stop, block
+
+    def _apply_permuted(self, X, first_level=0):
+        if first_level >= len(self.ranks):  # diagonal part only
+            return X * self._d[:, None]
+        out = np.empty_like(X)
+        for _, start, stop, block in self._leaf_blocks(X, first_level):
+            out[start:stop] = block
+        return out
+
+    def _check_vectors(self, x, name):
+        x = np.asarray(x)
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be real numbers, got dtype {x.dtype}.")
+        x = x.astype(np.float64, copy=False)
+        if x.ndim not in (1, 2) or x.shape[0] != self.shape[0]:
+            raise ValueError(
+                f"{name} must have shape ({self.shape[0]},) or "
+                f"({self.shape[0]}, k), got {x.shape}."
+            )
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"{name} has NaN or inf entries.")
+        return x
+
+    def matvec(self, x):
+        """Product :math:`A x` for a vector or the columns of a matrix.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_features,) or (n_features, k)
+
+        Returns
+        -------
+        y : ndarray of the shape of ``x``
+        """
+        x = self._check_vectors(x, "x")
+        vector = x.ndim == 1
+        X = x[:, None] if vector else x
+        h = self._h
+        out = np.empty_like(X)
+        out[h.perm] = self._apply_permuted(np.ascontiguousarray(X[h.perm]))
+        return out[:, 0] if vector else out
+
+    def __matmul__(self, x):
+        return self.matvec(x)
+
+    def to_dense(self):
+        """The dense ``(n_features, n_features)`` matrix (for small sizes and tests)."""
+        h = self._h
+        n = h.n_features
+        off = self._offsets
+        dense = np.diag(self._d)
+        for level in range(len(self.ranks)):
+            F = self._F[:, off[level] : off[level + 1]]
+            bounds = h._bounds_list[level]
+            for k in range(h.n_groups[level]):
+                block = F[bounds[k] : bounds[k + 1]]
+                dense[bounds[k] : bounds[k + 1], bounds[k] : bounds[k + 1]] += (
+                    self.sign * (block @ block.T)
+                )
+        out = np.empty((n, n))
+        out[np.ix_(h.perm, h.perm)] = dense
+        return out
+
+    # ------------------------------------------------- recursive SMW
+    def _smw_recursion(self):
+        """Bottom-up Sherman-Morrison-Woodbury recursion on Gram matrices.
+
+        For every group ``a`` of level ``l`` with ``R = r_1 + ... + r_l`` and
+        ``E_a`` the rows of group ``a`` of the factors of levels ``1..l``
+        (its ancestors' blocks restricted to it, and its own), computes
+
+        ``psi[l][a] = E_a^T (A^{(l)}_a)^{-1} E_a`` (``R x R``), the Cholesky
+        factor ``chol[l][a]`` of ``M_a = I + s F_a^T (A^{(l+1)}_a)^{-1} F_a``
+        and the log-determinant of the whole matrix. Only the finest level
+        touches the ``n`` rows (``O(n r^2)``); the rest is ``O(r^3)`` per
+        group. Cached.
+
+        Raises ``ValueError`` if the matrix is not positive definite.
+        """
+        if self._smw is not None:
+            return self._smw
+        h = self._h
+        off = self._offsets
+        s = self.sign
+        n_levels = len(self.ranks)
+        psi = [None] * n_levels
+        chol = [None] * n_levels
+        # Gram of the finest groups: E_g^T D^{-1} E_g with all levels' columns.
+        P = _segment_gram(self._F, self._F / self._d[:, None], h._bounds_list[-1])
+        logdet = float(np.sum(np.log(self._d)))
+        for level in range(n_levels - 1, -1, -1):
+            own = slice(off[level], off[level + 1])
+            M = P[:, own, own] * s
+            M[:, np.arange(self.ranks[level]), np.arange(self.ranks[level])] += 1.0
+            try:
+                L = np.linalg.cholesky(M)
+            except np.linalg.LinAlgError:
+                raise ValueError(
+                    "The MLR matrix is not positive definite (a Schur complement "
+                    f"of level {level} is not positive definite)."
+                ) from None
+            if self.ranks[level]:
+                Q = np.linalg.solve(L, P[:, own, :])
+                psi_level = P - s * np.matmul(Q.transpose(0, 2, 1), Q)
+                logdet += 2.0 * float(
+                    np.sum(np.log(np.diagonal(L, axis1=1, axis2=2)))
+                )
+            else:
+                psi_level = P
+            if not np.isfinite(logdet):
+                raise ValueError("The MLR matrix is not positive definite.")
+            psi[level] = psi_level
+            chol[level] = L
+            if level > 0:
+                R = off[level]
+                P = np.add.reduceat(
+                    psi_level[:, :R, :R], h.child_bounds[level - 1][:-1], axis=0
+                )
+        self._smw = (psi, chol, logdet)
+        return self._smw
+
+    def logdet(self):
+        """Log-determinant :math:`\\log\\det A` (the matrix must be positive definite).
+
+        Returns
+        -------
+        logdet : float
+        """
+        if self._smw is None and self._inverse is not None:
+            if self._inverse._smw is not None:
+                return -self._inverse._smw[2]
+        return self._smw_recursion()[2]
+
+    def inv(self):
+        """The inverse, an MLR matrix :math:`D^{-1} - s H H^T` on the same hierarchy.
+
+        Computed by the recursive Sherman-Morrison-Woodbury identity, from
+        the finest level to the coarsest; cached.
+
+        Returns
+        -------
+        inverse : MLRMatrix
+            Same hierarchy and ranks, diagonal :math:`1/d`, sign :math:`-s`.
+
+        Raises
+        ------
+        ValueError
+            If the matrix is not positive definite.
+        """
+        if self._inverse is not None:
+            return self._inverse
+        _, chol, _ = self._smw_recursion()
+        h = self._h
+        off = self._offsets
+        H = np.zeros_like(self._F)
+        # The partial inverse (A^{(l+1)})^{-1} = D^{-1} - s sum_{l' > l} H_l' H_l'^T
+        # shares H with the final inverse: build it level by level in place.
+        partial = MLRMatrix._from_permuted(h, H, 1.0 / self._d, self.ranks, -self.sign)
+        for level in range(len(self.ranks) - 1, -1, -1):
+            if not self.ranks[level]:
+                continue
+            own = slice(off[level], off[level + 1])
+            Y = partial._apply_permuted(
+                np.ascontiguousarray(self._F[:, own]), first_level=level + 1
+            )
+            # H_a = Y_a L_a^{-T}; the r_l x r_l inverses are batched (small
+            # dense linear algebra stays in numpy, away from per-call overheads).
+            inverse_chol_t = np.linalg.inv(chol[level]).transpose(0, 2, 1)
+            bounds = h._bounds_list[level]
+            for k in range(h.n_groups[level]):
+                start, stop = bounds[k], bounds[k + 1]
+                np.matmul(Y[start:stop], inverse_chol_t[k], out=H[start:stop, own])
+        inverse = MLRMatrix._from_permuted(h, H, 1.0 / self._d, self.ranks, -self.sign)
+        inverse._inverse = self
+        self._inverse = inverse
+        return inverse
+
+    def solve(self, b):
+        """Solve :math:`A x = b` with the structured inverse.
+
+        Parameters
+        ----------
+        b : array-like of shape (n_features,) or (n_features, k)
+
+        Returns
+        -------
+        x : ndarray of the shape of ``b``
+        """
+        return self.inv().matvec(b)
+
+    def logpdf(self, X, mean=None):
+        """Log-density of :math:`\\mathcal{N}(\\mu, A)` at the rows of ``X``.
+
+        Uses the structured inverse and log-determinant (``sign=1`` only).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        mean : array-like of shape (n_features,), default=None
+            :math:`\\mu`; zero when None.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+        """
+        if self.sign != 1:
+            raise ValueError("logpdf needs a covariance D + F F^T (sign=1).")
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.shape[0]:
+            raise ValueError(
+                f"X must have shape (n_samples, {self.shape[0]}), got {X.shape}."
+            )
+        h = self._h
+        Yt = np.array(X.T[h.perm], order="C")
+        if mean is not None:
+            Yt -= np.asarray(mean, dtype=np.float64)[h.perm][:, None]
+        quad = np.zeros(X.shape[0])
+        for _, start, stop, W in self.inv()._leaf_blocks(Yt):
+            quad += np.einsum("ij,ij->j", Yt[start:stop], W)
+        return gaussian_log_density(quad, self.logdet(), self.shape[0])
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draw samples of :math:`\\mathcal{N}(0, A)`, as :math:`F z + D^{1/2} e`.
+
+        Only for ``sign=1`` (a covariance :math:`D + F F^T`); costs
+        :math:`O(n r)` per sample.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState instance or None, default=None
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        """
+        if self.sign != 1:
+            raise ValueError(
+                "Sampling needs a covariance D + F F^T (sign=1); this MLR matrix "
+                "has sign=-1."
+            )
+        if (
+            isinstance(n_samples, bool)
+            or not isinstance(n_samples, Integral)
+            or n_samples < 1
+        ):
+            raise ValueError(
+                f"n_samples must be a positive integer, got {n_samples!r}."
+            )
+        rng = check_random_state(random_state)
+        h = self._h
+        latent = [
+            rng.standard_normal((h.n_groups[l], self.ranks[l], n_samples))
+            for l in range(len(self.ranks))
+        ]
+        noise = rng.standard_normal((h.n_features, n_samples))
+        root = MLRMatrix._from_permuted(h, self._F, np.sqrt(self._d), self.ranks, 1)
+        samples = np.empty((n_samples, h.n_features))
+        for _, start, stop, block in root._leaf_blocks(noise, coarse=latent):
+            samples[:, h.perm[start:stop]] = block.T
+        return samples
