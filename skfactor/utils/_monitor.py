@@ -12,6 +12,14 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 
+class NonFiniteObjectiveError(ValueError, FloatingPointError):
+    """The objective of an iterative solver became NaN or infinite.
+
+    A ``ValueError`` (the usual cause is the scale of the input or a step or
+    regularization parameter) that is also a ``FloatingPointError``.
+    """
+
+
 class ConvergenceMonitor:
     """Track an objective over iterations and decide when to stop.
 
@@ -84,12 +92,13 @@ class ConvergenceMonitor:
         """Record one iteration; return True when the solver should stop.
 
         Returns True when converged or when ``max_iter`` iterations are done.
-        A non-finite objective raises ``FloatingPointError`` naming the
-        iteration, so a diverging solver never returns NaN silently.
+        A non-finite objective raises :class:`NonFiniteObjectiveError` (a
+        ``ValueError`` and ``FloatingPointError``) naming the iteration, so a
+        diverging solver never returns NaN silently.
         """
         objective = float(objective)
         if not np.isfinite(objective):
-            raise FloatingPointError(
+            raise NonFiniteObjectiveError(
                 f"{self.name}: the {self.objective_name} became {objective} at "
                 f"iteration {self.n_iter + 1}; the solver diverged. Check the "
                 "input scale and the step size or regularization parameters."
