@@ -8,5 +8,6 @@ when they are absent.
 """
 
 from ._base import fetch_file, get_data_home
+from ._cp import make_cp_tensor
 
-__all__ = ["fetch_file", "get_data_home"]
+__all__ = ["fetch_file", "get_data_home", "make_cp_tensor"]
