@@ -20,13 +20,46 @@ from ._als import (
     ridge_least_squares,
 )
 from ._init import initialize_cp
-from ._tensor_algebra import cp_to_tensor, gram_hadamard, mttkrp
+from ._tensor_algebra import component_norms, cp_to_tensor, gram_hadamard, mttkrp
 
 __all__ = ["RidgeCPD"]
 
 # A component counts in ``n_components_effective_`` when its norm exceeds
 # this fraction of the norm of the data.
 EFFECTIVE_COMPONENT_RTOL = 1e-6
+
+# Data whose largest entry lies in [2^-32, 2^32] is not rescaled (so the
+# verbose output shows the objective in the units of the data).
+_MAX_UNSCALED_EXPONENT = 32
+
+# Beyond this ridge weight (on data rescaled to entries of order one), any
+# nonzero component costs more than the data can pay back: the zero model is
+# the solution.
+_ALPHA_ZERO_SOLUTION = 1e200
+
+
+def _scale_exponent(max_abs, n_modes):
+    """``k`` such that data / 2^(N k) has entries of order one, 0 if moderate.
+
+    >>> _scale_exponent(1e300, 3), _scale_exponent(5.0, 3)
+    (332, 0)
+    """
+    if max_abs == 0.0:
+        return 0
+    exponent = np.log2(max_abs)
+    if abs(exponent) <= _MAX_UNSCALED_EXPONENT:
+        return 0
+    return int(np.round(exponent / n_modes))
+
+
+def count_effective_components(weights, data_norm):
+    """Number of components whose norm exceeds ``1e-6 * data_norm``.
+
+    >>> count_effective_components([3.0, 1e-9, 0.0], data_norm=5.0)
+    1
+    """
+    weights = np.asarray(weights, dtype=float)
+    return int(np.count_nonzero(weights > EFFECTIVE_COMPONENT_RTOL * data_norm))
 
 
 def _sample_ndim(X):
@@ -156,13 +189,15 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
 
     Notes
     -----
-    The data are internally divided by their largest absolute entry
-    :math:`c` (and ``alpha`` multiplied by :math:`c^{2/N - 2}`, which leaves
-    the problem unchanged), so that magnitudes from 1e-300 to 1e300 are
-    handled; ``objective_`` is reported on the original scale and can
-    overflow to infinity when :math:`\|T\|_F^2` does. Computations are in
-    float64; ``transform`` returns the dtype of its input. All-zero data
-    give zero factors.
+    Data whose largest entry lies outside :math:`[2^{-32}, 2^{32}]` are
+    internally divided by a power of two :math:`2^{Nk}` bringing it near 1
+    (the factors are multiplied by :math:`2^k` and ``alpha`` by
+    :math:`2^{k(2 - 2N)}`, which changes neither the problem nor the
+    rounding), so magnitudes from 1e-300 to 1e300 are handled; the verbose
+    output then shows the rescaled objective, while ``objective_`` is on the
+    original scale and overflows to infinity when :math:`\|T\|_F^2` does.
+    Computations are in float64; ``transform`` returns the dtype of its
+    input. All-zero data give zero factors.
 
     :meth:`transform` solves, for each new sample :math:`x`, the ridge
     regression :math:`\min_u \|x - K u\|^2 + \alpha \|u\|^2` with
@@ -186,7 +221,7 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     >>> from skfactor.datasets import make_cp_tensor
     >>> X, true_factors = make_cp_tensor((20, 15, 10), n_components=2,
     ...                                  random_state=0)
-    >>> cpd = RidgeCPD(n_components=4, alpha=2.0, nonnegative=True,
+    >>> cpd = RidgeCPD(n_components=4, alpha=0.5, nonnegative=True,
     ...                random_state=0)
     >>> U = cpd.fit_transform(X)
     >>> U.shape, [A.shape for A in cpd.components_]
@@ -321,14 +356,21 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         rank = self.n_components or min(self.tensor_shape_)
         rng = check_random_state(self.random_state)
 
-        scale = float(np.max(np.abs(tensor)))
-        if scale == 0.0:
+        max_abs = float(np.max(np.abs(tensor)))
+        k = _scale_exponent(max_abs, n_modes)
+        # Exact rescaling by powers of two: T / 2^(N k), factors * 2^k and
+        # alpha * 2^(k (2 - 2N)) leave the problem (and, barring overflow,
+        # every rounding) unchanged.
+        tensor = np.ldexp(tensor, -n_modes * k)
+        alpha = float(np.ldexp(self.alpha, k * (2 - 2 * n_modes)))
+        if max_abs == 0.0 or alpha > _ALPHA_ZERO_SOLUTION:
+            # No data, or a ridge so strong (after rescaling extreme data) that
+            # the zero model is the solution.
             factors = [np.zeros((size, rank)) for size in tensor.shape]
-            history, fit_sq = [0.0], 0.0
+            fit_sq = float(np.vdot(tensor, tensor))
+            history = [fit_sq]
             self.n_iter_ = 0
         else:
-            tensor = tensor / scale
-            alpha = self._scaled_alpha(scale, n_modes)
             factors = initialize_cp(tensor, rank, self.init, alpha, self.nonnegative, rng)
             factors, fit_sq, monitor = fit_ridge_cp(
                 tensor,
@@ -340,22 +382,22 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 tol=self.tol,
                 verbose=self.verbose,
                 name=type(self).__name__,
+                objective_name="objective" if k == 0 else
+                f"objective (data scaled by 2^{-n_modes * k})",
             )
             monitor.warn_if_not_converged()
             history = monitor.history
             self.n_iter_ = monitor.n_iter
             factors = self._canonical_order_and_signs(factors)
-            factors = [f * scale ** (1.0 / n_modes) for f in factors]
 
         with np.errstate(over="ignore"):
-            self.objective_ = np.asarray(history) * scale**2
-        self.reconstruction_err_ = float(np.sqrt(fit_sq) * scale)
-        self._data_scale = scale
-        self.weights_ = np.prod([np.linalg.norm(f, axis=0) for f in factors], axis=0)
-        data_norm = np.linalg.norm(tensor) * scale
-        self.n_components_effective_ = int(
-            np.count_nonzero(self.weights_ > EFFECTIVE_COMPONENT_RTOL * data_norm)
-        )
+            self.objective_ = np.ldexp(np.asarray(history), 2 * n_modes * k)
+            self.reconstruction_err_ = float(np.ldexp(np.sqrt(fit_sq), n_modes * k))
+            data_norm = float(np.ldexp(np.linalg.norm(tensor), n_modes * k))
+        self._scale_exponent = k
+        factors = [np.ldexp(f, k) for f in factors]
+        self.weights_ = component_norms(factors)
+        self.n_components_effective_ = count_effective_components(self.weights_, data_norm)
         self.components_ = [f.astype(dtype, copy=False) for f in factors[1:]]
         return factors[0].astype(dtype, copy=False)
 
@@ -378,13 +420,6 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self.fit_transform(X)
         return self
 
-    def _scaled_alpha(self, scale, n_modes):
-        """``alpha * scale**(2/N - 2)``, the weight for data divided by scale."""
-        if self.alpha == 0:
-            return 0.0
-        log_alpha = np.log(self.alpha) + (2.0 / n_modes - 2.0) * np.log(scale)
-        return float(np.exp(min(log_alpha, 690.0)))
-
     def _canonical_order_and_signs(self, factors):
         """Sort components by decreasing norm; make non-sample signs canonical.
 
@@ -392,8 +427,7 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         largest magnitude of every non-sample column is made positive, the
         sample mode absorbing the flips (the model is unchanged).
         """
-        norms = np.prod([np.linalg.norm(f, axis=0) for f in factors], axis=0)
-        order = np.argsort(-norms, kind="stable")
+        order = np.argsort(-component_norms(factors), kind="stable")
         factors = [f[:, order] for f in factors]
         if not self.nonnegative:
             for k in range(1, len(factors)):
@@ -423,23 +457,22 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         X = self._validate_tensor(X, reset=False)
         dtype = X.dtype
         n_modes = X.ndim
-        scale = self._data_scale
+        k = self._scale_exponent
         rank = self.weights_.shape[0]
-        if scale == 0.0:
-            return np.zeros((X.shape[0], rank), dtype=dtype)
-        tensor = np.asarray(X, dtype=np.float64) / scale
-        root = scale ** (1.0 / n_modes)
+        tensor = np.ldexp(np.asarray(X, dtype=np.float64), -n_modes * k)
         factors = [np.empty((X.shape[0], rank))] + [
-            np.asarray(c, dtype=np.float64) / root for c in self.components_
+            np.ldexp(np.asarray(c, dtype=np.float64), -k) for c in self.components_
         ]
         normal = gram_hadamard([f.T @ f for f in factors], skip=0)
         rhs = mttkrp(tensor, factors, 0)
-        alpha = self._scaled_alpha(scale, n_modes)
+        alpha = float(np.ldexp(self.alpha, k * (2 - 2 * n_modes)))
+        if alpha > _ALPHA_ZERO_SOLUTION:
+            return np.zeros((X.shape[0], rank), dtype=dtype)
         if self.nonnegative:
             U = nonnegative_ridge_least_squares(rhs, normal, alpha)
         else:
             U = ridge_least_squares(rhs, normal, alpha)
-        return (U * root).astype(dtype, copy=False)
+        return np.ldexp(U, k).astype(dtype, copy=False)
 
     def inverse_transform(self, X):
         """Reconstruct samples from their sample-mode factor.

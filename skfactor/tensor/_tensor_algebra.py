@@ -19,6 +19,7 @@ All functions are pure: they return new arrays and never modify their input.
 import numpy as np
 
 __all__ = [
+    "component_norms",
     "cp_to_tensor",
     "gram_hadamard",
     "khatri_rao",
@@ -160,3 +161,13 @@ def cp_to_tensor(factors):
     shape = tuple(f.shape[0] for f in factors)
     rank = factors[0].shape[1]
     return (factors[0] @ khatri_rao(factors[1:], rank).T).reshape(shape)
+
+
+def component_norms(factors):
+    r"""Frobenius norm of every rank-one component, :math:`\prod_k \|A_k[:, q]\|_2`.
+
+    >>> import numpy as np
+    >>> component_norms([np.array([[3.0, 0.0], [4.0, 1.0]]), np.array([[2.0, 1.0]])])
+    array([10.,  1.])
+    """
+    return np.prod([np.linalg.norm(f, axis=0) for f in factors], axis=0)
