@@ -362,7 +362,8 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         # alpha * 2^(k (2 - 2N)) leave the problem (and, barring overflow,
         # every rounding) unchanged.
         tensor = np.ldexp(tensor, -n_modes * k)
-        alpha = float(np.ldexp(self.alpha, k * (2 - 2 * n_modes)))
+        with np.errstate(over="ignore"):
+            alpha = float(np.ldexp(self.alpha, k * (2 - 2 * n_modes)))
         if max_abs == 0.0 or alpha > _ALPHA_ZERO_SOLUTION:
             # No data, or a ridge so strong (after rescaling extreme data) that
             # the zero model is the solution.
@@ -460,12 +461,12 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         k = self._scale_exponent
         rank = self.weights_.shape[0]
         tensor = np.ldexp(np.asarray(X, dtype=np.float64), -n_modes * k)
-        factors = [np.empty((X.shape[0], rank))] + [
-            np.ldexp(np.asarray(c, dtype=np.float64), -k) for c in self.components_
-        ]
-        normal = gram_hadamard([f.T @ f for f in factors], skip=0)
-        rhs = mttkrp(tensor, factors, 0)
-        alpha = float(np.ldexp(self.alpha, k * (2 - 2 * n_modes)))
+        components = [np.ldexp(np.asarray(c, dtype=np.float64), -k) for c in self.components_]
+        normal = gram_hadamard([c.T @ c for c in components])
+        # the sample-mode factor is not read by the mode-0 MTTKRP
+        rhs = mttkrp(tensor, [None, *components], 0)
+        with np.errstate(over="ignore"):
+            alpha = float(np.ldexp(self.alpha, k * (2 - 2 * n_modes)))
         if alpha > _ALPHA_ZERO_SOLUTION:
             return np.zeros((X.shape[0], rank), dtype=dtype)
         if self.nonnegative:

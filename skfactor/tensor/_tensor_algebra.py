@@ -98,7 +98,7 @@ def mttkrp(tensor, factors, mode):
     ----------
     tensor : ndarray of shape (I_0, ..., I_{N-1})
     factors : sequence of N ndarray of shape (I_k, r)
-        ``factors[mode]`` is not used.
+        ``factors[mode]`` is not used (it may be ``None``).
     mode : int
 
     Returns
@@ -114,7 +114,7 @@ def mttkrp(tensor, factors, mode):
     array([ 60.,  92., 124.])
     """
     shape = tensor.shape
-    rank = factors[0].shape[1]
+    rank = factors[1 if mode == 0 else 0].shape[1]
     before = int(np.prod(shape[:mode], dtype=np.int64))
     after = int(np.prod(shape[mode + 1 :], dtype=np.int64))
     size = shape[mode]
