@@ -171,7 +171,7 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     reconstruction_err_ : float
         Frobenius norm of the residual :math:`\|T - [\![A_0, \dots,
         A_{N-1}]\!]\|_F` on the training data.
-    objective_ : ndarray of shape (n_iter_ + 1,)
+    objective_ : ndarray of shape (`n_iter_` + 1,)
         Objective (fit plus penalty) at the initialization and after every
         iteration; it never increases.
     n_iter_ : int
@@ -179,7 +179,7 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     n_features_in_ : int
         Number of entries of one sample, ``prod(tensor_shape_)``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during :term:`fit`, when ``X`` is a 2-D array
+        Names of features seen during ``fit``, when ``X`` is a 2-D array
         with string column names.
 
     See Also
@@ -445,7 +445,7 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or \
-                (n_samples, *tensor_shape_)
+                (n_samples, I_1, ..., I_{N-1})
             New samples, 2-D (rows folded with ``tensor_shape_``) or N-D.
 
         Returns
@@ -486,7 +486,7 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         Returns
         -------
         X_original : ndarray of shape (n_samples, n_features) or \
-                (n_samples, *tensor_shape_)
+                (n_samples, I_1, ..., I_{N-1})
             The CP model of the samples, 2-D if the model was fitted on 2-D
             data, N-D otherwise.
         """
