@@ -25,14 +25,13 @@ All functions are pure: they return new arrays and never modify their input.
 """
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve
 from numba import njit
 from scipy.optimize import nnls
 
 from .._balance import (
-    balance_factors,
     frobenius_scale_fit,
     optimal_initial_scale,
+    optimal_scales,
 )
 from ..utils._monitor import ConvergenceMonitor
 from ._tensor_algebra import gram_hadamard, mttkrp
@@ -123,7 +122,7 @@ def ridge_cp_objective(tensor, factors, alpha):
 def _with_ridge(normal, alpha):
     """``normal + alpha * I`` as a new array."""
     system = np.array(normal, dtype=np.float64, copy=True)
-    system[np.diag_indices_from(system)] += alpha
+    system.flat[:: system.shape[0] + 1] += alpha
     return system
 
 
@@ -131,10 +130,11 @@ def ridge_least_squares(rhs, normal, alpha):
     r"""Closed-form ridge update: solve :math:`X (H + \alpha I) = M`.
 
     The minimizer of :math:`\|T_{(n)} - X K^T\|_F^2 + \alpha \|X\|_F^2`
-    given :math:`M = T_{(n)} K` and :math:`H = K^T K`. Cholesky when
-    :math:`H + \alpha I` is positive definite; otherwise (``alpha = 0`` with
-    rank-deficient :math:`H`, e.g. a component that is exactly zero) the
-    minimum-norm solution through the pseudo-inverse.
+    given :math:`M = T_{(n)} K` and :math:`H = K^T K`. For ``alpha > 0`` the
+    system is positive definite and is solved directly; for ``alpha = 0``
+    (or if the solve fails) the minimum-norm solution is taken through the
+    pseudo-inverse, which also covers a rank-deficient :math:`H`, e.g. a
+    component that is exactly zero.
 
     Parameters
     ----------
@@ -155,13 +155,13 @@ def ridge_least_squares(rhs, normal, alpha):
     array([[2.]])
     """
     system = _with_ridge(normal, alpha)
-    try:
-        factor = cho_factor(system, check_finite=False)
-        solution = cho_solve(factor, rhs.T, check_finite=False).T
-        if np.all(np.isfinite(solution)):
-            return solution
-    except (LinAlgError, ValueError):
-        pass
+    if alpha > 0:
+        try:
+            solution = np.linalg.solve(system, rhs.T).T
+            if np.all(np.isfinite(solution)):
+                return solution
+        except np.linalg.LinAlgError:
+            pass
     return rhs @ np.linalg.pinv(system, hermitian=True)
 
 
@@ -189,7 +189,7 @@ def _hals_rows(X, rhs, system, dead, n_sweeps, tol):  # pragma: no cover (numba)
                 else:
                     residual = rhs[i, q]
                     for p in range(rank):
-                        residual -= X[i, p] * system[p, q]
+                        residual -= X[i, p] * system[q, p]  # symmetric
                     new = X[i, q] + residual / system[q, q]
                     if new < 0.0:
                         new = 0.0
@@ -300,16 +300,19 @@ def nonnegative_ridge_least_squares(rhs, normal, alpha):
 def _balance(factors, grams):
     """Balance the components and rescale the Gram matrices to match.
 
-    All factors carry the same ridge weight, so the optimal scales do not
-    depend on its value (they equalize the column norms across modes); unit
-    weights are passed, which also balances the unregularized problem
-    (``alpha = 0``), where the rescaling is harmless and keeps the factors
-    well scaled.
+    All factors carry the same ridge weight, so the optimal scales of
+    :func:`~skfactor._balance.optimal_scales` do not depend on its value
+    (they equalize the column norms across modes): unit weights are used,
+    which also balances the unregularized problem (``alpha = 0``), where the
+    rescaling is harmless and keeps the factors well scaled. The ridge
+    penalties of the columns, their squared norms, are the diagonals of the
+    Gram matrices, which are at hand.
     """
-    n_modes = len(factors)
-    balanced, scales = balance_factors(factors, np.ones(n_modes), ["l2"] * n_modes)
+    squared_norms = np.array([np.diag(g) for g in grams])
+    scales = optimal_scales(squared_norms, np.full(len(factors), 2.0))
+    factors = [f * s for f, s in zip(factors, scales)]
     grams = [g * np.outer(s, s) for g, s in zip(grams, scales)]
-    return balanced, grams
+    return factors, grams
 
 
 def fit_ridge_cp(
