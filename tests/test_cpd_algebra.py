@@ -301,3 +301,26 @@ def test_matrix_case_is_singular_value_soft_thresholding():
     out, _, _ = fit_ridge_cp(Y, factors, alpha, max_iter=5000, tol=1e-14)
     np.testing.assert_allclose(out[0] @ out[1].T, expected, atol=1e-6)
     assert np.count_nonzero(component_norms(out) > 1e-8) == 3
+
+
+def test_nonnegative_hals_reaches_tensorly_non_negative_parafac_hals():
+    """At the true rank without ridge the nonnegative CP is unique: the two
+    HALS implementations must reach the same objective and factors."""
+    tl = pytest.importorskip("tensorly")
+    from tensorly.decomposition import non_negative_parafac_hals
+
+    from skfactor import RidgeCPD
+    from skfactor.datasets import make_cp_tensor
+    from skfactor.metrics import factor_match_score
+
+    X, _ = make_cp_tensor((12, 10, 8), n_components=3, snr_db=30, random_state=0)
+    cp = non_negative_parafac_hals(tl.tensor(X), 3, n_iter_max=150, tol=0, init="svd", random_state=0)
+    theirs = [np.asarray(f, dtype=float) for f in cp.factors]
+    theirs[0] = theirs[0] * np.asarray(cp.weights, dtype=float)
+    model = RidgeCPD(3, alpha=0.0, nonnegative=True, tol=1e-13, max_iter=3000, random_state=0)
+    ours = [model.fit_transform(X), *model.components_]
+    # tensorly is stopped early for speed (at 300 iterations they agree to
+    # 1e-9): ours is at least as low and both describe the same factors
+    objective, theirs_objective = (ridge_cp_objective(X, f, 0.0) for f in (ours, theirs))
+    assert theirs_objective * (1 - 1e-3) <= objective <= theirs_objective
+    assert factor_match_score(theirs, ours) > 0.9999

@@ -361,7 +361,8 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         # Exact rescaling by powers of two: T / 2^(N k), factors * 2^k and
         # alpha * 2^(k (2 - 2N)) leave the problem (and, barring overflow,
         # every rounding) unchanged.
-        tensor = np.ldexp(tensor, -n_modes * k)
+        if k:
+            tensor = np.ldexp(tensor, -n_modes * k)
         with np.errstate(over="ignore"):
             alpha = float(np.ldexp(self.alpha, k * (2 - 2 * n_modes)))
         if max_abs == 0.0 or alpha > _ALPHA_ZERO_SOLUTION:
@@ -460,7 +461,9 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         n_modes = X.ndim
         k = self._scale_exponent
         rank = self.weights_.shape[0]
-        tensor = np.ldexp(np.asarray(X, dtype=np.float64), -n_modes * k)
+        tensor = np.asarray(X, dtype=np.float64)
+        if k:
+            tensor = np.ldexp(tensor, -n_modes * k)
         components = [np.ldexp(np.asarray(c, dtype=np.float64), -k) for c in self.components_]
         normal = gram_hadamard([c.T @ c for c in components])
         # the sample-mode factor is not read by the mode-0 MTTKRP
