@@ -369,10 +369,7 @@ def fit_ridge_cp(
     data_sq_norm = float(np.vdot(tensor, tensor))
     grams = [f.T @ f for f in factors]
 
-    def current_inner():
-        return float((mttkrp(tensor, factors, last) * factors[last]).sum())
-
-    inner = current_inner()
+    inner = float((mttkrp(tensor, factors, last) * factors[last]).sum())
     if balance != "none":
         fit_of_scale = frobenius_scale_fit(
             data_sq_norm, inner, gram_hadamard(grams).sum()
