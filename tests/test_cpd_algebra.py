@@ -183,7 +183,7 @@ def test_nonnegative_ridge_least_squares_rows_are_independent():
 )
 def test_objective_never_increases(seed, shape, rank, alpha, nonnegative, balance):
     rng, tensor, _ = _random_problem(seed, shape, rank)
-    factors = initialize_cp(tensor, rank, "random", alpha, nonnegative, rng)
+    factors = initialize_cp(tensor, rank, "random", nonnegative, rng)
     out, fit, monitor = fit_ridge_cp(
         tensor, factors, alpha, nonnegative=nonnegative, balance=balance,
         max_iter=30, tol=0.0,
@@ -244,7 +244,7 @@ def test_converged_solution_is_stationary_by_finite_differences(nonnegative):
     truth = [rng.uniform(size=(size, 2)) for size in (7, 6, 5)]
     tensor = cp_to_tensor(truth) + 0.05 * rng.standard_normal((7, 6, 5))
     alpha = 0.2
-    factors = initialize_cp(tensor, 3, "svd", alpha, nonnegative, rng)
+    factors = initialize_cp(tensor, 3, "svd", nonnegative, rng)
     out, _, monitor = fit_ridge_cp(
         tensor, factors, alpha, nonnegative=nonnegative, max_iter=5000, tol=1e-15
     )
@@ -264,7 +264,7 @@ def test_unbalanced_solver_converges_to_balanced_solutions():
     rng = np.random.default_rng(7)
     truth = [rng.uniform(size=(size, 2)) for size in (8, 7, 6)]
     tensor = cp_to_tensor(truth) + 0.01 * rng.standard_normal((8, 7, 6))
-    init = initialize_cp(tensor, 2, "svd", 0.5, False, rng)
+    init = initialize_cp(tensor, 2, "svd", False, rng)
     # unbalance the start on purpose
     init = [init[0] * 10.0, init[1] / 10.0, init[2]]
     out, _, _ = fit_ridge_cp(tensor, init, 0.5, balance="none", max_iter=20000, tol=1e-14)
@@ -278,7 +278,7 @@ def test_penalty_of_balanced_factors_is_the_implicit_penalty(nonnegative):
     rng = np.random.default_rng(8)
     tensor = np.abs(rng.standard_normal((6, 5, 4, 3)))
     alpha = 0.05
-    factors = initialize_cp(tensor, 3, "random", alpha, nonnegative, rng)
+    factors = initialize_cp(tensor, 3, "random", nonnegative, rng)
     out, _, _ = fit_ridge_cp(tensor, factors, alpha, nonnegative=nonnegative, max_iter=20)
     explicit = alpha * sum((f**2).sum() for f in out)
     implicit = 4 * alpha * (component_norms(out) ** (2 / 4)).sum()
@@ -297,7 +297,7 @@ def test_matrix_case_is_singular_value_soft_thresholding():
     U, s, Vt = np.linalg.svd(Y, full_matrices=False)
     alpha = float(s[3] + s[2]) / 2  # keeps exactly three singular values
     expected = (U * np.maximum(s - alpha, 0)) @ Vt
-    factors = initialize_cp(Y, 6, "svd", alpha, False, rng)
+    factors = initialize_cp(Y, 6, "svd", False, rng)
     out, _, _ = fit_ridge_cp(Y, factors, alpha, max_iter=5000, tol=1e-14)
     np.testing.assert_allclose(out[0] @ out[1].T, expected, atol=1e-6)
     assert np.count_nonzero(component_norms(out) > 1e-8) == 3
@@ -324,3 +324,15 @@ def test_nonnegative_hals_reaches_tensorly_non_negative_parafac_hals():
     objective, theirs_objective = (ridge_cp_objective(X, f, 0.0) for f in (ours, theirs))
     assert theirs_objective * (1 - 1e-3) <= objective <= theirs_objective
     assert factor_match_score(theirs, ours) > 0.9999
+
+
+def test_initial_rescaling_never_kills_every_component():
+    """A start whose best common scale is zero is kept as it is."""
+    rng = np.random.default_rng(10)
+    truth = [rng.uniform(size=(size, 2)) for size in (8, 7, 6)]
+    tensor = cp_to_tensor(truth)
+    # anti-correlated with the data: no positive common scale improves the
+    # fit, so the best one is (numerically) zero; one ALS sweep fixes the sign
+    start = [-truth[0], truth[1], truth[2]]
+    out, _, _ = fit_ridge_cp(tensor, start, 0.1, max_iter=20, tol=0.0)
+    assert ridge_cp_objective(tensor, out, 0.1) < 0.1 * (tensor**2).sum()

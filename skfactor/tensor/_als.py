@@ -331,8 +331,8 @@ def fit_ridge_cp(
     """Ridge CP decomposition by ALS (or HALS) with optimal balancing.
 
     The meta-algorithm of the seed: with ``balance`` in ``{"init",
-    "every"}`` the initial factors are first rescaled by the best common
-    scalar (:func:`~skfactor._balance.optimal_initial_scale`) and balanced;
+    "every"}`` the initial factors are balanced and then rescaled by the
+    best common scalar (:func:`~skfactor._balance.optimal_initial_scale`);
     each outer iteration updates every mode in turn (closed-form ridge, or
     HALS when ``nonnegative``) and, with ``balance="every"``, balances the
     components. The objective never increases.
@@ -371,15 +371,25 @@ def fit_ridge_cp(
 
     inner = float((mttkrp(tensor, factors, last) * factors[last]).sum())
     if balance != "none":
+        # Balancing commutes with a common rescaling (B(eta X) = eta B(X)),
+        # so balancing first and then choosing eta gives the best point of
+        # the family {eta B(X)}, which contains the seed's B(eta* X).
+        factors, grams = _balance(factors, grams)
         fit_of_scale = frobenius_scale_fit(
             data_sq_norm, inner, gram_hadamard(grams).sum()
         )
         totals = [alpha * np.trace(g) for g in grams]
         eta = optimal_initial_scale(fit_of_scale, totals, [2.0] * n_modes)
+        model_sq_norm = gram_hadamard(grams).sum()
+        if eta**n_modes * np.sqrt(model_sq_norm) <= 1e-12 * np.sqrt(data_sq_norm):
+            # The best common scale of this start is (numerically) zero: taken
+            # literally, every component would be dead before the first
+            # iteration and could never revive. Keep the start as it is and
+            # let the iterations decide what survives.
+            eta = 1.0
         factors = [eta * f for f in factors]
         grams = [eta * eta * g for g in grams]
         inner *= eta**n_modes
-        factors, grams = _balance(factors, grams)
 
     monitor = ConvergenceMonitor(
         tol, max_iter, verbose, name=name, objective_name=objective_name

@@ -373,7 +373,7 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             history = [fit_sq]
             self.n_iter_ = 0
         else:
-            factors = initialize_cp(tensor, rank, self.init, alpha, self.nonnegative, rng)
+            factors = initialize_cp(tensor, rank, self.init, self.nonnegative, rng)
             factors, fit_sq, monitor = fit_ridge_cp(
                 tensor,
                 factors,

@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.utils.extmath import randomized_svd
 
-from ._als import hals_update, ridge_least_squares
+from ._als import ridge_least_squares
 from ._tensor_algebra import gram_hadamard, mttkrp, unfold
 
 __all__ = ["initialize_cp"]
@@ -44,24 +44,23 @@ def _svd_factor(tensor, mode, rank, rng, nonnegative):
     return factor
 
 
-def initialize_cp(tensor, rank, init, alpha, nonnegative, rng):
+def initialize_cp(tensor, rank, init, nonnegative, rng):
     """Initial factors for the ridge CP solvers.
 
     ``"random"``: every factor uniform on [0, 1) (as in the seed's
     experiments). ``"svd"``: modes 1..N-1 from the leading singular vectors
     of their unfoldings (absolute values when ``nonnegative``), and the
-    sample mode 0, which may be large, by one (nonnegative) ridge update
-    given the others. In both cases all factors are then multiplied by the
-    common scalar that best fits the data in least squares, so that the
-    initial model has the scale of the data.
+    sample mode 0, which may be large, by least squares given the others
+    (with ``nonnegative``, each component fitted alone and clipped at zero). In both cases all factors are then multiplied by the common
+    scalar that best fits the data in least squares, so that the initial
+    model has the scale of the data. No ridge is involved, so rescaling the
+    data rescales the initial factors and nothing else.
 
     Parameters
     ----------
     tensor : ndarray of shape (I_0, ..., I_{N-1})
     rank : int
     init : {"random", "svd"}
-    alpha : float
-        Ridge weight, for the sample-mode update of the ``"svd"`` init.
     nonnegative : bool
     rng : numpy.random.RandomState
 
@@ -79,10 +78,15 @@ def initialize_cp(tensor, rank, init, alpha, nonnegative, rng):
         ]
         normal = gram_hadamard([f.T @ f for f in factors], skip=0)
         rhs = mttkrp(tensor, factors, 0)
-        start = ridge_least_squares(rhs, normal, alpha)
-        factors[0] = (
-            hals_update(np.maximum(start, 0.0), rhs, normal, alpha) if nonnegative else start
-        )
+        if nonnegative:
+            # Every component fitted alone (one Jacobi step from zero): the
+            # absolute singular vectors are correlated, and a joint least
+            # squares fit would let components cancel and be clipped away
+            # before the ridge iterations start.
+            diag = np.diag(normal)
+            factors[0] = np.maximum(rhs / np.where(diag > 0, diag, 1.0), 0.0)
+        else:
+            factors[0] = ridge_least_squares(rhs, normal, 0.0)
     grams = [f.T @ f for f in factors]
     model_sq_norm = gram_hadamard(grams).sum()
     inner = float((mttkrp(tensor, factors, n_modes - 1) * factors[-1]).sum())
