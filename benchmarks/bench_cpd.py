@@ -26,7 +26,9 @@ RidgeCPD fit stopped at the first iteration whose objective is at most
 tensorly's final one (re-run with that ``max_iter``); tensorly's time is
 its whole run (its final objective is, by definition, what it reaches at
 its last iteration). Medians over seeds; the numba kernel of RidgeCPD is
-compiled before timing (a one-off cost, cached on disk).
+compiled before timing (a one-off cost, cached on disk). On a loaded
+machine, oversubscribed multithreaded BLAS makes timings erratic (tensorly's
+SVD initialization suffers most): run with ``OMP_NUM_THREADS=1`` there.
 """
 
 import argparse
@@ -37,6 +39,7 @@ import warnings
 
 import numpy as np
 import tensorly as tl
+from threadpoolctl import threadpool_info
 from tensorly.decomposition import non_negative_parafac_hals, parafac
 
 from skfactor import RidgeCPD
@@ -130,10 +133,15 @@ def run(quick=False):
     alpha = 0.5
     # compile (or load from numba's cache) the HALS kernel outside the timings
     _ours(np.ones((2, 2, 2)), 1, alpha, True, 0, max_iter=1)
+    blas_threads = max(
+        (info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"),
+        default=1,
+    )
     lines = [
         f"### RidgeCPD vs tensorly {tl.__version__} "
-        f"({platform.machine()}, {platform.python_version()}, "
-        f"{datetime.date.today().isoformat()}, median over {len(seeds)} seeds)",
+        f"({platform.machine()}, Python {platform.python_version()}, "
+        f"{blas_threads} BLAS thread(s), {datetime.date.today().isoformat()}, "
+        f"median over {len(seeds)} seeds)",
         "",
         "| tensor (true rank -> fitted) | solver | objective ours / tensorly "
         "| FMS ours / tensorly | effective rank ours / tensorly "
