@@ -219,7 +219,7 @@ def test_tensor_shape_mismatch_names_both_sizes():
 
 @pytest.mark.parametrize("tensor_shape", [(0, 12), (-3, -4), (3.0, 4.0), [[3, 4]], ()])
 def test_invalid_tensor_shape(tensor_shape):
-    with pytest.raises(ValueError, match="tensor_shape must be"):
+    with pytest.raises(ValueError, match="tensor_shape must be a sequence"):
         RidgeCPD(tensor_shape=tensor_shape).fit(np.ones((5, 12)))
 
 

@@ -7,6 +7,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
 from ..tensor._tensor_algebra import cp_to_tensor
+from ..utils.validation import check_shape
 
 __all__ = ["make_cp_tensor"]
 
@@ -65,17 +66,7 @@ def make_cp_tensor(shape=(30, 30, 30), n_components=4, *, snr_db=40.0, random_st
     >>> X.shape, [f.shape for f in factors]
     ((5, 4, 3), [(5, 2), (4, 2), (3, 2)])
     """
-    shape_array = np.asarray(shape)
-    if (
-        shape_array.ndim != 1
-        or shape_array.size < 2
-        or not np.issubdtype(shape_array.dtype, np.integer)
-        or np.any(shape_array < 1)
-    ):
-        raise ValueError(
-            f"shape must be a sequence of at least two positive integers; got {shape!r}."
-        )
-    shape = tuple(int(s) for s in shape_array)
+    shape = check_shape(shape, "shape", min_length=2)
     rng = check_random_state(random_state)
     factors = [rng.uniform(size=(size, n_components)) for size in shape]
     X = cp_to_tensor(factors)

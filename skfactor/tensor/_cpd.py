@@ -14,13 +14,20 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ..utils._docstrings import fill_doc
+from ..utils.validation import check_shape
 from ._als import (
     fit_ridge_cp,
     nonnegative_ridge_least_squares,
     ridge_least_squares,
 )
 from ._init import initialize_cp
-from ._tensor_algebra import component_norms, cp_to_tensor, gram_hadamard, mttkrp
+from ._tensor_algebra import (
+    column_signs,
+    component_norms,
+    cp_to_tensor,
+    gram_hadamard,
+    mttkrp,
+)
 
 __all__ = ["RidgeCPD"]
 
@@ -272,18 +279,7 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     def _checked_tensor_shape(self):
         if self.tensor_shape is None:
             return None
-        shape = np.asarray(self.tensor_shape)
-        if (
-            shape.ndim != 1
-            or shape.size == 0
-            or not np.issubdtype(shape.dtype, np.integer)
-            or np.any(shape < 1)
-        ):
-            raise ValueError(
-                "tensor_shape must be None or a non-empty sequence of positive "
-                f"integers; got {self.tensor_shape!r}."
-            )
-        return tuple(int(s) for s in shape)
+        return check_shape(self.tensor_shape, "tensor_shape")
 
     def _validate_tensor(self, X, reset):
         """Validate X and return it as a float array (n_samples, *tensor_shape_)."""
@@ -433,8 +429,7 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         factors = [f[:, order] for f in factors]
         if not self.nonnegative:
             for k in range(1, len(factors)):
-                pivot = factors[k][np.argmax(np.abs(factors[k]), axis=0), np.arange(len(order))]
-                signs = np.where(pivot < 0, -1.0, 1.0)
+                signs = column_signs(factors[k])
                 factors[k] = factors[k] * signs
                 factors[0] = factors[0] * signs
         return factors

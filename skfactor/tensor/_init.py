@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.utils.extmath import randomized_svd
 
 from ._als import ridge_least_squares
-from ._tensor_algebra import gram_hadamard, mttkrp, unfold
+from ._tensor_algebra import column_signs, gram_hadamard, mttkrp, unfold
 
 __all__ = ["initialize_cp"]
 
@@ -30,8 +30,7 @@ def _leading_singular_vectors(matrix, rank, rng):
         U = matrix @ V
         norms = np.linalg.norm(U, axis=0)
         U = U / np.where(norms > 0, norms, 1.0)
-    pivot = U[np.argmax(np.abs(U), axis=0), np.arange(U.shape[1])]
-    return U * np.where(pivot < 0, -1.0, 1.0)
+    return U * column_signs(U)
 
 
 def _svd_factor(tensor, mode, rank, rng, nonnegative):
