@@ -8,6 +8,7 @@ when they are absent.
 """
 
 from ._base import fetch_file, get_data_home
+from ._cp import make_cp_tensor
 from ._hyperspectral import make_hyperspectral
 from ._multilevel import make_multilevel_factor
 from ._nmf import make_sparse_nmf
@@ -20,6 +21,7 @@ from ._switching import (
 __all__ = [
     "fetch_file",
     "get_data_home",
+    "make_cp_tensor",
     "make_forgetting_bandit",
     "make_hyperspectral",
     "make_multilevel_factor",

@@ -1,3 +1,5 @@
 """Regularized tensor decompositions."""
 
-__all__ = []
+from ._cpd import RidgeCPD
+
+__all__ = ["RidgeCPD"]

@@ -3,7 +3,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["check_finite_scale", "check_nonnegative"]
+__all__ = ["check_finite_scale", "check_nonnegative", "check_shape"]
 
 
 def check_nonnegative(X, whom):
@@ -97,3 +97,50 @@ their squares overflow float64. Rescale the data (e.g. with StandardScaler).
             "value; their squares overflow float64. Rescale the data (e.g. "
             "with StandardScaler)."
         )
+
+
+def check_shape(shape, name, *, min_length=1):
+    """Validate an array shape given by the user: a sequence of positive ints.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        The shape to check.
+    name : str
+        Name of the parameter, for the message.
+    min_length : int, default=1
+        Minimal number of axes.
+
+    Returns
+    -------
+    shape : tuple of int
+
+    Raises
+    ------
+    ValueError
+        If ``shape`` is not a flat sequence of at least ``min_length``
+        positive integers.
+
+    Examples
+    --------
+    >>> from skfactor.utils.validation import check_shape
+    >>> check_shape([3, 4], "tensor_shape")
+    (3, 4)
+    >>> check_shape((3, 0), "tensor_shape")
+    Traceback (most recent call last):
+        ...
+    ValueError: tensor_shape must be a sequence of at least 1 positive \
+integer(s); got (3, 0).
+    """
+    array = np.asarray(shape)
+    if (
+        array.ndim != 1
+        or array.size < min_length
+        or not np.issubdtype(array.dtype, np.integer)
+        or np.any(array < 1)
+    ):
+        raise ValueError(
+            f"{name} must be a sequence of at least {min_length} positive "
+            f"integer(s); got {shape!r}."
+        )
+    return tuple(int(s) for s in array)

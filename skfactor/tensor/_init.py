@@ -1,0 +1,95 @@
+"""Initial factors of CP decompositions."""
+
+import numpy as np
+from sklearn.utils.extmath import randomized_svd
+
+from ._als import ridge_least_squares
+from ._tensor_algebra import column_signs, gram_hadamard, mttkrp, unfold
+
+__all__ = ["initialize_cp"]
+
+
+def _leading_singular_vectors(matrix, rank, rng):
+    """Leading left singular vectors of a matrix, with deterministic signs.
+
+    From the eigendecomposition of the smaller Gram matrix (one BLAS product
+    and a small symmetric eigensolver, much cheaper than a full SVD of a
+    wide unfolding), or by randomized SVD when both sides are large. Signs
+    make the entry of largest magnitude of every vector positive.
+    """
+    n_rows, n_cols = matrix.shape
+    k = min(rank, n_rows, n_cols)
+    if min(n_rows, n_cols) > 1000:
+        U, _, _ = randomized_svd(matrix, k, random_state=rng)
+    elif n_rows <= n_cols:
+        eigval, eigvec = np.linalg.eigh(matrix @ matrix.T)
+        U = eigvec[:, ::-1][:, :k]
+    else:
+        eigval, eigvec = np.linalg.eigh(matrix.T @ matrix)
+        eigval, V = eigval[::-1][:k], eigvec[:, ::-1][:, :k]
+        U = matrix @ V
+        norms = np.linalg.norm(U, axis=0)
+        U = U / np.where(norms > 0, norms, 1.0)
+    return U * column_signs(U)
+
+
+def _svd_factor(tensor, mode, rank, rng, nonnegative):
+    """HOSVD factor of one mode; random columns beyond the size of the mode."""
+    U = _leading_singular_vectors(unfold(tensor, mode), rank, rng)
+    k = U.shape[1]
+    factor = np.empty((tensor.shape[mode], rank))
+    factor[:, :k] = np.abs(U) if nonnegative else U
+    factor[:, k:] = rng.uniform(size=(tensor.shape[mode], rank - k))
+    return factor
+
+
+def initialize_cp(tensor, rank, init, nonnegative, rng):
+    """Initial factors for the ridge CP solvers.
+
+    ``"random"``: every factor uniform on [0, 1) (as in the seed's
+    experiments). ``"svd"``: modes 1..N-1 from the leading singular vectors
+    of their unfoldings (absolute values when ``nonnegative``), and the
+    sample mode 0, which may be large, by least squares given the others
+    (with ``nonnegative``, each component fitted alone and clipped at zero). In both cases all factors are then multiplied by the common
+    scalar that best fits the data in least squares, so that the initial
+    model has the scale of the data. No ridge is involved, so rescaling the
+    data rescales the initial factors and nothing else.
+
+    Parameters
+    ----------
+    tensor : ndarray of shape (I_0, ..., I_{N-1})
+    rank : int
+    init : {"random", "svd"}
+    nonnegative : bool
+    rng : numpy.random.RandomState
+
+    Returns
+    -------
+    factors : list of N ndarray of shape (I_k, rank)
+    """
+    shape = tensor.shape
+    n_modes = len(shape)
+    if init == "random":
+        factors = [rng.uniform(size=(size, rank)) for size in shape]
+    else:
+        factors = [np.zeros((shape[0], rank))] + [
+            _svd_factor(tensor, mode, rank, rng, nonnegative) for mode in range(1, n_modes)
+        ]
+        normal = gram_hadamard([f.T @ f for f in factors], skip=0)
+        rhs = mttkrp(tensor, factors, 0)
+        if nonnegative:
+            # Every component fitted alone (one Jacobi step from zero): the
+            # absolute singular vectors are correlated, and a joint least
+            # squares fit would let components cancel and be clipped away
+            # before the ridge iterations start.
+            diag = np.diag(normal)
+            factors[0] = np.maximum(rhs / np.where(diag > 0, diag, 1.0), 0.0)
+        else:
+            factors[0] = ridge_least_squares(rhs, normal, 0.0)
+    grams = [f.T @ f for f in factors]
+    model_sq_norm = gram_hadamard(grams).sum()
+    inner = float((mttkrp(tensor, factors, n_modes - 1) * factors[-1]).sum())
+    if model_sq_norm > 0 and inner > 0:
+        scale = (inner / model_sq_norm) ** (1.0 / n_modes)
+        factors = [scale * f for f in factors]
+    return factors

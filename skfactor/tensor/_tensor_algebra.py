@@ -1,0 +1,186 @@
+r"""Dense-tensor algebra for CP models, without forming the full model.
+
+A CP (CANDECOMP/PARAFAC) model of an :math:`N`-way array is given by its
+factor matrices :math:`A_k \in \mathbb{R}^{I_k \times r}`,
+
+.. math::
+
+    [\![A_0, \dots, A_{N-1}]\!] = \sum_{q=1}^{r} A_0[:, q] \circ \dots
+        \circ A_{N-1}[:, q].
+
+Everything an alternating solver needs (the MTTKRP, the Gram matrices, the
+inner product with the data and the squared norm of the model) is computed
+here from the factors and the data, in C order (the last mode varies
+fastest), and the full model is formed only by :func:`cp_to_tensor`.
+
+All functions are pure: they return new arrays and never modify their input.
+"""
+
+import numpy as np
+
+__all__ = [
+    "column_signs",
+    "component_norms",
+    "cp_to_tensor",
+    "gram_hadamard",
+    "khatri_rao",
+    "mttkrp",
+    "unfold",
+]
+
+
+def unfold(tensor, mode):
+    """Mode-``mode`` unfolding: the fibres along ``mode`` as rows.
+
+    Returns an array of shape ``(I_mode, prod(other sizes))`` whose columns
+    run over the other modes in C order.
+
+    >>> import numpy as np
+    >>> unfold(np.arange(8).reshape(2, 2, 2), 1)
+    array([[0, 1, 4, 5],
+           [2, 3, 6, 7]])
+    """
+    tensor = np.asarray(tensor)
+    return np.moveaxis(tensor, mode, 0).reshape(tensor.shape[mode], -1)
+
+
+def khatri_rao(matrices, n_columns=None):
+    r"""Column-wise Kronecker product of matrices, in C order.
+
+    Row :math:`(i_1, \dots, i_m)` (flattened in C order, the last matrix
+    varying fastest) of the result is
+    :math:`\prod_j A_j[i_j, :]`, so that the C-order unfolding of a CP model
+    is :math:`A_0 \, \mathrm{KR}(A_1, \dots, A_{N-1})^T`.
+
+    Parameters
+    ----------
+    matrices : sequence of ndarray of shape (I_j, r)
+    n_columns : int, default=None
+        Number of columns ``r``; needed only when ``matrices`` is empty (the
+        product of no matrix is a single row of ones).
+
+    Returns
+    -------
+    product : ndarray of shape (prod(I_j), r)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> khatri_rao([np.array([[1.0], [2.0]]), np.array([[1.0], [10.0]])]).ravel()
+    array([ 1., 10.,  2., 20.])
+    """
+    matrices = list(matrices)
+    if not matrices:
+        return np.ones((1, n_columns))
+    product = np.asarray(matrices[0])
+    rank = product.shape[1]
+    for matrix in matrices[1:]:
+        product = (product[:, None, :] * matrix[None, :, :]).reshape(-1, rank)
+    return product
+
+
+def mttkrp(tensor, factors, mode):
+    r"""Matricized tensor times Khatri-Rao product for one mode.
+
+    .. math::
+
+        M = T_{(n)} \, \mathrm{KR}(A_k, k \ne n),
+        \qquad M[i, q] = \sum_{i_k, k \ne n} T[\dots, i, \dots]
+            \prod_{k \ne n} A_k[i_k, q],
+
+    the right-hand side of the least-squares problem of mode ``n``. The
+    tensor is viewed (without copying) as ``(P, I_n, S)`` with ``P`` and
+    ``S`` the sizes of the modes before and after ``n``; one matrix product
+    contracts the modes after ``n`` and a batched reduction those before, so
+    no unfolding is copied and the Khatri-Rao products are those of the
+    smaller sides only.
+
+    Parameters
+    ----------
+    tensor : ndarray of shape (I_0, ..., I_{N-1})
+    factors : sequence of N ndarray of shape (I_k, r)
+        ``factors[mode]`` is not used (it may be ``None``).
+    mode : int
+
+    Returns
+    -------
+    M : ndarray of shape (I_mode, r)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> T = np.arange(24.0).reshape(2, 3, 4)
+    >>> A = [np.ones((2, 1)), np.ones((3, 1)), np.ones((4, 1))]
+    >>> mttkrp(T, A, 1).ravel()  # sums over modes 0 and 2
+    array([ 60.,  92., 124.])
+    """
+    shape = tensor.shape
+    rank = factors[1 if mode == 0 else 0].shape[1]
+    before = int(np.prod(shape[:mode], dtype=np.int64))
+    after = int(np.prod(shape[mode + 1 :], dtype=np.int64))
+    size = shape[mode]
+    if mode == len(shape) - 1:
+        left = khatri_rao(factors[:mode], rank)
+        return tensor.reshape(before, size).T @ left
+    right = khatri_rao(factors[mode + 1 :], rank)
+    partial = tensor.reshape(before * size, after) @ right
+    if mode == 0:
+        return partial
+    left = khatri_rao(factors[:mode], rank)
+    return np.einsum("pir,pr->ir", partial.reshape(before, size, rank), left)
+
+
+def gram_hadamard(grams, skip=None):
+    """Elementwise product of Gram matrices, optionally skipping one mode.
+
+    ``gram_hadamard(grams, n)`` is the Gram matrix of the Khatri-Rao product
+    of the factors other than ``n`` (the normal matrix of mode ``n``), and
+    ``gram_hadamard(grams).sum()`` the squared Frobenius norm of the model.
+
+    >>> import numpy as np
+    >>> gram_hadamard([np.full((2, 2), 2.0), np.eye(2), np.full((2, 2), 3.0)], skip=1)
+    array([[6., 6.],
+           [6., 6.]])
+    """
+    rank = grams[0].shape[0]
+    product = np.ones((rank, rank))
+    for k, gram in enumerate(grams):
+        if k != skip:
+            product = product * gram
+    return product
+
+
+def cp_to_tensor(factors):
+    """Dense array of a CP model, of shape ``(I_0, ..., I_{N-1})``.
+
+    >>> import numpy as np
+    >>> cp_to_tensor([np.array([[1.0], [2.0]]), np.array([[3.0], [4.0]])])
+    array([[3., 4.],
+           [6., 8.]])
+    """
+    factors = [np.asarray(f) for f in factors]
+    shape = tuple(f.shape[0] for f in factors)
+    rank = factors[0].shape[1]
+    return (factors[0] @ khatri_rao(factors[1:], rank).T).reshape(shape)
+
+
+def component_norms(factors):
+    r"""Frobenius norm of every rank-one component, :math:`\prod_k \|A_k[:, q]\|_2`.
+
+    >>> import numpy as np
+    >>> component_norms([np.array([[3.0, 0.0], [4.0, 1.0]]), np.array([[2.0, 1.0]])])
+    array([10.,  1.])
+    """
+    return np.prod([np.linalg.norm(f, axis=0) for f in factors], axis=0)
+
+
+def column_signs(matrix):
+    """Signs (+1 or -1) making the entry of largest magnitude of every column positive.
+
+    >>> import numpy as np
+    >>> column_signs(np.array([[1.0, -3.0], [-2.0, 0.5]]))
+    array([-1., -1.])
+    """
+    matrix = np.asarray(matrix)
+    pivot = matrix[np.argmax(np.abs(matrix), axis=0), np.arange(matrix.shape[1])]
+    return np.where(pivot < 0, -1.0, 1.0)
