@@ -68,7 +68,7 @@ def test_switching_classifier_pipeline_grid_search_pickle():
 def test_nmf_features_feed_a_classifier():
     X, y = _digits()
     pipe = make_pipeline(
-        MinMaxScaler(),
+        MinMaxScaler(clip=True),
         skfactor.BalancedSparseNMF(max_iter=100, random_state=0),
         StandardScaler(),
         LogisticRegression(max_iter=500),
@@ -88,7 +88,7 @@ def test_nmf_features_feed_a_classifier():
 def test_ridge_cpd_features_feed_a_classifier():
     X, y = _digits()
     pipe = make_pipeline(
-        MinMaxScaler(),
+        MinMaxScaler(clip=True),
         skfactor.RidgeCPD(tensor_shape=(8, 8), max_iter=100, random_state=0),
         StandardScaler(),
         LogisticRegression(max_iter=500),
@@ -103,7 +103,7 @@ def test_ridge_cpd_features_feed_a_classifier():
 def test_proximal_mf_features_feed_a_classifier():
     X, y = _digits()
     pipe = make_pipeline(
-        MinMaxScaler(),
+        MinMaxScaler(clip=True),
         skfactor.ProximalMF(max_iter=100, random_state=0),
         StandardScaler(),
         LogisticRegression(max_iter=500),
