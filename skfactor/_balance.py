@@ -36,6 +36,7 @@ All functions are pure: they return new arrays and never modify their input.
 """
 
 import numpy as np
+from numba import njit
 from scipy.optimize import minimize_scalar
 
 __all__ = [
@@ -95,13 +96,31 @@ def penalty_values(factor, penalty):
     >>> penalty_values(np.array([[1.0, -2.0], [3.0, 0.0]]), "l2")
     array([10.,  4.])
     """
-    degree = penalty_degree(penalty)
-    factor = np.abs(np.asarray(factor, dtype=float))
-    if degree == 1.0:
-        return factor.sum(axis=0)
-    if degree == 2.0:
-        return np.einsum("ij,ij->j", factor, factor)
-    return (factor**degree).sum(axis=0)
+    factor = np.ascontiguousarray(factor, dtype=np.float64)
+    if factor.ndim != 2:
+        raise ValueError(f"factor must be 2-dimensional; got shape {factor.shape}.")
+    return column_penalties(factor, penalty_degree(penalty))
+
+
+@njit(cache=True)
+def column_penalties(factor, degree):
+    """:func:`penalty_values` of a C-contiguous float64 matrix, compiled.
+
+    The one implementation of :math:`g`, also called from the compiled
+    solvers; ``degree`` is a float from :func:`penalty_degree`.
+    """
+    m, r = factor.shape
+    values = np.zeros(r)
+    for i in range(m):
+        for q in range(r):
+            x = abs(factor[i, q])
+            if degree == 1.0:
+                values[q] += x
+            elif degree == 2.0:
+                values[q] += x * x
+            else:
+                values[q] += x**degree
+    return values
 
 
 def optimal_scales(a, degrees):
@@ -141,14 +160,39 @@ def optimal_scales(a, degrees):
         raise ValueError("Weighted penalties a must be finite and nonnegative.")
     if np.any(degrees <= 0):
         raise ValueError("Homogeneity degrees must be positive.")
-    valid = np.all(a > 0, axis=0)
-    log_pa = np.log(degrees[:, None] * np.where(valid, a, 1.0))
-    inv_p = 1.0 / degrees[:, None]
-    log_beta = (inv_p * log_pa).sum(axis=0) / inv_p.sum()
-    log_scales = (log_beta[None, :] - log_pa) * inv_p
-    # Enforce the product constraint exactly against rounding.
-    log_scales -= log_scales.mean(axis=0, keepdims=True)
-    return np.where(valid, np.exp(log_scales), 1.0)
+    return scales_of_penalties(np.ascontiguousarray(a), degrees)
+
+
+@njit(cache=True)
+def scales_of_penalties(a, degrees):
+    """:func:`optimal_scales` without input validation, compiled.
+
+    The one implementation of the geometric-mean identity, also called from
+    the compiled solvers. A component with a zero or non-finite weighted
+    penalty keeps its scales at 1.
+    """
+    n_factors, r = a.shape
+    inv_p = 1.0 / degrees
+    inv_p_sum = inv_p.sum()
+    scales = np.ones((n_factors, r))
+    log_scales = np.empty(n_factors)
+    for q in range(r):
+        if not np.all((a[:, q] > 0) & np.isfinite(a[:, q])):
+            continue
+        log_beta = 0.0
+        for i in range(n_factors):
+            log_scales[i] = np.log(degrees[i] * a[i, q])
+            log_beta += inv_p[i] * log_scales[i]
+        log_beta /= inv_p_sum
+        mean = 0.0
+        for i in range(n_factors):
+            log_scales[i] = (log_beta - log_scales[i]) * inv_p[i]
+            mean += log_scales[i]
+        # enforce the product constraint exactly against rounding
+        mean /= n_factors
+        for i in range(n_factors):
+            scales[i, q] = np.exp(log_scales[i] - mean)
+    return scales
 
 
 def balance_factors(factors, mu, penalties):

@@ -27,21 +27,32 @@ Sparse data (CSR) never get densified: for Kullback-Leibler the ratio
 :math:`WH` is evaluated by row-wise dot products, and the rest of the
 gradient is made of column sums.
 
-All functions are pure: they return new arrays.
+Kullback-Leibler updates run in compiled sweeps over the nonzeros of
+:math:`X` (numba; dense data are swept over their nonzeros too). One sweep
+updates the rows of :math:`W` and, on the way, accumulates the numerator of
+the next update of :math:`H`, since both need the ratio :math:`X / (WH)`
+and the update of a row of :math:`W` involves no other row; the ratio it
+computes for the current factors also gives their objective, so
+:func:`fit_mu` gets the objective of each iterate from the first sweep of
+the next iteration instead of a separate pass over the data.
+
+All public functions are pure: they return new arrays.
 """
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 from scipy.special import xlogy
 from sklearn.utils.extmath import safe_sparse_dot
 
 from .._balance import (
-    balance_factors,
+    column_penalties,
     frobenius_scale_fit,
     kl_scale_fit,
     optimal_initial_scale,
     penalty_degree,
     penalty_values,
+    scales_of_penalties,
 )
 from ..utils._monitor import ConvergenceMonitor
 
@@ -239,15 +250,165 @@ def penalized_step(F, numerator, denominator, alpha, penalty, beta):
     >>> float(2 * 0.5 * f[0] ** 2 + 1.0 * f[0] - 3.0)  # the quadratic is 0
     0.0
     """
-    if alpha == 0 or penalty_degree(penalty) == 1:
-        return F * numerator / (denominator + alpha)
+    arrays = np.broadcast_arrays(
+        *(np.asarray(a, dtype=np.float64) for a in (F, numerator, denominator))
+    )
+    # contiguous writable copies: one compiled signature
+    F, numerator, denominator = (np.array(a, order="C").reshape(-1) for a in arrays)
+    out = np.empty(F.shape)
+    _steps(F, numerator, denominator, float(alpha), penalty_degree(penalty), int(beta), out)
+    return out.reshape(arrays[0].shape)
+
+
+@njit(cache=True)
+def _step(f, numerator, denominator, alpha, degree, beta):
+    """:func:`penalized_step` at one entry (the formula, written once)."""
+    if alpha == 0.0 or degree == 1.0:
+        return f * numerator / (denominator + alpha)
     if beta == 1:
-        s = F * numerator
-        return 2.0 * s / (denominator + np.sqrt(denominator**2 + 8.0 * alpha * s))
-    return F * numerator / (denominator + 2.0 * alpha * F)
+        s = f * numerator
+        return 2.0 * s / (denominator + np.sqrt(denominator * denominator + 8.0 * alpha * s))
+    return f * numerator / (denominator + 2.0 * alpha * f)
 
 
-def update_W(X, W, H, beta, alpha, penalty, ratio=None):
+@njit(cache=True)
+def _steps(F, numerator, denominator, alpha, degree, beta, out):
+    for i in range(F.size):
+        out[i] = _step(F[i], numerator[i], denominator[i], alpha, degree, beta)
+
+
+def _csr_arrays(X):
+    """``(indptr, indices, data)`` of the nonzeros of X, row by row.
+
+    Canonical (sorted, no duplicates) int64/float64 arrays whatever the input
+    format, so that the compiled sweeps have a single signature; dense X is
+    never copied whole, only its nonzeros.
+    """
+    if sp.issparse(X):
+        X = X.tocsr()
+        if not X.has_canonical_format:
+            X = X.copy()
+            X.sum_duplicates()
+        return (
+            X.indptr.astype(np.int64),
+            X.indices.astype(np.int64),
+            X.data.astype(np.float64),
+        )
+    X = np.asarray(X, dtype=np.float64)
+    rows, cols = np.nonzero(X)
+    indptr = np.zeros(X.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=X.shape[0]), out=indptr[1:])
+    return indptr, cols.astype(np.int64), X[rows, cols]
+
+
+@njit(cache=True)
+def _kl_sweep(
+    indptr, indices, data, W, Ht, alpha, degree, update, W_out, accumulate, numerator_T
+):
+    r"""One pass over the nonzeros of X for the KL fit of ``X ~ W Ht^T``.
+
+    With ``update``, writes the multiplicative update of every row of W into
+    ``W_out`` (the rows are independent); with ``accumulate``, adds to
+    ``numerator_T`` the numerator :math:`((X / WH)^\top W)` of the update
+    of ``H = Ht^T``, for the updated W (or W itself without ``update``).
+    Returns :math:`\sum x \log(x / y)` over the nonzeros at the incoming
+    W (0 without ``update``).
+    """
+    m, r = W.shape
+    h_sum = np.zeros(r)
+    for j in range(Ht.shape[0]):
+        for k in range(r):
+            h_sum[k] += Ht[j, k]
+    numerator = np.empty(r)
+    log_ratios = 0.0
+    for i in range(m):
+        row = W[i]
+        if update:
+            numerator[:] = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                x = data[p]
+                if x == 0.0:
+                    continue
+                column = Ht[indices[p]]
+                y = 0.0
+                for k in range(r):
+                    y += row[k] * column[k]
+                ratio = x / max(y, _TINY)
+                log_ratios += x * np.log(ratio)
+                for k in range(r):
+                    numerator[k] += ratio * column[k]
+            for k in range(r):
+                W_out[i, k] = max(
+                    _step(row[k], numerator[k], h_sum[k], alpha, degree, 1), EPSILON
+                )
+            row = W_out[i]
+        if accumulate:
+            for p in range(indptr[i], indptr[i + 1]):
+                x = data[p]
+                if x == 0.0:
+                    continue
+                j = indices[p]
+                column = Ht[j]
+                y = 0.0
+                for k in range(r):
+                    y += row[k] * column[k]
+                ratio = x / max(y, _TINY)
+                for k in range(r):
+                    numerator_T[j, k] += ratio * row[k]
+    return log_ratios
+
+
+@njit(cache=True)
+def _kl_objective(log_ratios, data_sum, W, Ht, alpha_W, degree_W, alpha_H, degree_H):
+    """:func:`objective` for KL from the :func:`_kl_sweep` sum of logs."""
+    r = W.shape[1]
+    w_sum = np.zeros(r)
+    for i in range(W.shape[0]):
+        for k in range(r):
+            w_sum[k] += W[i, k]
+    h_sum = np.zeros(r)
+    for j in range(Ht.shape[0]):
+        for k in range(r):
+            h_sum[k] += Ht[j, k]
+    penalty = alpha_W * column_penalties(W, degree_W).sum()
+    penalty += alpha_H * column_penalties(Ht, degree_H).sum()
+    return log_ratios - data_sum + np.dot(w_sum, h_sum) + penalty
+
+
+@njit(cache=True)
+def _kl_update_columns(W, Ht, numerator_T, alpha, degree):
+    """Multiplicative update of ``H = Ht^T`` in place from its numerator."""
+    r = W.shape[1]
+    w_sum = np.zeros(r)
+    for i in range(W.shape[0]):
+        for k in range(r):
+            w_sum[k] += W[i, k]
+    for j in range(Ht.shape[0]):
+        for k in range(r):
+            Ht[j, k] = max(
+                _step(Ht[j, k], numerator_T[j, k], w_sum[k], alpha, degree, 1), EPSILON
+            )
+
+
+@njit(cache=True)
+def _balance_in_place(W, Ht, alpha_W, degree_W, alpha_H, degree_H):
+    """:func:`balance` of ``(W, Ht^T)``, in place."""
+    r = W.shape[1]
+    a = np.empty((2, r))
+    a[0] = alpha_W * column_penalties(W, degree_W)
+    a[1] = alpha_H * column_penalties(Ht, degree_H)
+    scales = scales_of_penalties(a, np.array([degree_W, degree_H]))
+    for k in range(r):
+        low = EPSILON / max(W[:, k].min(), _TINY)
+        high = max(Ht[:, k].min(), _TINY) / EPSILON
+        scale = min(max(scales[0, k], min(low, 1.0)), max(high, 1.0))
+        for i in range(W.shape[0]):
+            W[i, k] *= scale
+        for j in range(Ht.shape[0]):
+            Ht[j, k] /= scale
+
+
+def update_W(X, W, H, beta, alpha, penalty):
     """One multiplicative (MM) update of ``W`` with ``H`` fixed.
 
     Parameters
@@ -260,8 +421,6 @@ def update_W(X, W, H, beta, alpha, penalty, ratio=None):
         Penalty weight of ``W``.
     penalty : {"l1", "l2"}
         Penalty of ``W``.
-    ratio : {ndarray, sparse matrix}, default=None
-        :func:`model_ratio` of ``(X, W, H)`` if already computed (KL only).
 
     Returns
     -------
@@ -269,29 +428,27 @@ def update_W(X, W, H, beta, alpha, penalty, ratio=None):
         Entries ``>= EPSILON``.
     """
     if beta == 1:
-        if ratio is None:
-            ratio = model_ratio(X, W, H)
-        numerator = safe_sparse_dot(ratio, H.T)
-        denominator = H.sum(axis=1)[np.newaxis, :]
-    else:
-        numerator = safe_sparse_dot(X, H.T)
-        denominator = W @ (H @ H.T)
-    numerator = np.asarray(numerator)
+        W = np.ascontiguousarray(W, dtype=np.float64)
+        W_new = np.empty_like(W)
+        _kl_sweep(
+            *_csr_arrays(X), W, np.ascontiguousarray(H.T, dtype=np.float64),
+            float(alpha), penalty_degree(penalty), True, W_new, False, np.empty((0, 0)),
+        )
+        return W_new
+    numerator = np.asarray(safe_sparse_dot(X, H.T))
+    denominator = W @ (H @ H.T)
     return np.maximum(
         penalized_step(W, numerator, denominator, alpha, penalty, beta), EPSILON
     )
 
 
-def update_H(X, W, H, beta, alpha, penalty, ratio=None):
-    """One multiplicative (MM) update of ``H`` with ``W`` fixed.
+def update_H(X, W, H, beta, alpha, penalty):
+    r"""One multiplicative (MM) update of ``H`` with ``W`` fixed.
 
     The update of ``W`` applied to the transposed problem
-    :math:`X^\\top \\approx H^\\top W^\\top`; see :func:`update_W`.
+    :math:`X^\top \approx H^\top W^\top`; see :func:`update_W`.
     """
-    if beta == 1 and ratio is None:
-        ratio = model_ratio(X, W, H)
-    ratio_T = None if ratio is None else ratio.T
-    return update_W(X.T, H.T, W.T, beta, alpha, penalty, ratio=ratio_T).T
+    return update_W(X.T, H.T, W.T, beta, alpha, penalty).T
 
 
 def balance(W, H, alpha_W, alpha_H, penalty_W, penalty_H):
@@ -305,12 +462,13 @@ def balance(W, H, alpha_W, alpha_H, penalty_W, penalty_H):
     and the penalty does not increase. Components left without a minimizer
     (a zero weight) keep their scale.
     """
-    _, scales = balance_factors([W, H.T], [alpha_W, alpha_H], [penalty_W, penalty_H])
-    lowest = np.finfo(np.float64).tiny
-    low = EPSILON / np.maximum(W.min(axis=0), lowest)
-    high = np.maximum(H.min(axis=1), lowest) / EPSILON
-    scale = np.minimum(np.maximum(scales[0], np.minimum(low, 1.0)), np.maximum(high, 1.0))
-    return W * scale[np.newaxis, :], H / scale[:, np.newaxis]
+    W = np.array(W, dtype=np.float64, order="C")
+    Ht = np.array(H.T, dtype=np.float64, order="C")
+    _balance_in_place(
+        W, Ht, float(alpha_W), penalty_degree(penalty_W),
+        float(alpha_H), penalty_degree(penalty_H),
+    )
+    return W, Ht.T
 
 
 def _scaled_fit(X, W, H, beta):
@@ -352,6 +510,98 @@ def rescale_init(X, W, H, beta, alpha_W, alpha_H, penalty_W, penalty_H, fit_H=Tr
     return balance(eta * W, eta * H, alpha_W, alpha_H, penalty_W, penalty_H)
 
 
+class _KLSweeps:
+    """Kullback-Leibler iterations by compiled sweeps over the nonzeros of X.
+
+    Holds ``Ht = H.T`` (C-contiguous, a row per column of X) and two buffers
+    for W: the current iterate and the next one.
+    """
+
+    def __init__(self, X, W, H, alpha_W, alpha_H, penalty_W, penalty_H, fit_H,
+                 balance_every, n_inner):
+        self.csr = _csr_arrays(X)
+        self.data_sum = float(self.csr[2].sum())
+        self.W = np.array(W, dtype=np.float64, order="C")
+        self.W_next = np.empty_like(self.W)
+        self.Ht = np.array(H.T, dtype=np.float64, order="C")
+        self.numerator_T = np.zeros(self.Ht.shape if fit_H else (0, 0))
+        self.weights = (
+            float(alpha_W), penalty_degree(penalty_W),
+            float(alpha_H), penalty_degree(penalty_H),
+        )
+        self.fit_H = fit_H
+        self.balance_every = balance_every
+        self.n_inner = n_inner
+
+    def _sweep(self, W, update, W_out, accumulate):
+        if accumulate:
+            self.numerator_T[:] = 0.0
+        return _kl_sweep(
+            *self.csr, W, self.Ht, self.weights[0], self.weights[1],
+            update, W_out, accumulate, self.numerator_T,
+        )
+
+    def update_W(self):
+        """Objective of the current iterate; the W-updates into ``W_next``."""
+        last = self.n_inner == 1
+        log_ratios = self._sweep(self.W, True, self.W_next, last and self.fit_H)
+        value = _kl_objective(log_ratios, self.data_sum, self.W, self.Ht, *self.weights)
+        for inner in range(1, self.n_inner):
+            W_out = np.empty_like(self.W)
+            self._sweep(self.W_next, True, W_out, inner == self.n_inner - 1 and self.fit_H)
+            self.W_next = W_out
+        return value
+
+    def advance(self):
+        """Accept ``W_next``, update H and balance: the next iterate."""
+        self.W, self.W_next = self.W_next, self.W
+        if not self.fit_H:
+            return
+        alpha_W, degree_W, alpha_H, degree_H = self.weights
+        for inner in range(self.n_inner):
+            if inner:
+                self._sweep(self.W, False, self.W_next, True)
+            _kl_update_columns(self.W, self.Ht, self.numerator_T, alpha_H, degree_H)
+        if self.balance_every:
+            _balance_in_place(self.W, self.Ht, *self.weights)
+
+    def factors(self):
+        return self.W, np.ascontiguousarray(self.Ht.T)
+
+
+class _NumpyUpdates:
+    """Iterations by the array updates :func:`update_W` and :func:`update_H`."""
+
+    def __init__(self, X, W, H, beta, alpha_W, alpha_H, penalty_W, penalty_H, fit_H,
+                 balance_every, n_inner):
+        self.X, self.W, self.H = X, W, H
+        self.args = (beta, alpha_W, alpha_H, penalty_W, penalty_H)
+        self.fit_H = fit_H
+        self.balance_every = balance_every
+        self.n_inner = n_inner
+
+    def update_W(self):
+        beta, alpha_W, _, penalty_W, _ = self.args
+        value = objective(self.X, self.W, self.H, *self.args)
+        self.W_next = self.W
+        for _ in range(self.n_inner):
+            self.W_next = update_W(self.X, self.W_next, self.H, beta, alpha_W, penalty_W)
+        return value
+
+    def advance(self):
+        beta, _, alpha_H, _, penalty_H = self.args
+        self.W = self.W_next
+        if not self.fit_H:
+            return
+        for _ in range(self.n_inner):
+            self.H = update_H(self.X, self.W, self.H, beta, alpha_H, penalty_H)
+        if self.balance_every:
+            self.W, self.H = balance(self.W, self.H, *self.args[1:])
+
+    def factors(self):
+        return self.W, self.H
+
+
 def fit_mu(
     X,
     W,
@@ -379,6 +629,11 @@ def fit_mu(
     :class:`~skfactor.utils._monitor.ConvergenceMonitor`, which decides when
     to stop.
 
+    For Kullback-Leibler the objective of an iterate comes out of the first
+    sweep of the next iteration (see the module docstring); when the monitor
+    stops, that sweep's update of W is discarded, so the iterates, the
+    history and the result are those of the plain loop.
+
     Returns
     -------
     W, H : ndarray
@@ -390,21 +645,17 @@ def fit_mu(
     monitor = ConvergenceMonitor(
         tol, max_iter, verbose=verbose, name=name, objective_name=objective_name
     )
-    args = (beta, alpha_W, alpha_H, penalty_W, penalty_H)
     W, H = np.maximum(W, EPSILON), np.maximum(H, EPSILON)  # feasible start
-    ratio = model_ratio(X, W, H) if beta == 1 else None
-    monitor.start(objective(X, W, H, *args, ratio=ratio))
+    options = dict(fit_H=fit_H, balance_every=balance_every, n_inner=n_inner)
+    penalties = (alpha_W, alpha_H, penalty_W, penalty_H)
+    if beta == 1:
+        state = _KLSweeps(X, W, H, *penalties, **options)
+    else:
+        state = _NumpyUpdates(X, W, H, beta, *penalties, **options)
+    monitor.start(state.update_W())
     while True:
-        for _ in range(n_inner):
-            W = update_W(X, W, H, beta, alpha_W, penalty_W, ratio=ratio)
-            ratio = None
-        if fit_H:
-            for _ in range(n_inner):
-                H = update_H(X, W, H, beta, alpha_H, penalty_H)
-            if balance_every:
-                W, H = balance(W, H, alpha_W, alpha_H, penalty_W, penalty_H)
-        ratio = model_ratio(X, W, H) if beta == 1 else None
-        if monitor.update(objective(X, W, H, *args, ratio=ratio)):
+        state.advance()
+        if monitor.update(state.update_W()):
             break
+    W, H = state.factors()
     return W, H, monitor
-
