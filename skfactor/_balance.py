@@ -42,6 +42,7 @@ from scipy.optimize import minimize_scalar
 __all__ = [
     "balance_factors",
     "frobenius_scale_fit",
+    "kl_optimal_initial_scale",
     "kl_scale_fit",
     "optimal_initial_scale",
     "optimal_scales",
@@ -344,3 +345,57 @@ def optimal_initial_scale(fit_of_scale, penalty_totals, degrees, *, log_range=30
     )
     log_eta = result.x if result.fun <= values[best] else grid[best]
     return float(np.exp(log_eta))
+
+
+def kl_optimal_initial_scale(data_sum, model_sum, penalty_totals, degrees):
+    r""":func:`optimal_initial_scale` for a Kullback-Leibler fit, in closed form.
+
+    With :math:`N` factors (``len(degrees)``), the scaled fit is
+    :math:`\eta^N \sum M - N \log(\eta) \sum Y` up to a constant
+    (:func:`kl_scale_fit`), and the problem is convex in :math:`\log\eta`.
+    Its stationarity condition, multiplied by :math:`\eta`,
+
+    .. math::
+
+        N \eta^N \textstyle\sum M + \sum_i p_i A_i \eta^{p_i} = N \sum Y,
+
+    is a quadratic :math:`c_2\eta^2 + c_1\eta = N\sum Y` when :math:`N` and
+    every :math:`p_i` are 1 or 2, whose positive root is
+    :math:`\eta = 2N\sum Y / (c_1 + \sqrt{c_1^2 + 4 c_2 N \sum Y})`. Other
+    cases, and data that sum to zero (no minimizer), are passed to
+    :func:`optimal_initial_scale`.
+
+    Parameters
+    ----------
+    data_sum, model_sum : float
+        :math:`\sum Y` and :math:`\sum M`.
+    penalty_totals : array-like of shape (n_factors,)
+        :math:`A_i`.
+    degrees : array-like of shape (n_factors,)
+        :math:`p_i`.
+
+    Returns
+    -------
+    eta : float
+
+    Examples
+    --------
+    >>> kl_optimal_initial_scale(4.0, 1.0, [0.0, 0.0], [1, 1])  # eta**2 = 4
+    2.0
+    """
+    totals = np.asarray(penalty_totals, dtype=float)
+    degrees = np.asarray(degrees, dtype=float)
+    n_factors = degrees.size
+    closed_form = (
+        data_sum > 0 and n_factors in (1, 2) and np.all((degrees == 1) | (degrees == 2))
+    )
+    if not closed_form:
+        return optimal_initial_scale(
+            kl_scale_fit(data_sum, model_sum), totals, degrees
+        )
+    c1 = float(np.sum(totals[degrees == 1])) + (model_sum if n_factors == 1 else 0.0)
+    c2 = 2.0 * float(np.sum(totals[degrees == 2])) + (
+        2.0 * model_sum if n_factors == 2 else 0.0
+    )
+    c0 = n_factors * data_sum
+    return float(2.0 * c0 / (c1 + np.sqrt(c1 * c1 + 4.0 * c2 * c0)))

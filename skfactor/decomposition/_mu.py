@@ -48,7 +48,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from .._balance import (
     column_penalties,
     frobenius_scale_fit,
-    kl_scale_fit,
+    kl_optimal_initial_scale,
     optimal_initial_scale,
     penalty_degree,
     penalty_values,
@@ -319,40 +319,43 @@ def _kl_sweep(
     for j in range(Ht.shape[0]):
         for k in range(r):
             h_sum[k] += Ht[j, k]
+    longest = 0
+    for i in range(m):
+        longest = max(longest, indptr[i + 1] - indptr[i])
+    ratios = np.empty(longest)
     numerator = np.empty(r)
+    row = np.empty(r)
     log_ratios = 0.0
     for i in range(m):
-        row = W[i]
+        start, stop = indptr[i], indptr[i + 1]
+        for k in range(r):
+            row[k] = W[i, k]
         if update:
             numerator[:] = 0.0
-            for p in range(indptr[i], indptr[i + 1]):
-                x = data[p]
-                if x == 0.0:
-                    continue
-                column = Ht[indices[p]]
-                y = 0.0
-                for k in range(r):
-                    y += row[k] * column[k]
-                ratio = x / max(y, _TINY)
-                log_ratios += x * np.log(ratio)
-                for k in range(r):
-                    numerator[k] += ratio * column[k]
-            for k in range(r):
-                W_out[i, k] = max(
-                    _step(row[k], numerator[k], h_sum[k], alpha, degree, 1), EPSILON
-                )
-            row = W_out[i]
-        if accumulate:
-            for p in range(indptr[i], indptr[i + 1]):
-                x = data[p]
-                if x == 0.0:
-                    continue
+            for p in range(start, stop):
                 j = indices[p]
-                column = Ht[j]
                 y = 0.0
                 for k in range(r):
-                    y += row[k] * column[k]
-                ratio = x / max(y, _TINY)
+                    y += row[k] * Ht[j, k]
+                ratio = data[p] / max(y, _TINY)
+                ratios[p - start] = ratio
+                for k in range(r):
+                    numerator[k] += ratio * Ht[j, k]
+            # the logarithms in a loop of their own: a call inside the loop
+            # above would make it spill its registers at every nonzero
+            for p in range(start, stop):
+                if data[p] != 0.0:
+                    log_ratios += data[p] * np.log(ratios[p - start])
+            for k in range(r):
+                row[k] = max(_step(row[k], numerator[k], h_sum[k], alpha, degree, 1), EPSILON)
+                W_out[i, k] = row[k]
+        if accumulate:
+            for p in range(start, stop):
+                j = indices[p]
+                y = 0.0
+                for k in range(r):
+                    y += row[k] * Ht[j, k]
+                ratio = data[p] / max(y, _TINY)
                 for k in range(r):
                     numerator_T[j, k] += ratio * row[k]
     return log_ratios
@@ -471,10 +474,8 @@ def balance(W, H, alpha_W, alpha_H, penalty_W, penalty_H):
     return W, Ht.T
 
 
-def _scaled_fit(X, W, H, beta):
-    """``t -> D_beta(X | t W H)`` up to an additive constant."""
-    if beta == 1:
-        return kl_scale_fit(float(X.sum()), float(W.sum(axis=0) @ H.sum(axis=1)))
+def _frobenius_scaled_fit(X, W, H):
+    """``t -> D_2(X | t W H)`` up to an additive constant."""
     data = X.data if sp.issparse(X) else X
     fit = frobenius_scale_fit(
         float(np.dot(data.ravel(), data.ravel())),
@@ -488,10 +489,11 @@ def rescale_init(X, W, H, beta, alpha_W, alpha_H, penalty_W, penalty_H, fit_H=Tr
     r"""Initialization of the seed's meta-algorithm: best scalar scaling, then balancing.
 
     Solves :math:`\min_{\eta > 0} D_\beta(X \mid \eta^2 WH) + \eta^{p_W}
-    \alpha_W g_W(W) + \eta^{p_H} \alpha_H g_H(H)` with
-    :func:`skfactor._balance.optimal_initial_scale`, scales both factors by
-    :math:`\eta` and balances the components. With ``fit_H=False``
-    (``H`` fixed, as in ``transform``) only ``W`` is scaled:
+    \alpha_W g_W(W) + \eta^{p_H} \alpha_H g_H(H)` (in closed form for
+    Kullback-Leibler, :func:`skfactor._balance.kl_optimal_initial_scale`,
+    otherwise by :func:`skfactor._balance.optimal_initial_scale`), scales
+    both factors by :math:`\eta` and balances the components. With
+    ``fit_H=False`` (``H`` fixed, as in ``transform``) only ``W`` is scaled:
     :math:`\min_\eta D_\beta(X \mid \eta WH) + \eta^{p_W}\alpha_W g_W(W)`.
 
     Returns
@@ -499,14 +501,18 @@ def rescale_init(X, W, H, beta, alpha_W, alpha_H, penalty_W, penalty_H, fit_H=Tr
     W, H : ndarray
         Rescaled copies.
     """
-    fit = _scaled_fit(X, W, H, beta)
     totals = [alpha_W * penalty_values(W, penalty_W).sum()]
     degrees = [penalty_degree(penalty_W)]
+    if fit_H:
+        totals.append(alpha_H * penalty_values(H.T, penalty_H).sum())
+        degrees.append(penalty_degree(penalty_H))
+    if beta == 1:
+        model_sum = float(W.sum(axis=0) @ H.sum(axis=1))
+        eta = kl_optimal_initial_scale(float(X.sum()), model_sum, totals, degrees)
+    else:
+        eta = optimal_initial_scale(_frobenius_scaled_fit(X, W, H), totals, degrees)
     if not fit_H:
-        return W * optimal_initial_scale(fit, totals, degrees), H
-    totals.append(alpha_H * penalty_values(H.T, penalty_H).sum())
-    degrees.append(penalty_degree(penalty_H))
-    eta = optimal_initial_scale(fit, totals, degrees)
+        return W * eta, H
     return balance(eta * W, eta * H, alpha_W, alpha_H, penalty_W, penalty_H)
 
 
