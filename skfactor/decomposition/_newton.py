@@ -275,6 +275,7 @@ def solve_activations(
     alpha,
     penalty,
     constant=0.0,
+    initial_objective=None,
     max_iter=NEWTON_MAX_ITER,
     verbose=0,
     name="Newton",
@@ -299,6 +300,9 @@ def solve_activations(
     constant : float, default=0.0
         Added to the objective tracked by the monitor (e.g. the penalty of
         ``H``), for reporting only.
+    initial_objective : float, default=None
+        The tracked objective at ``W`` (constant included) when the caller
+        already has it; computed otherwise.
     max_iter : int, default=NEWTON_MAX_ITER
     verbose : int, default=0
     name, objective_name : str
@@ -319,11 +323,14 @@ def solve_activations(
     H = np.asarray(H, dtype=np.float64)
     W = np.array(np.maximum(W, EPSILON), dtype=np.float64, order="C")
     n, r = W.shape
-    value = (
-        beta_divergence(X, W, H, beta)
-        + alpha * penalty_values(W, degree).sum()
-        + constant
-    )
+    if initial_objective is None:
+        value = (
+            beta_divergence(X, W, H, beta)
+            + alpha * penalty_values(W, degree).sum()
+            + constant
+        )
+    else:
+        value = float(initial_objective)
     empty = np.empty((0, 0))
     if beta == 1:
         csr = _csr_arrays(X)
