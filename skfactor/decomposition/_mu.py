@@ -63,6 +63,12 @@ _TINY = np.finfo(np.float64).tiny
 # bound the memory of the (block, n_components) temporaries.
 _BLOCK = 1 << 16
 
+# Compiled KL iterations run in batches of at most _BATCH, recording the
+# iterates (at most _RECORDED floats in all), so that the monitor can stop
+# inside a batch.
+_BATCH = 10
+_RECORDED = 1 << 16
+
 BETA = {"kullback-leibler": 1, "frobenius": 2}
 
 
@@ -308,7 +314,7 @@ def _kl_sweep(
     r"""One pass over the nonzeros of X for the KL fit of ``X ~ W Ht^T``.
 
     With ``update``, writes the multiplicative update of every row of W into
-    ``W_out`` (the rows are independent); with ``accumulate``, adds to
+    ``W_out`` (the rows are independent); with ``accumulate``, writes into
     ``numerator_T`` the numerator :math:`((X / WH)^\top W)` of the update
     of ``H = Ht^T``, for the updated W (or W itself without ``update``).
     Returns :math:`\sum x \log(x / y)` over the nonzeros at the incoming
@@ -326,6 +332,8 @@ def _kl_sweep(
     numerator = np.empty(r)
     row = np.empty(r)
     log_ratios = 0.0
+    if accumulate:
+        numerator_T[:] = 0.0
     for i in range(m):
         start, stop = indptr[i], indptr[i + 1]
         for k in range(r):
@@ -516,11 +524,85 @@ def rescale_init(X, W, H, beta, alpha_W, alpha_H, penalty_W, penalty_H, fit_H=Tr
     return balance(eta * W, eta * H, alpha_W, alpha_H, penalty_W, penalty_H)
 
 
+@njit(cache=True)
+def _kl_prepare(
+    indptr, indices, data, data_sum, W, W_next, Ht, numerator_T,
+    alpha_W, degree_W, alpha_H, degree_H, fit_H, n_inner,
+):
+    """Objective of the iterate ``(W, Ht^T)``, and its W-updates.
+
+    Writes the ``n_inner`` updates of W into ``W_next`` and, with ``fit_H``,
+    the numerator of the first update of H (at ``W_next``) into
+    ``numerator_T``.
+    """
+    log_ratios = _kl_sweep(
+        indptr, indices, data, W, Ht, alpha_W, degree_W,
+        True, W_next, fit_H and n_inner == 1, numerator_T,
+    )
+    value = _kl_objective(
+        log_ratios, data_sum, W, Ht, alpha_W, degree_W, alpha_H, degree_H
+    )
+    if n_inner > 1:
+        W_inner = np.empty_like(W)
+        for inner in range(1, n_inner):
+            W_inner[:] = W_next
+            _kl_sweep(
+                indptr, indices, data, W_inner, Ht, alpha_W, degree_W,
+                True, W_next, fit_H and inner == n_inner - 1, numerator_T,
+            )
+    return value
+
+
+@njit(cache=True)
+def _kl_advance(
+    indptr, indices, data, W, W_next, Ht, numerator_T,
+    alpha_W, degree_W, alpha_H, degree_H, fit_H, balance_every, n_inner,
+):
+    """Next iterate: W from ``W_next``, then the updates of H, then balancing."""
+    W[:] = W_next
+    if not fit_H:
+        return
+    for inner in range(n_inner):
+        if inner > 0:
+            _kl_sweep(
+                indptr, indices, data, W, Ht, alpha_W, degree_W,
+                False, W_next, True, numerator_T,
+            )
+        _kl_update_columns(W, Ht, numerator_T, alpha_H, degree_H)
+    if balance_every:
+        _balance_in_place(W, Ht, alpha_W, degree_W, alpha_H, degree_H)
+
+
+@njit(cache=True)
+def _kl_iterations(
+    indptr, indices, data, data_sum, W, W_next, Ht, numerator_T,
+    alpha_W, degree_W, alpha_H, degree_H, fit_H, balance_every, n_inner,
+    values, W_history, Ht_history,
+):
+    """``values.size`` iterations; their objectives and iterates are recorded."""
+    for step in range(values.size):
+        _kl_advance(
+            indptr, indices, data, W, W_next, Ht, numerator_T,
+            alpha_W, degree_W, alpha_H, degree_H, fit_H, balance_every, n_inner,
+        )
+        values[step] = _kl_prepare(
+            indptr, indices, data, data_sum, W, W_next, Ht, numerator_T,
+            alpha_W, degree_W, alpha_H, degree_H, fit_H, n_inner,
+        )
+        W_history[step] = W
+        Ht_history[step] = Ht
+
+
 class _KLSweeps:
     """Kullback-Leibler iterations by compiled sweeps over the nonzeros of X.
 
-    Holds ``Ht = H.T`` (C-contiguous, a row per column of X) and two buffers
-    for W: the current iterate and the next one.
+    Holds ``Ht = H.T`` (C-contiguous, a row per column of X), the current W
+    and its W-update ``W_next``. Iterations run in compiled batches, each
+    iterate recorded so that the monitor can stop inside a batch; small
+    problems get batches of up to ``_BATCH`` iterations (the call and
+    bookkeeping of an iteration cost as much as its arithmetic on a 30 x 30
+    matrix), large ones single iterations (recording them would cost
+    memory and copies).
     """
 
     def __init__(self, X, W, H, alpha_W, alpha_H, penalty_W, penalty_H, fit_H,
@@ -538,38 +620,30 @@ class _KLSweeps:
         self.fit_H = fit_H
         self.balance_every = balance_every
         self.n_inner = n_inner
+        size = self.W.size + self.Ht.size
+        self.batch = int(min(_BATCH, max(1, _RECORDED // size)))
 
-    def _sweep(self, W, update, W_out, accumulate):
-        if accumulate:
-            self.numerator_T[:] = 0.0
-        return _kl_sweep(
-            *self.csr, W, self.Ht, self.weights[0], self.weights[1],
-            update, W_out, accumulate, self.numerator_T,
+    def start(self):
+        return _kl_prepare(
+            *self.csr, self.data_sum, self.W, self.W_next, self.Ht, self.numerator_T,
+            *self.weights, self.fit_H, self.n_inner,
         )
 
-    def update_W(self):
-        """Objective of the current iterate; the W-updates into ``W_next``."""
-        last = self.n_inner == 1
-        log_ratios = self._sweep(self.W, True, self.W_next, last and self.fit_H)
-        value = _kl_objective(log_ratios, self.data_sum, self.W, self.Ht, *self.weights)
-        for inner in range(1, self.n_inner):
-            W_out = np.empty_like(self.W)
-            self._sweep(self.W_next, True, W_out, inner == self.n_inner - 1 and self.fit_H)
-            self.W_next = W_out
-        return value
+    def iterate(self, n_steps):
+        n_steps = min(n_steps, self.batch)
+        values = np.empty(n_steps)
+        self.W_history = np.empty((n_steps,) + self.W.shape)
+        self.Ht_history = np.empty((n_steps,) + self.Ht.shape)
+        _kl_iterations(
+            *self.csr, self.data_sum, self.W, self.W_next, self.Ht, self.numerator_T,
+            *self.weights, self.fit_H, self.balance_every, self.n_inner,
+            values, self.W_history, self.Ht_history,
+        )
+        return values
 
-    def advance(self):
-        """Accept ``W_next``, update H and balance: the next iterate."""
-        self.W, self.W_next = self.W_next, self.W
-        if not self.fit_H:
-            return
-        alpha_W, degree_W, alpha_H, degree_H = self.weights
-        for inner in range(self.n_inner):
-            if inner:
-                self._sweep(self.W, False, self.W_next, True)
-            _kl_update_columns(self.W, self.Ht, self.numerator_T, alpha_H, degree_H)
-        if self.balance_every:
-            _balance_in_place(self.W, self.Ht, *self.weights)
+    def keep(self, step):
+        """Make the ``step``-th iterate of the last batch the current one."""
+        self.W, self.Ht = self.W_history[step], self.Ht_history[step]
 
     def factors(self):
         return self.W, np.ascontiguousarray(self.Ht.T)
@@ -586,23 +660,23 @@ class _NumpyUpdates:
         self.balance_every = balance_every
         self.n_inner = n_inner
 
-    def update_W(self):
-        beta, alpha_W, _, penalty_W, _ = self.args
-        value = objective(self.X, self.W, self.H, *self.args)
-        self.W_next = self.W
-        for _ in range(self.n_inner):
-            self.W_next = update_W(self.X, self.W_next, self.H, beta, alpha_W, penalty_W)
-        return value
+    def start(self):
+        return objective(self.X, self.W, self.H, *self.args)
 
-    def advance(self):
-        beta, _, alpha_H, _, penalty_H = self.args
-        self.W = self.W_next
-        if not self.fit_H:
-            return
+    def iterate(self, n_steps):
+        """One iteration (whatever ``n_steps``); its objective."""
+        beta, alpha_W, alpha_H, penalty_W, penalty_H = self.args
         for _ in range(self.n_inner):
-            self.H = update_H(self.X, self.W, self.H, beta, alpha_H, penalty_H)
-        if self.balance_every:
-            self.W, self.H = balance(self.W, self.H, *self.args[1:])
+            self.W = update_W(self.X, self.W, self.H, beta, alpha_W, penalty_W)
+        if self.fit_H:
+            for _ in range(self.n_inner):
+                self.H = update_H(self.X, self.W, self.H, beta, alpha_H, penalty_H)
+            if self.balance_every:
+                self.W, self.H = balance(self.W, self.H, *self.args[1:])
+        return [objective(self.X, self.W, self.H, *self.args)]
+
+    def keep(self, step):
+        pass
 
     def factors(self):
         return self.W, self.H
@@ -636,9 +710,10 @@ def fit_mu(
     to stop.
 
     For Kullback-Leibler the objective of an iterate comes out of the first
-    sweep of the next iteration (see the module docstring); when the monitor
-    stops, that sweep's update of W is discarded, so the iterates, the
-    history and the result are those of the plain loop.
+    sweep of the next iteration (see the module docstring), and small
+    problems run several iterations per compiled call; when the monitor
+    stops, the work done beyond its iteration is discarded, so the iterates,
+    the history and the result are those of the plain loop.
 
     Returns
     -------
@@ -658,10 +733,12 @@ def fit_mu(
         state = _KLSweeps(X, W, H, *penalties, **options)
     else:
         state = _NumpyUpdates(X, W, H, beta, *penalties, **options)
-    monitor.start(state.update_W())
+    monitor.start(state.start())
     while True:
-        state.advance()
-        if monitor.update(state.update_W()):
+        values = state.iterate(max_iter - monitor.n_iter)
+        stop = next((k for k, v in enumerate(values) if monitor.update(v)), None)
+        if stop is not None:
+            state.keep(stop)
             break
     W, H = state.factors()
     return W, H, monitor
