@@ -307,7 +307,10 @@ def _csr_arrays(X):
     return indptr, cols.astype(np.int64), X[rows, cols]
 
 
-@njit(cache=True)
+# reassociation lets LLVM vectorize the sums over the components and the
+# nonzeros (about 20% faster on 30 x 30, 10% on digits); results change at
+# the rounding level only, and stay deterministic
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _kl_sweep(
     indptr, indices, data, W, Ht, alpha, degree, update, W_out, accumulate, numerator_T
 ):
