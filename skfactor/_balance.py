@@ -173,12 +173,19 @@ def scales_of_penalties(a, degrees):
     penalty keeps its scales at 1.
     """
     n_factors, r = a.shape
-    inv_p = 1.0 / degrees
-    inv_p_sum = inv_p.sum()
+    inv_p = np.empty(n_factors)
+    inv_p_sum = 0.0
+    for i in range(n_factors):
+        inv_p[i] = 1.0 / degrees[i]
+        inv_p_sum += inv_p[i]
     scales = np.ones((n_factors, r))
     log_scales = np.empty(n_factors)
     for q in range(r):
-        if not np.all((a[:, q] > 0) & np.isfinite(a[:, q])):
+        valid = True
+        for i in range(n_factors):
+            # (scalar loops only: array expressions multiply compile time)
+            valid = valid and 0.0 < a[i, q] < np.inf
+        if not valid:
             continue
         log_beta = 0.0
         for i in range(n_factors):

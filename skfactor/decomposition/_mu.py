@@ -262,7 +262,9 @@ def penalized_step(F, numerator, denominator, alpha, penalty, beta):
     # contiguous writable copies: one compiled signature
     F, numerator, denominator = (np.array(a, order="C").reshape(-1) for a in arrays)
     out = np.empty(F.shape)
-    _steps(F, numerator, denominator, float(alpha), penalty_degree(penalty), int(beta), out)
+    _steps(
+        F, numerator, denominator, float(alpha), penalty_degree(penalty), float(beta), out
+    )
     return out.reshape(arrays[0].shape)
 
 
@@ -271,7 +273,7 @@ def _step(f, numerator, denominator, alpha, degree, beta):
     """:func:`penalized_step` at one entry (the formula, written once)."""
     if alpha == 0.0 or degree == 1.0:
         return f * numerator / (denominator + alpha)
-    if beta == 1:
+    if beta == 1.0:
         s = f * numerator
         return 2.0 * s / (denominator + np.sqrt(denominator * denominator + 8.0 * alpha * s))
     return f * numerator / (denominator + 2.0 * alpha * f)
@@ -307,23 +309,27 @@ def _csr_arrays(X):
     return indptr, cols.astype(np.int64), X[rows, cols]
 
 
+# Compiled code below uses scalar loops only and passes no constant flags
+# to compiled callees: array expressions and literal arguments (each a
+# separate specialization) multiply the compilation time.
+
 # reassociation lets LLVM vectorize the sums over the components and the
 # nonzeros (about 20% faster on 30 x 30, 10% on digits); results change at
 # the rounding level only, and stay deterministic
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _kl_sweep(
-    indptr, indices, data, W, Ht, alpha, degree, update, W_out, accumulate, numerator_T
-):
+def _kl_sweep(indptr, indices, data, W, Ht, alpha, degree, W_out, numerator_T):
     r"""One pass over the nonzeros of X for the KL fit of ``X ~ W Ht^T``.
 
-    With ``update``, writes the multiplicative update of every row of W into
-    ``W_out`` (the rows are independent); with ``accumulate``, writes into
-    ``numerator_T`` the numerator :math:`((X / WH)^\top W)` of the update
-    of ``H = Ht^T``, for the updated W (or W itself without ``update``).
+    Unless ``W_out`` is empty, writes the multiplicative update of every row
+    of W into ``W_out`` (the rows are independent); unless ``numerator_T``
+    is empty, writes into it the numerator :math:`((X / WH)^\top W)` of the
+    update of ``H = Ht^T``, for the updated W (or W itself without update).
     Returns :math:`\sum x \log(x / y)` over the nonzeros at the incoming
-    W (0 without ``update``).
+    W (0 without update).
     """
     m, r = W.shape
+    update = W_out.shape[0] > 0
+    accumulate = numerator_T.shape[0] > 0
     h_sum = np.zeros(r)
     for j in range(Ht.shape[0]):
         for k in range(r):
@@ -336,13 +342,16 @@ def _kl_sweep(
     row = np.empty(r)
     log_ratios = 0.0
     if accumulate:
-        numerator_T[:] = 0.0
+        for j in range(numerator_T.shape[0]):
+            for k in range(r):
+                numerator_T[j, k] = 0.0
     for i in range(m):
         start, stop = indptr[i], indptr[i + 1]
         for k in range(r):
             row[k] = W[i, k]
         if update:
-            numerator[:] = 0.0
+            for k in range(r):
+                numerator[k] = 0.0
             for p in range(start, stop):
                 j = indices[p]
                 y = 0.0
@@ -358,7 +367,9 @@ def _kl_sweep(
                 if data[p] != 0.0:
                     log_ratios += data[p] * np.log(ratios[p - start])
             for k in range(r):
-                row[k] = max(_step(row[k], numerator[k], h_sum[k], alpha, degree, 1), EPSILON)
+                row[k] = max(
+                    _step(row[k], numerator[k], h_sum[k], alpha, degree, 1.0), EPSILON
+                )
                 W_out[i, k] = row[k]
         if accumulate:
             for p in range(start, stop):
@@ -384,9 +395,12 @@ def _kl_objective(log_ratios, data_sum, W, Ht, alpha_W, degree_W, alpha_H, degre
     for j in range(Ht.shape[0]):
         for k in range(r):
             h_sum[k] += Ht[j, k]
-    penalty = alpha_W * column_penalties(W, degree_W).sum()
-    penalty += alpha_H * column_penalties(Ht, degree_H).sum()
-    return log_ratios - data_sum + np.dot(w_sum, h_sum) + penalty
+    g_W = column_penalties(W, degree_W)
+    g_H = column_penalties(Ht, degree_H)
+    value = log_ratios - data_sum
+    for k in range(r):
+        value += w_sum[k] * h_sum[k] + alpha_W * g_W[k] + alpha_H * g_H[k]
+    return value
 
 
 @njit(cache=True)
@@ -400,21 +414,32 @@ def _kl_update_columns(W, Ht, numerator_T, alpha, degree):
     for j in range(Ht.shape[0]):
         for k in range(r):
             Ht[j, k] = max(
-                _step(Ht[j, k], numerator_T[j, k], w_sum[k], alpha, degree, 1), EPSILON
+                _step(Ht[j, k], numerator_T[j, k], w_sum[k], alpha, degree, 1.0), EPSILON
             )
 
 
 @njit(cache=True)
 def _balance_in_place(W, Ht, alpha_W, degree_W, alpha_H, degree_H):
     """:func:`balance` of ``(W, Ht^T)``, in place."""
-    r = W.shape[1]
+    m, r = W.shape
+    n = Ht.shape[0]
     a = np.empty((2, r))
-    a[0] = alpha_W * column_penalties(W, degree_W)
-    a[1] = alpha_H * column_penalties(Ht, degree_H)
-    scales = scales_of_penalties(a, np.array([degree_W, degree_H]))
+    g_W = column_penalties(W, degree_W)
+    g_H = column_penalties(Ht, degree_H)
+    degrees = np.empty(2)
+    degrees[0], degrees[1] = degree_W, degree_H
     for k in range(r):
-        low = EPSILON / max(W[:, k].min(), _TINY)
-        high = max(Ht[:, k].min(), _TINY) / EPSILON
+        a[0, k] = alpha_W * g_W[k]
+        a[1, k] = alpha_H * g_H[k]
+    scales = scales_of_penalties(a, degrees)
+    for k in range(r):
+        w_min, h_min = np.inf, np.inf
+        for i in range(m):
+            w_min = min(w_min, W[i, k])
+        for j in range(n):
+            h_min = min(h_min, Ht[j, k])
+        low = EPSILON / max(w_min, _TINY)
+        high = max(h_min, _TINY) / EPSILON
         scale = min(max(scales[0, k], min(low, 1.0)), max(high, 1.0))
         for i in range(W.shape[0]):
             W[i, k] *= scale
@@ -446,7 +471,7 @@ def update_W(X, W, H, beta, alpha, penalty):
         W_new = np.empty_like(W)
         _kl_sweep(
             *_csr_arrays(X), W, np.ascontiguousarray(H.T, dtype=np.float64),
-            float(alpha), penalty_degree(penalty), True, W_new, False, np.empty((0, 0)),
+            float(alpha), penalty_degree(penalty), W_new, np.empty((0, 0)),
         )
         return W_new
     numerator = np.asarray(safe_sparse_dot(X, H.T))
@@ -528,72 +553,61 @@ def rescale_init(X, W, H, beta, alpha_W, alpha_H, penalty_W, penalty_H, fit_H=Tr
 
 
 @njit(cache=True)
-def _kl_prepare(
-    indptr, indices, data, data_sum, W, W_next, Ht, numerator_T,
-    alpha_W, degree_W, alpha_H, degree_H, fit_H, n_inner,
-):
-    """Objective of the iterate ``(W, Ht^T)``, and its W-updates.
-
-    Writes the ``n_inner`` updates of W into ``W_next`` and, with ``fit_H``,
-    the numerator of the first update of H (at ``W_next``) into
-    ``numerator_T``.
-    """
-    log_ratios = _kl_sweep(
-        indptr, indices, data, W, Ht, alpha_W, degree_W,
-        True, W_next, fit_H and n_inner == 1, numerator_T,
-    )
-    value = _kl_objective(
-        log_ratios, data_sum, W, Ht, alpha_W, degree_W, alpha_H, degree_H
-    )
-    if n_inner > 1:
-        W_inner = np.empty_like(W)
-        for inner in range(1, n_inner):
-            W_inner[:] = W_next
-            _kl_sweep(
-                indptr, indices, data, W_inner, Ht, alpha_W, degree_W,
-                True, W_next, fit_H and inner == n_inner - 1, numerator_T,
-            )
-    return value
-
-
-@njit(cache=True)
-def _kl_advance(
-    indptr, indices, data, W, W_next, Ht, numerator_T,
-    alpha_W, degree_W, alpha_H, degree_H, fit_H, balance_every, n_inner,
-):
-    """Next iterate: W from ``W_next``, then the updates of H, then balancing."""
-    W[:] = W_next
-    if not fit_H:
-        return
-    for inner in range(n_inner):
-        if inner > 0:
-            _kl_sweep(
-                indptr, indices, data, W, Ht, alpha_W, degree_W,
-                False, W_next, True, numerator_T,
-            )
-        _kl_update_columns(W, Ht, numerator_T, alpha_H, degree_H)
-    if balance_every:
-        _balance_in_place(W, Ht, alpha_W, degree_W, alpha_H, degree_H)
+def _copy(source, target):
+    for i in range(source.shape[0]):
+        for k in range(source.shape[1]):
+            target[i, k] = source[i, k]
 
 
 @njit(cache=True)
 def _kl_iterations(
     indptr, indices, data, data_sum, W, W_next, Ht, numerator_T,
     alpha_W, degree_W, alpha_H, degree_H, fit_H, balance_every, n_inner,
-    values, W_history, Ht_history,
+    advance, values, W_history, Ht_history,
 ):
-    """``values.size`` iterations; their objectives and iterates are recorded."""
+    """``values.size`` iterations from the iterate ``(W, Ht^T)``, in place.
+
+    On entry and exit, ``W_next`` holds the ``n_inner`` W-updates of the
+    current iterate and, with ``fit_H``, ``numerator_T`` the numerator of
+    the first H-update at ``W_next``. An iteration moves to the next
+    iterate (W from ``W_next``, the H-updates, balancing), then sweeps for
+    its objective and W-updates; the objectives and iterates are recorded
+    in ``values``, ``W_history`` and ``Ht_history``. With ``advance=False``
+    (the start), only the sweeps of the current iterate are done.
+    """
+    m, r = W.shape
+    no_array = np.empty((0, r))
+    W_inner = np.empty((m, r))
     for step in range(values.size):
-        _kl_advance(
-            indptr, indices, data, W, W_next, Ht, numerator_T,
-            alpha_W, degree_W, alpha_H, degree_H, fit_H, balance_every, n_inner,
-        )
-        values[step] = _kl_prepare(
-            indptr, indices, data, data_sum, W, W_next, Ht, numerator_T,
-            alpha_W, degree_W, alpha_H, degree_H, fit_H, n_inner,
-        )
-        W_history[step] = W
-        Ht_history[step] = Ht
+        if advance and fit_H:
+            _copy(W_next, W)
+            for inner in range(n_inner):
+                if inner > 0:
+                    _kl_sweep(
+                        indptr, indices, data, W, Ht, alpha_W, degree_W,
+                        no_array, numerator_T,
+                    )
+                _kl_update_columns(W, Ht, numerator_T, alpha_H, degree_H)
+            if balance_every:
+                _balance_in_place(W, Ht, alpha_W, degree_W, alpha_H, degree_H)
+        elif advance:
+            _copy(W_next, W)
+        source = W
+        for inner in range(n_inner):
+            if inner > 0:
+                _copy(W_next, W_inner)
+                source = W_inner
+            last = inner == n_inner - 1
+            log_ratios = _kl_sweep(
+                indptr, indices, data, source, Ht, alpha_W, degree_W,
+                W_next, numerator_T if fit_H and last else no_array,
+            )
+            if inner == 0:
+                values[step] = _kl_objective(
+                    log_ratios, data_sum, W, Ht, alpha_W, degree_W, alpha_H, degree_H
+                )
+        _copy(W, W_history[step])
+        _copy(Ht, Ht_history[step])
 
 
 class _KLSweeps:
@@ -626,23 +640,22 @@ class _KLSweeps:
         size = self.W.size + self.Ht.size
         self.batch = int(min(_BATCH, max(1, _RECORDED // size)))
 
-    def start(self):
-        return _kl_prepare(
-            *self.csr, self.data_sum, self.W, self.W_next, self.Ht, self.numerator_T,
-            *self.weights, self.fit_H, self.n_inner,
-        )
-
-    def iterate(self, n_steps):
-        n_steps = min(n_steps, self.batch)
+    def _run(self, n_steps, advance):
         values = np.empty(n_steps)
         self.W_history = np.empty((n_steps,) + self.W.shape)
         self.Ht_history = np.empty((n_steps,) + self.Ht.shape)
         _kl_iterations(
             *self.csr, self.data_sum, self.W, self.W_next, self.Ht, self.numerator_T,
             *self.weights, self.fit_H, self.balance_every, self.n_inner,
-            values, self.W_history, self.Ht_history,
+            advance, values, self.W_history, self.Ht_history,
         )
         return values
+
+    def start(self):
+        return self._run(1, False)[0]
+
+    def iterate(self, n_steps):
+        return self._run(min(n_steps, self.batch), True)
 
     def keep(self, step):
         """Make the ``step``-th iterate of the last batch the current one."""
