@@ -34,7 +34,9 @@ the next update of :math:`H`, since both need the ratio :math:`X / (WH)`
 and the update of a row of :math:`W` involves no other row; the ratio it
 computes for the current factors also gives their objective, so
 :func:`fit_mu` gets the objective of each iterate from the first sweep of
-the next iteration instead of a separate pass over the data.
+the next iteration instead of a separate pass over the data (its
+logarithms are taken by numpy, vectorized, for a batch of iterations at a
+time).
 
 All public functions are pure: they return new arrays.
 """
@@ -64,8 +66,8 @@ _TINY = np.finfo(np.float64).tiny
 _BLOCK = 1 << 16
 
 # Compiled KL iterations run in batches of at most _BATCH, recording the
-# iterates (at most _RECORDED floats in all), so that the monitor can stop
-# inside a batch.
+# iterates and the ratios X / WH (at most _RECORDED floats in all), so that
+# the monitor can stop inside a batch.
 _BATCH = 10
 _RECORDED = 1 << 16
 
@@ -317,15 +319,19 @@ def _csr_arrays(X):
 # nonzeros (about 20% faster on 30 x 30, 10% on digits); results change at
 # the rounding level only, and stay deterministic
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _kl_sweep(indptr, indices, data, W, Ht, alpha, degree, W_out, numerator_T):
+def _kl_sweep(indptr, indices, data, W, Ht, alpha, degree, W_out, numerator_T, ratios):
     r"""One pass over the nonzeros of X for the KL fit of ``X ~ W Ht^T``.
 
     Unless ``W_out`` is empty, writes the multiplicative update of every row
-    of W into ``W_out`` (the rows are independent); unless ``numerator_T``
-    is empty, writes into it the numerator :math:`((X / WH)^\top W)` of the
-    update of ``H = Ht^T``, for the updated W (or W itself without update).
-    Returns :math:`\sum x \log(x / y)` over the nonzeros at the incoming
-    W (0 without update).
+    of W into ``W_out`` (the rows are independent) and the ratios
+    :math:`x / y` at the incoming W into ``ratios`` (1 where x is 0, so that
+    :math:`\sum x \log(x / y)` is ``data @ log(ratios)``); unless
+    ``numerator_T`` is empty, writes into it the numerator
+    :math:`((X / WH)^\top W)` of the update of ``H = Ht^T``, for the
+    updated W (or W itself without update).
+
+    The logarithms are left to numpy, whose vectorized ``log`` is an order
+    of magnitude faster than a compiled scalar loop.
     """
     m, r = W.shape
     update = W_out.shape[0] > 0
@@ -334,13 +340,8 @@ def _kl_sweep(indptr, indices, data, W, Ht, alpha, degree, W_out, numerator_T):
     for j in range(Ht.shape[0]):
         for k in range(r):
             h_sum[k] += Ht[j, k]
-    longest = 0
-    for i in range(m):
-        longest = max(longest, indptr[i + 1] - indptr[i])
-    ratios = np.empty(longest)
     numerator = np.empty(r)
     row = np.empty(r)
-    log_ratios = 0.0
     if accumulate:
         for j in range(numerator_T.shape[0]):
             for k in range(r):
@@ -358,14 +359,9 @@ def _kl_sweep(indptr, indices, data, W, Ht, alpha, degree, W_out, numerator_T):
                 for k in range(r):
                     y += row[k] * Ht[j, k]
                 ratio = data[p] / max(y, _TINY)
-                ratios[p - start] = ratio
+                ratios[p] = ratio if data[p] != 0.0 else 1.0
                 for k in range(r):
                     numerator[k] += ratio * Ht[j, k]
-            # the logarithms in a loop of their own: a call inside the loop
-            # above would make it spill its registers at every nonzero
-            for p in range(start, stop):
-                if data[p] != 0.0:
-                    log_ratios += data[p] * np.log(ratios[p - start])
             for k in range(r):
                 row[k] = max(
                     _step(row[k], numerator[k], h_sum[k], alpha, degree, 1.0), EPSILON
@@ -380,12 +376,11 @@ def _kl_sweep(indptr, indices, data, W, Ht, alpha, degree, W_out, numerator_T):
                 ratio = data[p] / max(y, _TINY)
                 for k in range(r):
                     numerator_T[j, k] += ratio * row[k]
-    return log_ratios
 
 
 @njit(cache=True)
-def _kl_objective(log_ratios, data_sum, W, Ht, alpha_W, degree_W, alpha_H, degree_H):
-    """:func:`objective` for KL from the :func:`_kl_sweep` sum of logs."""
+def _kl_objective_rest(data_sum, W, Ht, alpha_W, degree_W, alpha_H, degree_H):
+    r""":func:`objective` for KL but its term :math:`\sum x \log(x / y)`."""
     r = W.shape[1]
     w_sum = np.zeros(r)
     for i in range(W.shape[0]):
@@ -397,7 +392,7 @@ def _kl_objective(log_ratios, data_sum, W, Ht, alpha_W, degree_W, alpha_H, degre
             h_sum[k] += Ht[j, k]
     g_W = column_penalties(W, degree_W)
     g_H = column_penalties(Ht, degree_H)
-    value = log_ratios - data_sum
+    value = -data_sum
     for k in range(r):
         value += w_sum[k] * h_sum[k] + alpha_W * g_W[k] + alpha_H * g_H[k]
     return value
@@ -469,9 +464,10 @@ def update_W(X, W, H, beta, alpha, penalty):
     if beta == 1:
         W = np.ascontiguousarray(W, dtype=np.float64)
         W_new = np.empty_like(W)
+        csr = _csr_arrays(X)
         _kl_sweep(
-            *_csr_arrays(X), W, np.ascontiguousarray(H.T, dtype=np.float64),
-            float(alpha), penalty_degree(penalty), W_new, np.empty((0, 0)),
+            *csr, W, np.ascontiguousarray(H.T, dtype=np.float64), float(alpha),
+            penalty_degree(penalty), W_new, np.empty((0, 0)), np.empty(csr[2].size),
         )
         return W_new
     numerator = np.asarray(safe_sparse_dot(X, H.T))
@@ -563,7 +559,7 @@ def _copy(source, target):
 def _kl_iterations(
     indptr, indices, data, data_sum, W, W_next, Ht, numerator_T,
     alpha_W, degree_W, alpha_H, degree_H, fit_H, balance_every, n_inner,
-    advance, values, W_history, Ht_history,
+    advance, values, ratios, W_history, Ht_history,
 ):
     """``values.size`` iterations from the iterate ``(W, Ht^T)``, in place.
 
@@ -571,13 +567,16 @@ def _kl_iterations(
     current iterate and, with ``fit_H``, ``numerator_T`` the numerator of
     the first H-update at ``W_next``. An iteration moves to the next
     iterate (W from ``W_next``, the H-updates, balancing), then sweeps for
-    its objective and W-updates; the objectives and iterates are recorded
-    in ``values``, ``W_history`` and ``Ht_history``. With ``advance=False``
-    (the start), only the sweeps of the current iterate are done.
+    its objective and W-updates. Recorded for each iteration: the objective
+    but its log term in ``values``, the ratios that give the log term in
+    ``ratios`` (see :func:`_kl_sweep`), and the iterate in ``W_history`` and
+    ``Ht_history``. With ``advance=False`` (the start), only the sweeps of
+    the current iterate are done.
     """
     m, r = W.shape
     no_array = np.empty((0, r))
     W_inner = np.empty((m, r))
+    scratch = np.empty(data.size)
     for step in range(values.size):
         if advance and fit_H:
             _copy(W_next, W)
@@ -585,7 +584,7 @@ def _kl_iterations(
                 if inner > 0:
                     _kl_sweep(
                         indptr, indices, data, W, Ht, alpha_W, degree_W,
-                        no_array, numerator_T,
+                        no_array, numerator_T, scratch,
                     )
                 _kl_update_columns(W, Ht, numerator_T, alpha_H, degree_H)
             if balance_every:
@@ -598,16 +597,28 @@ def _kl_iterations(
                 _copy(W_next, W_inner)
                 source = W_inner
             last = inner == n_inner - 1
-            log_ratios = _kl_sweep(
+            _kl_sweep(
                 indptr, indices, data, source, Ht, alpha_W, degree_W,
                 W_next, numerator_T if fit_H and last else no_array,
+                ratios[step] if inner == 0 else scratch,
             )
-            if inner == 0:
-                values[step] = _kl_objective(
-                    log_ratios, data_sum, W, Ht, alpha_W, degree_W, alpha_H, degree_H
-                )
+        values[step] = _kl_objective_rest(
+            data_sum, W, Ht, alpha_W, degree_W, alpha_H, degree_H
+        )
         _copy(W, W_history[step])
         _copy(Ht, Ht_history[step])
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _add_weighted_sums(values, rows, weights):
+    """``values += rows @ weights``, with a summation order that depends only
+    on the length of the rows (so an objective does not depend on where its
+    iteration falls in a batch)."""
+    for step in range(values.size):
+        total = 0.0
+        for p in range(weights.size):
+            total += weights[p] * rows[step, p]
+        values[step] += total
 
 
 class _KLSweeps:
@@ -637,18 +648,21 @@ class _KLSweeps:
         self.fit_H = fit_H
         self.balance_every = balance_every
         self.n_inner = n_inner
-        size = self.W.size + self.Ht.size
+        size = self.W.size + self.Ht.size + self.csr[2].size
         self.batch = int(min(_BATCH, max(1, _RECORDED // size)))
 
     def _run(self, n_steps, advance):
         values = np.empty(n_steps)
+        ratios = np.empty((n_steps, self.csr[2].size))
         self.W_history = np.empty((n_steps,) + self.W.shape)
         self.Ht_history = np.empty((n_steps,) + self.Ht.shape)
         _kl_iterations(
             *self.csr, self.data_sum, self.W, self.W_next, self.Ht, self.numerator_T,
             *self.weights, self.fit_H, self.balance_every, self.n_inner,
-            advance, values, self.W_history, self.Ht_history,
+            advance, values, ratios, self.W_history, self.Ht_history,
         )
+        # sum x log(x / y), the logarithms of the whole batch at once
+        _add_weighted_sums(values, np.log(ratios, out=ratios), self.csr[2])
         return values
 
     def start(self):
