@@ -258,16 +258,19 @@ def penalized_step(F, numerator, denominator, alpha, penalty, beta):
     >>> float(2 * 0.5 * f[0] ** 2 + 1.0 * f[0] - 3.0)  # the quadratic is 0
     0.0
     """
-    arrays = np.broadcast_arrays(
-        *(np.asarray(a, dtype=np.float64) for a in (F, numerator, denominator))
+    arrays = [np.asarray(a, dtype=np.float64) for a in (F, numerator, denominator)]
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    # flat contiguous arrays (copies only where broadcast or strided)
+    F, numerator, denominator = (
+        np.ascontiguousarray(a if a.shape == shape else np.broadcast_to(a, shape))
+        .reshape(-1)
+        for a in arrays
     )
-    # contiguous writable copies: one compiled signature
-    F, numerator, denominator = (np.array(a, order="C").reshape(-1) for a in arrays)
     out = np.empty(F.shape)
     _steps(
         F, numerator, denominator, float(alpha), penalty_degree(penalty), float(beta), out
     )
-    return out.reshape(arrays[0].shape)
+    return out.reshape(shape)
 
 
 @njit(cache=True)
@@ -477,13 +480,15 @@ def update_W(X, W, H, beta, alpha, penalty):
     )
 
 
-def update_H(X, W, H, beta, alpha, penalty):
+def update_H(X, W, H, beta, alpha, penalty, XT=None):
     r"""One multiplicative (MM) update of ``H`` with ``W`` fixed.
 
     The update of ``W`` applied to the transposed problem
-    :math:`X^\top \approx H^\top W^\top`; see :func:`update_W`.
+    :math:`X^\top \approx H^\top W^\top`; see :func:`update_W`. ``XT``
+    is ``X.T`` (as CSR for sparse X) when the caller keeps it across
+    updates, to save transposing X every time.
     """
-    return update_W(X.T, H.T, W.T, beta, alpha, penalty).T
+    return update_W(X.T if XT is None else XT, H.T, W.T, beta, alpha, penalty).T
 
 
 def balance(W, H, alpha_W, alpha_H, penalty_W, penalty_H):
@@ -685,6 +690,7 @@ class _NumpyUpdates:
     def __init__(self, X, W, H, beta, alpha_W, alpha_H, penalty_W, penalty_H, fit_H,
                  balance_every, n_inner):
         self.X, self.W, self.H = X, W, H
+        self.XT = X.T.tocsr() if sp.issparse(X) else X.T
         self.args = (beta, alpha_W, alpha_H, penalty_W, penalty_H)
         self.fit_H = fit_H
         self.balance_every = balance_every
@@ -700,7 +706,9 @@ class _NumpyUpdates:
             self.W = update_W(self.X, self.W, self.H, beta, alpha_W, penalty_W)
         if self.fit_H:
             for _ in range(self.n_inner):
-                self.H = update_H(self.X, self.W, self.H, beta, alpha_H, penalty_H)
+                self.H = update_H(
+                    self.X, self.W, self.H, beta, alpha_H, penalty_H, XT=self.XT
+                )
             if self.balance_every:
                 self.W, self.H = balance(self.W, self.H, *self.args[1:])
         return [objective(self.X, self.W, self.H, *self.args)]
