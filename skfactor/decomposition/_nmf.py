@@ -194,6 +194,10 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
     :math:`X / (WH)` is evaluated only at the nonzeros of ``X``, so the cost
     per iteration is linear in the number of nonzeros.
 
+    The Kullback-Leibler iterations and the exact W-step are compiled with
+    numba: the first fit in a new environment compiles them (a few seconds,
+    once; they are cached on disk).
+
     Computations run in float64; float32 input gives float32 outputs.
 
     References
