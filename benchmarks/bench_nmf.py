@@ -150,7 +150,8 @@ def run(quick=False):
                       *alpha, W0, H0, None, 2 if quick else 3, unbalanced=not quick)
 
     blas_threads = max(
-        (info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"),
+        (info["num_threads"] for info in threadpool_info()
+         if info["user_api"] == "blas"),
         default=1,
     )
     lines = [
@@ -159,13 +160,14 @@ def run(quick=False):
         f"{platform.python_version()}, BLAS threads {blas_threads}, "
         f"{datetime.date.today().isoformat()}{' (quick)' if quick else ''}.",
         "",
-        "Iterations and time for skfactor are those of the shortest fit (``max_iter`` by "
-        "bisection, "
+        "Iterations and time for skfactor are those of the shortest fit "
+        "(``max_iter`` by bisection, "
         "including initialization and the final exact W-step) whose model reaches "
         f"scikit-learn's {SK_ITER}-iteration objective; objectives by one function; "
-        "best of several alternated runs. Target: time / sklearn <= 0.2. scikit-learn's "
-        "iterations use BLAS, skfactor's do not: on a loaded machine, multi-threaded BLAS "
-        "slows scikit-learn down (set OPENBLAS_NUM_THREADS=1 to compare per core).",
+        "best of several alternated runs. Target: time / sklearn <= 0.2. "
+        "scikit-learn's iterations use BLAS, skfactor's do not: on a loaded machine, "
+        "multi-threaded BLAS slows scikit-learn down (set OPENBLAS_NUM_THREADS=1 to "
+        "compare per core).",
         "",
         "| case | method | iterations | time (ms) | time / sklearn | objective | FMS "
         "| zeros in W | zeros in H |",

@@ -160,7 +160,8 @@ def test_optimal_initial_scale_matches_brute_force(seed, loss):
             return np.sum(Y * np.log(Y / T) - Y + T, axis=(-2, -1))
 
     def objective(eta):
-        return full(eta) + sum(t * np.asarray(eta) ** p for t, p in zip(totals, degrees))
+        eta = np.asarray(eta)
+        return full(eta) + sum(t * eta**p for t, p in zip(totals, degrees))
 
     eta = optimal_initial_scale(fit, totals, degrees)
     grid = np.exp(np.linspace(-8, 8, 20001))
@@ -177,7 +178,8 @@ def test_initial_scale_unpenalized_frobenius_is_least_squares():
 
 
 @pytest.mark.parametrize(
-    "degrees", [[1.0], [2.0], [1.0, 1.0], [1.0, 2.0], [2.0, 2.0], [1.0, 1.0, 2.0], [1.5, 1.0]]
+    "degrees",
+    [[1.0], [2.0], [1.0, 1.0], [1.0, 2.0], [2.0, 2.0], [1.0, 1.0, 2.0], [1.5, 1.0]],
 )
 @pytest.mark.parametrize("seed", range(5))
 def test_kl_initial_scale_closed_form_is_the_global_minimizer(degrees, seed):
@@ -186,7 +188,8 @@ def test_kl_initial_scale_closed_form_is_the_global_minimizer(degrees, seed):
     search of optimal_initial_scale and with the stationarity condition."""
     rng = np.random.default_rng(seed)
     data_sum, model_sum = rng.lognormal(3, 2), rng.lognormal(0, 2)
-    totals = rng.lognormal(0, 2, size=len(degrees)) * (rng.uniform(size=len(degrees)) > 0.3)
+    size = len(degrees)
+    totals = rng.lognormal(0, 2, size=size) * (rng.uniform(size=size) > 0.3)
     eta = kl_optimal_initial_scale(data_sum, model_sum, totals, degrees)
     fit = kl_scale_fit(data_sum, model_sum)
     n = len(degrees)

@@ -267,9 +267,8 @@ def penalized_step(F, numerator, denominator, alpha, penalty, beta):
         for a in arrays
     )
     out = np.empty(F.shape)
-    _steps(
-        F, numerator, denominator, float(alpha), penalty_degree(penalty), float(beta), out
-    )
+    degree = penalty_degree(penalty)
+    _steps(F, numerator, denominator, float(alpha), degree, float(beta), out)
     return out.reshape(shape)
 
 
@@ -280,7 +279,8 @@ def _step(f, numerator, denominator, alpha, degree, beta):
         return f * numerator / (denominator + alpha)
     if beta == 1.0:
         s = f * numerator
-        return 2.0 * s / (denominator + np.sqrt(denominator * denominator + 8.0 * alpha * s))
+        root = np.sqrt(denominator * denominator + 8.0 * alpha * s)
+        return 2.0 * s / (denominator + root)
     return f * numerator / (denominator + 2.0 * alpha * f)
 
 
@@ -411,9 +411,8 @@ def _kl_update_columns(W, Ht, numerator_T, alpha, degree):
             w_sum[k] += W[i, k]
     for j in range(Ht.shape[0]):
         for k in range(r):
-            Ht[j, k] = max(
-                _step(Ht[j, k], numerator_T[j, k], w_sum[k], alpha, degree, 1.0), EPSILON
-            )
+            step = _step(Ht[j, k], numerator_T[j, k], w_sum[k], alpha, degree, 1.0)
+            Ht[j, k] = max(step, EPSILON)
 
 
 @njit(cache=True)

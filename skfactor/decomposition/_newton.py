@@ -247,7 +247,8 @@ def _newton_pass(
                         y = _dot(trial, Ht[indices[p]])
                         change -= x * np.log(y / model[p - start])
             else:
-                change = _dot(delta, grad_fit) + 0.5 * _quadratic_form(HHt, delta, delta)
+                change = _dot(delta, grad_fit)
+                change += 0.5 * _quadratic_form(HHt, delta, delta)
             for k in range(r):
                 if degree == 1.0:
                     change += alpha * delta[k]
@@ -336,7 +337,8 @@ def solve_activations(
         csr = _csr_arrays(X)
         quadratic = (empty, empty, np.empty(0))
     else:
-        csr = (np.zeros(n + 1, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0))
+        no_index = np.empty(0, dtype=np.int64)
+        csr = (np.zeros(n + 1, dtype=np.int64), no_index, np.empty(0))
         squares = X.multiply(X) if sp.issparse(X) else X * X
         quadratic = (
             np.ascontiguousarray(safe_sparse_dot(X, H.T), dtype=np.float64),
