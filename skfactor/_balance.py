@@ -36,11 +36,13 @@ All functions are pure: they return new arrays and never modify their input.
 """
 
 import numpy as np
+from numba import njit
 from scipy.optimize import minimize_scalar
 
 __all__ = [
     "balance_factors",
     "frobenius_scale_fit",
+    "kl_optimal_initial_scale",
     "kl_scale_fit",
     "optimal_initial_scale",
     "optimal_scales",
@@ -95,13 +97,31 @@ def penalty_values(factor, penalty):
     >>> penalty_values(np.array([[1.0, -2.0], [3.0, 0.0]]), "l2")
     array([10.,  4.])
     """
-    degree = penalty_degree(penalty)
-    factor = np.abs(np.asarray(factor, dtype=float))
-    if degree == 1.0:
-        return factor.sum(axis=0)
-    if degree == 2.0:
-        return np.einsum("ij,ij->j", factor, factor)
-    return (factor**degree).sum(axis=0)
+    factor = np.ascontiguousarray(factor, dtype=np.float64)
+    if factor.ndim != 2:
+        raise ValueError(f"factor must be 2-dimensional; got shape {factor.shape}.")
+    return column_penalties(factor, penalty_degree(penalty))
+
+
+@njit(cache=True)
+def column_penalties(factor, degree):
+    """:func:`penalty_values` of a C-contiguous float64 matrix, compiled.
+
+    The one implementation of :math:`g`, also called from the compiled
+    solvers; ``degree`` is a float from :func:`penalty_degree`.
+    """
+    m, r = factor.shape
+    values = np.zeros(r)
+    for i in range(m):
+        for q in range(r):
+            x = abs(factor[i, q])
+            if degree == 1.0:
+                values[q] += x
+            elif degree == 2.0:
+                values[q] += x * x
+            else:
+                values[q] += x**degree
+    return values
 
 
 def optimal_scales(a, degrees):
@@ -141,14 +161,46 @@ def optimal_scales(a, degrees):
         raise ValueError("Weighted penalties a must be finite and nonnegative.")
     if np.any(degrees <= 0):
         raise ValueError("Homogeneity degrees must be positive.")
-    valid = np.all(a > 0, axis=0)
-    log_pa = np.log(degrees[:, None] * np.where(valid, a, 1.0))
-    inv_p = 1.0 / degrees[:, None]
-    log_beta = (inv_p * log_pa).sum(axis=0) / inv_p.sum()
-    log_scales = (log_beta[None, :] - log_pa) * inv_p
-    # Enforce the product constraint exactly against rounding.
-    log_scales -= log_scales.mean(axis=0, keepdims=True)
-    return np.where(valid, np.exp(log_scales), 1.0)
+    return scales_of_penalties(np.ascontiguousarray(a), degrees)
+
+
+@njit(cache=True)
+def scales_of_penalties(a, degrees):
+    """:func:`optimal_scales` without input validation, compiled.
+
+    The one implementation of the geometric-mean identity, also called from
+    the compiled solvers. A component with a zero or non-finite weighted
+    penalty keeps its scales at 1.
+    """
+    n_factors, r = a.shape
+    inv_p = np.empty(n_factors)
+    inv_p_sum = 0.0
+    for i in range(n_factors):
+        inv_p[i] = 1.0 / degrees[i]
+        inv_p_sum += inv_p[i]
+    scales = np.ones((n_factors, r))
+    log_scales = np.empty(n_factors)
+    for q in range(r):
+        valid = True
+        for i in range(n_factors):
+            # (scalar loops only: array expressions multiply compile time)
+            valid = valid and 0.0 < a[i, q] < np.inf
+        if not valid:
+            continue
+        log_beta = 0.0
+        for i in range(n_factors):
+            log_scales[i] = np.log(degrees[i] * a[i, q])
+            log_beta += inv_p[i] * log_scales[i]
+        log_beta /= inv_p_sum
+        mean = 0.0
+        for i in range(n_factors):
+            log_scales[i] = (log_beta - log_scales[i]) * inv_p[i]
+            mean += log_scales[i]
+        # enforce the product constraint exactly against rounding
+        mean /= n_factors
+        for i in range(n_factors):
+            scales[i, q] = np.exp(log_scales[i] - mean)
+    return scales
 
 
 def balance_factors(factors, mu, penalties):
@@ -300,3 +352,57 @@ def optimal_initial_scale(fit_of_scale, penalty_totals, degrees, *, log_range=30
     )
     log_eta = result.x if result.fun <= values[best] else grid[best]
     return float(np.exp(log_eta))
+
+
+def kl_optimal_initial_scale(data_sum, model_sum, penalty_totals, degrees):
+    r""":func:`optimal_initial_scale` for a Kullback-Leibler fit, in closed form.
+
+    With :math:`N` factors (``len(degrees)``), the scaled fit is
+    :math:`\eta^N \sum M - N \log(\eta) \sum Y` up to a constant
+    (:func:`kl_scale_fit`), and the problem is convex in :math:`\log\eta`.
+    Its stationarity condition, multiplied by :math:`\eta`,
+
+    .. math::
+
+        N \eta^N \textstyle\sum M + \sum_i p_i A_i \eta^{p_i} = N \sum Y,
+
+    is a quadratic :math:`c_2\eta^2 + c_1\eta = N\sum Y` when :math:`N` and
+    every :math:`p_i` are 1 or 2, whose positive root is
+    :math:`\eta = 2N\sum Y / (c_1 + \sqrt{c_1^2 + 4 c_2 N \sum Y})`. Other
+    cases, and data that sum to zero (no minimizer), are passed to
+    :func:`optimal_initial_scale`.
+
+    Parameters
+    ----------
+    data_sum, model_sum : float
+        :math:`\sum Y` and :math:`\sum M`.
+    penalty_totals : array-like of shape (n_factors,)
+        :math:`A_i`.
+    degrees : array-like of shape (n_factors,)
+        :math:`p_i`.
+
+    Returns
+    -------
+    eta : float
+
+    Examples
+    --------
+    >>> kl_optimal_initial_scale(4.0, 1.0, [0.0, 0.0], [1, 1])  # eta**2 = 4
+    2.0
+    """
+    totals = np.asarray(penalty_totals, dtype=float)
+    degrees = np.asarray(degrees, dtype=float)
+    n_factors = degrees.size
+    closed_form = (
+        data_sum > 0 and n_factors in (1, 2) and np.all((degrees == 1) | (degrees == 2))
+    )
+    if not closed_form:
+        return optimal_initial_scale(
+            kl_scale_fit(data_sum, model_sum), totals, degrees
+        )
+    c1 = float(np.sum(totals[degrees == 1])) + (model_sum if n_factors == 1 else 0.0)
+    c2 = 2.0 * float(np.sum(totals[degrees == 2])) + (
+        2.0 * model_sum if n_factors == 2 else 0.0
+    )
+    c0 = n_factors * data_sum
+    return float(2.0 * c0 / (c1 + np.sqrt(c1 * c1 + 4.0 * c2 * c0)))

@@ -7,6 +7,7 @@ from scipy.optimize import minimize
 from skfactor._balance import (
     balance_factors,
     frobenius_scale_fit,
+    kl_optimal_initial_scale,
     kl_scale_fit,
     optimal_initial_scale,
     optimal_scales,
@@ -144,24 +145,27 @@ def test_optimal_initial_scale_matches_brute_force(seed, loss):
     penalties = ["l1", "l2"]
     totals = mu * np.array([penalty_values(W, "l1").sum(), penalty_values(H.T, "l2").sum()])
     degrees = [1.0, 2.0]
+    # full objectives, vectorized over an array of scales eta
     if loss == "frobenius":
         fit = frobenius_scale_fit(np.sum(Y**2), np.sum(Y * M), np.sum(M**2))
 
         def full(eta):
-            return np.sum((Y - eta**2 * M) ** 2)
+            eta = np.asarray(eta, dtype=float)[..., None, None]
+            return np.sum((Y - eta**2 * M) ** 2, axis=(-2, -1))
     else:
         fit = kl_scale_fit(Y.sum(), M.sum())
 
         def full(eta):
-            T = eta**2 * M
-            return np.sum(Y * np.log(Y / T) - Y + T)
+            T = np.asarray(eta, dtype=float)[..., None, None] ** 2 * M
+            return np.sum(Y * np.log(Y / T) - Y + T, axis=(-2, -1))
 
     def objective(eta):
+        eta = np.asarray(eta)
         return full(eta) + sum(t * eta**p for t, p in zip(totals, degrees))
 
     eta = optimal_initial_scale(fit, totals, degrees)
     grid = np.exp(np.linspace(-8, 8, 20001))
-    brute = min(objective(g) for g in grid)
+    brute = objective(grid).min()
     assert objective(eta) <= brute + 1e-9 * abs(brute) + 1e-12
     assert penalties  # both penalty kinds exercised
 
@@ -171,3 +175,40 @@ def test_initial_scale_unpenalized_frobenius_is_least_squares():
     fit = frobenius_scale_fit(10.0, 3.0, 2.0)
     eta = optimal_initial_scale(fit, [0.0, 0.0], [2.0, 2.0])
     assert eta**2 == pytest.approx(1.5, rel=1e-8)
+
+
+@pytest.mark.parametrize(
+    "degrees",
+    [[1.0], [2.0], [1.0, 1.0], [1.0, 2.0], [2.0, 2.0], [1.0, 1.0, 2.0], [1.5, 1.0]],
+)
+@pytest.mark.parametrize("seed", range(5))
+def test_kl_initial_scale_closed_form_is_the_global_minimizer(degrees, seed):
+    """The closed form (one or two factors of degree 1 or 2) and its fallback
+    (other cases) minimize the scaled KL objective: compared with the grid
+    search of optimal_initial_scale and with the stationarity condition."""
+    rng = np.random.default_rng(seed)
+    data_sum, model_sum = rng.lognormal(3, 2), rng.lognormal(0, 2)
+    size = len(degrees)
+    totals = rng.lognormal(0, 2, size=size) * (rng.uniform(size=size) > 0.3)
+    eta = kl_optimal_initial_scale(data_sum, model_sum, totals, degrees)
+    fit = kl_scale_fit(data_sum, model_sum)
+    n = len(degrees)
+
+    def objective(e):
+        return fit(e**n) + sum(t * e**p for t, p in zip(totals, degrees))
+
+    searched = optimal_initial_scale(fit, totals, degrees)
+    # a numerical minimizer locates a minimum only to ~sqrt(machine epsilon)
+    assert eta == pytest.approx(searched, rel=1e-6)
+    assert objective(eta) <= objective(searched) + 1e-12 * abs(objective(searched))
+    # stationarity: n eta^n sum(M) + sum p A eta^p = n sum(Y)
+    # (to rounding in closed form; the fallback search is accurate to ~1e-8)
+    closed_form = n <= 2 and set(degrees) <= {1.0, 2.0}
+    lhs = n * eta**n * model_sum + sum(p * t * eta**p for t, p in zip(totals, degrees))
+    assert lhs == pytest.approx(n * data_sum, rel=1e-12 if closed_form else 1e-6)
+
+
+def test_kl_initial_scale_without_data_falls_back_to_the_search():
+    assert kl_optimal_initial_scale(0.0, 2.0, [1.0, 1.0], [1, 1]) == pytest.approx(
+        optimal_initial_scale(kl_scale_fit(0.0, 2.0), [1.0, 1.0], [1, 1])
+    )

@@ -167,6 +167,65 @@ def test_objective_never_increases(seed, beta, pW, pH, aW, aH, sparse, balance):
     assert np.all(W1 >= _mu.EPSILON) and np.all(H1 >= _mu.EPSILON)
 
 
+def _reference_mu(X, W, H, args, n_iter, balance_every=True, fit_H=True, n_inner=1):
+    """The plain loop of fit_mu written with the array functions."""
+    beta, aW, aH, pW, pH = args
+    W, H = np.maximum(W, _mu.EPSILON), np.maximum(H, _mu.EPSILON)
+    history = [_mu.objective(X, W, H, *args)]
+    for _ in range(n_iter):
+        for _ in range(n_inner):
+            W = _mu.update_W(X, W, H, beta, aW, pW)
+        if fit_H:
+            for _ in range(n_inner):
+                H = _mu.update_H(X, W, H, beta, aH, pH)
+            if balance_every:
+                W, H = _mu.balance(W, H, aW, aH, pW, pH)
+        history.append(_mu.objective(X, W, H, *args))
+    return W, H, history
+
+
+@pytest.mark.parametrize("beta", [1, 2])
+@pytest.mark.parametrize("penalties", [("l1", "l1"), ("l2", "l1"), ("l1", "l2")])
+@pytest.mark.parametrize(
+    "options",
+    [dict(), dict(balance_every=False), dict(n_inner=3), dict(fit_H=False)],
+)
+@pytest.mark.parametrize("sparse", [False, True])
+def test_fit_mu_is_the_loop_of_the_array_updates(beta, penalties, options, sparse):
+    """The compiled KL iterations (one fused sweep per W-update and H
+    numerator, the objective taken from the next sweep, batches of
+    iterations) follow the plain loop of update_W, update_H, balance and
+    objective."""
+    X, W0, H0 = _problem(16, m=9, n=7, sparse=sparse)
+    args = (beta, 0.3, 1.5, *penalties)
+    W, H, monitor = _mu.fit_mu(
+        X, W0, H0, beta=beta, alpha_W=0.3, alpha_H=1.5, penalty_W=penalties[0],
+        penalty_H=penalties[1], max_iter=23, tol=0, **options,
+    )
+    W_ref, H_ref, history = _reference_mu(X, W0, H0, args, 23, **options)
+    np.testing.assert_allclose(monitor.history, history, rtol=1e-12)
+    np.testing.assert_allclose(W, W_ref, rtol=1e-10)
+    np.testing.assert_allclose(H, H_ref, rtol=1e-10)
+
+
+@pytest.mark.parametrize("beta", [1, 2])
+def test_stopping_inside_a_batch_returns_that_iterate(beta, monkeypatch):
+    """The monitor may stop in the middle of a compiled batch of iterations:
+    the iterate of that iteration is returned, as without batches."""
+    X, W0, H0 = _problem(17, m=9, n=7)
+    kwargs = dict(beta=beta, alpha_W=0.3, alpha_H=1.5, penalty_W="l1", penalty_H="l2")
+    W, H, monitor = _mu.fit_mu(X, W0, H0, **kwargs, max_iter=500, tol=1e-6)
+    assert monitor.converged and monitor.n_iter % 10 not in (0, 1)
+    W_cut, H_cut, cut = _mu.fit_mu(X, W0, H0, **kwargs, max_iter=monitor.n_iter, tol=0)
+    np.testing.assert_array_equal(W, W_cut)
+    np.testing.assert_array_equal(H, H_cut)
+    np.testing.assert_array_equal(monitor.history, cut.history)
+    monkeypatch.setattr(_mu, "_BATCH", 1)
+    W_one, H_one, one = _mu.fit_mu(X, W0, H0, **kwargs, max_iter=500, tol=1e-6)
+    np.testing.assert_array_equal(W, W_one)
+    np.testing.assert_array_equal(monitor.history, one.history)
+
+
 @pytest.mark.parametrize("beta", [1, 2])
 def test_sparse_updates_equal_dense_updates(beta):
     X, W, H = _problem(6, sparse=True)

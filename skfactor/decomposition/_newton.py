@@ -10,7 +10,7 @@ beta-divergence NMF solve
 a convex problem that separates over the rows of :math:`W`. Multiplicative
 updates converge sublinearly on it (entries that tend to the bound decrease
 like :math:`1/k`), so ``transform`` and the final W-step of ``fit`` use a
-projected Newton method (Bertsekas, 1982) instead, vectorized over rows:
+projected Newton method (Bertsekas, 1982) instead, row by row:
 
 - the Newton system is solved on the free variables; variables at the bound
   :math:`\epsilon` whose gradient is positive (the :math:`\epsilon`-binding
@@ -25,21 +25,24 @@ projected Newton method (Bertsekas, 1982) instead, vectorized over rows:
 A row has converged when its Newton decrement (plus the decrease promised by
 the step on its binding variables) is below the rounding noise of its
 objective; it then takes the full Newton step, which lands at rounding
-precision, and stops moving. The solver stops when every row has converged.
+precision, and stops. The solver stops when every row has converged.
 Rows are independent: a row's iterates depend only on that row of ``X``.
-Sparse ``X`` (CSR) is never densified.
+Each iteration is one compiled pass (numba) over the rows that have not
+converged; for Kullback-Leibler it visits only the nonzeros of ``X``
+(sparse ``X`` is never densified), and for Frobenius it needs only
+:math:`XH^\top` and :math:`HH^\top`.
 """
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import xlogy
+from numba import njit
 from sklearn.utils.extmath import safe_sparse_dot
 
 from ..utils._monitor import ConvergenceMonitor
 from ._mu import (
     EPSILON,
+    _csr_arrays,
     beta_divergence,
-    model_at_support,
     penalty_degree,
     penalty_values,
 )
@@ -51,147 +54,217 @@ NEWTON_MAX_ITER = 100
 NOISE = 1e-13
 _ARMIJO = 1e-4
 _MAX_BACKTRACK = 40
-# Bound on the size (entries) of the (rows, r, n) temporaries of the Hessian.
-_CHUNK = 1 << 22
+_TINY = np.finfo(np.float64).tiny
 
 
-class _RowProblem:
-    """Fit term of every row of ``X`` for fixed components ``H``."""
-
-    def __init__(self, X, H, beta):
-        self.X = X.tocsr() if sp.issparse(X) else X
-        self.H = H
-        self.beta = beta
-        self.sparse = sp.issparse(X)
-        if beta == 1:
-            self.h_sum = H.sum(axis=1)
-        else:
-            self.XHt = np.asarray(safe_sparse_dot(self.X, H.T))
-            self.HHt = H @ H.T
-            squares = self.X.multiply(self.X) if self.sparse else self.X * self.X
-            self.x_sq = np.asarray(squares.sum(axis=1)).ravel()
-
-    def model(self, W, rows=None):
-        """``W @ H`` (dense X) or its values at the nonzeros of X (sparse X)."""
-        X = self.X if rows is None else self.X[rows]
-        if self.sparse:
-            return model_at_support(X, W, self.H)
-        return W @ self.H
-
-    def row_sizes(self, W):
-        """Size of each row's fit term, to tell changes from rounding noise."""
-        if self.beta == 1:
-            return np.asarray(self.X.sum(axis=1)).ravel() + W @ self.h_sum
-        return 0.5 * (self.x_sq + np.einsum("ij,jk,ik->i", W, self.HHt, W))
-
-    def derivatives(self, W, Y):
-        """Gradient (n, r) and Hessians (n, r, r) of the fit term."""
-        n, r = W.shape
-        if self.beta == 2:
-            grad = W @ self.HHt - self.XHt
-            return grad, np.broadcast_to(self.HHt, (n, r, r)).copy()
-        if self.sparse:
-            X = self.X
-            ratio = sp.csr_matrix((X.data / Y, X.indices, X.indptr), shape=X.shape)
-            curvature = sp.csr_matrix(
-                (X.data / Y**2, X.indices, X.indptr), shape=X.shape
-            )
-            grad = self.h_sum[np.newaxis, :] - np.asarray(ratio @ self.H.T)
-            hess = np.empty((n, r, r))
-            for k in range(r):
-                for l in range(k, r):
-                    hess[:, k, l] = hess[:, l, k] = curvature @ (self.H[k] * self.H[l])
-            return grad, hess
-        grad = self.h_sum[np.newaxis, :] - (self.X / Y) @ self.H.T
-        curvature = self.X / Y**2
-        hess = np.empty((n, r, r))
-        step = max(1, _CHUNK // max(1, r * self.H.shape[1]))
-        for start in range(0, n, step):
-            block = curvature[start : start + step]
-            hess[start : start + step] = (
-                block[:, np.newaxis, :] * self.H[np.newaxis]
-            ) @ self.H.T
-        return grad, hess
-
-    def change(self, rows, W, W_new, Y, grad_fit):
-        """Change of the fit term of ``rows`` from ``W`` to ``W_new``.
-
-        ``W``, ``W_new`` and ``grad_fit`` are restricted to ``rows``; ``Y``
-        is :meth:`model` of the full ``W``.
-        """
-        delta = W_new - W
-        if self.beta == 2:
-            return np.einsum("ij,ij->i", delta, grad_fit) + 0.5 * np.einsum(
-                "ij,jk,ik->i", delta, self.HHt, delta
-            )
-        linear = delta @ self.h_sum
-        X = self.X[rows]
-        if self.sparse:
-            at_rows = sp.csr_matrix((Y, self.X.indices, self.X.indptr), shape=self.X.shape)
-            ratio = model_at_support(X, W_new, self.H) / at_rows[rows].data
-            terms = xlogy(X.data, ratio)
-            row_of = np.repeat(np.arange(rows.size), np.diff(X.indptr))
-            return linear - np.bincount(row_of, weights=terms, minlength=rows.size)
-        return linear - xlogy(X, (W_new @ self.H) / Y[rows]).sum(axis=1)
+@njit(cache=True)
+def _dot(a, b):
+    total = 0.0
+    for k in range(a.size):
+        total += a[k] * b[k]
+    return total
 
 
-def _penalty_derivatives(W, alpha, degree):
-    if degree == 1:
-        return np.full_like(W, alpha), 0.0
-    return 2.0 * alpha * W, 2.0 * alpha
+@njit(cache=True)
+def _quadratic_form(A, u, v):
+    """``u @ A @ v``."""
+    total = 0.0
+    for k in range(u.size):
+        total += u[k] * _dot(A[k], v)
+    return total
 
 
-def _penalty_change(W, W_new, alpha, degree):
-    if degree == 1:
-        return alpha * (W_new - W).sum(axis=1)
-    return alpha * ((W_new - W) * (W_new + W)).sum(axis=1)
+@njit(cache=True)
+def _solve_in_place(A, b):
+    """Solve ``A x = b`` by Gaussian elimination with partial pivoting.
 
-
-def _penalty_rows(W, alpha, degree):
-    """Penalty of each row of W (:func:`penalty_values` of the rows)."""
-    return alpha * penalty_values(W.T, degree)
-
-
-def _newton_direction(W, grad, hess, sizes):
-    """Projected Newton direction and the decrease it promises, per row.
-
-    ``sizes`` is the size of each row's objective (for the damping).
+    ``A`` (r, r) and ``b`` (r,) are overwritten; ``b`` holds the solution.
     """
-    n, r = W.shape
+    r = b.size
+    for c in range(r):
+        pivot = c
+        for i in range(c + 1, r):
+            if abs(A[i, c]) > abs(A[pivot, c]):
+                pivot = i
+        if pivot != c:
+            for k in range(r):
+                A[c, k], A[pivot, k] = A[pivot, k], A[c, k]
+            b[c], b[pivot] = b[pivot], b[c]
+        for i in range(c + 1, r):
+            factor = A[i, c] / A[c, c]
+            for k in range(c + 1, r):
+                A[i, k] -= factor * A[c, k]
+            b[i] -= factor * b[c]
+    for c in range(r - 1, -1, -1):
+        total = b[c]
+        for k in range(c + 1, r):
+            total -= A[c, k] * b[k]
+        b[c] = total / A[c, c]
+
+
+@njit(cache=True)
+def _newton_direction(w, grad, hess, size, binding, direction):
+    """Projected Newton direction of one row and the decrease it promises.
+
+    ``size`` is the size of the row's objective (for the damping);
+    ``hess`` and ``binding`` are overwritten.
+    """
+    r = w.size
     # epsilon-binding set: near the bound with a positive gradient
-    residual = np.linalg.norm(W - np.maximum(W - grad, EPSILON), axis=1)
-    margin = np.minimum(residual, 1e-3)[:, np.newaxis]
-    binding = (W - EPSILON <= margin) & (grad > 0)
-    free = ~binding
-    reduced = np.where(free[:, :, np.newaxis] & free[:, np.newaxis, :], hess, 0.0)
-    # curvature scale of each row; without curvature (e.g. a zero row of X
-    # with Kullback-Leibler), a step of the size of W itself
-    scale = np.einsum("ikk->ik", reduced).max(axis=1)
-    flat = scale <= 0
-    scale[flat] = np.abs(grad[flat]).max(axis=1) / W[flat].max(axis=1)
-    scale = np.maximum(scale, np.finfo(float).tiny)[:, np.newaxis]
-    free_grad = np.where(free, grad, 0.0)
+    residual = 0.0
+    for k in range(r):
+        gap = w[k] - max(w[k] - grad[k], EPSILON)
+        residual += gap * gap
+    margin = min(np.sqrt(residual), 1e-3)
+    for k in range(r):
+        binding[k] = w[k] - EPSILON <= margin and grad[k] > 0
+    # curvature scale of the row; without curvature (e.g. a zero row of X
+    # with Kullback-Leibler), a step of the size of w itself
+    scale = 0.0
+    for k in range(r):
+        for l in range(r):
+            if binding[k] or binding[l]:
+                hess[k, l] = 0.0
+        scale = max(scale, hess[k, k])
+    if scale <= 0:
+        largest_grad, largest_w = 0.0, 0.0
+        for k in range(r):
+            largest_grad = max(largest_grad, abs(grad[k]))
+            largest_w = max(largest_w, w[k])
+        scale = largest_grad / largest_w
+    scale = max(scale, _TINY)
     # Levenberg-Marquardt damping ||g||^2 / f (f: size of the row's
     # objective): the Hessian can be singular (a row of X with fewer nonzeros
     # than components leaves directions in which the objective is linear),
     # and the damping bounds the step there; it vanishes quadratically at the
     # optimum, keeping the convergence quadratic
-    regularization = np.einsum("ij,ij->i", free_grad, free_grad) / np.maximum(
-        sizes, np.finfo(float).tiny
-    )
-    damping = (
-        1e-12 * scale + regularization[:, np.newaxis] + np.where(binding, scale, 0.0)
-    )
-    reduced = reduced + damping[:, :, np.newaxis] * np.eye(r)
-    direction = -np.linalg.solve(reduced, free_grad[:, :, np.newaxis])[:, :, 0]
-    direction = np.where(binding, -grad / scale, direction)
+    free_norm = 0.0
+    for k in range(r):
+        if not binding[k]:
+            free_norm += grad[k] * grad[k]
+    regularization = free_norm / max(size, _TINY)
+    for k in range(r):
+        hess[k, k] += 1e-12 * scale + regularization + (scale if binding[k] else 0.0)
+        direction[k] = 0.0 if binding[k] else -grad[k]
+    _solve_in_place(hess, direction)
     # Newton decrement on the free variables plus the decrease of the
     # projected gradient step on the binding ones: >= 0, 0 when stationary
-    binding_step = np.maximum(W + np.where(binding, direction, 0.0), EPSILON) - W
-    promised = -np.einsum("ij,ij->i", free_grad, direction) - np.einsum(
-        "ij,ij->i", np.where(binding, grad, 0.0), binding_step
-    )
-    return direction, promised
+    promised = 0.0
+    for k in range(r):
+        if binding[k]:
+            direction[k] = -grad[k] / scale
+            promised -= grad[k] * (max(w[k] + direction[k], EPSILON) - w[k])
+        else:
+            promised -= grad[k] * direction[k]
+    return promised
+
+
+@njit(cache=True)
+def _newton_pass(
+    indptr, indices, data, Ht, XHt, HHt, x_sq, beta, alpha, degree, W, active
+):
+    """One projected Newton iteration on the active rows of ``W`` (in place).
+
+    Kullback-Leibler (``beta == 1``) uses the nonzeros ``(indptr, indices,
+    data)`` of X and ``Ht = H.T``; Frobenius uses ``XHt = X H^T``,
+    ``HHt = H H^T`` and the squared norms ``x_sq`` of the rows of X. A row
+    whose Newton decrement is below the noise of its objective takes its
+    full step (if it passes the line search) and leaves ``active``.
+    Returns the total change of the objective.
+    """
+    n, r = W.shape
+    h_sum = np.zeros(r)
+    for j in range(Ht.shape[0]):
+        for k in range(r):
+            h_sum[k] += Ht[j, k]
+    longest = 0
+    for i in range(indptr.size - 1):
+        longest = max(longest, indptr[i + 1] - indptr[i])
+    model = np.empty(longest)
+    grad_fit = np.empty(r)
+    grad = np.empty(r)
+    hess = np.empty((r, r))
+    direction = np.empty(r)
+    trial = np.empty(r)
+    delta = np.empty(r)
+    binding = np.empty(r, dtype=np.bool_)
+    total_change = 0.0
+    for i in range(n):
+        if not active[i]:
+            continue
+        w = W[i]
+        start, stop = indptr[i], indptr[i + 1]
+        # derivatives of the fit and size of the row's objective
+        if beta == 1:
+            size = _dot(w, h_sum)
+            for k in range(r):
+                grad_fit[k] = h_sum[k]
+                for l in range(r):
+                    hess[k, l] = 0.0
+            for p in range(start, stop):
+                x = data[p]
+                column = Ht[indices[p]]
+                y = _dot(w, column)
+                model[p - start] = y
+                size += x
+                if x == 0.0:
+                    continue
+                ratio = x / y
+                curvature = ratio / y
+                for k in range(r):
+                    grad_fit[k] -= ratio * column[k]
+                    for l in range(r):
+                        hess[k, l] += curvature * column[k] * column[l]
+        else:
+            for k in range(r):
+                grad_fit[k] = _dot(HHt[k], w) - XHt[i, k]
+                for l in range(r):
+                    hess[k, l] = HHt[k, l]
+            size = 0.5 * (x_sq[i] + _quadratic_form(HHt, w, w))
+        # penalty
+        for k in range(r):
+            if degree == 1.0:
+                grad[k] = grad_fit[k] + alpha
+                size += alpha * abs(w[k])
+            else:
+                grad[k] = grad_fit[k] + 2.0 * alpha * w[k]
+                hess[k, k] += 2.0 * alpha
+                size += alpha * w[k] * w[k]
+        promised = _newton_direction(w, grad, hess, size, binding, direction)
+        noise = NOISE * size
+        converged = promised <= noise
+        # Armijo backtracking; a converged row only tries the full step
+        step = 1.0
+        for _ in range(_MAX_BACKTRACK):
+            for k in range(r):
+                trial[k] = max(w[k] + step * direction[k], EPSILON)
+                delta[k] = trial[k] - w[k]
+            if beta == 1:
+                change = _dot(delta, h_sum)
+                for p in range(start, stop):
+                    x = data[p]
+                    if x != 0.0:
+                        y = _dot(trial, Ht[indices[p]])
+                        change -= x * np.log(y / model[p - start])
+            else:
+                change = _dot(delta, grad_fit)
+                change += 0.5 * _quadratic_form(HHt, delta, delta)
+            for k in range(r):
+                if degree == 1.0:
+                    change += alpha * delta[k]
+                else:
+                    change += alpha * delta[k] * (trial[k] + w[k])
+            if change <= _ARMIJO * _dot(grad, delta) + noise:
+                for k in range(r):
+                    w[k] = trial[k]
+                total_change += change
+                break
+            if converged:
+                break
+            step *= 0.5
+        if converged:
+            active[i] = False
+    return total_change
 
 
 def solve_activations(
@@ -203,6 +276,7 @@ def solve_activations(
     alpha,
     penalty,
     constant=0.0,
+    initial_objective=None,
     max_iter=NEWTON_MAX_ITER,
     verbose=0,
     name="Newton",
@@ -227,6 +301,9 @@ def solve_activations(
     constant : float, default=0.0
         Added to the objective tracked by the monitor (e.g. the penalty of
         ``H``), for reporting only.
+    initial_objective : float, default=None
+        The tracked objective at ``W`` (constant included) when the caller
+        already has it; computed otherwise.
     max_iter : int, default=NEWTON_MAX_ITER
     verbose : int, default=0
     name, objective_name : str
@@ -244,51 +321,42 @@ def solve_activations(
         Newton decrements decide.
     """
     degree = penalty_degree(penalty)
-    problem = _RowProblem(X, H, beta)
-    W = np.maximum(W, EPSILON)
-    n = W.shape[0]
-    value = (
-        beta_divergence(X, W, H, beta) + _penalty_rows(W, alpha, degree).sum() + constant
-    )
+    H = np.asarray(H, dtype=np.float64)
+    W = np.array(np.maximum(W, EPSILON), dtype=np.float64, order="C")
+    n, r = W.shape
+    if initial_objective is None:
+        value = (
+            beta_divergence(X, W, H, beta)
+            + alpha * penalty_values(W, degree).sum()
+            + constant
+        )
+    else:
+        value = float(initial_objective)
+    empty = np.empty((0, 0))
+    if beta == 1:
+        csr = _csr_arrays(X)
+        quadratic = (empty, empty, np.empty(0))
+    else:
+        no_index = np.empty(0, dtype=np.int64)
+        csr = (np.zeros(n + 1, dtype=np.int64), no_index, np.empty(0))
+        squares = X.multiply(X) if sp.issparse(X) else X * X
+        quadratic = (
+            np.ascontiguousarray(safe_sparse_dot(X, H.T), dtype=np.float64),
+            H @ H.T,
+            np.asarray(squares.sum(axis=1), dtype=np.float64).ravel(),
+        )
+    Ht = np.ascontiguousarray(H.T)
     monitor = ConvergenceMonitor(
         0.0, max_iter, verbose=verbose, name=name, objective_name=objective_name
     )
     monitor.start(value)
+    active = np.ones(n, dtype=np.bool_)
     while True:
-        Y = problem.model(W)
-        grad_fit, hess = problem.derivatives(W, Y)
-        d_pen, h_pen = _penalty_derivatives(W, alpha, degree)
-        if h_pen:
-            hess = hess + h_pen * np.eye(W.shape[1])
-        grad = grad_fit + d_pen
-        sizes = problem.row_sizes(W) + _penalty_rows(W, alpha, degree)
-        direction, promised = _newton_direction(W, grad, hess, sizes)
-        noise = NOISE * sizes
-        converged = promised <= noise
-        # Armijo backtracking per row; converged rows only try the full step
-        step = np.ones(n)
-        pending = np.arange(n)
-        W_new = W.copy()
-        change = np.zeros(n)
-        for _ in range(_MAX_BACKTRACK):
-            if pending.size == 0:
-                break
-            trial = np.maximum(
-                W[pending] + step[pending, np.newaxis] * direction[pending], EPSILON
-            )
-            delta_f = problem.change(
-                pending, W[pending], trial, Y, grad_fit[pending]
-            ) + _penalty_change(W[pending], trial, alpha, degree)
-            bound = _ARMIJO * np.einsum("ij,ij->i", grad[pending], trial - W[pending])
-            accepted = delta_f <= bound + noise[pending]
-            W_new[pending[accepted]] = trial[accepted]
-            change[pending[accepted]] = delta_f[accepted]
-            pending = pending[~accepted & ~converged[pending]]
-            step[pending] *= 0.5
-        W = W_new
-        value += float(change.sum())
+        value += _newton_pass(
+            *csr, Ht, *quadratic, int(beta), float(alpha), degree, W, active
+        )
         stop = monitor.update(value)
-        if np.all(converged):
+        if not active.any():
             monitor.converged = True
             break
         if stop:

@@ -194,6 +194,10 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
     :math:`X / (WH)` is evaluated only at the nonzeros of ``X``, so the cost
     per iteration is linear in the number of nonzeros.
 
+    The Kullback-Leibler iterations and the exact W-step are compiled with
+    numba: the first fit in a new environment compiles them (a few seconds,
+    once; they are cached on disk).
+
     Computations run in float64; float32 input gives float32 outputs.
 
     References
@@ -369,17 +373,19 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         monitor.warn_if_not_converged()
         # Final exact W-step: the same computation as transform, so that
         # fit_transform(X) and fit(X).transform(X) agree.
-        W_exact, _ = self._solve_W(Xs, W, H, problem, scale)
-        final = _mu.objective(Xs, W_exact, H, **problem)
+        W_exact, _ = self._solve_W(Xs, W, H, problem, scale, monitor.history[-1])
+        beta = problem["beta"]
+        divergence = _mu.beta_divergence(Xs, W_exact, H, beta)
+        penalties = {key: value for key, value in problem.items() if key != "beta"}
+        final = divergence + _mu.penalty(W_exact, H, **penalties)
         if final <= monitor.history[-1]:
             W = W_exact
         else:  # only at rounding level, e.g. an exact fit with objective ~0
             final = monitor.history[-1]
+            divergence = _mu.beta_divergence(Xs, W, H, beta)
         history = monitor.history + [final]
         self._warn_if_every_component_is_zero(Xs, W, H)
 
-        beta = problem["beta"]
-        divergence = _mu.beta_divergence(Xs, W, H, beta)
         root = np.sqrt(scale)
         self._scale = scale
         self.n_components_ = n_components
@@ -425,14 +431,17 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         # a few multiplicative updates bring the start into the region where
         # Newton converges fast (far from it, entries near 0 with a large
         # Kullback-Leibler curvature make Newton crawl)
-        W, _, _ = _mu.fit_mu(
+        W, _, monitor = _mu.fit_mu(
             Xs, W, H, **problem, fit_H=False, max_iter=_WARM_START, tol=0
         )
-        W, _ = self._solve_W(Xs, W, H, problem, scale)
+        W, _ = self._solve_W(Xs, W, H, problem, scale, monitor.history[-1])
         return (np.sqrt(scale) * W).astype(X.dtype)
 
-    def _solve_W(self, Xs, W, H, problem, scale):
-        """Exact minimizer in W of the objective for fixed H (projected Newton)."""
+    def _solve_W(self, Xs, W, H, problem, scale, objective):
+        """Exact minimizer in W of the objective for fixed H (projected Newton).
+
+        ``objective`` is the objective at ``(W, H)``.
+        """
         constant = problem["alpha_H"] * _mu.penalty_values(H.T, self.penalty_H).sum()
         solver_args = self._solver_args(scale)
         solver_args.pop("tol")
@@ -446,6 +455,7 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
             alpha=problem["alpha_W"],
             penalty=problem["penalty_W"],
             constant=constant,
+            initial_objective=objective,
             **solver_args,
         )
         if not monitor.converged:
