@@ -5,11 +5,15 @@ proximal gradient, EM, block coordinate descent) stops on the same rule and
 reports progress the same way, so it is written once, here.
 """
 
+import math
 import time
 import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+
+
+_TINY = np.finfo(float).tiny
 
 
 class NonFiniteObjectiveError(ValueError, FloatingPointError):
@@ -97,7 +101,7 @@ class ConvergenceMonitor:
         diverging solver never returns NaN silently.
         """
         objective = float(objective)
-        if not np.isfinite(objective):
+        if not math.isfinite(objective):
             raise NonFiniteObjectiveError(
                 f"{self.name}: the {self.objective_name} became {objective} at "
                 f"iteration {self.n_iter + 1}; the solver diverged. Check the "
@@ -105,9 +109,7 @@ class ConvergenceMonitor:
             )
         previous = self.history[-1]
         self.history.append(objective)
-        change = abs(previous - objective) / max(
-            abs(previous), np.finfo(float).tiny
-        )
+        change = abs(previous - objective) / max(abs(previous), _TINY)
         self.converged = change <= self.tol
         if self.verbose:
             elapsed = time.perf_counter() - self._t0
