@@ -57,7 +57,10 @@ smoothing : float, default=0.0
     Weight :math:`\\lambda \\ge 0` of the temporal smoothing
     :math:`\\sum_t D_{\\mathrm{KL}}(z_t, z_{t+1})` of the latent factors;
     the rows of ``X`` must then be in time order. ``0`` gives hard
-    assignments (each sample in the regime that fits it best).""",
+    assignments (each sample in the regime that fits it best). The KL
+    term is in nats and the losses in their own units: for the squared
+    loss, scale :math:`\\lambda` with the noise variance (about
+    :math:`4 \\sigma^2` for sticky regimes; see the User Guide).""",
     "fit_intercept": """\
 fit_intercept : bool, default=True
     Whether each regime has an (unpenalized) intercept.""",
