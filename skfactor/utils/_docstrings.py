@@ -12,7 +12,8 @@ _SHARED = {
     "random_state": """\
 random_state : int, RandomState instance or None, default=None
     Seed of the random initialization. Pass an int for reproducible results
-    across calls. See :term:`Glossary <random_state>`.""",
+    across calls. See the `scikit-learn glossary
+    <https://scikit-learn.org/stable/glossary.html#term-random_state>`__.""",
     "verbose": """\
 verbose : int, default=0
     Print the objective at every iteration when positive.""",
@@ -27,7 +28,8 @@ tol : float, default={default}
 n_jobs : int, default=None
     Number of jobs to run in parallel through :mod:`joblib`. ``None`` means 1
     unless in a :obj:`joblib.parallel_backend` context; ``-1`` uses all
-    processors. See :term:`Glossary <n_jobs>`.""",
+    processors. See the `scikit-learn glossary
+    <https://scikit-learn.org/stable/glossary.html#term-n_jobs>`__.""",
 }
 
 _PLACEHOLDER = re.compile(r"^(?P<indent>[ \t]*)\{\{(?P<key>\w+)(?:=(?P<default>[^}]*))?\}\}$", re.M)
