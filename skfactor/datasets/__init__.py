@@ -8,5 +8,7 @@ when they are absent.
 """
 
 from ._base import fetch_file, get_data_home
+from ._fm import make_fm_classification
+from ._movielens import load_movielens_100k
 
-__all__ = ["fetch_file", "get_data_home"]
+__all__ = ["fetch_file", "get_data_home", "load_movielens_100k", "make_fm_classification"]
