@@ -227,8 +227,8 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
     def _check_two_classes(classes):
         if classes.size != 2:
             raise ValueError(
-                "ProxFMClassifier is a binary classifier and needs exactly 2 "
-                f"classes; got {classes.size} class(es): {classes.tolist()}."
+                "Only binary classification is supported. ProxFMClassifier needs "
+                f"exactly 2 classes; got {classes.size} class(es): {classes.tolist()}."
             )
 
     def _step_bounds(self, X, sample_weight):
@@ -445,7 +445,8 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+        scores = self.decision_function(X)
+        return self.classes_[(scores > 0).astype(int)]
 
 
 def _as_csr64(X):

@@ -82,7 +82,7 @@ __all__ = [
 ]
 
 _NEWTON_MAX_ITER = 100
-_NEWTON_RTOL = 1e-13
+_NEWTON_RTOL = 1e-12
 
 SCHEDULES = {"constant": 0, "invscaling": 1}
 
@@ -288,16 +288,19 @@ def _margin(z, yhat, eta_v, linear_c, slope, uniform, lam1, e1, lam2, e2,
 @njit(cache=True, nogil=True)
 def _solve_dual(yhat, eta_v, linear_c, slope, uniform, lam1, e1, lam2, e2,
                 idx, val, V, rho, r, p, q):
-    """Maximize q: root of ``F(t) = t + m(expit(t))`` by safeguarded Newton."""
+    """Maximize q: root of ``F(t) = t + m(expit(t))`` by safeguarded Newton.
+
+    ``F`` is increasing and ``F(-m(0)) >= 0 >= F(-m(1))``. Newton starts at
+    ``-m(0)`` (where ``expit(-m(0))`` is the loss derivative of SGD); an
+    iterate leaving the current bracket is replaced by bisection, and the
+    lower end ``-m(1)`` is only evaluated when a bisection needs it. Stops
+    when the Newton correction is below ``1e-12 (1 + |t|)``.
+    """
     m0, _ = _margin(0.0, yhat, eta_v, linear_c, slope, uniform, lam1, e1, lam2, e2,
                     idx, val, V, rho, r, p, q)
-    m1, _ = _margin(1.0, yhat, eta_v, linear_c, slope, uniform, lam1, e1, lam2, e2,
-                    idx, val, V, rho, r, p, q)
-    lo = -m1
     hi = -m0
+    lo = -np.inf
     t = hi
-    if hi - lo <= _NEWTON_RTOL * (1.0 + abs(hi)):
-        return _expit(t)
     for _ in range(_NEWTON_MAX_ITER):
         z = _expit(t)
         m, dm = _margin(z, yhat, eta_v, linear_c, slope, uniform, lam1, e1, lam2, e2,
@@ -305,14 +308,26 @@ def _solve_dual(yhat, eta_v, linear_c, slope, uniform, lam1, e1, lam2, e2,
         f = t + m
         if f > 0.0:
             hi = t
-        else:
+        elif f < 0.0:
             lo = t
-        tol = _NEWTON_RTOL * (1.0 + abs(t))
-        if abs(f) <= tol or hi - lo <= tol:
+        else:
             break
-        t_new = t - f / (1.0 + dm * z * (1.0 - z))
+        step = f / (1.0 + dm * z * (1.0 - z))
+        t_new = t - step
         if not (lo < t_new < hi):
+            if lo == -np.inf:
+                m1, _ = _margin(1.0, yhat, eta_v, linear_c, slope, uniform, lam1, e1,
+                                lam2, e2, idx, val, V, rho, r, p, q)
+                lo = -m1
+                if lo >= hi:  # degenerate bracket (no dependence on z)
+                    return _expit(hi)
             t_new = 0.5 * (lo + hi)
+        elif abs(step) <= _NEWTON_RTOL * (1.0 + abs(t)):
+            t = t_new
+            break
+        if hi - lo <= _NEWTON_RTOL * (1.0 + abs(t_new)):
+            t = t_new
+            break
         t = t_new
     return _expit(t)
 
