@@ -121,7 +121,8 @@ def row_curvature_bounds(indptr, data):
     (``eta'`` the step of the latent vectors after the penalty's shrinkage).
     Rows must hold no explicit zeros.
     """
-    squares = np.asarray(data, dtype=np.float64) ** 2
+    with np.errstate(over="ignore"):
+        squares = np.asarray(data, dtype=np.float64) ** 2
     counts = np.diff(indptr)
     nonempty = counts > 0
     totals = np.zeros(counts.shape[0])
@@ -262,7 +263,7 @@ def _setup(idx, val, eta, eta_v, lam_b, lam_v, w0, w, V, r):
     e1 = 0.0
     lam2 = 0.0
     e2 = 0.0
-    if uniform and n > 1:
+    if uniform and n > 1 and c > 0.0:  # c == 0: squares underflow, no pairwise term
         # C = a a^T - c I: eigenvalue (n - 1) c along a, -c orthogonally (for
         # n = 1, C = 0 and the latent vector only shrinks).
         lam1 = (n - 1) * c
