@@ -1,6 +1,5 @@
 """ProxFMClassifier: learning, stability, estimator surface and bad input."""
 
-import os
 import pickle
 from pathlib import Path
 
@@ -12,7 +11,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import log_loss, roc_auc_score
 
 from skfactor import ProxFMClassifier
-from skfactor.datasets import get_data_home, load_movielens_100k, make_fm_classification
+from skfactor.datasets import load_movielens_100k, make_fm_classification
+from skfactor.datasets._movielens import locate_movielens_100k
 
 
 @pytest.fixture(scope="module")
@@ -274,10 +274,9 @@ def test_make_fm_classification_truth():
 
 
 def _movielens_home():
-    repo_relative = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-    for home in (os.environ.get("SKFACTOR_DATA"), get_data_home(), repo_relative):
-        if home and (Path(home) / "ml-100k" / "u.data").exists():
-            return Path(home)
+    home = locate_movielens_100k(Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+    if home is not None:
+        return home
     pytest.skip("MovieLens-100k not found (set SKFACTOR_DATA to the folder holding ml-100k)")
 
 

@@ -32,6 +32,21 @@ J. A. Konstan (2015), The MovieLens Datasets: History and Context, ACM TiiS 5(4)
 """
 
 
+def locate_movielens_100k(*extra_homes):
+    """First data home holding ``ml-100k/u.data``, or None.
+
+    Looks in ``SKFACTOR_DATA``, the default data home, then ``extra_homes``
+    (tests, examples and benchmarks add the repository-relative
+    ``../shared/data``).
+    """
+    import os
+
+    for home in (os.environ.get(DATA_HOME_ENV), get_data_home(), *extra_homes):
+        if home and (Path(home) / "ml-100k" / "u.data").exists():
+            return Path(home)
+    return None
+
+
 def _read_table(path, sep):
     with open(path, encoding="latin-1") as handle:
         return [line.rstrip("\n").split(sep) for line in handle if line.strip()]
