@@ -120,9 +120,9 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
     step_size_ : float
         The initial step :math:`\eta` actually used.
     n_features_in_ : int
-        Number of features seen during :term:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during :term:`fit`. Defined only when `X`
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit. Defined only when ``X``
         has feature names that are all strings.
 
     See Also
