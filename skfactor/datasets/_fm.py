@@ -88,8 +88,8 @@ def make_fm_classification(
     >>> X, y, truth = make_fm_classification(n_samples=5, random_state=0)
     >>> X.shape, truth.components.shape
     ((5, 40), (40, 3))
-    >>> X.getnnz(axis=1)
-    array([4, 4, 4, 4, 4])
+    >>> X.getnnz(axis=1).tolist()
+    [4, 4, 4, 4, 4]
     """
     rng = check_random_state(random_state)
     n_onehot = n_fields * n_categories
