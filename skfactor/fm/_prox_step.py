@@ -64,8 +64,10 @@ c_N + \eta' z \hat y a`, :math:`V_N \leftarrow (I - \beta C)^{-1} U`, i.e.
 a_i^2)`, :math:`r = \sum_j a_j g_j u_j`, :math:`\kappa = \beta / (1 - \beta
 \sum_j a_j^2 g_j)`.
 
-Every function here is compiled once, for float64 values and int64 indices
-(``cache=True``); none allocates.
+The compiled functions (``cache=True``) are used with float64 values and
+int64 indices only, so each compiles once; the per-sample path
+(:func:`prox_step`, :func:`run_epoch`) allocates nothing (only the test
+helper :func:`dual_objective` does).
 """
 
 import math
@@ -215,9 +217,10 @@ def _kernel(beta, uniform, lam1, e1, lam2, e2, idx, val, V, rho, r, p, q):
 def _gather(idx, val, w0, w, V, r):
     """Scalars of the sample at the current iterate; ``r = sum_i a_i v_i``.
 
-    Returns ``(linear, pairwise, sum_a2, uniform, c, sum_a2_v2)`` where
-    ``linear = b0 + a^T b`` and ``pairwise`` are those of the current
-    iterate (for the loss before the step).
+    Returns ``(linear, pairwise, ||r||^2, sum a_i^2, uniform, c, sum a_i^2
+    ||v_i||^2)`` where ``linear = b0 + a^T b`` and ``pairwise`` are those of
+    the current iterate (for the loss before the step), ``uniform`` tells
+    whether every ``a_i^2`` equals ``c``.
     """
     k = V.shape[1]
     n = idx.shape[0]
