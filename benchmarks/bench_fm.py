@@ -81,7 +81,7 @@ def run(quick=False):
             "seed setting, closed-form step",
             f"eta=1/(2d+1), alpha=0, constant, k=20, {10} epochs",
             dict(n_components=20, step_size=1 / (2 * d + 1), alpha=0.0, schedule="constant",
-                 init_std=0.01, max_iter=10),
+                 bias_step_scale=1.0, average=False, init_std=0.01, max_iter=10),
         ),
     ]
     for name, setting, params in settings:

@@ -56,6 +56,7 @@ if home is not None:
     runs = {
         "seed: eta = 1/(2d+1), no penalty, k=20": ProxFMClassifier(
             n_components=20, step_size=1 / (2 * d + 1), alpha=0.0, schedule="constant",
+            bias_step_scale=1.0, average=False,
             init_std=0.01, max_iter=epochs, random_state=0,
         ),
         "ProxFMClassifier defaults (k=8)": ProxFMClassifier(max_iter=epochs, random_state=0),

@@ -61,7 +61,7 @@ def test_seed_step_diverges_and_default_is_stable(fm_data):
     d = 5
     seed = ProxFMClassifier(
         n_components=3, step_size=1 / (2 * d + 1), alpha=0.0, schedule="constant",
-        init_std=0.01, max_iter=15, random_state=0,
+        bias_step_scale=1.0, average=False, init_std=0.01, max_iter=15, random_state=0,
     ).fit(X, y)
     ours = ProxFMClassifier(n_components=3, max_iter=15, random_state=0).fit(X, y)
     seed_curve, our_curve = np.array(seed.loss_curve_), np.array(ours.loss_curve_)
@@ -130,6 +130,28 @@ def test_partial_fit_is_one_epoch_and_learns_online(fm_data):
     assert roc_auc_score(y_test, stream.decision_function(X_test)) > 0.75
 
 
+def test_average_changes_only_the_published_parameters(fm_data):
+    """Averaging does not alter training; it continues across partial_fit calls."""
+    X, y = fm_data[0][:1000], fm_data[1][:1000]
+    params = dict(n_components=3, max_iter=4, random_state=0)
+    last = ProxFMClassifier(average=False, **params).fit(X, y)
+    avg = ProxFMClassifier(**params).fit(X, y)
+    np.testing.assert_array_equal(last.loss_curve_, avg.loss_curve_)
+    np.testing.assert_array_equal(last._iterate[2], avg._iterate[2])
+    np.testing.assert_array_equal(last.components_, last._iterate[2])
+    assert np.abs(avg.components_ - avg._iterate[2]).max() > 1e-3
+    np.testing.assert_allclose(avg.predict_proba(X[:20])[:, 1], _dense_proba(avg, X[:20]), rtol=1e-10)
+    # two partial_fit halves with a constant step are one epoch of fit, average included
+    one = dict(n_components=3, schedule="constant", shuffle=False, random_state=0)
+    whole = ProxFMClassifier(max_iter=1, **one).fit(X, y)
+    halves = ProxFMClassifier(**one)
+    halves.partial_fit(X[:500], y[:500], classes=[0, 1])
+    halves.partial_fit(X[500:], y[500:])
+    np.testing.assert_allclose(halves.components_, whole.components_, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(halves.coef_, whole.coef_, rtol=1e-12, atol=1e-14)
+    assert halves.intercept_ == pytest.approx(whole.intercept_, rel=1e-12)
+
+
 def test_partial_fit_errors(fm_data):
     X, y = fm_data[0][:100], fm_data[1][:100]
     clf = ProxFMClassifier()
@@ -180,10 +202,12 @@ def test_step_size_above_convexity_bound_is_rejected(fm_data):
     ProxFMClassifier(step_size=0.24, alpha=0.0, max_iter=1).fit(X, y)
     # the penalty relaxes the bound: eta (L - alpha) < 1
     ProxFMClassifier(step_size=0.26, alpha=0.2, max_iter=1).fit(X, y)
+    # the bias step has no bound: only the latent-vector step is checked
+    ProxFMClassifier(step_size=0.24, alpha=0.0, bias_step_scale=50.0, max_iter=1).fit(X, y)
     with pytest.raises(ValueError, match="sample_weight"):
         ProxFMClassifier(step_size=0.2, alpha=0.0).fit(X, y, sample_weight=np.full(50, 2.0))
     auto = ProxFMClassifier(max_iter=1).fit(X, y)
-    assert auto.step_size_ == pytest.approx(0.5 / 4)
+    assert auto.step_size_ == pytest.approx(0.25 / 4)
 
 
 def test_bad_input_gives_clear_errors(fm_data):
@@ -315,10 +339,29 @@ def test_movielens_missing_files_give_actionable_error(tmp_path):
         load_movielens_100k(tmp_path, download_if_missing=False)
 
 
-def test_movielens_default_beats_logistic_baseline_level(movielens):
+def test_movielens_defaults_beat_logistic_regression_and_match_adagrad(movielens):
+    """ua.test with the defaults (about 3 s).
+
+    Measured: 0.4449 / 0.7841 (random_state=0; 0.4430-0.4444 / 0.7848-0.7863
+    for seeds 1-3), against LogisticRegression 0.4484 / 0.7797 and a tuned
+    Adagrad FM 0.4437 / 0.7846. The issue's targets (0.436 / 0.79) are not
+    reached: see the user guide for the measured ceiling.
+    """
     ml = movielens
     clf = ProxFMClassifier(random_state=0).fit(ml.data_train, ml.target_train)
     p = clf.predict_proba(ml.data_test)[:, 1]
-    assert roc_auc_score(ml.target_test, p) > 0.775
-    assert log_loss(ml.target_test, p) < 0.452
+    assert roc_auc_score(ml.target_test, p) > 0.783
+    assert log_loss(ml.target_test, p) < 0.446
     assert np.all(np.diff(clf.loss_curve_[2:]) < 0)
+
+
+def test_movielens_best_documented_setting(movielens):
+    """The user guide's best setting on ua.test (about 5 s).
+
+    Measured 0.4431 / 0.7880 (random_state=0).
+    """
+    ml = movielens
+    clf = ProxFMClassifier(n_components=20, max_iter=60, bias_step_scale=4.0, random_state=0)
+    p = clf.fit(ml.data_train, ml.target_train).predict_proba(ml.data_test)[:, 1]
+    assert roc_auc_score(ml.target_test, p) > 0.787
+    assert log_loss(ml.target_test, p) < 0.4445

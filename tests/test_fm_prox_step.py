@@ -12,6 +12,7 @@ from skfactor.fm._prox_step import (
     _uniform_kernel,
     dual_objective,
     logistic_loss,
+    averaged_parameters,
     prox_step,
     row_curvature_bounds,
     run_epoch,
@@ -36,11 +37,17 @@ def _sigma(x, idx, val, n):
     return b0 + val @ b + _pairwise_dense(np.arange(n), val, Vn)
 
 
-def _primal(x, x_t, idx, val, yhat, eta, alpha, n):
-    """Proximal subproblem restricted to the touched parameters."""
+def _primal(x, x_t, idx, val, yhat, eta, alpha, n, eta_bias=None):
+    """Proximal subproblem restricted to the touched parameters.
+
+    ``eta`` is the step of the latent vectors, ``eta_bias`` (default ``eta``)
+    that of the global and feature biases ``x[: n + 1]``.
+    """
+    eta_bias = eta if eta_bias is None else eta_bias
     loss = np.logaddexp(0.0, -yhat * _sigma(x, idx, val, n))
     penalty = 0.5 * alpha * (x[1:] @ x[1:])
-    return loss + penalty + ((x - x_t) ** 2).sum() / (2.0 * eta)
+    d = (x - x_t) ** 2
+    return loss + penalty + d[: n + 1].sum() / (2.0 * eta_bias) + d[n + 1 :].sum() / (2.0 * eta)
 
 
 def _sample(rng, n, indicator):
@@ -58,6 +65,11 @@ def _bound(val):
 
 def _workspace():
     return np.empty(K), np.empty(K), np.empty(K)
+
+
+def _averaging_state(n_features, k=K):
+    """``clock, sum_w0, sum_w, sum_V, last`` of run_epoch, at time zero."""
+    return np.zeros(2), np.zeros(1), np.zeros(n_features), np.zeros((n_features, k)), np.zeros(n_features)
 
 
 CASES = [
@@ -97,6 +109,23 @@ def test_prox_step_matches_numerical_solve_of_subproblem(n, indicator, alpha, yh
     assert loss == pytest.approx(logistic_loss(yhat * _sigma(x_t, idx, val, n)))
     # optimality in z: z is the loss derivative at the new point
     assert z == pytest.approx(1.0 / (1.0 + np.exp(yhat * _sigma(ours, idx, val, n))), rel=1e-8)
+
+
+@pytest.mark.parametrize("bias_scale", [4.0, 0.3])
+@pytest.mark.parametrize("n, indicator, alpha, yhat", [(5, True, 0.1, 1.0), (4, False, 0.2, -1.0)])
+def test_separate_bias_step_matches_numerical_solve(n, indicator, alpha, yhat, bias_scale):
+    """Biases with step ``bias_scale * eta``, latent vectors with ``eta``: still the exact step."""
+    rng = np.random.default_rng(n + int(10 * bias_scale))
+    idx, val, w0, w, V = _sample(rng, n, indicator)
+    eta = 0.8 / _bound(val)
+    x_t = np.concatenate([w0, w[idx], V[idx].ravel()])
+    args = (x_t, idx, val, yhat, eta, alpha, n, bias_scale * eta)
+    res = minimize(_primal, x_t, args=args, method="BFGS", options={"gtol": 1e-12, "maxiter": 10_000})
+    new = w0.copy(), w.copy(), V.copy()
+    prox_step(idx, val, yhat, bias_scale * eta, eta, alpha, alpha, *new, *_workspace())
+    ours = np.concatenate([new[0], new[1][idx], new[2][idx].ravel()])
+    np.testing.assert_allclose(ours, res.x, atol=2e-6)
+    assert _primal(ours, *args) <= res.fun + 1e-10
 
 
 def _q_by_definition(z, idx, val, yhat, eta, alpha, w0, w, V):
@@ -231,7 +260,8 @@ def test_epoch_equals_seed_method_as_written():
     loss_ref = seed_prox_epoch(X, yhat, order, eta, *ref)
     loss_ours = run_epoch(
         X.indptr.astype(np.int64), X.indices.astype(np.int64), X.data, yhat, np.ones(60),
-        eta, np.full(60, np.inf), order, 0.0, *ours, *_workspace(),
+        eta, 1.0, np.full(60, np.inf), order, 0.0, *ours, *_workspace(),
+        False, *_averaging_state(X.shape[1]),
     )
     assert loss_ours == pytest.approx(loss_ref, rel=1e-6)
     for a, b in zip(ours, ref):
@@ -250,3 +280,51 @@ def test_extreme_margins_keep_full_precision():
             assert z == pytest.approx(np.exp(-40.0), rel=1e-3)
         else:
             assert loss == pytest.approx(40.0, rel=1e-9) and z > 0.9
+
+
+def test_run_epoch_average_is_the_weighted_mean_of_all_iterates():
+    """The lazily kept sums give sum_s (tau_s^4 - tau_{s-1}^4) / T^4 x_s over every step.
+
+    Checked against an explicit loop of proximal steps that stores every
+    iterate, with sample weights (zeros included: they move neither the
+    parameters nor the clock), two epochs (the state carries over) and a
+    bias step twice the latent step.
+    """
+    from skfactor.datasets import make_fm_classification
+
+    X, y, _ = make_fm_classification(n_samples=40, n_fields=3, n_categories=4, random_state=1)
+    indptr, indices = X.indptr.astype(np.int64), X.indices.astype(np.int64)
+    yhat = 2.0 * y - 1
+    m = X.shape[1]
+    rng = np.random.default_rng(0)
+    weights = rng.choice([0.0, 0.5, 1.0, 2.0], size=40)
+    V = 0.3 * rng.standard_normal((m, K))
+    eta, scale, alpha = 0.1, 2.0, 0.05
+    ours = np.zeros(1), np.zeros(m), V.copy()
+    state = _averaging_state(m)
+    ref = np.zeros(1), np.zeros(m), V.copy()
+    clock, acc = 0.0, [0.0, np.zeros(m), np.zeros((m, K))]
+    for epoch in range(2):
+        order = rng.permutation(40).astype(np.int64)
+        run_epoch(indptr, indices, X.data, yhat, weights, eta, scale, np.full(40, np.inf), order,
+                  alpha, *ours, *_workspace(), True, *state)
+        for i in order:
+            sl = slice(X.indptr[i], X.indptr[i + 1])
+            step = eta * weights[i]
+            prox_step(indices[sl], X.data[sl], yhat[i], scale * step, step, alpha, alpha, *ref,
+                      *_workspace())
+            held = (clock + weights[i]) ** 4 - clock**4
+            clock += weights[i]
+            acc[0] += held * ref[0][0]
+            acc[1] += held * ref[1]
+            acc[2] += held * ref[2]
+    for a, b in zip(ours, ref):
+        np.testing.assert_array_equal(a, b)  # averaging does not change the trajectory
+    assert state[0][0] == pytest.approx(clock)
+    avg = averaged_parameters(*state, *ours)
+    expected = [a / clock**4 for a in acc]
+    for a, b in zip(avg, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    # no time elapsed: the average is the iterate itself
+    fresh = averaged_parameters(*_averaging_state(m), *ours)
+    np.testing.assert_array_equal(fresh[2], ours[2])

@@ -14,12 +14,13 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from ..utils._docstrings import fill_doc
 from ..utils._monitor import ConvergenceMonitor
 from ._model import fm_decision
-from ._prox_step import row_curvature_bounds, run_epoch
+from ._prox_step import averaged_parameters, row_curvature_bounds, run_epoch
 
 __all__ = ["ProxFMClassifier"]
 
-# "auto" takes this fraction of the convexity bound of the data's worst row.
-AUTO_STEP_FRACTION = 0.5
+# "auto" takes this fraction of the convexity bound of the data's worst row
+# (chosen on a validation split of MovieLens ua.base, see the user guide).
+AUTO_STEP_FRACTION = 0.25
 
 
 @fill_doc
@@ -41,10 +42,11 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
 
         x_{t+1} = \arg\min_x \log\bigl(1 + e^{-\hat y_i \sigma_i(x)}\bigr)
             + \frac{\alpha}{2}\bigl(\|b_{N_i}\|^2 + \|V_{N_i}\|^2\bigr)
-            + \frac{1}{2\eta_t}\|x - x_t\|^2,
+            + \frac{\|b - b_t\|^2}{2 s \eta_t} + \frac{\|V - V_t\|^2}{2\eta_t},
 
-    where :math:`N_i` are the nonzero features of sample :math:`i` and
-    :math:`\hat y_i = \pm 1`. The step is computed exactly through the
+    where :math:`N_i` are the nonzero features of sample :math:`i`,
+    :math:`\hat y_i = \pm 1`, :math:`b = (b_0, b_1, \dots)` the biases and
+    :math:`s` = ``bias_step_scale``. The step is computed exactly through the
     one-dimensional dual of the logistic loss: the dual function depends on
     the latent vectors through two scalars for indicator rows, and is
     maximized by a safeguarded Newton iteration (see the user guide). The
@@ -52,9 +54,11 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
     :math:`L_i = \|x_i\|^2 - \min_{j \in N_i} x_{ij}^2` (:math:`n_i - 1` for
     a row of :math:`n_i` indicators).
 
-    The seed's setting (fixed :math:`\eta = 1/(2d+1)`, no penalty) diverges
-    on real data: the defaults here (penalty, decreasing step) are the
-    stable setting found in the user guide.
+    The seed's setting (fixed :math:`\eta = 1/(2d+1)`, no penalty, one step
+    for all parameters) diverges on real data. The defaults (penalty,
+    decreasing step, a larger step for the biases than for the latent
+    vectors, and predictions from the weighted average of the iterates) are
+    the setting chosen on MovieLens in the user guide.
 
     Parameters
     ----------
@@ -64,21 +68,38 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
     alpha : float, default=0.03
         L2 penalty on the biases and latent vectors of the features a
         sample touches, applied inside each proximal step (frequent features
-        are penalized more often).
+        are penalized more often). The global bias is not penalized.
     step_size : "auto" or float, default="auto"
-        Initial step :math:`\eta`. ``"auto"`` uses half the convexity bound
-        of the worst row of the first training data, ``0.5 / max(1, max_i
-        L_i)``, and additionally caps every sample's step at
-        ``0.5 / L_i``. A float must keep every step strictly convex
-        (``eta * w_i * L_i < 1 + eta * w_i * alpha`` for sample weights
-        ``w_i``); a larger one raises ``ValueError`` naming the bound.
+        Initial step :math:`\eta` of the latent vectors (the one the
+        convexity bound constrains). ``"auto"`` uses a quarter of the bound
+        of the worst row of the first training data, ``0.25 / max(1, max_i
+        L_i)``, and additionally caps every sample's step at ``0.25 /
+        L_i``. A float must keep every step strictly convex (``eta * w_i *
+        L_i < 1 + eta * w_i * alpha`` for sample weights ``w_i``); a larger
+        one raises ``ValueError`` naming the bound.
+    bias_step_scale : float, default=2.0
+        The biases (global and per feature) take steps ``bias_step_scale``
+        times larger than the latent vectors. Their part of the subproblem is
+        convex for every step and does not amplify anything, while the
+        latent vectors need small steps to stay stable; ``1.0`` is the
+        seed's single step.
     schedule : {"invscaling", "constant"}, default="invscaling"
         ``"invscaling"``: :math:`\eta_e = \eta / (1 + e)^{\text{power\_t}}`
         at epoch :math:`e` (each :meth:`partial_fit` call is one epoch);
         ``"constant"``: :math:`\eta_e = \eta`.
-    power_t : float, default=1.0
-        Exponent of the ``"invscaling"`` schedule.
-    {{max_iter=15}}
+    power_t : float, default=0.5
+        Exponent of the ``"invscaling"`` schedule (``0.5`` is the classic
+        companion of iterate averaging).
+    average : bool, default=True
+        Predict with the average of all iterates since initialization
+        instead of the last one (Polyak-Ruppert averaging), weighted by the
+        cube of the number of (weighted) samples seen, so that early
+        iterates fade out without a burn-in parameter. It continues across
+        ``warm_start`` fits and :meth:`partial_fit` calls. ``coef_``,
+        ``intercept_`` and ``components_`` hold the averaged parameters;
+        training continues from the last iterate. Costs one extra pass over
+        the touched parameters per step.
+    {{max_iter=30}}
         Here an iteration is one epoch (one pass over the samples).
     tol : float, default=0.0
         Stop when the relative change of the epoch's training loss is at
@@ -101,14 +122,16 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (2,)
         The two labels; ``classes_[1]`` is the positive class.
     intercept_ : float
-        Global bias :math:`b_0`.
+        Global bias :math:`b_0` (averaged when ``average=True``).
     coef_ : ndarray of shape (n_features,)
-        Feature biases :math:`b`.
+        Feature biases :math:`b` (averaged when ``average=True``).
     components_ : ndarray of shape (n_features, n_components)
-        Latent vectors :math:`v_i` (one row per feature).
+        Latent vectors :math:`v_i`, one row per feature (averaged when
+        ``average=True``).
     loss_curve_ : list of float
         Training loss of every epoch: the (sample-weighted) mean logistic
-        loss of each sample just before its step.
+        loss of each sample just before its step (by the current iterate,
+        not the average).
     objective_ : list of float
         Training loss at initialization followed by ``loss_curve_`` of the
         last :meth:`fit`.
@@ -152,8 +175,10 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
             StrOptions({"auto"}),
             Interval(numbers.Real, 0, None, closed="neither"),
         ],
+        "bias_step_scale": [Interval(numbers.Real, 0, None, closed="neither")],
         "schedule": [StrOptions({"invscaling", "constant"})],
         "power_t": [Interval(numbers.Real, 0, None, closed="left")],
+        "average": ["boolean"],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "shuffle": ["boolean"],
@@ -169,9 +194,11 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
         *,
         alpha=0.03,
         step_size="auto",
+        bias_step_scale=2.0,
         schedule="invscaling",
-        power_t=1.0,
-        max_iter=15,
+        power_t=0.5,
+        average=True,
+        max_iter=30,
         tol=0.0,
         shuffle=True,
         warm_start=False,
@@ -182,8 +209,10 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
         self.n_components = n_components
         self.alpha = alpha
         self.step_size = step_size
+        self.bias_step_scale = bias_step_scale
         self.schedule = schedule
         self.power_t = power_t
+        self.average = average
         self.max_iter = max_iter
         self.tol = tol
         self.shuffle = shuffle
@@ -265,17 +294,36 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
 
     # ----------------------------------------------------------------- model
     def _initialize(self, n_features, rng):
-        self.intercept_ = 0.0
-        self.coef_ = np.zeros(n_features)
-        self.components_ = self.init_std * rng.standard_normal((n_features, self.n_components))
+        k = self.n_components
+        components = self.init_std * rng.standard_normal((n_features, k))
+        # The iterate (training continues from it) and the lazily updated
+        # sums of the weighted iterate average (see run_epoch).
+        self._iterate = (np.zeros(1), np.zeros(n_features), components)
+        self._averaging = (
+            np.zeros(2), np.zeros(1), np.zeros(n_features), np.zeros((n_features, k)),
+            np.zeros(n_features),
+        )
         self.t_ = 0
         self.loss_curve_ = []
+        self._publish()
         for name in ("step_size_",):
             if hasattr(self, name):
                 delattr(self, name)
 
+    def _publish(self):
+        """Set ``intercept_``, ``coef_``, ``components_`` from the iterate or its average."""
+        w0, w, V = self._iterate
+        if self.average:
+            clock, sum_w0, sum_w, sum_V, last = self._averaging
+            self.intercept_, self.coef_, self.components_ = averaged_parameters(
+                clock, sum_w0, sum_w, sum_V, last, w0, w, V
+            )
+        else:
+            self.intercept_, self.coef_, self.components_ = float(w0[0]), w.copy(), V.copy()
+
     def _mean_loss(self, X, yhat, sample_weight):
-        margin = yhat * fm_decision(X, self.intercept_, self.coef_, self.components_)
+        w0, w, V = self._iterate
+        margin = yhat * fm_decision(X, w0[0], w, V)
         return float(np.average(np.logaddexp(0.0, -margin), weights=sample_weight))
 
     def _epoch(self, X, yhat, sample_weight, max_step, rng):
@@ -284,15 +332,12 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
         eta = self.step_size_
         if self.schedule == "invscaling":
             eta = eta / (1.0 + self.t_) ** self.power_t
-        k = self.n_components
-        w0 = np.array([self.intercept_])
-        work = np.empty((3, k))
+        work = np.empty((3, self.n_components))
         total = run_epoch(
-            X.indptr, X.indices, X.data, yhat, sample_weight, eta, max_step,
-            order.astype(np.int64), float(self.alpha), w0, self.coef_,
-            self.components_, work[0], work[1], work[2],
+            X.indptr, X.indices, X.data, yhat, sample_weight, eta,
+            float(self.bias_step_scale), max_step, order.astype(np.int64),
+            float(self.alpha), *self._iterate, *work, bool(self.average), *self._averaging,
         )
-        self.intercept_ = float(w0[0])
         self.t_ += 1
         loss = total / sample_weight.sum()
         self.loss_curve_.append(float(loss))
@@ -340,6 +385,7 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
         for _ in range(self.max_iter):
             if monitor.update(self._epoch(X, yhat, sample_weight, max_step, rng)):
                 break
+        self._publish()
         monitor.warn_if_not_converged()
         self.objective_ = monitor.history
         self.n_iter_ = monitor.n_iter
@@ -372,6 +418,7 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
             self._initialize(X.shape[1], self._rng)
         max_step = self._step_bounds(X, sample_weight)
         self._epoch(X, yhat, sample_weight, max_step, self._rng)
+        self._publish()
         self.n_iter_ = 1
         return self
 

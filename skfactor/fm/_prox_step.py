@@ -64,6 +64,16 @@ c_N + \eta' z \hat y a`, :math:`V_N \leftarrow (I - \beta C)^{-1} U`, i.e.
 a_i^2)`, :math:`r = \sum_j a_j g_j u_j`, :math:`\kappa = \beta / (1 - \beta
 \sum_j a_j^2 g_j)`.
 
+**Two steps.** The biases may take a different step :math:`\eta_b` than the
+latent vectors (:math:`\eta` above; :math:`b_0, b_N` use :math:`\eta_b`):
+the bias part of the subproblem is separable from the latent part, so only
+``slope`` and the bias update change, and the convexity bound concerns the
+latent step alone.
+
+**Averaging.** :func:`run_epoch` can keep the sums of a weighted average of
+all iterates lazily (a parameter is accounted for only when it is about to
+change), read by :func:`averaged_parameters`.
+
 The compiled functions (``cache=True``) are used with float64 values and
 int64 indices only, so each compiles once; the per-sample path
 (:func:`prox_step`, :func:`run_epoch`) allocates nothing (only the test
@@ -81,6 +91,7 @@ __all__ = [
     "logistic_loss",
     "prox_step",
     "run_epoch",
+    "averaged_parameters",
 ]
 
 _NEWTON_MAX_ITER = 100
@@ -409,23 +420,83 @@ def dual_objective(z, idx, val, yhat, eta, eta_v, lam_b, lam_v, w0, w, V):
 
 
 @njit(cache=True, nogil=True)
-def run_epoch(indptr, indices, data, yhat, sample_weight, eta, max_step, order, alpha,
-              w0, w, V, r, p, q):
+def _held_weight(start, stop):
+    """``int_start^stop tau^3 dtau``, without cancellation."""
+    return 0.25 * (stop - start) * (stop + start) * (stop * stop + start * start)
+
+
+@njit(cache=True, nogil=True)
+def run_epoch(indptr, indices, data, yhat, sample_weight, eta, bias_scale, max_step, order,
+              alpha, w0, w, V, r, p, q, average, clock, sum_w0, sum_w, sum_V, last):
     """One pass of proximal steps over ``order``; return the weighted loss sum.
 
     Sample ``i`` (CSR row of ``indptr``, ``indices``, ``data``; label
-    ``yhat[i]`` in {-1, +1}) gets the step ``min(eta * sample_weight[i],
-    max_step[i])`` (a weighted sample is a scaled step) and the L2 penalty
-    ``alpha`` on its touched biases and latent vectors. The losses before
-    each step are summed with the sample weights.
+    ``yhat[i]`` in {-1, +1}) gets the latent-vector step ``eta_i =
+    min(eta * sample_weight[i], max_step[i])`` (a weighted sample is a scaled
+    step), the bias step ``bias_scale * eta_i`` and the L2 penalty ``alpha`` on
+    its touched biases and latent vectors. The losses before each step are
+    summed with the sample weights.
+
+    With ``average``, the sums of :func:`averaged_parameters` are kept up to
+    date lazily, in ``O(nnz k)`` per sample and without allocation: the clock
+    ``clock[0]`` advances by the sample weight at each step, the iterate after
+    a step is held over that step's clock interval ``(s, s + w]`` with weight
+    density ``tau^3``, and a parameter is only accounted for when it is about
+    to change (``last[j]``: the clock when feature ``j`` last changed;
+    ``clock[1]``: the same for the global bias).
     """
     total = 0.0
+    k = V.shape[1]
     for pos in range(order.shape[0]):
         i = order[pos]
         start = indptr[i]
         stop = indptr[i + 1]
-        step = min(eta * sample_weight[i], max_step[i])
-        loss, _ = prox_step(indices[start:stop], data[start:stop], yhat[i], step, step,
-                            alpha, alpha, w0, w, V, r, p, q)
-        total += sample_weight[i] * loss
+        weight = sample_weight[i]
+        step = min(eta * weight, max_step[i])
+        if average:
+            now = clock[0]
+            held = _held_weight(clock[1], now)
+            sum_w0[0] += held * w0[0]
+            clock[1] = now
+            for jj in range(start, stop):
+                j = indices[jj]
+                held = _held_weight(last[j], now)
+                sum_w[j] += held * w[j]
+                for l in range(k):
+                    sum_V[j, l] += held * V[j, l]
+                last[j] = now
+            clock[0] = now + weight
+        loss, _ = prox_step(indices[start:stop], data[start:stop], yhat[i], bias_scale * step,
+                            step, alpha, alpha, w0, w, V, r, p, q)
+        total += weight * loss
     return total
+
+
+def averaged_parameters(clock, sum_w0, sum_w, sum_V, last, w0, w, V):
+    r"""Weighted average of the iterates of :func:`run_epoch` (``average=True``).
+
+    With the clock :math:`\tau` advancing by the sample weight at every step
+    (total :math:`T`), the iterate :math:`x_s` after step :math:`s` is held
+    over :math:`(\tau_{s-1}, \tau_s]` and
+
+    .. math::
+
+        \bar x = \frac{\int_0^T \tau^3 x(\tau)\, d\tau}{T^4 / 4}
+                = \sum_s \frac{\tau_s^4 - \tau_{s-1}^4}{T^4} x_s ,
+
+    a Polyak-Ruppert average whose weights grow polynomially in time, so
+    that early iterates fade out without a burn-in parameter (half of the
+    weight is on the last 16% of the run). Returns ``(w0, w, V)`` averaged
+    (the current iterate when no time has passed).
+    """
+    T = float(clock[0])
+    if T <= 0.0:
+        return float(w0[0]), w.copy(), V.copy()
+    norm = _held_weight(0.0, T)
+    held0 = _held_weight(clock[1], T)
+    held = 0.25 * (T - last) * (T + last) * (T * T + last * last)
+    # sum / norm + (held / norm) * current: exact for parameters never moved
+    avg_w0 = sum_w0[0] / norm + (held0 / norm) * w0[0]
+    avg_w = sum_w / norm + (held / norm) * w
+    avg_V = sum_V / norm + (held / norm)[:, None] * V
+    return float(avg_w0), avg_w, avg_V
