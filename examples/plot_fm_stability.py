@@ -10,7 +10,8 @@ one sample at a time, by:
 * the seed's method as derived: exact proximal steps at the fixed step
   :math:`\\eta = 1/(2d+1)` (``d`` nonzeros a row) without penalty;
 * :class:`~skfactor.ProxFMClassifier` with its defaults (an L2 penalty folded
-  into the proximal step and a decreasing step);
+  into the proximal step, decreasing steps, larger for the biases than for
+  the latent vectors, and predictions from the averaged iterates);
 * plain SGD and Adagrad on the same model and penalty (reference
   implementations);
 * the linear model alone (``n_components=0``), to see what the pairwise term
@@ -63,8 +64,9 @@ for name, adagrad, lr in [("SGD", False, 0.05), ("Adagrad", True, 0.1)]:
 
 # %%
 # Training loss per epoch (the mean loss of each sample just before its
-# step). The seed's setting diverges; the penalized, decreasing-step default
-# converges and ends below the linear model, i.e. it learns the pairwise term.
+# step, by the last iterate). The seed's setting diverges; the penalized,
+# decreasing-step default converges and ends below the linear model, i.e. it
+# learns the pairwise term.
 fig, ax = plt.subplots(figsize=(7, 4.5))
 for name, curve in curves.items():
     ax.plot(np.arange(1, len(curve) + 1), curve, marker=".", label=name)

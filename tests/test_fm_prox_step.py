@@ -17,7 +17,7 @@ from skfactor.fm._prox_step import (
     row_curvature_bounds,
     run_epoch,
 )
-from skfactor.fm._reference import seed_prox_epoch
+from skfactor.fm._reference import map_objective, seed_prox_epoch
 
 K = 3
 N_FEATURES = 9
@@ -328,3 +328,22 @@ def test_run_epoch_average_is_the_weighted_mean_of_all_iterates():
     # no time elapsed: the average is the iterate itself
     fresh = averaged_parameters(*_averaging_state(m), *ours)
     np.testing.assert_array_equal(fresh[2], ours[2])
+
+
+def test_map_objective_gradient_and_value():
+    """The full-batch MAP reference: value against the forward pass, gradient by finite differences."""
+    from scipy.optimize import approx_fprime
+
+    from skfactor.datasets import make_fm_classification
+
+    X, y, _ = make_fm_classification(n_samples=50, n_fields=3, n_categories=3, n_numeric=1, random_state=0)
+    m, k = X.shape[1], 2
+    rng = np.random.default_rng(0)
+    params = rng.normal(size=1 + m + m * k) * 0.5
+    yhat = 2.0 * y - 1
+    value, grad = map_objective(params, X, yhat, k, 0.3, 0.7)
+    b0, b, V = params[0], params[1 : m + 1], params[m + 1 :].reshape(m, k)
+    expected = np.logaddexp(0, -yhat * fm_decision(X, b0, b, V)).mean() + 0.15 * b @ b + 0.35 * (V * V).sum()
+    assert value == pytest.approx(expected, rel=1e-12)
+    numeric = approx_fprime(params, lambda p: map_objective(p, X, yhat, k, 0.3, 0.7)[0], 1e-7)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
