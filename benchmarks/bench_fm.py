@@ -122,8 +122,7 @@ def run(quick=False):
     add("scikit-learn LogisticRegression", "C=3 (lbfgs, full batch)", seconds,
         lr.n_iter_[0] * X.shape[0], lr.predict_proba(X_test)[:, 1])
 
-    n_lbfgs = 200 if quick else 500
-    params, seconds, nit = map_fit(X, y, 8, lam_b=1e-5, lam_v=7e-4, max_iter=n_lbfgs)
+    params, seconds, nit = map_fit(X, y, 8, lam_b=1e-5, lam_v=7e-4, max_iter=500)
     add("penalized MAP FM (full-batch L-BFGS)",
         f"k=8, L2 1e-5/7e-4 (tuned on ua.test), {nit} iterations", seconds,
         nit * X.shape[0], 1 / (1 + np.exp(-fm_decision(X_test, *params))))
