@@ -17,7 +17,16 @@ CHECK_PARAMS = {}
 
 # {estimator name: {check name: reason}}: the checks each estimator is known
 # to fail, and why. This is the only place where failures may be expected.
-EXPECTED_FAILED_CHECKS = {}
+_ONLINE_WEIGHTS = (
+    "a sample of weight w takes one proximal step w times larger, which is not "
+    "the same as w steps on w copies of the sample in a random visiting order"
+)
+EXPECTED_FAILED_CHECKS = {
+    "ProxFMClassifier": {
+        "check_sample_weight_equivalence_on_dense_data": _ONLINE_WEIGHTS,
+        "check_sample_weight_equivalence_on_sparse_data": _ONLINE_WEIGHTS,
+    },
+}
 
 ESTIMATORS = all_estimators()
 

@@ -9,7 +9,9 @@ when they are absent.
 
 from ._base import fetch_file, get_data_home
 from ._cp import make_cp_tensor
+from ._fm import make_fm_classification
 from ._hyperspectral import make_hyperspectral
+from ._movielens import load_movielens_100k
 from ._multilevel import make_multilevel_factor
 from ._nmf import make_sparse_nmf
 from ._switching import (
@@ -21,7 +23,9 @@ from ._switching import (
 __all__ = [
     "fetch_file",
     "get_data_home",
+    "load_movielens_100k",
     "make_cp_tensor",
+    "make_fm_classification",
     "make_forgetting_bandit",
     "make_hyperspectral",
     "make_multilevel_factor",

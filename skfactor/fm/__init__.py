@@ -1,3 +1,5 @@
 """Factorization machines trained by stochastic proximal point steps."""
 
-__all__ = []
+from ._classes import ProxFMClassifier
+
+__all__ = ["ProxFMClassifier"]
