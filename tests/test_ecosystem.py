@@ -208,3 +208,49 @@ def test_sparse_input_through_a_pipeline(Estimator):
     )
     scores = cross_validate(pipe, X, y, cv=3)["test_score"]
     assert np.all(scores > 0.6)
+
+
+# ------------------------------------------------- factorization machine
+def _fm_data():
+    from skfactor.datasets import make_fm_classification
+
+    X, y, _ = make_fm_classification(3000, random_state=0)
+    return X, y
+
+
+def test_prox_fm_pipeline_grid_search_pickle_and_probabilistic_scorers():
+    X, y = _fm_data()
+    pipe = make_pipeline(MaxAbsScaler(), skfactor.ProxFMClassifier(random_state=0))
+    search = GridSearchCV(
+        pipe,
+        {"proxfmclassifier__n_components": [2, 4], "proxfmclassifier__alpha": [0.01, 0.1]},
+        scoring="roc_auc",
+        cv=3,
+    ).fit(X, y)
+    assert search.best_score_ > 0.7
+    _pickle_roundtrip_is_identical(search, X, ["predict", "predict_proba", "decision_function"])
+    scores = cross_validate(
+        search.best_estimator_, X, y, cv=3, scoring=["roc_auc", "neg_log_loss"]
+    )
+    assert np.all(scores["test_roc_auc"] > 0.7)
+    assert np.all(scores["test_neg_log_loss"] > -0.69)  # better than a coin flip
+
+
+def test_sample_weight_is_routed_through_pipeline_and_grid_search():
+    X, y = _fm_data()
+    weights = np.random.default_rng(0).uniform(0.0, 2.0, size=y.shape[0])
+    with config_context(enable_metadata_routing=True):
+        fm = skfactor.ProxFMClassifier(n_components=2, random_state=0)
+        fm.set_fit_request(sample_weight=True).set_score_request(sample_weight=False)
+        pipe = make_pipeline(MaxAbsScaler(), fm)
+        routed = clone(pipe).fit(X, y, sample_weight=weights)
+        search = GridSearchCV(pipe, {"proxfmclassifier__alpha": [0.03]}, cv=2).fit(
+            X, y, sample_weight=weights
+        )
+    direct = skfactor.ProxFMClassifier(n_components=2, random_state=0).fit(
+        MaxAbsScaler().fit_transform(X), y, sample_weight=weights
+    )
+    unweighted = clone(pipe).fit(X, y)
+    np.testing.assert_array_equal(routed[-1].components_, direct.components_)
+    assert not np.array_equal(unweighted[-1].components_, direct.components_)
+    np.testing.assert_array_equal(search.best_estimator_[-1].components_, direct.components_)
