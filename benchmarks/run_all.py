@@ -10,15 +10,22 @@ documentation includes.
     python benchmarks/run_all.py --quick    # about a minute each
 """
 
-import argparse
-import datetime
-import importlib.util
 import os
-import platform
-import sys
-import time
-import traceback
-from pathlib import Path
+
+# One BLAS thread for every library, ours and the peers: the comparisons are
+# per core, and threaded BLAS oversubscribes a shared or loaded machine.
+# Override by setting the variables before running.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import importlib.util  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPORT = HERE.parent / "doc" / "benchmarks.md"
@@ -44,8 +51,9 @@ def _machine():
                 break
     except OSError:
         pass
+    threads = os.environ.get("OPENBLAS_NUM_THREADS")
     return (
-        f"{cpu}, {os.cpu_count()} logical cores, Python "
+        f"{cpu}, {os.cpu_count()} logical cores, BLAS threads {threads}, Python "
         f"{platform.python_version()} on {platform.system()}; {versions}"
     )
 
