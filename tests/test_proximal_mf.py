@@ -397,7 +397,7 @@ def test_bad_init_and_step_size():
         ProximalMF(2, init=(np.full((4, 2), np.nan), np.ones((2, 3)))).fit(X)
     for bad in ((1.0,), (1.0, -1.0), (1.0, "a"), (1.0, np.inf)):
         with pytest.raises(
-            ValueError, match="step_size must be 'auto', a positive float"
+            ValueError, match="step_size must be 'auto', 'lipschitz', a positive float"
         ):
             ProximalMF(2, step_size=bad).fit(X)
     model = ProximalMF(init=(np.ones((4, 2)), np.ones((2, 3))), max_iter=2)
