@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
+from skfactor._balance import optimal_scales, penalty_values
 from skfactor.datasets import make_hyperspectral
 from skfactor.decomposition._factor_init import random_init, svd_init
 from skfactor.decomposition._pgm import (
@@ -181,9 +182,7 @@ def test_adaptive_step_passes_the_sufficient_decrease_test(prox):
         block = _Block("auto")
         block.accept(r.uniform(1, 64) / curvatures[-1])  # the previous step
         first = block.start(HHt)
-        V_new, t = _prox_step(
-            block, first, V, grad, prox, lambda D: float(np.vdot(D.T @ D, HHt))
-        )
+        V_new, t = _prox_step(block, first, V, grad, prox, HHt, rows=True)
         D = V_new - V
         bound = f(V) + np.vdot(grad, D) + np.vdot(D, D) / (2 * t)
         assert f(V_new) <= bound + 1e-10 * abs(bound)
@@ -244,6 +243,9 @@ def test_balancing_scales():
     W, H = rng.uniform(size=(7, 3)), rng.uniform(size=(3, 5))
     W[:, 1] *= 1e3
     d = balancing_scales(W, H)
+    # the geometric-mean identity of skfactor._balance for two squared norms
+    squared_norms = [penalty_values(W, "l2"), penalty_values(H.T, "l2")]
+    np.testing.assert_allclose(d, optimal_scales(squared_norms, [2, 2])[0])
     Wb, Hb = W * d, H / d[:, None]
     np.testing.assert_allclose(Wb @ Hb, W @ H)
     np.testing.assert_allclose(np.linalg.norm(Wb, axis=0), np.linalg.norm(Hb, axis=1))
