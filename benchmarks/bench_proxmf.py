@@ -4,22 +4,31 @@ On nonnegative data (a synthetic hyperspectral image with known factors, and
 scikit-learn's ``load_digits``) all methods minimize the same objective,
 1/2 ||X - WH||_F^2 with W, H >= 0, from the same starting point:
 
-- ``ProximalMF`` with ``step_size="auto"`` (inverse block Lipschitz
-  constants, Nesterov extrapolation, adaptive restart);
+- ``ProximalMF`` with ``step_size="auto"`` (adaptive backtracking steps that
+  can exceed the inverse Lipschitz constants, components balanced to equal
+  norms, Nesterov extrapolation, adaptive restart);
+- ``ProximalMF`` with ``step_size="lipschitz"`` (the inverse block Lipschitz
+  constants: the previous automatic rule);
 - the seed's method: the proximal gradient update of both factors at once
   (gradients of the same point, as autograd gives them) with heavy-ball
   momentum and hand-set learning rates, as its ``PGM(SGD)`` optimizer does
   (reference implementation below), with the best learning rates of a grid;
 - ``ProximalMF`` with the best fixed step pair of a grid (the same iteration
-  as the automatic one: isolates the choice of the steps);
+  as ``"lipschitz"``, without the balancing: isolates the choice of the
+  steps);
 - ``sklearn.decomposition.NMF(solver="cd")``.
 
-The table gives the iterations and the time each needs to reach a common
-objective: 0.1% above the worst of the methods' best final objectives, a
-level every method reaches (the problem is nonconvex and the methods may end
-in different local minima; the last columns show where each ends). For the
-grids, the setting that reaches it first is shown. Target: automatic steps
-need no more iterations than the best hand-tuned fixed step.
+The table gives the iterations, the work and the time each needs to reach a
+common objective: 0.1% above the worst of the methods' best final
+objectives, a level every method reaches (the problem is nonconvex and the
+methods may end in different local minima; the last columns show where each
+ends). Work is counted in products costing O(n m k) (with X, or with the
+residual for the seed's method) and in proximal steps (the backtracking of
+``"auto"`` computes rejected trial steps too, each with an O((n + m) k^2)
+test but no product with X). For the grids, the setting that reaches the
+target first is shown; grids are centred on the inverse Lipschitz constants
+at the start (which a user would not know). Target: automatic steps need no
+more iterations than the best hand-tuned fixed step.
 
     python benchmarks/bench_proxmf.py [--quick]
 """
@@ -111,22 +120,30 @@ def proximal_mf(step_size, init, n_iter):
     )
 
 
+def proximal_mf_work(model):
+    """(O(nmk) products, proximal steps) of a ProximalMF fit's solver: X H^T
+    and W^T X at the start and per iteration, W^T X again per redone
+    iteration (the final W-only solve is not counted)."""
+    return 2 + 2 * model.n_iter_ + model.n_restarts_, model.n_prox_
+
+
 def run_dataset(name, X, n_components, truth, budget, grid, momenta, repeats):
     W0, H0 = ProximalMF(n_components)._initial_factors(
         X, n_components, np.random.RandomState(0)
     )
     init = (np.maximum(W0, 0), np.maximum(H0, 0))
     # candidates[method] = list of (settings, objective history, (W, H))
-    candidates = {"auto": [], "fixed": [], "seed": [], "cd": []}
+    candidates = {"auto": [], "lipschitz": [], "fixed": [], "seed": [], "cd": []}
     with warnings.catch_warnings():
         # fixed steps far from the right ones stall or zero the factors
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)
-        model = proximal_mf("auto", init, budget)
-        W = model.fit_transform(X)
-        candidates["auto"].append(("auto", model.objective_, (W, model.components_)))
-        # grids of fixed steps centred on the automatic steps at the start
-        # (a user would have to find this scale first)
+        for rule in ("auto", "lipschitz"):
+            model = proximal_mf(rule, init, budget)
+            W = model.fit_transform(X)
+            candidates[rule].append((rule, model.objective_, (W, model.components_)))
+        # grids of fixed steps centred on the inverse Lipschitz constants at
+        # the start (a user would have to find this scale first)
         t_W, t_H = model.step_sizes_[0]
         for a in grid:
             for b in grid:
@@ -163,7 +180,7 @@ def run_dataset(name, X, n_components, truth, budget, grid, momenta, repeats):
 
     def fit_to_target(method):
         settings, n = chosen[method][0], max(iterations[method], 1)
-        if method in ("auto", "fixed"):
+        if method in ("auto", "lipschitz", "fixed"):
             return proximal_mf(settings, init, n).fit(X)
         if method.startswith("seed"):
             return seed_pgm(X, *init, *settings[0], settings[1], n)
@@ -171,12 +188,21 @@ def run_dataset(name, X, n_components, truth, budget, grid, momenta, repeats):
             X, W=init[0].copy(), H=init[1].copy()
         )
 
-    times = {}
+    times, work = {}, {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for method in chosen:
-            if iterations[method] is not None:
-                times[method] = best_time(lambda: fit_to_target(method), repeats)
+            n = iterations[method]
+            if n is None:
+                continue
+            times[method] = best_time(lambda: fit_to_target(method), repeats)
+            if method in ("auto", "lipschitz", "fixed"):
+                work[method] = proximal_mf_work(fit_to_target(method))
+            elif method.startswith("seed"):
+                # W H - X, R H^T and W^T R; one prox per factor
+                work[method] = (3 * n, 2 * n)
+            else:  # X H^T and X^T W per iteration; exact coordinate updates
+                work[method] = (2 * n, None)
 
     fixed_steps = chosen["fixed"][0]
 
@@ -191,6 +217,7 @@ def run_dataset(name, X, n_components, truth, budget, grid, momenta, repeats):
 
     descriptions = {
         "auto": 'ProximalMF, `step_size="auto"`',
+        "lipschitz": 'ProximalMF, `step_size="lipschitz"` (1/L)',
         "fixed": (
             f"ProximalMF, best fixed steps ({fixed_steps[0]:.3g}, "
             f"{fixed_steps[1]:.3g})"
@@ -206,13 +233,14 @@ def run_dataset(name, X, n_components, truth, budget, grid, momenta, repeats):
         f"{len(candidates['fixed'])} fixed step pairs and "
         f"{len(candidates['seed'])} seed settings tried)",
         "",
-        "| method | iterations to target | iterations / auto | time to target (s) "
-        f"| time / auto | objective after {budget} its |"
+        "| method | iterations to target | iterations / auto | O(nmk) products "
+        "| proximal steps | time to target (s) | time / auto "
+        f"| objective after {budget} its |"
         + (" factor match score |" if with_truth else ""),
-        "| --- | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         + (" ---: |" if with_truth else ""),
     ]
-    methods = ("auto", "fixed", "seed", "seed_0.5", "cd")
+    methods = ("auto", "lipschitz", "fixed", "seed", "seed_0.5", "cd")
     for method in [m for m in methods if m in chosen]:
         n, t = iterations[method], times.get(method)
         ratio_n = (
@@ -225,9 +253,11 @@ def run_dataset(name, X, n_components, truth, budget, grid, momenta, repeats):
         )
         reached = "not reached" if n is None else n
         seconds = "-" if t is None else f"{t:.3f}"
+        products, proxes = work.get(method, ("-", "-"))
         row = (
-            f"| {descriptions[method]} | {reached} | {ratio_n} | {seconds} | "
-            f"{ratio_t} | {chosen[method][1][-1]:.6g} |"
+            f"| {descriptions[method]} | {reached} | {ratio_n} | {products} | "
+            f"{'-' if proxes is None else proxes} | {seconds} | {ratio_t} | "
+            f"{chosen[method][1][-1]:.6g} |"
         )
         if with_truth:
             W, H = chosen[method][2]

@@ -11,9 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
+from skfactor._balance import optimal_scales, penalty_values
+from skfactor.datasets import make_hyperspectral
 from skfactor.decomposition._factor_init import random_init, svd_init
 from skfactor.decomposition._pgm import (
+    _Block,
     _fit_term,
+    _prox_step,
+    balancing_scales,
     block_pgm,
     power_iteration,
     squared_frobenius,
@@ -118,13 +123,21 @@ def test_one_step_is_a_gradient_step():
     assert result.objective[1] == pytest.approx(_half_fit(X, result.W, result.H))
 
 
-def test_automatic_steps_are_inverse_lipschitz_constants():
+def test_lipschitz_steps_are_inverse_lipschitz_constants():
     rng = np.random.default_rng(2)
     X = rng.uniform(size=(30, 12))
     W0, H0 = rng.uniform(size=(30, 4)), rng.uniform(size=(4, 12))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        result = _run(X, W0, H0, prox_nonnegative, prox_nonnegative, max_iter=1)
+        result = _run(
+            X,
+            W0,
+            H0,
+            prox_nonnegative,
+            prox_nonnegative,
+            step_size="lipschitz",
+            max_iter=1,
+        )
     t_W, t_H = result.step_sizes[0]
     assert t_W == pytest.approx(1 / np.linalg.eigvalsh(H0 @ H0.T)[-1], rel=1e-6)
     # t_H uses W after its update
@@ -134,8 +147,153 @@ def test_automatic_steps_are_inverse_lipschitz_constants():
 
 
 # ---------------------------------------------------------------------------
+# adaptive steps and balanced components
+
+
+@pytest.mark.parametrize(
+    "prox", [prox_identity, prox_nonnegative, get_prox("l1", alpha=0.3)]
+)
+def test_adaptive_step_passes_the_sufficient_decrease_test(prox):
+    """The step taken satisfies f(V+) <= f(V) + <grad, D> + |D|^2 / (2t)
+    (checked on the residual, not the Gram form the solver uses), is never
+    below 1 / L, and is the largest of the trials 2^-j t_0 (>= 1/L) that
+    pass: twice the step fails the test unless it is the first trial. The
+    points are off the least-squares solution mostly along directions of low
+    curvature, where steps above 1/L pass, as in the solver's iterations."""
+    rng = np.random.default_rng(0)
+    X, H = rng.uniform(size=(40, 25)), rng.uniform(size=(5, 25))
+    HHt = H @ H.T
+    curvatures, Q = np.linalg.eigh(HHt)
+    V_ls = np.linalg.solve(HHt, H @ X.T).T
+
+    def f(W):
+        return _half_fit(X, W, H)
+
+    outcomes = set()
+    for seed in range(30):
+        r = np.random.default_rng(seed)
+        k = r.integers(1, 5)
+        V = (
+            V_ls
+            + r.normal(size=(40, k)) @ Q[:, :k].T
+            + 1e-3 * r.normal(size=V_ls.shape)
+        )
+        grad = V @ HHt - X @ H.T
+        block = _Block("auto")
+        block.accept(r.uniform(1, 64) / curvatures[-1])  # the previous step
+        first = block.start(HHt)
+        V_new, t = _prox_step(block, first, V, grad, prox, HHt, rows=True)
+        D = V_new - V
+        bound = f(V) + np.vdot(grad, D) + np.vdot(D, D) / (2 * t)
+        assert f(V_new) <= bound + 1e-10 * abs(bound)
+        assert t >= block.safe * (1 - 1e-12)
+        assert first == 2 * block.accepted
+        if t < first:
+            V2 = prox(V - 2 * t * grad, 2 * t)
+            D2 = V2 - V
+            assert f(V2) > f(V) + np.vdot(grad, D2) + np.vdot(D2, D2) / (4 * t)
+        outcomes.add("first" if t == first else "shrunk")
+    assert outcomes == {"first", "shrunk"} or prox is prox_nonnegative
+
+
+def test_adaptive_steps_go_beyond_the_lipschitz_bound():
+    """The point of the rule: along the directions the iterates take, the
+    curvature is below the global bound, so the accepted steps exceed the
+    inverse Lipschitz constant of their iteration, while the objective still
+    never increases."""
+    X, _, _ = make_hyperspectral(12, 12, 30, 3, n_photons=2000, random_state=0)
+    W0, H0 = svd_init(X, 3, np.random.RandomState(0))
+    W0, H0 = prox_nonnegative(W0, 0.0), prox_nonnegative(H0, 0.0)
+
+    def run(step_size, max_iter):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return _run(
+                X,
+                W0,
+                H0,
+                prox_nonnegative,
+                prox_nonnegative,
+                step_size=step_size,
+                max_iter=max_iter,
+                tol=0,
+            )
+
+    auto, lipschitz = run("auto", 40), run("lipschitz", 40)
+    # the search starts at 1/L: the same first iteration
+    np.testing.assert_allclose(auto.step_sizes[0], lipschitz.step_sizes[0])
+    # the W step of iteration j + 1 against 1/L of the H it sees (deterministic
+    # runs: the first j iterations of a longer run are those of a shorter one)
+    ratios = [
+        auto.step_sizes[j, 0] * np.linalg.eigvalsh(H @ H.T)[-1]
+        for j in range(5, 40, 5)
+        for H in [run("auto", j).H]
+    ]
+    assert min(ratios) >= 1 - 1e-6 and np.median(ratios) > 1.2, ratios
+    assert np.all(np.diff(auto.objective) <= 1e-12 * auto.objective[0])
+    assert auto.objective[-1] < lipschitz.objective[-1]
+    # two proximal steps per iteration (and per redone iteration) with 1/L;
+    # the adaptive rule also computes the trials its test rejects
+    assert lipschitz.n_prox == 2 * (lipschitz.n_iter + lipschitz.n_restarts)
+    assert auto.n_prox > 2 * (auto.n_iter + auto.n_restarts)
+
+
+def test_balancing_scales():
+    rng = np.random.default_rng(0)
+    W, H = rng.uniform(size=(7, 3)), rng.uniform(size=(3, 5))
+    W[:, 1] *= 1e3
+    d = balancing_scales(W, H)
+    # the geometric-mean identity of skfactor._balance for two squared norms
+    squared_norms = [penalty_values(W, "l2"), penalty_values(H.T, "l2")]
+    np.testing.assert_allclose(d, optimal_scales(squared_norms, [2, 2])[0])
+    Wb, Hb = W * d, H / d[:, None]
+    np.testing.assert_allclose(Wb @ Hb, W @ H)
+    np.testing.assert_allclose(np.linalg.norm(Wb, axis=0), np.linalg.norm(Hb, axis=1))
+    # a zero component is left alone; float32 stays float32
+    W[:, 2] = 0.0
+    d = balancing_scales(W.astype(np.float32), H.astype(np.float32))
+    assert d[2] == 1.0 and d.dtype == np.float32
+    # norms beyond float64 are left alone rather than raising
+    np.testing.assert_array_equal(balancing_scales(W * 1e300, H), np.ones(3))
+
+
+def test_balanced_solver_ignores_the_scales_of_the_start():
+    """With balance=True the iterates' product does not depend on how the
+    components of the start are scaled (it does without)."""
+    rng = np.random.default_rng(3)
+    X = rng.uniform(size=(25, 3)) @ rng.uniform(size=(3, 15))
+    X += 0.05 * rng.uniform(size=X.shape)
+    W0, H0 = random_init(X, 3, np.random.RandomState(0))
+    d = np.array([1e-2, 1.0, 50.0])
+    products = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for balance in (True, False):
+            for name, (W, H) in {
+                "one": (W0, H0),
+                "scaled": (W0 * d, H0 / d[:, None]),
+            }.items():
+                result = _run(
+                    X,
+                    W,
+                    H,
+                    prox_nonnegative,
+                    prox_nonnegative,
+                    balance=balance,
+                    max_iter=30,
+                    tol=0,
+                )
+                products[balance, name] = result.W @ result.H
+    np.testing.assert_allclose(
+        products[True, "scaled"], products[True, "one"], rtol=1e-8
+    )
+    assert not np.allclose(products[False, "scaled"], products[False, "one"], rtol=1e-4)
+
+
+# ---------------------------------------------------------------------------
 # solver properties
 
+CONES = ("nonnegative", "identity")
 PROX_CHOICES = [
     ("nonnegative", {}),
     ("identity", {}),
@@ -156,9 +314,13 @@ PROX_CHOICES = [
     choice_W=st.sampled_from(PROX_CHOICES),
     choice_H=st.sampled_from(PROX_CHOICES),
     acceleration=st.booleans(),
+    step_size=st.sampled_from(["auto", "lipschitz"]),
 )
-def test_objective_never_increases(seed, shape, choice_W, choice_H, acceleration):
-    """Automatic steps + restart: a monotone method, whatever the operators."""
+def test_objective_never_increases(
+    seed, shape, choice_W, choice_H, acceleration, step_size
+):
+    """Automatic steps + restart: a monotone method, whatever the operators
+    (components balanced when both are cones, as the estimator does)."""
     n, m, k = shape
     rng = np.random.default_rng(seed)
     X = rng.uniform(size=(n, m)) * rng.lognormal(0, 2)
@@ -175,6 +337,8 @@ def test_objective_never_increases(seed, shape, choice_W, choice_H, acceleration
             prox_W,
             prox_H,
             acceleration=acceleration,
+            step_size=step_size,
+            balance=choice_W[0] in CONES and choice_H[0] in CONES,
             max_iter=60,
             tol=0,
         )

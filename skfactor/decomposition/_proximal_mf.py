@@ -122,12 +122,14 @@ class ProximalMF(_BaseMatrixFactorization):
             W^\top (W \hat H - X)\bigr),
 
     with Nesterov extrapolations :math:`\hat W, \hat H` of the last two
-    iterates. By default the steps are set automatically to the inverse
-    Lipschitz constants :math:`t_W = 1/\|H H^\top\|_2`,
-    :math:`t_H = 1/\|W^\top W\|_2` (power iteration on the
-    :math:`k \times k` Gram matrices, warm-started across iterations), and
-    an iteration that would increase the objective is redone without
-    extrapolation (adaptive restart), so the objective never increases.
+    iterates. By default the steps are set automatically: each factor tries
+    twice its previous step and halves it until a sufficient-decrease test
+    passes, never going below the inverse Lipschitz constant
+    (:math:`1/\|H H^\top\|_2` for :math:`W`, :math:`1/\|W^\top W\|_2`
+    for :math:`H`); with cone constraints the components are also kept at
+    equal norms in :math:`W` and :math:`H`. An iteration that would
+    increase the objective is redone without extrapolation (adaptive
+    restart), so the objective never increases.
 
     Read more in the :doc:`User Guide </user_guide/proximal_mf>`.
 
@@ -169,12 +171,22 @@ class ProximalMF(_BaseMatrixFactorization):
         such as ``"l1"`` on one factor only selects a solution if the scale
         of the other factor is fixed (``"simplex"``, ``"l2_ball"``,
         ``"box"``) or penalized too; fitting warns otherwise.
-    step_size : "auto", float or tuple of two floats, default="auto"
-        ``"auto"``: inverse block Lipschitz constants, updated every
-        iteration. A float: the same fixed step for both factors; a pair:
-        fixed steps ``(t_W, t_H)`` (the seed's hand-set learning rates).
-        Fixed steps larger than twice the inverse Lipschitz constants make the
-        iteration diverge, which raises a ``ValueError``.
+    step_size : "auto", "lipschitz", float or tuple of two floats, default="auto"
+        ``"auto"``: adaptive steps. Each factor first tries twice its last
+        step, halved until the sufficient-decrease test of the quadratic fit
+        passes (exact, and cheap: no product with ``X``), never below the
+        inverse Lipschitz constant; when both ``prox_W`` and ``prox_H`` are
+        ``"nonnegative"`` or ``"identity"`` (cones), the components are
+        also rescaled to equal norms in ``W`` and ``H`` at every iteration
+        (same product, same objective: one step per component). See the
+        :ref:`user guide <proximal_mf_steps>`.
+        ``"lipschitz"``: the inverse block Lipschitz constants
+        :math:`1/\|H H^\top\|_2` and :math:`1/\|W^\top W\|_2`, updated
+        every iteration (one proximal step per factor and iteration, but
+        more iterations). A float: the same fixed step for both factors; a
+        pair: fixed steps ``(t_W, t_H)`` (the seed's hand-set learning
+        rates). Fixed steps larger than twice the inverse Lipschitz constants
+        make the iteration diverge, which raises a ``ValueError``.
     acceleration : bool, default=True
         Nesterov extrapolation with adaptive restart. ``False`` gives the
         plain (monotone) block proximal gradient method.
@@ -220,6 +232,10 @@ class ProximalMF(_BaseMatrixFactorization):
         Number of adaptive restarts.
     step_sizes_ : ndarray of shape (n_iterations, 2)
         Steps :math:`(t_W, t_H)` used at each of the ``n_iter_`` iterations.
+    n_prox_ : int
+        Number of proximal steps computed by the alternating solver (two
+        per iteration, plus the trial steps rejected by the backtracking of
+        ``step_size="auto"`` and the steps of redone iterations).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -237,9 +253,12 @@ class ProximalMF(_BaseMatrixFactorization):
     The model comes from Peter Melchior's "Proximal matrix factorization in
     pytorch" (2018; seed 003 of this package), which runs the same
     proximal gradient iteration with hand-set step sizes and leaves their
-    choice as an open problem. Here they are the inverse block Lipschitz
-    constants, which makes the method invariant to the rescaling
-    :math:`(W, H) \to (cW, H/c)` when the constraints are cones, and
+    choice as an open problem. Here they come from an adaptive backtracking
+    that can increase the step as well as decrease it (Scheinberg, Goldfarb
+    and Bai, 2014; Calatroni and Chambolle, 2019) above the inverse block
+    Lipschitz constants, which makes the method invariant to the rescaling
+    :math:`(W, H) \to (cW, H/c)` when the constraints are cones (and, with
+    the balanced components, to the rescaling of each component), and
     adaptive restart (Xu and Yin, 2013; O'Donoghue and Candès, 2015) keeps
     the accelerated iteration monotone. The seed's sum-to-one normalization
     ``X / X.sum()`` is not a proximal operator; ``"simplex"`` is the
@@ -270,7 +289,7 @@ class ProximalMF(_BaseMatrixFactorization):
         "alpha_W": [Interval(Real, 0, None, closed="left")],
         "alpha_H": [Interval(Real, 0, None, closed="left")],
         "step_size": [
-            StrOptions({"auto"}),
+            StrOptions({"auto", "lipschitz"}),
             Interval(Real, 0, None, closed="neither"),
             tuple,
         ],
@@ -316,7 +335,7 @@ class ProximalMF(_BaseMatrixFactorization):
 
     def _steps(self):
         if isinstance(self.step_size, str):
-            return "auto"
+            return self.step_size
         if isinstance(self.step_size, tuple):
             steps = self.step_size
             if len(steps) != 2 or not all(
@@ -327,8 +346,8 @@ class ProximalMF(_BaseMatrixFactorization):
                 for t in steps
             ):
                 raise ValueError(
-                    "step_size must be 'auto', a positive float or a pair of positive "
-                    f"floats (t_W, t_H); got {self.step_size!r}."
+                    "step_size must be 'auto', 'lipschitz', a positive float or a "
+                    f"pair of positive floats (t_W, t_H); got {self.step_size!r}."
                 )
             return tuple(float(t) for t in steps)
         return (float(self.step_size), float(self.step_size))
@@ -402,6 +421,13 @@ class ProximalMF(_BaseMatrixFactorization):
                     stacklevel=3,
                 )
 
+    def _cone_constraints(self):
+        """Both factors only constrained to named cones: free component scales."""
+        return all(
+            isinstance(prox, str) and prox in _CONES
+            for prox in (self.prox_W, self.prox_H)
+        )
+
     def _run(self, X, W, H, prox_W, prox_H, penalty_W, penalty_H, steps, update_H):
         """Run the solver; only W is updated (to tol ** 2) if not update_H."""
         name = type(self).__name__ + ("" if update_H else ".transform")
@@ -415,6 +441,7 @@ class ProximalMF(_BaseMatrixFactorization):
                 penalty_W=penalty_W,
                 penalty_H=penalty_H,
                 step_size=steps,
+                balance=steps == "auto" and self._cone_constraints(),
                 acceleration=self.acceleration,
                 update_H=update_H,
                 max_iter=self.max_iter,
@@ -423,7 +450,7 @@ class ProximalMF(_BaseMatrixFactorization):
                 name=name,
             )
         except FloatingPointError as exc:
-            if steps == "auto":
+            if isinstance(steps, str):
                 raise ValueError(
                     f"{name} diverged ({exc}). With automatic steps this comes "
                     "from the proximal operators or the scale of X."
@@ -479,13 +506,14 @@ class ProximalMF(_BaseMatrixFactorization):
         self.n_iter_ = result.n_iter
         self.n_restarts_ = result.n_restarts
         self.step_sizes_ = result.step_sizes
+        self.n_prox_ = result.n_prox
         self.reconstruction_err_ = float(np.sqrt(2.0 * final.fit))
         if (not np.any(final.W) or not np.any(result.H)) and squared_frobenius(X) > 0:
             causes = (
                 f"the penalties (alpha_W={self.alpha_W!r}, alpha_H={self.alpha_H!r}) "
                 "or the constraints are too strong for this data"
             )
-            if steps != "auto":
+            if not isinstance(steps, str):
                 causes += f", or step_size={self.step_size!r} is too large"
             warnings.warn(
                 f"{type(self).__name__}: every component is zero at the end of the "
