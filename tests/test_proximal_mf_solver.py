@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skfactor._balance import optimal_scales, penalty_values
 from skfactor.datasets import make_hyperspectral
-from skfactor.decomposition._factor_init import random_init, svd_init
+from skfactor.decomposition._init import random_unit_rows_init, svd_init
 from skfactor.decomposition._pgm import (
     _Block,
     _fit_term,
@@ -263,7 +263,7 @@ def test_balanced_solver_ignores_the_scales_of_the_start():
     rng = np.random.default_rng(3)
     X = rng.uniform(size=(25, 3)) @ rng.uniform(size=(3, 15))
     X += 0.05 * rng.uniform(size=X.shape)
-    W0, H0 = random_init(X, 3, np.random.RandomState(0))
+    W0, H0 = random_unit_rows_init(X, 3, np.random.RandomState(0))
     d = np.array([1e-2, 1.0, 50.0])
     products = {}
     with warnings.catch_warnings():
@@ -407,7 +407,7 @@ def test_fixed_h_solves_the_convex_problem():
 def test_sparse_and_dense_data_give_the_same_iterates():
     rng = np.random.default_rng(4)
     X = rng.uniform(size=(20, 15)) * (rng.uniform(size=(20, 15)) < 0.3)
-    W0, H0 = random_init(X, 3, np.random.RandomState(0))
+    W0, H0 = random_unit_rows_init(X, 3, np.random.RandomState(0))
     kwargs = dict(prox_W=prox_nonnegative, prox_H=prox_nonnegative, max_iter=30, tol=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -463,7 +463,7 @@ def test_svd_init_signs_keep_the_positive_part():
         assert plus >= minus
 
 
-@pytest.mark.parametrize("init", [svd_init, random_init])
+@pytest.mark.parametrize("init", [svd_init, random_unit_rows_init])
 @pytest.mark.parametrize(
     "shape, k", [((5, 3), 6), ((1, 4), 2), ((4, 1), 1), ((30, 20), 5)]
 )
@@ -484,6 +484,6 @@ def test_inits_shapes_scale_and_determinism(init, shape, k):
 
 def test_inits_of_zero_data():
     X = np.zeros((4, 3))
-    for init in (svd_init, random_init):
+    for init in (svd_init, random_unit_rows_init):
         W, H = init(X, 2, np.random.RandomState(0))
         assert np.all(np.isfinite(W)) and np.all(np.isfinite(H))

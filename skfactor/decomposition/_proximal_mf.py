@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from .. import prox as _prox
 from ..utils._docstrings import fill_doc
 from ._base import _BaseMatrixFactorization
-from ._factor_init import random_init, svd_init
+from ._init import random_unit_rows_init, svd_init
 from ._pgm import block_pgm, power_iteration, squared_frobenius
 
 __all__ = ["ProximalMF"]
@@ -387,7 +387,7 @@ class ProximalMF(_BaseMatrixFactorization):
                         f"n_components={n_components}."
                     )
             return W, H
-        make = svd_init if self.init == "svd" else random_init
+        make = svd_init if self.init == "svd" else random_unit_rows_init
         return make(X, n_components, random_state, dtype=X.dtype)
 
     def _n_components(self, X):
