@@ -42,6 +42,8 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.special import wrightomega, xlogy
 
+from .utils._docstrings import fill_doc
+
 __all__ = [
     "PROX_NAMES",
     "ComposedProx",
@@ -60,8 +62,31 @@ __all__ = [
 ]
 
 
+# Parameter and return descriptions every operator shares (see fill_doc).
+_POINT = """\
+X : array-like
+    Point :math:`V` at which the operator is evaluated."""
+_DOCS = {
+    "point_and_step": _POINT
+    + """
+step : float
+    Step :math:`t \\ge 0`.""",
+    "point_and_projection_step": _POINT
+    + """
+step : float
+    Step :math:`t \\ge 0` (a projection does not depend on it).""",
+    "returns": """\
+Returns
+-------
+ndarray
+    New array of the shape of ``X``.""",
+}
+_fill_doc = fill_doc(fragments=_DOCS)
+
+
 # --------------------------------------------------------------------------
 # input handling
+
 
 
 def _as_float_array(X):
@@ -164,6 +189,7 @@ def prox_identity(X, step):
     return _as_float_array(X).copy()
 
 
+@_fill_doc
 def prox_nonnegative(X, step):
     r"""Projection onto the nonnegative orthant.
 
@@ -175,15 +201,9 @@ def prox_nonnegative(X, step):
 
     Parameters
     ----------
-    X : array-like
-        Point :math:`V` at which the operator is evaluated.
-    step : float
-        Step :math:`t \ge 0` (a projection does not depend on it).
+    {{point_and_projection_step}}
 
-    Returns
-    -------
-    ndarray
-        New array of the shape of ``X``.
+    {{returns}}
 
     Examples
     --------
@@ -195,6 +215,7 @@ def prox_nonnegative(X, step):
     return np.maximum(_as_float_array(X), 0)
 
 
+@_fill_doc
 def prox_box(X, step, *, lower=0.0, upper=1.0):
     r"""Projection onto the box :math:`\{X : l \le X_{ij} \le u\}`.
 
@@ -204,17 +225,11 @@ def prox_box(X, step, *, lower=0.0, upper=1.0):
 
     Parameters
     ----------
-    X : array-like
-        Point :math:`V` at which the operator is evaluated.
-    step : float
-        Step :math:`t \ge 0` (a projection does not depend on it).
+    {{point_and_projection_step}}
     lower, upper : float or array-like broadcastable to X, default=0.0, 1.0
         Bounds :math:`l \le u`; ``-np.inf`` / ``np.inf`` leave a side open.
 
-    Returns
-    -------
-    ndarray
-        New array of the shape of ``X``.
+    {{returns}}
 
     Examples
     --------
@@ -245,6 +260,7 @@ def prox_box(X, step, *, lower=0.0, upper=1.0):
         return np.clip(X, lower.astype(X.dtype), upper.astype(X.dtype))
 
 
+@_fill_doc
 def prox_l1(X, step, *, alpha=1.0):
     r"""Soft thresholding: proximal operator of :math:`\alpha \|X\|_1`.
 
@@ -255,17 +271,11 @@ def prox_l1(X, step, *, alpha=1.0):
 
     Parameters
     ----------
-    X : array-like
-        Point :math:`V` at which the operator is evaluated.
-    step : float
-        Step :math:`t \ge 0`.
+    {{point_and_step}}
     alpha : float, default=1.0
         Weight :math:`\alpha \ge 0` of the :math:`\ell_1` norm.
 
-    Returns
-    -------
-    ndarray
-        New array of the shape of ``X``.
+    {{returns}}
 
     Examples
     --------
@@ -280,6 +290,7 @@ def prox_l1(X, step, *, alpha=1.0):
     return X - np.clip(X, -threshold, threshold)
 
 
+@_fill_doc
 def prox_nonnegative_l1(X, step, *, alpha=1.0):
     r"""Nonnegative soft thresholding.
 
@@ -294,17 +305,11 @@ def prox_nonnegative_l1(X, step, *, alpha=1.0):
 
     Parameters
     ----------
-    X : array-like
-        Point :math:`V` at which the operator is evaluated.
-    step : float
-        Step :math:`t \ge 0`.
+    {{point_and_step}}
     alpha : float, default=1.0
         Weight :math:`\alpha \ge 0` of the :math:`\ell_1` norm.
 
-    Returns
-    -------
-    ndarray
-        New array of the shape of ``X``.
+    {{returns}}
 
     Examples
     --------
@@ -316,6 +321,7 @@ def prox_nonnegative_l1(X, step, *, alpha=1.0):
     return np.maximum(_as_float_array(X) - threshold, 0)
 
 
+@_fill_doc
 def prox_l2_ball(X, step, *, radius=1.0, axis=-1):
     r"""Projection onto the :math:`\ell_2` ball of radius :math:`r`.
 
@@ -328,19 +334,13 @@ def prox_l2_ball(X, step, *, radius=1.0, axis=-1):
 
     Parameters
     ----------
-    X : array-like
-        Point :math:`V` at which the operator is evaluated.
-    step : float
-        Step :math:`t \ge 0` (a projection does not depend on it).
+    {{point_and_projection_step}}
     radius : float, default=1.0
         Radius :math:`r > 0`.
     axis : int or None, default=-1
         Axis along which the norm is taken.
 
-    Returns
-    -------
-    ndarray
-        New array of the shape of ``X``.
+    {{returns}}
 
     Examples
     --------
@@ -359,6 +359,7 @@ def prox_l2_ball(X, step, *, radius=1.0, axis=-1):
     return X * scale.astype(X.dtype, copy=False)
 
 
+@_fill_doc
 def prox_group_l2(X, step, *, alpha=1.0, axis=-1):
     r"""Block soft thresholding: proximal operator of the group :math:`\ell_2` norm.
 
@@ -373,19 +374,13 @@ def prox_group_l2(X, step, *, alpha=1.0, axis=-1):
 
     Parameters
     ----------
-    X : array-like
-        Point :math:`V` at which the operator is evaluated.
-    step : float
-        Step :math:`t \ge 0`.
+    {{point_and_step}}
     alpha : float, default=1.0
         Weight :math:`\alpha \ge 0` of the penalty.
     axis : int or None, default=-1
         Axis along which the norm of a group is taken.
 
-    Returns
-    -------
-    ndarray
-        New array of the shape of ``X``.
+    {{returns}}
 
     Examples
     --------
@@ -416,6 +411,7 @@ def _project_last_axis_onto_simplex(V, total):
     return np.maximum(V - theta, 0)
 
 
+@_fill_doc
 def prox_simplex(X, step, *, total=1.0, axis=-1):
     r"""Projection onto the simplex: nonnegative entries summing to ``total``.
 
@@ -436,19 +432,13 @@ def prox_simplex(X, step, *, total=1.0, axis=-1):
 
     Parameters
     ----------
-    X : array-like
-        Point :math:`V` at which the operator is evaluated.
-    step : float
-        Step :math:`t \ge 0` (a projection does not depend on it).
+    {{point_and_projection_step}}
     total : float, default=1.0
         Sum :math:`s > 0` of each slice.
     axis : int or None, default=-1
         Axis along which the entries sum to ``total``.
 
-    Returns
-    -------
-    ndarray
-        New array of the shape of ``X``.
+    {{returns}}
 
     Examples
     --------
@@ -469,6 +459,7 @@ def prox_simplex(X, step, *, total=1.0, axis=-1):
     return np.moveaxis(_project_last_axis_onto_simplex(V, total), -1, axis)
 
 
+@_fill_doc
 def prox_max_entropy(X, step, *, alpha=1.0):
     r"""Proximal operator of the negative entropy :math:`\alpha \sum X \log X`.
 
@@ -490,17 +481,11 @@ def prox_max_entropy(X, step, *, alpha=1.0):
 
     Parameters
     ----------
-    X : array-like
-        Point :math:`V` at which the operator is evaluated.
-    step : float
-        Step :math:`t \ge 0`.
+    {{point_and_step}}
     alpha : float, default=1.0
         Weight :math:`\alpha \ge 0` of the penalty.
 
-    Returns
-    -------
-    ndarray
-        New array of the shape of ``X``.
+    {{returns}}
 
     Examples
     --------
