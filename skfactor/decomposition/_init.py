@@ -210,22 +210,11 @@ def svd_init(X, n_components, random_state, dtype=None):
     rescaled so that the rows of ``H`` have unit l1 norm. Unconstrained,
     this is the best rank-``n_components`` approximation of ``X``. Components
     beyond ``min(n_samples, n_features)`` (which the SVD cannot provide) are
-    drawn as in :func:`random_unit_rows_init` at one hundredth of its scale, so that
-    they barely perturb the (then exact) SVD fit but are not stuck at zero.
+    drawn as in :func:`random_unit_rows_init` at one hundredth of its scale,
+    so that they barely perturb the (then exact) SVD fit but are not stuck at zero.
 
-    Parameters
-    ----------
-    X : ndarray or sparse matrix of shape (n_samples, n_features)
-    n_components : int
-    random_state : numpy.random.RandomState
-        Used by the randomized SVD and for surplus components.
-    dtype : dtype, default=None
-        Of the factors; None keeps that of X (float32 or float64).
-
-    Returns
-    -------
-    W : ndarray of shape (n_samples, n_components)
-    H : ndarray of shape (n_components, n_features)
+    Parameters and return values are those of :func:`random_unit_rows_init`;
+    ``random_state`` also seeds the randomized SVD.
 
     Examples
     --------
