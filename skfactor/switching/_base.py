@@ -22,6 +22,13 @@ from ..utils.validation import check_finite_scale
 from ._bcd import run_bcd, initial_assignments, transition_counts_matrix
 from ._fstep import fstep
 from ._gating import fit_gating, gating_proba
+from ._hmm import (
+    HMM_LOSSES,
+    emission_scale,
+    forward_backward,
+    hmm_transition_matrix,
+    stationary_distribution,
+)
 from ._losses import PENALTIES, RegimeLoss
 from ._pstep import CONSTRAINT_NAMES, make_pstep
 
@@ -92,6 +99,22 @@ solver : str, default="auto"
     always uses cvxpy with that solver first. When a cvxpy solver fails,
     the other installed conic solvers are tried before an error names the
     regime and the solvers.""",
+    "decoding": """\
+decoding : {"factors", "hmm"}, default="factors"
+    How the fitted model labels the samples (``regime_proba_``,
+    ``labels_``, :meth:`predict_regime_proba`). ``"factors"``: the latent
+    factors :math:`z` of the objective above (the seed's model).
+    ``"hmm"``: the exact posterior marginals of a hidden Markov model whose
+    regimes are the fitted ones, with emission likelihoods
+    :math:`\\exp(-g / \\tau)` (``emission_scale_``: :math:`2\\hat\\sigma^2`
+    for the squared loss, the mean absolute residual for the absolute loss,
+    1 for the logistic and multinomial losses, which are log-likelihoods)
+    and the transition matrix of the factors' labels
+    (``transition_matrix_``), by forward-backward in :math:`O(m K^2)`. The
+    rows of ``X`` must be in time order. The posterior labels the most
+    samples correctly when the model holds; the KL smoothing of the factors
+    is a convex surrogate of it (see the :ref:`User Guide <switching>`).
+    Needs ``loss`` in {"squared", "absolute", "logistic", "multinomial"}.""",
     "warm_start": """\
 warm_start : bool, default=False
     Start from the parameters of the previous call to :meth:`fit` (one
@@ -111,7 +134,13 @@ weights_ : ndarray of shape (n_regimes,)
     Regime proportions, the mean of ``regime_proba_``.
 transition_matrix_ : ndarray of shape (n_regimes, n_regimes)
     Transition frequencies between consecutive training ``labels_`` (rows
-    sum to one; uniform for a regime never followed by a sample).
+    sum to one; uniform for a regime never followed by a sample). With
+    ``decoding="hmm"``, the transition matrix of the hidden Markov model:
+    the frequencies between the labels of the latent factors with one
+    count added to every cell, so that no transition is impossible.
+emission_scale_ : float
+    Only with ``decoding="hmm"``: the scale :math:`\\tau` of the emission
+    likelihoods :math:`\\exp(-g / \\tau)`.
 gating_coef_ : ndarray of shape (n_features, n_regimes)
     Coefficients of the gating model (zeros for ``gating="prior"``).
 gating_intercept_ : ndarray of shape (n_regimes,)
@@ -139,6 +168,7 @@ COMMON_CONSTRAINTS = {
     "smoothing": [Interval(Real, 0, None, closed="left")],
     "fit_intercept": ["boolean"],
     "gating": [StrOptions({"logistic", "prior"})],
+    "decoding": [StrOptions({"factors", "hmm"})],
     "n_init": [Interval(Integral, 1, None, closed="left")],
     "init": [StrOptions({"random", "kmeans"}), "array-like"],
     "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -266,6 +296,13 @@ class _BaseSwitching(BaseEstimator):
                 UserWarning,
             )
         regime_loss = self._regime_loss(n, Y)
+        hmm_loss = not callable(self.loss) and self.loss in HMM_LOSSES
+        if self.decoding == "hmm" and not hmm_loss:
+            raise ValueError(
+                f"decoding='hmm' needs a loss that is a negative log-likelihood up "
+                f"to a scale, one of {list(HMM_LOSSES)}; got loss={self.loss!r}. Use "
+                "decoding='factors'."
+            )
         settings = dict(
             n_regimes=K,
             fit_intercept=self.fit_intercept,
@@ -326,10 +363,17 @@ class _BaseSwitching(BaseEstimator):
         self.intercept_ = np.stack(
             [np.asarray(b, dtype=float) for b in result.intercepts]
         )
+        if self.decoding == "hmm":
+            R = regime_loss.loss_matrix(X, Y, result.coefs, result.intercepts)
+            n_outputs = Y.shape[1] if self._multi_output and Y.ndim == 2 else 1
+            self.emission_scale_ = emission_scale(self.loss, R, Z, n_outputs)
+            self.transition_matrix_ = hmm_transition_matrix(np.argmax(Z, axis=1), K)
+            Z = self._hmm_posterior(R)
+        else:
+            self.transition_matrix_ = transition_counts_matrix(np.argmax(Z, axis=1), K)
         self.regime_proba_ = Z
         self.labels_ = np.argmax(Z, axis=1)
         self.weights_ = Z.mean(axis=0)
-        self.transition_matrix_ = transition_counts_matrix(self.labels_, K)
         self.objective_ = np.asarray(result.objective)
         self.n_iter_ = result.n_iter
         self.converged_ = result.converged
@@ -343,6 +387,12 @@ class _BaseSwitching(BaseEstimator):
         return self
 
     # --- prediction ------------------------------------------------------------
+
+    def _hmm_posterior(self, R):
+        """Posterior marginals of the fitted HMM given the loss matrix R."""
+        P = self.transition_matrix_
+        log_emissions = -R / self.emission_scale_
+        return forward_backward(log_emissions, P, stationary_distribution(P))[0]
 
     def _gating_proba(self, X):
         return gating_proba(X, self.gating_coef_, self.gating_intercept_)
@@ -365,7 +415,8 @@ class _BaseSwitching(BaseEstimator):
         """Regime posteriors of labelled samples: an F-step at the fitted parameters.
 
         With ``smoothing > 0`` the rows are taken in time order and smoothed
-        as in :meth:`fit`.
+        as in :meth:`fit`; with ``decoding="hmm"`` they are the posterior
+        marginals of the fitted hidden Markov model (rows in time order).
 
         Parameters
         ----------
@@ -380,6 +431,8 @@ class _BaseSwitching(BaseEstimator):
         X, Y = self._validate_Xy(X, y)
         regime_loss = self._fitted_regime_loss()
         R = regime_loss.loss_matrix(X, Y, list(self.coef_), list(self.intercept_))
+        if self.decoding == "hmm":
+            return self._hmm_posterior(R)
         return fstep(R, self.smoothing)
 
     def predict_regime(self, X, y):

@@ -65,6 +65,7 @@ class SwitchingClassifier(ClassifierMixin, _BaseSwitching):
     {{smoothing}}
     {{fit_intercept}}
     {{gating}}
+    {{decoding}}
     {{n_init=4}}
     {{init}}
     {{max_iter=100}}
@@ -135,6 +136,7 @@ class SwitchingClassifier(ClassifierMixin, _BaseSwitching):
         smoothing=0.0,
         fit_intercept=True,
         gating="logistic",
+        decoding="factors",
         n_init=4,
         init="random",
         max_iter=100,
@@ -153,6 +155,7 @@ class SwitchingClassifier(ClassifierMixin, _BaseSwitching):
         self.smoothing = smoothing
         self.fit_intercept = fit_intercept
         self.gating = gating
+        self.decoding = decoding
         self.n_init = n_init
         self.init = init
         self.max_iter = max_iter

@@ -67,6 +67,7 @@ class SwitchingRegression(RegressorMixin, _BaseSwitching):
     {{smoothing}}
     {{fit_intercept}}
     {{gating}}
+    {{decoding}}
     {{n_init=10}}
     {{init}}
     {{max_iter=100}}
@@ -132,6 +133,7 @@ class SwitchingRegression(RegressorMixin, _BaseSwitching):
         smoothing=0.0,
         fit_intercept=True,
         gating="logistic",
+        decoding="factors",
         n_init=10,
         init="random",
         max_iter=100,
@@ -151,6 +153,7 @@ class SwitchingRegression(RegressorMixin, _BaseSwitching):
         self.smoothing = smoothing
         self.fit_intercept = fit_intercept
         self.gating = gating
+        self.decoding = decoding
         self.n_init = n_init
         self.init = init
         self.max_iter = max_iter
