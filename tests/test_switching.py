@@ -23,6 +23,8 @@ from skfactor.datasets import (
 from skfactor.metrics import match_regimes, regime_accuracy, regime_parameter_error
 from skfactor.switching import cvxpy_loss
 
+from _markov_switching import COEF, INTERCEPT, statsmodels_params, sticky_regression
+
 # ---------------------------------------------------------------------------
 # The seed's three examples
 # ---------------------------------------------------------------------------
@@ -170,18 +172,8 @@ def test_markov_switching_fit_labels_as_well_as_smoothing_at_the_truth():
     from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
 
     stay, smoothing = 0.95, 4.0
-    coef = np.array([[1.0, -1.0, 0.5], [-1.0, 2.0, 0.0], [0.5, 0.0, -2.0]])
-    intercept = np.array([0.0, 1.0, -1.0])
-    X, y, regimes, _ = make_switching_regression(
-        n_samples=1000,
-        n_features=3,
-        n_regimes=3,
-        noise=1.0,
-        coef=coef,
-        intercept=intercept,
-        transition_matrix=stay,
-        random_state=3,
-    )
+    coef, intercept = COEF, INTERCEPT
+    X, y, regimes = sticky_regression(3, stay=stay)
     model = SwitchingRegression(
         n_regimes=3, smoothing=smoothing, n_init=5, random_state=0
     ).fit(X, y)
@@ -191,14 +183,9 @@ def test_markov_switching_fit_labels_as_well_as_smoothing_at_the_truth():
     smoothed_at_truth = regime_accuracy(regimes, model.predict_regime(X, y))
 
     hmm = MarkovRegression(y, k_regimes=3, exog=X, trend="c")
-    values = {"sigma2": 1.0}
-    for i in range(3):
-        for j in range(3):
-            values[f"p[{i}->{j}]"] = stay if i == j else (1.0 - stay) / 2
-        values[f"const[{i}]"] = intercept[i]
-        for j in range(3):
-            values[f"x{j + 1}[{i}]"] = coef[i, j]
-    params = np.array([values[name] for name in hmm.param_names])
+    leave = (1.0 - stay) / 2
+    transition = np.full((3, 3), leave) + (stay - leave) * np.eye(3)
+    params = statsmodels_params(hmm, coef, intercept, transition, 1.0)
     posterior = hmm.smooth(params).smoothed_marginal_probabilities
     hmm_at_truth = regime_accuracy(regimes, posterior.argmax(axis=1))
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy.special import logsumexp
 
 from skfactor import SwitchingClassifier, SwitchingRegression
-from skfactor.datasets import make_switching_classification, make_switching_regression
+from skfactor.datasets import make_switching_classification
 from skfactor.metrics import regime_accuracy
 from skfactor.switching._hmm import (
     emission_scale,
@@ -22,6 +22,8 @@ from skfactor.switching._hmm import (
     hmm_transition_matrix,
     stationary_distribution,
 )
+
+from _markov_switching import statsmodels_params, sticky_regression
 
 
 def _brute_force(log_b, P, pi):
@@ -69,32 +71,20 @@ def test_forward_backward_matches_statsmodels_smoother():
 
     coef = np.array([[1.0, -1.0], [-1.0, 2.0], [0.5, 0.0]])
     intercept = np.array([0.0, 1.0, -1.0])
-    X, y, _, _ = make_switching_regression(
-        n_samples=300,
-        n_features=2,
-        n_regimes=3,
-        noise=1.0,
-        coef=coef,
-        intercept=intercept,
-        transition_matrix=0.9,
-        random_state=0,
+    X, y, _ = sticky_regression(
+        0, n_samples=300, stay=0.9, coef=coef, intercept=intercept
     )
     P = np.full((3, 3), 0.05) + 0.85 * np.eye(3)
     sigma2 = 1.3
     model = MarkovRegression(y, k_regimes=3, exog=X, trend="c")
-    values = {"sigma2": sigma2}
-    for i in range(3):
-        for j in range(3):
-            values[f"p[{i}->{j}]"] = P[i, j]
-        values[f"const[{i}]"] = intercept[i]
-        for j in range(2):
-            values[f"x{j + 1}[{i}]"] = coef[i, j]
-    params = np.array([values[name] for name in model.param_names])
+    params = statsmodels_params(model, coef, intercept, P, sigma2)
     smoothed = model.smooth(params)
     # statsmodels starts from the stationary distribution of P (uniform here)
     log_b = -((X @ coef.T + intercept - y[:, None]) ** 2) / (2 * sigma2)
     gamma, log_lik = forward_backward(log_b, P, np.full(3, 1 / 3))
-    np.testing.assert_allclose(gamma, smoothed.smoothed_marginal_probabilities, atol=1e-8)
+    np.testing.assert_allclose(
+        gamma, smoothed.smoothed_marginal_probabilities, atol=1e-8
+    )
     # its log-likelihood includes the Gaussian normalization
     normalization = -0.5 * y.size * np.log(2 * np.pi * sigma2)
     assert log_lik + normalization == pytest.approx(smoothed.llf, rel=1e-9)
@@ -121,24 +111,11 @@ def test_hmm_transition_matrix_keeps_every_transition_possible():
     np.testing.assert_allclose(P[0], [4 / 7, 2 / 7, 1 / 7])  # 3, 1, 0 counts + 1
 
 
-def _sticky_regression(seed, n_samples=1000):
-    return make_switching_regression(
-        n_samples=n_samples,
-        n_features=3,
-        n_regimes=3,
-        noise=1.0,
-        coef=np.array([[1.0, -1.0, 0.5], [-1.0, 2.0, 0.0], [0.5, 0.0, -2.0]]),
-        intercept=np.array([0.0, 1.0, -1.0]),
-        transition_matrix=0.95,
-        random_state=seed,
-    )
-
-
 def test_hmm_decoding_labels_sticky_regimes_better_than_the_factors():
     """On the benchmark's Markov-switching data the posterior labels more samples."""
     gains = []
     for seed in (0, 4):
-        X, y, regimes, _ = _sticky_regression(seed)
+        X, y, regimes = sticky_regression(seed)
         params = dict(n_regimes=3, smoothing=4.0, n_init=3, random_state=seed)
         factors = SwitchingRegression(**params).fit(X, y)
         hmm = SwitchingRegression(**params, decoding="hmm").fit(X, y)
@@ -179,7 +156,7 @@ def test_hmm_decoding_classifier_iohmm():
     "loss", ["huber", lambda X, y, coef, intercept: (X @ coef + intercept - y) ** 2]
 )
 def test_hmm_decoding_needs_a_likelihood_loss(loss):
-    X, y, _, _ = _sticky_regression(0, n_samples=50)
+    X, y, _ = sticky_regression(0, n_samples=50)
     with pytest.raises(ValueError, match="decoding='hmm' needs a loss"):
         SwitchingRegression(n_regimes=2, loss=loss, decoding="hmm", n_init=1).fit(X, y)
 

@@ -240,7 +240,8 @@ def svd_init(X, n_components, random_state, dtype=None):
             W[:, j] = S[j] * sign * u
             H[j] = sign * v
     if n_components > rank:
-        W[:, rank:], H[rank:] = random_unit_rows_init(X, n_components - rank, random_state)
+        surplus = n_components - rank
+        W[:, rank:], H[rank:] = random_unit_rows_init(X, surplus, random_state)
         W[:, rank:] *= 1e-2
     W, H = _normalize_rows(W, H)
     return W.astype(dtype, copy=False), H.astype(dtype, copy=False)
