@@ -67,7 +67,9 @@ fig.tight_layout()
 # Three regimes with close coefficients and a sticky chain (stay probability
 # 0.95). The residuals alone assign many samples to the wrong regime;
 # ``smoothing`` adds :math:`\lambda \sum_t D_{\mathrm{KL}}(z_t, z_{t+1})`
-# to the objective.
+# to the objective. With ``decoding="hmm"`` the same fitted regimes label the
+# samples by the posterior of a hidden Markov model (third panel): the
+# regime probabilities switch sharply where the chain switches.
 coef3 = np.array([[1.0, -1.0, 0.5], [-1.0, 2.0, 0.0], [0.5, 0.0, -2.0]])
 X, y, regimes, _ = make_switching_regression(
     n_samples=600,
@@ -79,27 +81,32 @@ X, y, regimes, _ = make_switching_regression(
     transition_matrix=0.95,
     random_state=1,
 )
-fits = {
-    smoothing: SwitchingRegression(
-        n_regimes=3, smoothing=smoothing, n_init=5, random_state=0
-    ).fit(X, y)
-    for smoothing in (0.0, 4.0)
+settings = {
+    "smoothing=0": dict(smoothing=0.0),
+    "smoothing=4": dict(smoothing=4.0),
+    'smoothing=4, decoding="hmm"': dict(smoothing=4.0, decoding="hmm"),
 }
-fig, axes = plt.subplots(3, 1, figsize=(8, 5), sharex=True, height_ratios=[2, 2, 1])
+fits = {
+    title: SwitchingRegression(n_regimes=3, n_init=5, random_state=0, **params).fit(
+        X, y
+    )
+    for title, params in settings.items()
+}
+fig, axes = plt.subplots(
+    4, 1, figsize=(8, 6.5), sharex=True, height_ratios=[2, 2, 2, 1]
+)
 colors = ["tab:blue", "tab:orange", "tab:green"]
-for ax, (smoothing, fit) in zip(axes, fits.items()):
+for ax, (title, fit) in zip(axes, fits.items()):
     mapping = match_regimes(regimes, fit.labels_)
     order = np.array([p for p, _ in sorted(mapping.items(), key=lambda item: item[1])])
     for k in range(3):
         ax.plot(fit.regime_proba_[:, order[k]], color=colors[k], lw=1)
     accuracy = regime_accuracy(regimes, fit.labels_)
-    ax.set_title(
-        f"smoothing={smoothing:g}: regime accuracy {accuracy:.3f}", fontsize=10
-    )
-    ax.set_ylabel("$z_k(t)$")
-axes[2].scatter(np.arange(len(y)), regimes, c=[colors[r] for r in regimes], s=3)
-axes[2].set_yticks(range(3))
-axes[2].set_ylabel("true")
-axes[2].set_xlabel("time step")
+    ax.set_title(f"{title}: regime accuracy {accuracy:.3f}", fontsize=10)
+    ax.set_ylabel("$z_k(t)$" if "hmm" not in title else "$p(s_t = k)$")
+axes[3].scatter(np.arange(len(y)), regimes, c=[colors[r] for r in regimes], s=3)
+axes[3].set_yticks(range(3))
+axes[3].set_ylabel("true")
+axes[3].set_xlabel("time step")
 fig.tight_layout()
 plt.show()
