@@ -168,3 +168,20 @@ def test_stationary_distribution():
     pi = stationary_distribution(P)
     np.testing.assert_allclose(pi @ P, pi, atol=1e-12)
     assert pi.sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1.0, 1e150])
+@pytest.mark.parametrize("n_samples", [1, 2, 40])
+def test_hmm_decoding_is_finite_or_a_clear_error(scale, n_samples):
+    """Tiny and huge targets, one or two samples: finite posteriors or ValueError."""
+    X, y, _ = sticky_regression(0, n_samples=max(n_samples, 2))
+    X, y = X[:n_samples], scale * y[:n_samples]
+    model = SwitchingRegression(n_regimes=min(2, n_samples), decoding="hmm", n_init=1)
+    try:
+        model.fit(X, y)
+    except ValueError as exc:
+        assert str(exc)  # a message, raised by our validation
+        return
+    assert np.all(np.isfinite(model.regime_proba_))
+    np.testing.assert_allclose(model.regime_proba_.sum(axis=1), 1.0)
+    assert np.all(np.isfinite(model.predict_regime_proba(X, y)))

@@ -146,7 +146,8 @@ def emission_scale(loss, loss_matrix, weights, n_outputs=1):
     Returns
     -------
     float
-        Positive; the smallest positive float for a perfect fit.
+        Positive, and at least ``eps * max(loss_matrix)`` so that the
+        scaled losses stay finite for a (near-)perfect fit.
 
     Examples
     --------
@@ -158,7 +159,9 @@ def emission_scale(loss, loss_matrix, weights, n_outputs=1):
         return 1.0
     mean = float(np.sum(weights * loss_matrix)) / (loss_matrix.shape[0] * n_outputs)
     tau = 2.0 * mean if loss == "squared" else mean
-    return max(tau, np.finfo(float).tiny)
+    # a (near-)perfect fit: floored so that loss / tau stays finite
+    floor = np.finfo(float).eps * float(np.max(loss_matrix, initial=0.0))
+    return max(tau, floor, np.finfo(float).tiny)
 
 
 def hmm_transition_matrix(labels, n_regimes, prior_count=1.0):
