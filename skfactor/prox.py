@@ -108,33 +108,29 @@ def _as_float_array(X):
     return X
 
 
+def _check_real(value, name, *, positive=False):
+    """``value`` as a float, finite and nonnegative (or positive)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number; got {value!r}.")
+    value = float(value)
+    if not ((value > 0 if positive else value >= 0) and np.isfinite(value)):
+        rule = "positive and finite" if positive else "finite and nonnegative"
+        raise ValueError(f"{name} must be {rule}; got {value!r}.")
+    return value
+
+
 def _check_step(step):
-    if type(step) is float and step >= 0 and step < np.inf:
+    if type(step) is float and step >= 0 and step < np.inf:  # the solvers' case
         return step
-    if isinstance(step, bool) or not isinstance(step, Real):
-        raise TypeError(f"step must be a real number; got {step!r}.")
-    step = float(step)
-    if not (step >= 0 and np.isfinite(step)):
-        raise ValueError(f"step must be finite and nonnegative; got {step!r}.")
-    return step
+    return _check_real(step, "step")
 
 
 def _check_weight(value, name):
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number; got {value!r}.")
-    value = float(value)
-    if not (value >= 0 and np.isfinite(value)):
-        raise ValueError(f"{name} must be finite and nonnegative; got {value!r}.")
-    return value
+    return _check_real(value, name)
 
 
 def _check_positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number; got {value!r}.")
-    value = float(value)
-    if not (value > 0 and np.isfinite(value)):
-        raise ValueError(f"{name} must be positive and finite; got {value!r}.")
-    return value
+    return _check_real(value, name, positive=True)
 
 
 def _check_axis(axis, ndim):
