@@ -43,10 +43,15 @@ def _pickle_roundtrip_is_identical(search, X, methods):
 # -------------------------------------------------- pipeline + grid search
 def test_switching_regression_pipeline_grid_search_pickle():
     X, y, _, _ = make_switching_regression(300, 4, 2, noise=0.5, random_state=0)
-    pipe = make_pipeline(StandardScaler(), skfactor.SwitchingRegression(n_init=2, random_state=0))
+    pipe = make_pipeline(
+        StandardScaler(), skfactor.SwitchingRegression(n_init=2, random_state=0)
+    )
     search = GridSearchCV(
         pipe,
-        {"switchingregression__n_regimes": [1, 2], "switchingregression__alpha": [0.0, 1.0]},
+        {
+            "switchingregression__n_regimes": [1, 2],
+            "switchingregression__alpha": [0.0, 1.0],
+        },
         cv=3,
     ).fit(X, y)
     assert search.best_params_["switchingregression__n_regimes"] == 2
@@ -55,65 +60,55 @@ def test_switching_regression_pipeline_grid_search_pickle():
 
 def test_switching_classifier_pipeline_grid_search_pickle():
     X, y, _, _ = make_switching_classification(300, 2, 2, random_state=0)
-    pipe = make_pipeline(StandardScaler(), skfactor.SwitchingClassifier(n_init=2, random_state=0))
+    pipe = make_pipeline(
+        StandardScaler(), skfactor.SwitchingClassifier(n_init=2, random_state=0)
+    )
     search = GridSearchCV(
         pipe,
-        {"switchingclassifier__n_regimes": [1, 2], "switchingclassifier__alpha": [0.1, 1.0]},
+        {
+            "switchingclassifier__n_regimes": [1, 2],
+            "switchingclassifier__alpha": [0.1, 1.0],
+        },
         cv=3,
         scoring="neg_log_loss",
     ).fit(X, y)
     _pickle_roundtrip_is_identical(search, X, ["predict", "predict_proba"])
 
 
-def test_nmf_features_feed_a_classifier():
+@pytest.mark.parametrize(
+    "extractor, grid, min_score",
+    [
+        (
+            skfactor.BalancedSparseNMF(max_iter=100, random_state=0),
+            {"n_components": [6, 12], "alpha_H": [0.0, 1.0]},
+            0.8,
+        ),
+        (
+            skfactor.RidgeCPD(tensor_shape=(8, 8), max_iter=100, random_state=0),
+            {"n_components": [6, 10], "alpha": [0.1, 1.0]},
+            0.75,
+        ),
+        (
+            skfactor.ProximalMF(max_iter=100, random_state=0),
+            {"n_components": [6, 12], "prox_H": ["nonnegative", "simplex"]},
+            0.8,
+        ),
+    ],
+    ids=lambda case: type(case).__name__ if hasattr(case, "fit") else "",
+)
+def test_factors_feed_a_classifier(extractor, grid, min_score):
+    """Digits -> scaled to [0, 1] -> factors -> standardized -> logistic regression."""
     X, y = _digits()
     pipe = make_pipeline(
         MinMaxScaler(clip=True),
-        skfactor.BalancedSparseNMF(max_iter=100, random_state=0),
+        extractor,
         StandardScaler(),
         LogisticRegression(max_iter=500),
     )
-    search = GridSearchCV(
-        pipe,
-        {
-            "balancedsparsenmf__n_components": [6, 12],
-            "balancedsparsenmf__alpha_H": [0.0, 1.0],
-        },
-        cv=3,
-    ).fit(X, y)
-    assert search.best_score_ > 0.8
-    _pickle_roundtrip_is_identical(search, X, ["predict", "predict_proba"])
-
-
-def test_ridge_cpd_features_feed_a_classifier():
-    X, y = _digits()
-    pipe = make_pipeline(
-        MinMaxScaler(clip=True),
-        skfactor.RidgeCPD(tensor_shape=(8, 8), max_iter=100, random_state=0),
-        StandardScaler(),
-        LogisticRegression(max_iter=500),
-    )
-    search = GridSearchCV(
-        pipe, {"ridgecpd__n_components": [6, 10], "ridgecpd__alpha": [0.1, 1.0]}, cv=3
-    ).fit(X, y)
-    assert search.best_score_ > 0.75
-    _pickle_roundtrip_is_identical(search, X, ["predict", "predict_proba"])
-
-
-def test_proximal_mf_features_feed_a_classifier():
-    X, y = _digits()
-    pipe = make_pipeline(
-        MinMaxScaler(clip=True),
-        skfactor.ProximalMF(max_iter=100, random_state=0),
-        StandardScaler(),
-        LogisticRegression(max_iter=500),
-    )
-    search = GridSearchCV(
-        pipe,
-        {"proximalmf__n_components": [6, 12], "proximalmf__prox_H": ["nonnegative", "simplex"]},
-        cv=3,
-    ).fit(X, y)
-    assert search.best_score_ > 0.8
+    step = pipe.steps[1][0]
+    param_grid = {f"{step}__{name}": values for name, values in grid.items()}
+    search = GridSearchCV(pipe, param_grid, cv=3).fit(X, y)
+    assert search.best_score_ > min_score
     _pickle_roundtrip_is_identical(search, X, ["predict", "predict_proba"])
 
 
@@ -162,7 +157,9 @@ def test_pandas_output_with_feature_names(name, Estimator):
     assert all(str(n).startswith(name.lower()) for n in names)
     np.testing.assert_array_equal(estimator.feature_names_in_, frame.columns)
     # in a pipeline, after a scaler that also outputs pandas
-    pipe = make_pipeline(MaxAbsScaler(), clone(estimator)).set_output(transform="pandas")
+    pipe = make_pipeline(MaxAbsScaler(), clone(estimator)).set_output(
+        transform="pandas"
+    )
     assert list(pipe.fit_transform(frame).columns) == list(names)
 
 
@@ -179,9 +176,12 @@ def test_grid_search_over_switching_regression_on_dask_matches_default_backend()
         n_jobs=2,
     )
     default = clone(search).fit(X, y)
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-    ) as cluster, distributed.Client(cluster):
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
         with joblib.parallel_backend("dask"):
             on_dask = clone(search).fit(X, y)
     assert on_dask.best_params_ == default.best_params_
@@ -194,9 +194,7 @@ def test_grid_search_over_switching_regression_on_dask_matches_default_backend()
 
 
 # -------------------------------------------------------- sparse pipelines
-@pytest.mark.parametrize(
-    "Estimator", [skfactor.BalancedSparseNMF, skfactor.ProximalMF]
-)
+@pytest.mark.parametrize("Estimator", [skfactor.BalancedSparseNMF, skfactor.ProximalMF])
 def test_sparse_input_through_a_pipeline(Estimator):
     X, y = _digits(200)
     X = sp.csr_matrix(X)
@@ -223,12 +221,17 @@ def test_prox_fm_pipeline_grid_search_pickle_and_probabilistic_scorers():
     pipe = make_pipeline(MaxAbsScaler(), skfactor.ProxFMClassifier(random_state=0))
     search = GridSearchCV(
         pipe,
-        {"proxfmclassifier__n_components": [2, 4], "proxfmclassifier__alpha": [0.01, 0.1]},
+        {
+            "proxfmclassifier__n_components": [2, 4],
+            "proxfmclassifier__alpha": [0.01, 0.1],
+        },
         scoring="roc_auc",
         cv=3,
     ).fit(X, y)
     assert search.best_score_ > 0.7
-    _pickle_roundtrip_is_identical(search, X, ["predict", "predict_proba", "decision_function"])
+    _pickle_roundtrip_is_identical(
+        search, X, ["predict", "predict_proba", "decision_function"]
+    )
     scores = cross_validate(
         search.best_estimator_, X, y, cv=3, scoring=["roc_auc", "neg_log_loss"]
     )
@@ -253,4 +256,6 @@ def test_sample_weight_is_routed_through_pipeline_and_grid_search():
     unweighted = clone(pipe).fit(X, y)
     np.testing.assert_array_equal(routed[-1].components_, direct.components_)
     assert not np.array_equal(unweighted[-1].components_, direct.components_)
-    np.testing.assert_array_equal(search.best_estimator_[-1].components_, direct.components_)
+    np.testing.assert_array_equal(
+        search.best_estimator_[-1].components_, direct.components_
+    )
