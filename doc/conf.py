@@ -4,6 +4,8 @@ import os
 import sys
 from datetime import date
 
+from docutils.parsers.rst.directives.images import Figure
+
 sys.path.insert(0, os.path.abspath(".."))
 
 import skfactor  # noqa: E402
@@ -67,5 +69,22 @@ def _skip_metadata_request_methods(app, what, name, obj, skip, options):
     return skip
 
 
+class OptionalFigure(Figure):
+    """``.. optional-figure::``: a figure left out when its image does not exist.
+
+    For figures of gallery examples that need data we do not ship
+    (plot_fm_movielens.py draws nothing without MovieLens-100k): the gallery
+    runs before the sources are read, so the image exists exactly when the
+    example drew it.
+    """
+
+    def run(self):
+        _, path = self.state.document.settings.env.relfn2path(self.arguments[0])
+        if not os.path.exists(path):
+            return []
+        return super().run()
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_metadata_request_methods)
+    app.add_directive("optional-figure", OptionalFigure)
