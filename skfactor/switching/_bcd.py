@@ -106,14 +106,20 @@ def check_init_array(init, n_samples, n_regimes):
     return arr / sums
 
 
+def transition_counts(labels, n_regimes):
+    """Number of times label ``j`` is followed by label ``k``, at ``[j, k]``."""
+    counts = np.zeros((n_regimes, n_regimes))
+    np.add.at(counts, (labels[:-1], labels[1:]), 1.0)
+    return counts
+
+
 def transition_counts_matrix(labels, n_regimes):
     """Empirical transition matrix of a label sequence.
 
     Row ``j`` is the distribution of the label following label ``j``; a
     regime never followed by another sample gets a uniform row.
     """
-    counts = np.zeros((n_regimes, n_regimes))
-    np.add.at(counts, (labels[:-1], labels[1:]), 1.0)
+    counts = transition_counts(labels, n_regimes)
     totals = counts.sum(axis=1, keepdims=True)
     return np.divide(
         counts, totals, out=np.full_like(counts, 1.0 / n_regimes), where=totals > 0

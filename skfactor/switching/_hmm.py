@@ -29,7 +29,7 @@ parameters, which is what statsmodels' ``MarkovRegression`` reports.
 import numpy as np
 from numba import njit
 
-from ._bcd import transition_counts_matrix
+from ._bcd import transition_counts
 
 __all__ = [
     "emission_scale",
@@ -178,9 +178,7 @@ def hmm_transition_matrix(labels, n_regimes, prior_count=1.0):
     array([[0.6, 0.4],
            [0.5, 0.5]])
     """
-    frequencies = transition_counts_matrix(labels, n_regimes)
-    counts = np.bincount(labels[:-1], minlength=n_regimes)[:, None] * frequencies
-    counts = counts + prior_count
+    counts = transition_counts(labels, n_regimes) + prior_count
     return counts / counts.sum(axis=1, keepdims=True)
 
 
