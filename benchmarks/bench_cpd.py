@@ -82,7 +82,12 @@ def _theirs(X, rank, alpha, nonnegative, seed):
         )
     else:
         cp = parafac(
-            tensor, rank, n_iter_max=MAX_ITER, init="svd", l2_reg=alpha, random_state=seed
+            tensor,
+            rank,
+            n_iter_max=MAX_ITER,
+            init="svd",
+            l2_reg=alpha,
+            random_state=seed,
         )
     weights, factors = cp
     factors = [np.asarray(f, dtype=float) for f in factors]
@@ -97,15 +102,27 @@ def _time_to_objective(X, rank, alpha, nonnegative, seed, objective_history, tar
     if reached.size == 0:
         return np.nan
     n_iter = max(int(reached[0]), 1)
-    _, seconds = _timed(lambda: _ours(X, rank, alpha, nonnegative, seed, n_iter, tol=0.0))
+    _, seconds = _timed(
+        lambda: _ours(X, rank, alpha, nonnegative, seed, n_iter, tol=0.0)
+    )
     return seconds
 
 
 def _compare(shape, rank, true_rank, alpha, nonnegative, seeds):
-    rows = {key: [] for key in (
-        "obj_ours", "obj_tl", "fms_ours", "fms_tl", "eff_ours", "eff_tl",
-        "time_ours", "time_tl", "time_to_tl",
-    )}
+    rows = {
+        key: []
+        for key in (
+            "obj_ours",
+            "obj_tl",
+            "fms_ours",
+            "fms_tl",
+            "eff_ours",
+            "eff_tl",
+            "time_ours",
+            "time_tl",
+            "time_to_tl",
+        )
+    }
     for seed in seeds:
         X, truth = make_cp_tensor(shape, true_rank, snr_db=40.0, random_state=seed)
         data_norm = np.linalg.norm(X)
@@ -117,11 +134,15 @@ def _compare(shape, rank, true_rank, alpha, nonnegative, seeds):
         rows["fms_ours"].append(factor_match_score(truth, ours))
         rows["fms_tl"].append(factor_match_score(truth, theirs))
         rows["eff_ours"].append(model.n_components_effective_)
-        rows["eff_tl"].append(count_effective_components(component_norms(theirs), data_norm))
+        rows["eff_tl"].append(
+            count_effective_components(component_norms(theirs), data_norm)
+        )
         rows["time_ours"].append(t_ours)
         rows["time_tl"].append(t_tl)
         rows["time_to_tl"].append(
-            _time_to_objective(X, rank, alpha, nonnegative, seed, model.objective_, obj_tl)
+            _time_to_objective(
+                X, rank, alpha, nonnegative, seed, model.objective_, obj_tl
+            )
         )
     return {key: float(np.median(values)) for key, values in rows.items()}
 
@@ -134,7 +155,11 @@ def run(quick=False):
     # compile (or load from numba's cache) the HALS kernel outside the timings
     _ours(np.ones((2, 2, 2)), 1, alpha, True, 0, max_iter=1)
     blas_threads = max(
-        (info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"),
+        (
+            info["num_threads"]
+            for info in threadpool_info()
+            if info["user_api"] == "blas"
+        ),
         default=1,
     )
     lines = [

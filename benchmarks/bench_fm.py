@@ -88,15 +88,28 @@ def run(quick=False):
         (
             "ProxFMClassifier",
             "no averaging, one step, eta/(1+e) (the previous defaults)",
-            dict(average=False, bias_step_scale=1.0, power_t=1.0, step_size=0.5 / (d - 1),
-                 max_iter=15),
+            dict(
+                average=False,
+                bias_step_scale=1.0,
+                power_t=1.0,
+                step_size=0.5 / (d - 1),
+                max_iter=15,
+            ),
         ),
         ("ProxFMClassifier", "linear only: n_components=0", dict(n_components=0)),
         (
             "seed setting, closed-form step",
             f"eta=1/(2d+1), alpha=0, constant, k=20, {10} epochs",
-            dict(n_components=20, step_size=1 / (2 * d + 1), alpha=0.0, schedule="constant",
-                 bias_step_scale=1.0, average=False, init_std=0.01, max_iter=10),
+            dict(
+                n_components=20,
+                step_size=1 / (2 * d + 1),
+                alpha=0.0,
+                schedule="constant",
+                bias_step_scale=1.0,
+                average=False,
+                init_std=0.01,
+                max_iter=10,
+            ),
         ),
     ]
     for name, setting, params in settings:
@@ -104,28 +117,53 @@ def run(quick=False):
         start = time.perf_counter()
         clf.fit(X, y)
         seconds = time.perf_counter() - start
-        add(name, setting, seconds, clf.n_iter_ * X.shape[0], clf.predict_proba(X_test)[:, 1])
+        add(
+            name,
+            setting,
+            seconds,
+            clf.n_iter_ * X.shape[0],
+            clf.predict_proba(X_test)[:, 1],
+        )
 
     n_seed = 300 if quick else 3000
     seconds, samples, scores = _seed_as_written(X, y, X_test, n_seed, d)
-    add("seed method as written", f"golden section + solve, {n_seed} steps, k=20", seconds,
-        samples, 1 / (1 + np.exp(-scores)))
+    add(
+        "seed method as written",
+        f"golden section + solve, {n_seed} steps, k=20",
+        seconds,
+        samples,
+        1 / (1 + np.exp(-scores)),
+    )
 
     _, params, seconds = sgd_fit(X, y, 8, epochs, lr=0.1, lam_b=0.003, lam_v=0.05)
     samples, scores = epochs * X.shape[0], fm_decision(X_test, *params)
-    add("Adagrad FM (reference)", f"k=8, lr=0.1, L2 0.003/0.05, {epochs} epochs", seconds,
-        samples, 1 / (1 + np.exp(-scores)))
+    add(
+        "Adagrad FM (reference)",
+        f"k=8, lr=0.1, L2 0.003/0.05, {epochs} epochs",
+        seconds,
+        samples,
+        1 / (1 + np.exp(-scores)),
+    )
 
     start = time.perf_counter()
     lr = LogisticRegression(C=3.0, max_iter=2000).fit(X, y)
     seconds = time.perf_counter() - start
-    add("scikit-learn LogisticRegression", "C=3 (lbfgs, full batch)", seconds,
-        lr.n_iter_[0] * X.shape[0], lr.predict_proba(X_test)[:, 1])
+    add(
+        "scikit-learn LogisticRegression",
+        "C=3 (lbfgs, full batch)",
+        seconds,
+        lr.n_iter_[0] * X.shape[0],
+        lr.predict_proba(X_test)[:, 1],
+    )
 
     params, seconds, nit = map_fit(X, y, 8, lam_b=1e-5, lam_v=7e-4, max_iter=500)
-    add("penalized MAP FM (full-batch L-BFGS)",
-        f"k=8, L2 1e-5/7e-4 (tuned on ua.test), {nit} iterations", seconds,
-        nit * X.shape[0], 1 / (1 + np.exp(-fm_decision(X_test, *params))))
+    add(
+        "penalized MAP FM (full-batch L-BFGS)",
+        f"k=8, L2 1e-5/7e-4 (tuned on ua.test), {nit} iterations",
+        seconds,
+        nit * X.shape[0],
+        1 / (1 + np.exp(-fm_decision(X_test, *params))),
+    )
 
     try:
         import myfm
@@ -142,13 +180,25 @@ def run(quick=False):
             with contextlib.redirect_stderr(devnull):  # its progress bar
                 fm.fit(X, y, n_iter=n_iter, n_kept_samples=n_iter * 3 // 4)
         seconds = time.perf_counter() - start
-        add("myFM (Bayesian FM, Gibbs)", f"rank 8, {n_iter} sweeps", seconds,
-            n_iter * X.shape[0], fm.predict_proba(X_test))
+        add(
+            "myFM (Bayesian FM, Gibbs)",
+            f"rank 8, {n_iter} sweeps",
+            seconds,
+            n_iter * X.shape[0],
+            fm.predict_proba(X_test),
+        )
         samples = fm.predictor_.samples
-        mean = [np.mean([getattr(s, name) for s in samples], axis=0) for name in ("w0", "w", "V")]
-        add("myFM posterior-mean parameters (one FM)",
-            f"probit link, mean of {len(samples)} samples", seconds, n_iter * X.shape[0],
-            norm.cdf(fm_decision(X_test, float(mean[0]), mean[1], mean[2])))
+        mean = [
+            np.mean([getattr(s, name) for s in samples], axis=0)
+            for name in ("w0", "w", "V")
+        ]
+        add(
+            "myFM posterior-mean parameters (one FM)",
+            f"probit link, mean of {len(samples)} samples",
+            seconds,
+            n_iter * X.shape[0],
+            norm.cdf(fm_decision(X_test, float(mean[0]), mean[1], mean[2])),
+        )
 
     base = rows[0][2]
     lines = [
@@ -173,5 +223,7 @@ def run(quick=False):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller reference runs (about a minute)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller reference runs (about a minute)"
+    )
     print(run(quick=parser.parse_args().quick))

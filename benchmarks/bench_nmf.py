@@ -71,23 +71,41 @@ def _case(name, X, r, alpha_W, alpha_H, W0, H0, truth, repeats, unbalanced=True)
     def obj(W, H):
         return objective(X, W, H, 1, alpha_W, alpha_H, "l1", "l1")
 
-    sk = NMF(r, solver="mu", beta_loss="kullback-leibler", l1_ratio=1.0,
-             alpha_W=alpha_W / n_features, alpha_H=alpha_H / n_samples,
-             init="custom", max_iter=SK_ITER, tol=0)
+    sk = NMF(
+        r,
+        solver="mu",
+        beta_loss="kullback-leibler",
+        l1_ratio=1.0,
+        alpha_W=alpha_W / n_features,
+        alpha_H=alpha_H / n_samples,
+        init="custom",
+        max_iter=SK_ITER,
+        tol=0,
+    )
     W_sk = sk.fit_transform(X, W=W0.copy(), H=H0.copy())
     target = obj(W_sk, sk.components_)
 
     variants = [("BalancedSparseNMF", "every")]
     if unbalanced:
         variants.append(("BalancedSparseNMF, balance='none'", "none"))
-    labels, models, fits = ["scikit-learn NMF (mu)"], [sk], [
-        lambda: sk.fit_transform(X, W=W0.copy(), H=H0.copy())
-    ]
+    labels, models, fits = (
+        ["scikit-learn NMF (mu)"],
+        [sk],
+        [lambda: sk.fit_transform(X, W=W0.copy(), H=H0.copy())],
+    )
     iterations = [SK_ITER]
     for label, balance in variants:
+
         def make(max_iter, balance=balance):
-            return BalancedSparseNMF(r, alpha_W=alpha_W, alpha_H=alpha_H, balance=balance,
-                                     init=(W0, H0), max_iter=max_iter, tol=0)
+            return BalancedSparseNMF(
+                r,
+                alpha_W=alpha_W,
+                alpha_H=alpha_H,
+                balance=balance,
+                init=(W0, H0),
+                max_iter=max_iter,
+                tol=0,
+            )
 
         # objective_[k] is after k iterations: the first k reaching the target
         # bounds the answer, the final exact W-step can only lower it; then
@@ -118,13 +136,35 @@ def _case(name, X, r, alpha_W, alpha_H, W0, H0, truth, repeats, unbalanced=True)
     rows = []
     for i, label in enumerate(labels):
         if i not in timed:
-            rows.append((name, label, iterations[i], np.nan, np.nan, np.nan, "-",
-                         np.nan, np.nan))
+            rows.append(
+                (
+                    name,
+                    label,
+                    iterations[i],
+                    np.nan,
+                    np.nan,
+                    np.nan,
+                    "-",
+                    np.nan,
+                    np.nan,
+                )
+            )
             continue
         t, W = seconds[timed.index(i)], results[timed.index(i)]
         H = models[i].components_
-        rows.append((name, label, iterations[i], t, t / seconds[0], obj(W, H),
-                     score(W, H), _zeros(W), _zeros(H)))
+        rows.append(
+            (
+                name,
+                label,
+                iterations[i],
+                t,
+                t / seconds[0],
+                obj(W, H),
+                score(W, H),
+                _zeros(W),
+                _zeros(H),
+            )
+        )
     return rows
 
 
@@ -137,21 +177,44 @@ def run(quick=False):
     seeds = [0] if quick else [0, 1, 2]
     rows = []
     for seed in seeds:
-        X, W_true, H_true = make_sparse_nmf(30, 30, 4, sparsity=0.3, snr=40, random_state=seed)
+        X, W_true, H_true = make_sparse_nmf(
+            30, 30, 4, sparsity=0.3, snr=40, random_state=seed
+        )
         rng = np.random.RandomState(1000 + seed)
         W0, H0 = rng.uniform(size=(30, 4)), rng.uniform(size=(4, 30))
         for alpha_W, alpha_H in ((0.05, 0.05), (1.0, 0.1)):
-            rows += _case(f"seed 002 set-up #{seed}, mu=({alpha_W:g}, {alpha_H:g})", X, 4,
-                          alpha_W, alpha_H, W0, H0, (W_true, H_true), repeats)
+            rows += _case(
+                f"seed 002 set-up #{seed}, mu=({alpha_W:g}, {alpha_H:g})",
+                X,
+                4,
+                alpha_W,
+                alpha_H,
+                W0,
+                H0,
+                (W_true, H_true),
+                repeats,
+            )
     X = load_digits().data
     W0, H0 = nndsvda_init(X, 10, np.random.RandomState(0))
     for alpha in ((1.0, 1.0),) if quick else ((1.0, 1.0), (10.0, 10.0)):
-        rows += _case(f"digits 1797 x 64, r=10, mu=({alpha[0]:g}, {alpha[1]:g})", X, 10,
-                      *alpha, W0, H0, None, 2 if quick else 3, unbalanced=not quick)
+        rows += _case(
+            f"digits 1797 x 64, r=10, mu=({alpha[0]:g}, {alpha[1]:g})",
+            X,
+            10,
+            *alpha,
+            W0,
+            H0,
+            None,
+            2 if quick else 3,
+            unbalanced=not quick,
+        )
 
     blas_threads = max(
-        (info["num_threads"] for info in threadpool_info()
-         if info["user_api"] == "blas"),
+        (
+            info["num_threads"]
+            for info in threadpool_info()
+            if info["user_api"] == "blas"
+        ),
         default=1,
     )
     lines = [

@@ -219,8 +219,7 @@ def run_dataset(name, X, n_components, truth, budget, grid, momenta, repeats):
         "auto": 'ProximalMF, `step_size="auto"`',
         "lipschitz": 'ProximalMF, `step_size="lipschitz"` (1/L)',
         "fixed": (
-            f"ProximalMF, best fixed steps ({fixed_steps[0]:.3g}, "
-            f"{fixed_steps[1]:.3g})"
+            f"ProximalMF, best fixed steps ({fixed_steps[0]:.3g}, {fixed_steps[1]:.3g})"
         ),
         "seed": seed_description("seed"),
         "seed_0.5": seed_description("seed_0.5"),

@@ -68,14 +68,18 @@ def _load(path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes")
-    parser.add_argument("--only", action="append", metavar="NAME",
-                        help="run only bench_NAME.py (repeatable)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="run only bench_NAME.py (repeatable)",
+    )
     parser.add_argument("--output", type=Path, default=REPORT)
     args = parser.parse_args(argv)
 
     scripts = sorted(HERE.glob("bench_*.py"))
     if args.only:
-        scripts = [s for s in scripts if s.stem[len("bench_"):] in args.only]
+        scripts = [s for s in scripts if s.stem[len("bench_") :] in args.only]
     sys.path.insert(0, str(HERE))
     sections, failed = [], []
     for script in scripts:

@@ -37,16 +37,26 @@ fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
 models = {}
 for ax, n_inner in zip(axes, (1, 20)):
     for balance, style in (("every", "-"), ("init", "--"), ("none", ":")):
-        model = BalancedSparseNMF(4, alpha_W=0.1, alpha_H=0.1, balance=balance,
-                                  init=init, n_inner=n_inner, max_iter=100, tol=0)
+        model = BalancedSparseNMF(
+            4,
+            alpha_W=0.1,
+            alpha_H=0.1,
+            balance=balance,
+            init=init,
+            n_inner=n_inner,
+            max_iter=100,
+            tol=0,
+        )
         W = model.fit_transform(X)
         models[balance, n_inner] = (model, W)
         ax.semilogy(model.objective_[:101], style, label=f"balance={balance!r}")
     target = models["none", n_inner][0].objective_[100]
     reached = int(np.argmax(models["every", n_inner][0].objective_ <= target))
     ax.axhline(target, color="gray", lw=0.5)
-    ax.set_title(f"n_inner={n_inner}: balanced reaches the unbalanced\n"
-                 f"100-iteration loss at iteration {reached}")
+    ax.set_title(
+        f"n_inner={n_inner}: balanced reaches the unbalanced\n"
+        f"100-iteration loss at iteration {reached}"
+    )
     ax.set_xlabel("iteration")
 axes[0].set_ylabel("objective (KL + penalties)")
 axes[0].legend()
@@ -59,8 +69,10 @@ fig.tight_layout()
 for balance in ("every", "init", "none"):
     model, W = models[balance, 20]
     fms = factor_match_score([W_true, H_true.T], [W, model.components_.T])
-    print(f"balance={balance!r:8} final objective {model.objective_[-1]:10.1f}   "
-          f"factor match score {fms:.4f}")
+    print(
+        f"balance={balance!r:8} final objective {model.objective_[-1]:10.1f}   "
+        f"factor match score {fms:.4f}"
+    )
 
 # %%
 # Learned versus true factors
@@ -94,5 +106,7 @@ plt.show()
 # %%
 # The zeros of the true factors (white) are recovered: the l1 penalty with
 # balancing drives them to the floor of the updates (1e-16).
-print(f"zeros in true W: {np.mean(W_true == 0):.2f}, "
-      f"in learned W: {np.mean(W <= 1e-10 * W.max()):.2f}")
+print(
+    f"zeros in true W: {np.mean(W_true == 0):.2f}, "
+    f"in learned W: {np.mean(W <= 1e-10 * W.max()):.2f}"
+)

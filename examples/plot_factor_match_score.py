@@ -35,8 +35,12 @@ for sigma in noise_levels:
     H = model.components_
     matched.append(factor_match_score([W_true, H_true.T], [W, H.T]))
     cos = [
-        abs(W_true[:, q] @ W[:, q]) / np.linalg.norm(W_true[:, q]) / np.linalg.norm(W[:, q])
-        * abs(H_true[q] @ H[q]) / np.linalg.norm(H_true[q]) / np.linalg.norm(H[q])
+        abs(W_true[:, q] @ W[:, q])
+        / np.linalg.norm(W_true[:, q])
+        / np.linalg.norm(W[:, q])
+        * abs(H_true[q] @ H[q])
+        / np.linalg.norm(H_true[q])
+        / np.linalg.norm(H[q])
         for q in range(3)
     ]
     unmatched.append(np.mean(cos))

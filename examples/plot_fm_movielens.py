@@ -59,10 +59,19 @@ if home is not None:
     epochs = 30
     runs = {
         "seed: eta = 1/(2d+1), no penalty, k=20": ProxFMClassifier(
-            n_components=20, step_size=1 / (2 * d + 1), alpha=0.0, schedule="constant",
-            bias_step_scale=1.0, average=False, init_std=0.01, max_iter=epochs, random_state=0,
+            n_components=20,
+            step_size=1 / (2 * d + 1),
+            alpha=0.0,
+            schedule="constant",
+            bias_step_scale=1.0,
+            average=False,
+            init_std=0.01,
+            max_iter=epochs,
+            random_state=0,
         ),
-        "ProxFMClassifier defaults (k=8)": ProxFMClassifier(max_iter=epochs, random_state=0),
+        "ProxFMClassifier defaults (k=8)": ProxFMClassifier(
+            max_iter=epochs, random_state=0
+        ),
         "ProxFMClassifier n_components=0": ProxFMClassifier(
             n_components=0, max_iter=epochs, random_state=0
         ),
@@ -73,7 +82,9 @@ if home is not None:
         curves[name] = model.loss_curve_
         scores[name] = model.decision_function(X_test)
     for name, adagrad, lr in [("SGD (k=8)", False, 0.02), ("Adagrad (k=8)", True, 0.1)]:
-        curve, params, _ = sgd_fit(X, y, 8, epochs, lr=lr, lam_b=0.003, lam_v=0.05, adagrad=adagrad)
+        curve, params, _ = sgd_fit(
+            X, y, 8, epochs, lr=lr, lam_b=0.003, lam_v=0.05, adagrad=adagrad
+        )
         curves[name] = curve
         scores[name] = fm_decision(X_test, *params)
 
@@ -89,7 +100,9 @@ if home is not None:
 
     for name, s in scores.items():
         p = np.clip(expit(s), 1e-15, 1 - 1e-15)
-        print(f"{name:42s} test log-loss {log_loss(y_test, p):.4f}  AUC {roc_auc_score(y_test, s):.4f}")
+        print(
+            f"{name:42s} test log-loss {log_loss(y_test, p):.4f}  AUC {roc_auc_score(y_test, s):.4f}"
+        )
 
 # %%
 # Test log-loss per epoch: last iterate vs averaged iterates
@@ -101,7 +114,10 @@ if home is not None:
 if home is not None:
     last = ProxFMClassifier(average=False, random_state=0)
     averaged = ProxFMClassifier(random_state=0)
-    test_curves = {"last iterate (average=False)": [], "averaged iterates (default)": []}
+    test_curves = {
+        "last iterate (average=False)": [],
+        "averaged iterates (default)": [],
+    }
     for _ in range(epochs):
         for model, curve in zip((last, averaged), test_curves.values()):
             model.partial_fit(X, y, classes=[0, 1])
@@ -110,7 +126,12 @@ if home is not None:
     for name, curve in test_curves.items():
         ax.plot(np.arange(1, epochs + 1), curve, marker=".", label=name)
     p_adagrad = expit(scores["Adagrad (k=8)"])
-    ax.axhline(log_loss(y_test, p_adagrad), color="gray", ls="--", label="Adagrad after 30 epochs")
+    ax.axhline(
+        log_loss(y_test, p_adagrad),
+        color="gray",
+        ls="--",
+        label="Adagrad after 30 epochs",
+    )
     ax.axhline(0.436, color="black", ls=":", label="target 0.436")
     ax.set_ylim(0.43, 0.47)
     ax.set_xlabel("epoch")
@@ -144,7 +165,11 @@ if home is not None:
             candidates[row, np.intersect1d(g, genre_cols)] = 1.0
     proba = model.predict_proba(candidates)[:, 1]
     seen = set(ml.ratings_train[ml.ratings_train[:, 0] == 1, 1])
-    ranked = [c for c in np.argsort(-proba) if int(names[movie_cols[c]].split("=")[1]) not in seen]
+    ranked = [
+        c
+        for c in np.argsort(-proba)
+        if int(names[movie_cols[c]].split("=")[1]) not in seen
+    ]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     top = ranked[:10][::-1]
     ax.barh([names[movie_cols[c]] for c in top], proba[top])

@@ -40,11 +40,19 @@ epochs = 20
 
 models = {
     "seed: eta = 1/(2d+1), no penalty": ProxFMClassifier(
-        n_components=3, step_size=1 / (2 * n_fields + 1), alpha=0.0,
-        schedule="constant", bias_step_scale=1.0, average=False, init_std=0.01,
-        max_iter=epochs, random_state=0,
+        n_components=3,
+        step_size=1 / (2 * n_fields + 1),
+        alpha=0.0,
+        schedule="constant",
+        bias_step_scale=1.0,
+        average=False,
+        init_std=0.01,
+        max_iter=epochs,
+        random_state=0,
     ),
-    "ProxFMClassifier defaults": ProxFMClassifier(n_components=3, max_iter=epochs, random_state=0),
+    "ProxFMClassifier defaults": ProxFMClassifier(
+        n_components=3, max_iter=epochs, random_state=0
+    ),
     "linear part only (n_components=0)": ProxFMClassifier(
         n_components=0, max_iter=epochs, random_state=0
     ),

@@ -65,8 +65,14 @@ for ax, levels, title in [
     (axes[0], true_levels, "true hierarchy"),
     (axes[1], learned_levels, "learned hierarchy"),
 ]:
-    ax.imshow(levels[:, order], aspect="auto", cmap="tab10", vmin=0, vmax=9,
-              interpolation="nearest")
+    ax.imshow(
+        levels[:, order],
+        aspect="auto",
+        cmap="tab10",
+        vmin=0,
+        vmax=9,
+        interpolation="nearest",
+    )
     ax.set_title(title)
     ax.set_xlabel("features (sorted by the true hierarchy)")
     ax.set_yticks(range(len(ranks)), [f"level {level}" for level in range(len(ranks))])

@@ -31,7 +31,9 @@ from skfactor import RidgeCPD
 from skfactor.datasets import make_cp_tensor
 from skfactor.metrics import factor_match_score
 
-X, true_factors = make_cp_tensor((30, 30, 30), n_components=4, snr_db=40.0, random_state=0)
+X, true_factors = make_cp_tensor(
+    (30, 30, 30), n_components=4, snr_db=40.0, random_state=0
+)
 print(f"||T||_F = {np.linalg.norm(X):.1f}")
 
 # %%
@@ -90,10 +92,18 @@ seeds = range(10)
 results = {balance: [] for balance in ("every", "init", "none")}
 histories = {}
 for seed in seeds:
-    X_s, truth_s = make_cp_tensor((30, 30, 30), n_components=4, snr_db=40.0, random_state=seed)
+    X_s, truth_s = make_cp_tensor(
+        (30, 30, 30), n_components=4, snr_db=40.0, random_state=seed
+    )
     for balance in results:
-        model = RidgeCPD(6, alpha=0.5, nonnegative=True, balance=balance, random_state=seed,
-                         max_iter=1000)
+        model = RidgeCPD(
+            6,
+            alpha=0.5,
+            nonnegative=True,
+            balance=balance,
+            random_state=seed,
+            max_iter=1000,
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # without balancing, 1000 may not suffice
             U = model.fit_transform(X_s)
@@ -104,9 +114,11 @@ for seed in seeds:
 
 for balance, rows in results.items():
     fms, n_iter, eff = map(np.array, zip(*rows))
-    print(f"balance={balance!r:8} FMS 20%-quantile {np.quantile(fms, 0.2):.5f}, "
-          f"median iterations {np.median(n_iter):.0f}, "
-          f"effective ranks {sorted({int(e) for e in eff})}")
+    print(
+        f"balance={balance!r:8} FMS 20%-quantile {np.quantile(fms, 0.2):.5f}, "
+        f"median iterations {np.median(n_iter):.0f}, "
+        f"effective ranks {sorted({int(e) for e in eff})}"
+    )
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
 best = min(h[-1] for h in histories.values())

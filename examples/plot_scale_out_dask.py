@@ -45,9 +45,12 @@ except ImportError:  # dask is optional
     Client = None
 
 if Client is not None:
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-    ) as cluster, Client(cluster):
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster),
+    ):
         start = time.perf_counter()
         with joblib.parallel_backend("dask"):
             on_dask = GridSearchCV(**search.get_params(deep=False)).fit(X, y)

@@ -284,7 +284,9 @@ def kl_scale_fit(data_sum, model_sum):
         with np.errstate(divide="ignore"):
             log_t = np.log(t)
         # t -> 0 gives +inf when there is data to fit, 0 otherwise
-        value = np.where(t > 0, t * model_sum - log_t * data_sum, np.inf if data_sum > 0 else 0.0)
+        value = np.where(
+            t > 0, t * model_sum - log_t * data_sum, np.inf if data_sum > 0 else 0.0
+        )
         return value[()]
 
     return fit
@@ -397,9 +399,7 @@ def kl_optimal_initial_scale(data_sum, model_sum, penalty_totals, degrees):
         data_sum > 0 and n_factors in (1, 2) and np.all((degrees == 1) | (degrees == 2))
     )
     if not closed_form:
-        return optimal_initial_scale(
-            kl_scale_fit(data_sum, model_sum), totals, degrees
-        )
+        return optimal_initial_scale(kl_scale_fit(data_sum, model_sum), totals, degrees)
     c1 = float(np.sum(totals[degrees == 1])) + (model_sum if n_factors == 1 else 0.0)
     c2 = 2.0 * float(np.sum(totals[degrees == 2])) + (
         2.0 * model_sum if n_factors == 2 else 0.0

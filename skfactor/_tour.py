@@ -81,9 +81,15 @@ def _run_case(case):
         return row, False
     ok = True
     if case.min_quality is not None:
-        ok = value >= case.min_quality if case.higher_is_better else value <= case.min_quality
-    bound = "" if case.min_quality is None else (
-        f" ({'>=' if case.higher_is_better else '<='} {case.min_quality:g})"
+        ok = (
+            value >= case.min_quality
+            if case.higher_is_better
+            else value <= case.min_quality
+        )
+    bound = (
+        ""
+        if case.min_quality is None
+        else (f" ({'>=' if case.higher_is_better else '<='} {case.min_quality:g})")
     )
     row["quality"] = f"{case.quality_name} {value:.4g}"
     row["status"] = ("ok" if ok else "BELOW TARGET") + bound

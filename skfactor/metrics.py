@@ -278,7 +278,9 @@ def regime_accuracy(labels_true, labels_pred):
     },
     prefer_skip_nested_validation=True,
 )
-def regime_parameter_error(params_true, params_pred, *, labels_true=None, labels_pred=None):
+def regime_parameter_error(
+    params_true, params_pred, *, labels_true=None, labels_pred=None
+):
     r"""Relative parameter error of regimes after optimal matching.
 
     .. math::

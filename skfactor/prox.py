@@ -88,7 +88,6 @@ _fill_doc = fill_doc(fragments=_DOCS)
 # input handling
 
 
-
 def _as_float_array(X):
     """Return X as a float array (a view if already floating, never mutated)."""
     X = np.asarray(X)
@@ -96,7 +95,7 @@ def _as_float_array(X):
         return X
     if np.iscomplexobj(X):
         raise TypeError(
-            "Proximal operators take real arrays; got an array of dtype " f"{X.dtype}."
+            f"Proximal operators take real arrays; got an array of dtype {X.dtype}."
         )
     if not np.issubdtype(X.dtype, np.floating):
         try:

@@ -62,7 +62,13 @@ def fit(estimator, X, y):
     return estimator.fit(X) if y is None else estimator.fit(X, y)
 
 
-OUTPUT_METHODS = ("predict", "predict_proba", "decision_function", "transform", "score_samples")
+OUTPUT_METHODS = (
+    "predict",
+    "predict_proba",
+    "decision_function",
+    "transform",
+    "score_samples",
+)
 
 
 def outputs(estimator, X):

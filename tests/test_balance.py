@@ -19,7 +19,9 @@ PENALTIES = st.sampled_from(["l1", "l2", 1.5])
 
 
 def _total_penalty(factors, mu, penalties):
-    return sum(m * penalty_values(f, p).sum() for f, m, p in zip(factors, mu, penalties))
+    return sum(
+        m * penalty_values(f, p).sum() for f, m, p in zip(factors, mu, penalties)
+    )
 
 
 def _cp_tensor(factors):
@@ -39,7 +41,9 @@ def _cp_tensor(factors):
 def test_balancing_invariants(seed, n_factors, rank, penalties):
     rng = np.random.default_rng(seed)
     penalties = penalties[:n_factors]
-    factors = [rng.uniform(0.01, 3, size=(rng.integers(2, 5), rank)) for _ in range(n_factors)]
+    factors = [
+        rng.uniform(0.01, 3, size=(rng.integers(2, 5), rank)) for _ in range(n_factors)
+    ]
     factors = [f * rng.lognormal(0, 2, size=rank) for f in factors]
     mu = rng.uniform(0.05, 5, size=n_factors)
     copies = [f.copy() for f in factors]
@@ -57,8 +61,10 @@ def test_balancing_invariants(seed, n_factors, rank, penalties):
     assert after <= before * (1 + 1e-12)
     # balanced: p_i * mu_i * g_i(column) is the same for every factor
     degrees = np.array([penalty_degree(p) for p in penalties])
-    pa = degrees[:, None] * mu[:, None] * np.array(
-        [penalty_values(f, p) for f, p in zip(balanced, penalties)]
+    pa = (
+        degrees[:, None]
+        * mu[:, None]
+        * np.array([penalty_values(f, p) for f, p in zip(balanced, penalties)])
     )
     np.testing.assert_allclose(pa, np.broadcast_to(pa[:1], pa.shape), rtol=1e-9)
     # balancing twice changes nothing
@@ -94,9 +100,7 @@ def test_optimal_scales_hand_computed():
     a = np.array([[4.0], [1.0]])
     np.testing.assert_allclose(optimal_scales(a, [1, 1])[:, 0], [0.5, 2.0])
     # l2 + l2: lambda^2 a equal -> (a2/a1)^(1/4)
-    np.testing.assert_allclose(
-        optimal_scales(a, [2, 2])[:, 0], [0.5**0.5, 2**0.5]
-    )
+    np.testing.assert_allclose(optimal_scales(a, [2, 2])[:, 0], [0.5**0.5, 2**0.5])
 
 
 def test_unpenalized_or_zero_components_left_alone():
@@ -130,7 +134,9 @@ def test_ridge_toy_problem_of_the_seed():
     """Eq. 21: min (y - x1 x2)^2 + lam (x1^2 + x2^2) has balanced solutions."""
     y, lam = 10.0, 1e-3
     x1, x2 = 5.0, 1.0  # unbalanced product 5
-    (b1, b2), _ = balance_factors([np.array([[x1]]), np.array([[x2]])], [lam, lam], ["l2", "l2"])
+    (b1, b2), _ = balance_factors(
+        [np.array([[x1]]), np.array([[x2]])], [lam, lam], ["l2", "l2"]
+    )
     assert b1[0, 0] == pytest.approx(b2[0, 0]) == pytest.approx(np.sqrt(5.0))
 
 
@@ -139,11 +145,16 @@ def test_ridge_toy_problem_of_the_seed():
 def test_optimal_initial_scale_matches_brute_force(seed, loss):
     rng = np.random.default_rng(seed)
     Y = rng.uniform(0, 5, size=(6, 5))
-    W, H = rng.uniform(0, 1, size=(6, 2)), rng.uniform(0, 1, size=(2, 5)) * rng.lognormal(0, 2)
+    W, H = (
+        rng.uniform(0, 1, size=(6, 2)),
+        rng.uniform(0, 1, size=(2, 5)) * rng.lognormal(0, 2),
+    )
     M = W @ H
     mu = rng.uniform(0, 2, size=2)
     penalties = ["l1", "l2"]
-    totals = mu * np.array([penalty_values(W, "l1").sum(), penalty_values(H.T, "l2").sum()])
+    totals = mu * np.array(
+        [penalty_values(W, "l1").sum(), penalty_values(H.T, "l2").sum()]
+    )
     degrees = [1.0, 2.0]
     # full objectives, vectorized over an array of scales eta
     if loss == "frobenius":

@@ -41,9 +41,13 @@ def test_recovers_factors_and_rank_of_a_cp_tensor(cp_data, nonnegative):
     assert model.n_iter_ == model.objective_.shape[0] - 1
     assert np.all(np.diff(model.objective_) <= 1e-9 * model.objective_[:-1])
     residual = X - cp_to_tensor([U, *model.components_])
-    assert model.reconstruction_err_ == pytest.approx(np.linalg.norm(residual), rel=1e-6)
+    assert model.reconstruction_err_ == pytest.approx(
+        np.linalg.norm(residual), rel=1e-6
+    )
     penalty = 0.2 * sum((f**2).sum() for f in (U, *model.components_))
-    assert model.objective_[-1] == pytest.approx(np.linalg.norm(residual) ** 2 + penalty, rel=1e-6)
+    assert model.objective_[-1] == pytest.approx(
+        np.linalg.norm(residual) ** 2 + penalty, rel=1e-6
+    )
     if nonnegative:
         assert np.all(U >= 0) and all(np.all(c >= 0) for c in model.components_)
 
@@ -54,8 +58,12 @@ def test_balanced_columns_and_weights(cp_data):
     norms = np.array([np.linalg.norm(f, axis=0) for f in (U, *model.components_)])
     np.testing.assert_allclose(np.prod(norms, axis=0), model.weights_, rtol=1e-10)
     # every column of a component has the norm weights ** (1 / N)
-    np.testing.assert_allclose(norms, np.broadcast_to(model.weights_ ** (1 / 3), norms.shape),
-                               rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(
+        norms,
+        np.broadcast_to(model.weights_ ** (1 / 3), norms.shape),
+        rtol=1e-8,
+        atol=1e-12,
+    )
 
 
 def test_2d_input_with_tensor_shape_equals_nd_input(cp_data):
@@ -70,7 +78,9 @@ def test_2d_input_with_tensor_shape_equals_nd_input(cp_data):
     assert model_2d.inverse_transform(U_2d).shape == (40, 120)
     assert model_nd.inverse_transform(U_nd).shape == (40, 12, 10)
     # a fitted model folds 2-D samples of the right size, whatever it was fitted on
-    np.testing.assert_allclose(model_nd.transform(X[:5].reshape(5, -1)), model_nd.transform(X[:5]))
+    np.testing.assert_allclose(
+        model_nd.transform(X[:5].reshape(5, -1)), model_nd.transform(X[:5])
+    )
 
 
 def test_matrix_input_is_the_two_way_model():
@@ -89,9 +99,14 @@ def test_transform_of_new_samples(cp_data, nonnegative):
     X, truth = cp_data
     model, U = _fit(X[:30], nonnegative=nonnegative, tol=1e-10, max_iter=3000)
     U_new = model.transform(X[30:])
-    assert factor_match_score([truth[0][30:], *truth[1:]], [U_new, *model.components_]) > 0.99
+    assert (
+        factor_match_score([truth[0][30:], *truth[1:]], [U_new, *model.components_])
+        > 0.99
+    )
     # on the training data, transform is the solver's sample-mode update
-    np.testing.assert_allclose(model.transform(X[:30]), U, rtol=1e-4, atol=1e-6 * np.abs(U).max())
+    np.testing.assert_allclose(
+        model.transform(X[:30]), U, rtol=1e-4, atol=1e-6 * np.abs(U).max()
+    )
 
 
 def test_transform_solves_the_ridge_regression_exactly(cp_data):
@@ -109,7 +124,9 @@ def test_nonnegative_transform_is_nnls_on_the_ridge_system(cp_data):
     K = khatri_rao(model.components_)
     augmented = np.vstack([K, np.sqrt(0.5) * np.eye(5)])
     samples = -X[:5].reshape(5, -1) + 0.1  # signed data, so the constraint binds
-    expected = np.array([nnls(augmented, np.concatenate([x, np.zeros(5)]))[0] for x in samples])
+    expected = np.array(
+        [nnls(augmented, np.concatenate([x, np.zeros(5)]))[0] for x in samples]
+    )
     np.testing.assert_allclose(model.transform(samples), expected, atol=1e-10)
 
 
@@ -165,7 +182,9 @@ def test_rescaling_the_data_rescales_the_solution(exponent, seed):
     for a, b in zip(scaled.components_, base.components_):
         np.testing.assert_allclose(a / root, b, **tol)
     assert scaled.n_components_effective_ == base.n_components_effective_
-    np.testing.assert_allclose(scaled.transform(X[:2] * c) / root, base.transform(X[:2]), **tol)
+    np.testing.assert_allclose(
+        scaled.transform(X[:2] * c) / root, base.transform(X[:2]), **tol
+    )
 
 
 @pytest.mark.parametrize("magnitude", [1e-300, 1e300])
@@ -173,7 +192,9 @@ def test_extreme_magnitudes_give_finite_factors(cp_data, magnitude):
     X, truth = cp_data
     # alpha * magnitude^(4/3) underflows, so the scale-free comparison is at alpha=0
     model, U = _fit(X * magnitude, n_components=3, alpha=0.0)
-    assert np.all(np.isfinite(U)) and all(np.all(np.isfinite(c)) for c in model.components_)
+    assert np.all(np.isfinite(U)) and all(
+        np.all(np.isfinite(c)) for c in model.components_
+    )
     assert np.all(np.isfinite(model.transform(X[:3] * magnitude)))
     assert factor_match_score(truth, [U, *model.components_]) > 0.99
     assert not np.any(np.isnan(model.objective_))
@@ -211,7 +232,9 @@ def test_default_n_components_is_the_smallest_sample_dimension():
 # --------------------------------------------------------------- bad input
 def test_tensor_shape_mismatch_names_both_sizes():
     X = np.ones((5, 12))
-    with pytest.raises(ValueError, match=r"12 features .* tensor_shape=\(3, 5\) holds 15"):
+    with pytest.raises(
+        ValueError, match=r"12 features .* tensor_shape=\(3, 5\) holds 15"
+    ):
         RidgeCPD(tensor_shape=(3, 5)).fit(X)
     with pytest.raises(ValueError, match=r"shape \(3, 4\) but tensor_shape=\(4, 3\)"):
         RidgeCPD(tensor_shape=(4, 3)).fit(np.ones((5, 3, 4)))
@@ -273,7 +296,9 @@ def test_pandas_output_and_feature_names(cp_data):
     pd = pytest.importorskip("pandas")
     X, _ = cp_data
     frame = pd.DataFrame(X.reshape(40, -1), columns=[f"f{i}" for i in range(120)])
-    model = RidgeCPD(3, alpha=0.2, tensor_shape=(12, 10), random_state=0).set_output(transform="pandas")
+    model = RidgeCPD(3, alpha=0.2, tensor_shape=(12, 10), random_state=0).set_output(
+        transform="pandas"
+    )
     out = model.fit_transform(frame)
     assert isinstance(out, pd.DataFrame)
     assert list(out.columns) == ["ridgecpd0", "ridgecpd1", "ridgecpd2"]
@@ -323,7 +348,9 @@ def test_all_balance_and_init_options_fit(cp_data, balance, init):
 # --------------------------------------------------------------- make_cp_tensor
 @pytest.mark.parametrize("snr_db", [0.0, 20.0, 40.0])
 def test_make_cp_tensor_has_the_requested_snr(snr_db):
-    X, factors = make_cp_tensor((8, 7, 6, 5), n_components=3, snr_db=snr_db, random_state=1)
+    X, factors = make_cp_tensor(
+        (8, 7, 6, 5), n_components=3, snr_db=snr_db, random_state=1
+    )
     clean = cp_to_tensor(factors)
     noise = X - clean
     measured = 10 * np.log10((clean**2).sum() / (noise**2).sum())

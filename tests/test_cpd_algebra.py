@@ -74,12 +74,18 @@ def test_mttkrp_and_reconstruction_match_dense_oracles(seed, shape, rank):
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), shape=SHAPES, rank=st.integers(1, 3),
-       alpha=st.floats(0, 3))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shape=SHAPES,
+    rank=st.integers(1, 3),
+    alpha=st.floats(0, 3),
+)
 def test_objective_matches_dense_computation(seed, shape, rank, alpha):
     _, tensor, factors = _random_problem(seed, shape, rank)
     expected = _dense_objective(tensor, factors, alpha)
-    assert ridge_cp_objective(tensor, factors, alpha) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+    assert ridge_cp_objective(tensor, factors, alpha) == pytest.approx(
+        expected, rel=1e-9, abs=1e-9
+    )
     inner = float((tensor * _einsum_cp(factors)).sum())
     fit, penalty = objective_terms(
         float((tensor**2).sum()), inner, [f.T @ f for f in factors], alpha
@@ -118,8 +124,12 @@ def _subproblem(X, rhs, normal, alpha):
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), rank=st.integers(1, 5),
-       alpha=st.floats(0, 2), sweeps=st.integers(1, 5))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rank=st.integers(1, 5),
+    alpha=st.floats(0, 2),
+    sweeps=st.integers(1, 5),
+)
 def test_hals_update_never_increases_the_subproblem(seed, rank, alpha, sweeps):
     rng = np.random.default_rng(seed)
     K = rng.uniform(size=(12, rank))
@@ -128,7 +138,10 @@ def test_hals_update_never_increases_the_subproblem(seed, rank, alpha, sweeps):
     X0 = rng.uniform(size=(6, rank))
     X = hals_update(X0, rhs, normal, alpha, n_sweeps=sweeps, tol=0.0)
     assert np.all(X >= 0)
-    assert _subproblem(X, rhs, normal, alpha) <= _subproblem(X0, rhs, normal, alpha) + 1e-12
+    assert (
+        _subproblem(X, rhs, normal, alpha)
+        <= _subproblem(X0, rhs, normal, alpha) + 1e-12
+    )
 
 
 def test_hals_update_does_not_modify_its_input_and_kills_dead_columns():
@@ -145,7 +158,9 @@ def _nnls_oracle(K, Y, alpha):
     """Row-by-row scipy NNLS on the augmented system [K; sqrt(alpha) I]."""
     rank = K.shape[1]
     augmented = np.vstack([K, np.sqrt(alpha) * np.eye(rank)])
-    return np.array([nnls(augmented, np.concatenate([y, np.zeros(rank)]))[0] for y in Y])
+    return np.array(
+        [nnls(augmented, np.concatenate([y, np.zeros(rank)]))[0] for y in Y]
+    )
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.5])
@@ -185,14 +200,23 @@ def test_objective_never_increases(seed, shape, rank, alpha, nonnegative, balanc
     rng, tensor, _ = _random_problem(seed, shape, rank)
     factors = initialize_cp(tensor, rank, "random", nonnegative, rng)
     out, fit, monitor = fit_ridge_cp(
-        tensor, factors, alpha, nonnegative=nonnegative, balance=balance,
-        max_iter=30, tol=0.0,
+        tensor,
+        factors,
+        alpha,
+        nonnegative=nonnegative,
+        balance=balance,
+        max_iter=30,
+        tol=0.0,
     )
     history = np.asarray(monitor.history)
     assert np.all(np.diff(history) <= 1e-9 * np.abs(history[:-1]) + 1e-12)
     # the reported objective is the objective of the returned factors
-    assert history[-1] == pytest.approx(ridge_cp_objective(tensor, out, alpha), rel=1e-8, abs=1e-10)
-    assert fit + alpha * sum((f**2).sum() for f in out) == pytest.approx(history[-1], rel=1e-8, abs=1e-10)
+    assert history[-1] == pytest.approx(
+        ridge_cp_objective(tensor, out, alpha), rel=1e-8, abs=1e-10
+    )
+    assert fit + alpha * sum((f**2).sum() for f in out) == pytest.approx(
+        history[-1], rel=1e-8, abs=1e-10
+    )
     if nonnegative:
         assert all(np.all(f >= 0) for f in out)
 
@@ -213,10 +237,16 @@ def test_unbalanced_als_iterates_equal_tensorly_parafac_l2_reg(n_iter):
     rank, alpha = 3, 0.7
     init = [rng.standard_normal((size, rank)) for size in tensor.shape]
     cp = parafac(
-        tl.tensor(tensor), rank, n_iter_max=n_iter, tol=0, l2_reg=alpha,
+        tl.tensor(tensor),
+        rank,
+        n_iter_max=n_iter,
+        tol=0,
+        l2_reg=alpha,
         init=CPTensor((np.ones(rank), [f.copy() for f in init])),
     )
-    ours, _, _ = fit_ridge_cp(tensor, init, alpha, balance="none", max_iter=n_iter, tol=0.0)
+    ours, _, _ = fit_ridge_cp(
+        tensor, init, alpha, balance="none", max_iter=n_iter, tol=0.0
+    )
     np.testing.assert_allclose(cp.weights, 1.0)
     for theirs, mine in zip(cp.factors, ours):
         np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-12)
@@ -267,9 +297,13 @@ def test_unbalanced_solver_converges_to_balanced_solutions():
     init = initialize_cp(tensor, 2, "svd", False, rng)
     # unbalance the start on purpose
     init = [init[0] * 10.0, init[1] / 10.0, init[2]]
-    out, _, _ = fit_ridge_cp(tensor, init, 0.5, balance="none", max_iter=20000, tol=1e-14)
+    out, _, _ = fit_ridge_cp(
+        tensor, init, 0.5, balance="none", max_iter=20000, tol=1e-14
+    )
     norms = np.array([penalty_values(f, "l2") for f in out])
-    np.testing.assert_allclose(norms, np.broadcast_to(norms[:1], norms.shape), rtol=1e-4)
+    np.testing.assert_allclose(
+        norms, np.broadcast_to(norms[:1], norms.shape), rtol=1e-4
+    )
 
 
 @pytest.mark.parametrize("nonnegative", [False, True])
@@ -279,7 +313,9 @@ def test_penalty_of_balanced_factors_is_the_implicit_penalty(nonnegative):
     tensor = np.abs(rng.standard_normal((6, 5, 4, 3)))
     alpha = 0.05
     factors = initialize_cp(tensor, 3, "random", nonnegative, rng)
-    out, _, _ = fit_ridge_cp(tensor, factors, alpha, nonnegative=nonnegative, max_iter=20)
+    out, _, _ = fit_ridge_cp(
+        tensor, factors, alpha, nonnegative=nonnegative, max_iter=20
+    )
     explicit = alpha * sum((f**2).sum() for f in out)
     implicit = 4 * alpha * (component_norms(out) ** (2 / 4)).sum()
     assert explicit == pytest.approx(implicit, rel=1e-10)
@@ -293,7 +329,9 @@ def test_matrix_case_is_singular_value_soft_thresholding():
     soft-thresholds the singular values of Y at alpha (Srebro et al. 2005).
     """
     rng = np.random.default_rng(9)
-    Y = rng.standard_normal((12, 3)) @ rng.standard_normal((3, 9)) + 0.3 * rng.standard_normal((12, 9))
+    Y = rng.standard_normal((12, 3)) @ rng.standard_normal(
+        (3, 9)
+    ) + 0.3 * rng.standard_normal((12, 9))
     U, s, Vt = np.linalg.svd(Y, full_matrices=False)
     alpha = float(s[3] + s[2]) / 2  # keeps exactly three singular values
     expected = (U * np.maximum(s - alpha, 0)) @ Vt
@@ -314,14 +352,20 @@ def test_nonnegative_hals_reaches_tensorly_non_negative_parafac_hals():
     from skfactor.metrics import factor_match_score
 
     X, _ = make_cp_tensor((12, 10, 8), n_components=3, snr_db=30, random_state=0)
-    cp = non_negative_parafac_hals(tl.tensor(X), 3, n_iter_max=150, tol=0, init="svd", random_state=0)
+    cp = non_negative_parafac_hals(
+        tl.tensor(X), 3, n_iter_max=150, tol=0, init="svd", random_state=0
+    )
     theirs = [np.asarray(f, dtype=float) for f in cp.factors]
     theirs[0] = theirs[0] * np.asarray(cp.weights, dtype=float)
-    model = RidgeCPD(3, alpha=0.0, nonnegative=True, tol=1e-13, max_iter=3000, random_state=0)
+    model = RidgeCPD(
+        3, alpha=0.0, nonnegative=True, tol=1e-13, max_iter=3000, random_state=0
+    )
     ours = [model.fit_transform(X), *model.components_]
     # tensorly is stopped early for speed (at 300 iterations they agree to
     # 1e-9): ours is at least as low and both describe the same factors
-    objective, theirs_objective = (ridge_cp_objective(X, f, 0.0) for f in (ours, theirs))
+    objective, theirs_objective = (
+        ridge_cp_objective(X, f, 0.0) for f in (ours, theirs)
+    )
     assert theirs_objective * (1 - 1e-3) <= objective <= theirs_objective
     assert factor_match_score(theirs, ours) > 0.9999
 

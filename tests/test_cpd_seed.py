@@ -25,8 +25,12 @@ ALPHA_RANGE = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 
 
 def _fit(seed, alpha, balance):
-    X, truth = make_cp_tensor((30, 30, 30), n_components=4, snr_db=40.0, random_state=seed)
-    model = RidgeCPD(6, alpha=alpha, nonnegative=True, balance=balance, random_state=seed)
+    X, truth = make_cp_tensor(
+        (30, 30, 30), n_components=4, snr_db=40.0, random_state=seed
+    )
+    model = RidgeCPD(
+        6, alpha=alpha, nonnegative=True, balance=balance, random_state=seed
+    )
     with warnings.catch_warnings():
         # without balancing the default max_iter is sometimes not enough
         warnings.simplefilter("ignore")
@@ -43,7 +47,9 @@ def _check_reproduction(seeds, alphas):
             assert model.n_iter_ < model.max_iter  # converged
         q20 = {b: np.quantile([fms for _, fms in r], 0.2) for b, r in results.items()}
         assert q20["every"] >= q20["none"] - 1e-3, (alpha, q20)
-        iterations = {b: np.median([m.n_iter_ for m, _ in r]) for b, r in results.items()}
+        iterations = {
+            b: np.median([m.n_iter_ for m, _ in r]) for b, r in results.items()
+        }
         assert iterations["every"] < iterations["none"], (alpha, iterations)
 
 

@@ -46,9 +46,14 @@ def test_learns_pairwise_term_close_to_oracle(fm_data):
     assert auc_fm >= auc_oracle - 0.02
     assert auc_fm >= auc_linear + 0.05  # the pairwise term is learned
     p = fm.predict_proba(X_test)[:, 1]
-    assert log_loss(y_test, p) < log_loss(y_test, linear.predict_proba(X_test)[:, 1]) - 0.03
+    assert (
+        log_loss(y_test, p)
+        < log_loss(y_test, linear.predict_proba(X_test)[:, 1]) - 0.03
+    )
     # the learned interactions correlate with the true ones
-    _, _, truth = make_fm_classification(n_samples=8000, n_fields=5, n_categories=12, random_state=0)
+    _, _, truth = make_fm_classification(
+        n_samples=8000, n_fields=5, n_categories=12, random_state=0
+    )
     true_inter = truth.components @ truth.components.T
     learned = fm.components_ @ fm.components_.T
     iu = np.triu_indices_from(true_inter, k=1)
@@ -60,8 +65,15 @@ def test_seed_step_diverges_and_default_is_stable(fm_data):
     X, y = fm_data[0], fm_data[1]
     d = 5
     seed = ProxFMClassifier(
-        n_components=3, step_size=1 / (2 * d + 1), alpha=0.0, schedule="constant",
-        bias_step_scale=1.0, average=False, init_std=0.01, max_iter=15, random_state=0,
+        n_components=3,
+        step_size=1 / (2 * d + 1),
+        alpha=0.0,
+        schedule="constant",
+        bias_step_scale=1.0,
+        average=False,
+        init_std=0.01,
+        max_iter=15,
+        random_state=0,
     ).fit(X, y)
     ours = ProxFMClassifier(n_components=3, max_iter=15, random_state=0).fit(X, y)
     seed_curve, our_curve = np.array(seed.loss_curve_), np.array(ours.loss_curve_)
@@ -80,7 +92,9 @@ def test_probabilities_match_dense_forward_pass(fm_data):
     np.testing.assert_allclose(proba[:, 1], _dense_proba(clf, X[:20]), rtol=1e-10)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     np.testing.assert_allclose(np.exp(clf.predict_log_proba(X[:20])), proba, rtol=1e-12)
-    np.testing.assert_array_equal(clf.predict(X[:20]), clf.classes_[(proba[:, 1] > 0.5).astype(int)])
+    np.testing.assert_array_equal(
+        clf.predict(X[:20]), clf.classes_[(proba[:, 1] > 0.5).astype(int)]
+    )
 
 
 def test_real_valued_features(fm_data):
@@ -90,7 +104,9 @@ def test_real_valued_features(fm_data):
     clf = ProxFMClassifier(n_components=3, random_state=0).fit(X[:4500], y[:4500])
     auc = roc_auc_score(y[4500:], clf.decision_function(X[4500:]))
     assert auc >= roc_auc_score(y[4500:], truth.decision[4500:]) - 0.03
-    np.testing.assert_allclose(clf.predict_proba(X[:10])[:, 1], _dense_proba(clf, X[:10]), rtol=1e-10)
+    np.testing.assert_allclose(
+        clf.predict_proba(X[:10])[:, 1], _dense_proba(clf, X[:10]), rtol=1e-10
+    )
 
 
 def test_input_formats_give_identical_fits(fm_data):
@@ -101,7 +117,9 @@ def test_input_formats_give_identical_fits(fm_data):
         other = ProxFMClassifier(**params).fit(Xf, y)
         np.testing.assert_array_equal(other.components_, ref.components_)
         np.testing.assert_array_equal(other.coef_, ref.coef_)
-        np.testing.assert_allclose(other.predict_proba(Xf), ref.predict_proba(X), rtol=1e-6)
+        np.testing.assert_allclose(
+            other.predict_proba(Xf), ref.predict_proba(X), rtol=1e-6
+        )
     again = ProxFMClassifier(**params).fit(X, y)
     np.testing.assert_array_equal(again.components_, ref.components_)
 
@@ -118,14 +136,18 @@ def test_any_binary_labels_and_classes(fm_data):
 
 def test_partial_fit_is_one_epoch_and_learns_online(fm_data):
     X, y, X_test, y_test, _ = fm_data
-    one = ProxFMClassifier(n_components=3, max_iter=1, shuffle=False, random_state=0).fit(X, y)
+    one = ProxFMClassifier(
+        n_components=3, max_iter=1, shuffle=False, random_state=0
+    ).fit(X, y)
     online = ProxFMClassifier(n_components=3, shuffle=False, random_state=0)
     online.partial_fit(X, y, classes=[0, 1])
     np.testing.assert_allclose(online.components_, one.components_)
     assert online.t_ == 1 and len(online.loss_curve_) == 1
     stream = ProxFMClassifier(n_components=3, random_state=0)
     for start in range(0, 6000, 500):
-        stream.partial_fit(X[start : start + 500], y[start : start + 500], classes=[0, 1])
+        stream.partial_fit(
+            X[start : start + 500], y[start : start + 500], classes=[0, 1]
+        )
     assert stream.t_ == 12
     assert roc_auc_score(y_test, stream.decision_function(X_test)) > 0.75
 
@@ -140,14 +162,18 @@ def test_average_changes_only_the_published_parameters(fm_data):
     np.testing.assert_array_equal(last._iterate[2], avg._iterate[2])
     np.testing.assert_array_equal(last.components_, last._iterate[2])
     assert np.abs(avg.components_ - avg._iterate[2]).max() > 1e-3
-    np.testing.assert_allclose(avg.predict_proba(X[:20])[:, 1], _dense_proba(avg, X[:20]), rtol=1e-10)
+    np.testing.assert_allclose(
+        avg.predict_proba(X[:20])[:, 1], _dense_proba(avg, X[:20]), rtol=1e-10
+    )
     # two partial_fit halves with a constant step are one epoch of fit, average included
     one = dict(n_components=3, schedule="constant", shuffle=False, random_state=0)
     whole = ProxFMClassifier(max_iter=1, **one).fit(X, y)
     halves = ProxFMClassifier(**one)
     halves.partial_fit(X[:500], y[:500], classes=[0, 1])
     halves.partial_fit(X[500:], y[500:])
-    np.testing.assert_allclose(halves.components_, whole.components_, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        halves.components_, whole.components_, rtol=1e-12, atol=1e-14
+    )
     np.testing.assert_allclose(halves.coef_, whole.coef_, rtol=1e-12, atol=1e-14)
     assert halves.intercept_ == pytest.approx(whole.intercept_, rel=1e-12)
 
@@ -177,7 +203,9 @@ def test_sample_weight_zero_equals_dropping_and_scales_step(fm_data):
     np.testing.assert_allclose(weighted.components_, dropped.components_, atol=1e-12)
     np.testing.assert_allclose(weighted.coef_, dropped.coef_, atol=1e-12)
     # a uniform weight w is the same as a step w times larger
-    w2 = ProxFMClassifier(step_size=0.05, **params).fit(X, y, sample_weight=np.full(300, 2.0))
+    w2 = ProxFMClassifier(step_size=0.05, **params).fit(
+        X, y, sample_weight=np.full(300, 2.0)
+    )
     s2 = ProxFMClassifier(step_size=0.1, **params).fit(X, y)
     np.testing.assert_allclose(w2.components_, s2.components_, atol=1e-12)
 
@@ -203,9 +231,13 @@ def test_step_size_above_convexity_bound_is_rejected(fm_data):
     # the penalty relaxes the bound: eta (L - alpha) < 1
     ProxFMClassifier(step_size=0.26, alpha=0.2, max_iter=1).fit(X, y)
     # the bias step has no bound: only the latent-vector step is checked
-    ProxFMClassifier(step_size=0.24, alpha=0.0, bias_step_scale=50.0, max_iter=1).fit(X, y)
+    ProxFMClassifier(step_size=0.24, alpha=0.0, bias_step_scale=50.0, max_iter=1).fit(
+        X, y
+    )
     with pytest.raises(ValueError, match="sample_weight"):
-        ProxFMClassifier(step_size=0.2, alpha=0.0).fit(X, y, sample_weight=np.full(50, 2.0))
+        ProxFMClassifier(step_size=0.2, alpha=0.0).fit(
+            X, y, sample_weight=np.full(50, 2.0)
+        )
     auto = ProxFMClassifier(max_iter=1).fit(X, y)
     assert auto.step_size_ == pytest.approx(0.25 / 4)
 
@@ -268,7 +300,9 @@ def test_warm_start_continues_schedule(fm_data):
 def test_verbose_tol_and_pickle(fm_data, capsys):
     X, y = fm_data[0][:500], fm_data[1][:500]
     with pytest.warns(ConvergenceWarning, match="did not converge"):
-        clf = ProxFMClassifier(max_iter=2, tol=1e-12, verbose=1, random_state=0).fit(X, y)
+        clf = ProxFMClassifier(max_iter=2, tol=1e-12, verbose=1, random_state=0).fit(
+            X, y
+        )
     out = capsys.readouterr().out
     assert "training loss" in out and out.count("iteration") == 2
     assert clf.n_iter_ == 2 and len(clf.objective_) == 3
@@ -287,21 +321,35 @@ def test_make_fm_classification_truth():
     assert X.shape == (300, 14) and set(np.unique(y)) <= {0, 1}
     assert np.all(X[:, :12].getnnz(axis=1) == 3)
     proba = _dense_proba(
-        type("T", (), dict(intercept_=truth.intercept, coef_=truth.coef, components_=truth.components)),
+        type(
+            "T",
+            (),
+            dict(
+                intercept_=truth.intercept,
+                coef_=truth.coef,
+                components_=truth.components,
+            ),
+        ),
         X[:20],
     )
     np.testing.assert_allclose(truth.proba[:20], proba)
-    X2, y2, _ = make_fm_classification(n_samples=300, n_fields=3, n_categories=4, n_numeric=2, random_state=0)
+    X2, y2, _ = make_fm_classification(
+        n_samples=300, n_fields=3, n_categories=4, n_numeric=2, random_state=0
+    )
     assert (X2 != X).nnz == 0 and np.array_equal(y, y2)
     with pytest.raises(ValueError, match="n_fields"):
         make_fm_classification(n_fields=0)
 
 
 def _movielens_home():
-    home = locate_movielens_100k(Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+    home = locate_movielens_100k(
+        Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+    )
     if home is not None:
         return home
-    pytest.skip("MovieLens-100k not found (set SKFACTOR_DATA to the folder holding ml-100k)")
+    pytest.skip(
+        "MovieLens-100k not found (set SKFACTOR_DATA to the folder holding ml-100k)"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -321,8 +369,14 @@ def test_movielens_loader_joins_side_features_on_ids(movielens):
     # Children's, Comedy); ua.base starts with user 1 rating movie 1.
     assert list(ml.ratings_train[0]) == [1, 1, 5]
     assert set(names[ml.data_train[0].indices]) == {
-        "user=1", "movie=1", "age=24", "gender=M", "occupation=technician",
-        "genre=Animation", "genre=Children's", "genre=Comedy",
+        "user=1",
+        "movie=1",
+        "age=24",
+        "gender=M",
+        "occupation=technician",
+        "genre=Animation",
+        "genre=Children's",
+        "genre=Comedy",
     }
     # every row has exactly one user, movie, age, gender and occupation
     for field in ("user=", "movie=", "age=", "gender=", "occupation="):
@@ -361,7 +415,9 @@ def test_movielens_best_documented_setting(movielens):
     Measured 0.4431 / 0.7880 (random_state=0).
     """
     ml = movielens
-    clf = ProxFMClassifier(n_components=20, max_iter=60, bias_step_scale=4.0, random_state=0)
+    clf = ProxFMClassifier(
+        n_components=20, max_iter=60, bias_step_scale=4.0, random_state=0
+    )
     p = clf.fit(ml.data_train, ml.target_train).predict_proba(ml.data_test)[:, 1]
     assert roc_auc_score(ml.target_test, p) > 0.787
     assert log_loss(ml.target_test, p) < 0.4445

@@ -47,7 +47,12 @@ def _primal(x, x_t, idx, val, yhat, eta, alpha, n, eta_bias=None):
     loss = np.logaddexp(0.0, -yhat * _sigma(x, idx, val, n))
     penalty = 0.5 * alpha * (x[1:] @ x[1:])
     d = (x - x_t) ** 2
-    return loss + penalty + d[: n + 1].sum() / (2.0 * eta_bias) + d[n + 1 :].sum() / (2.0 * eta)
+    return (
+        loss
+        + penalty
+        + d[: n + 1].sum() / (2.0 * eta_bias)
+        + d[n + 1 :].sum() / (2.0 * eta)
+    )
 
 
 def _sample(rng, n, indicator):
@@ -69,7 +74,13 @@ def _workspace():
 
 def _averaging_state(n_features, k=K):
     """``clock, sum_w0, sum_w, sum_V, last`` of run_epoch, at time zero."""
-    return np.zeros(2), np.zeros(1), np.zeros(n_features), np.zeros((n_features, k)), np.zeros(n_features)
+    return (
+        np.zeros(2),
+        np.zeros(1),
+        np.zeros(n_features),
+        np.zeros((n_features, k)),
+        np.zeros(n_features),
+    )
 
 
 CASES = [
@@ -86,18 +97,25 @@ CASES = [
 
 
 @pytest.mark.parametrize("n, indicator, alpha, yhat, fraction", CASES)
-def test_prox_step_matches_numerical_solve_of_subproblem(n, indicator, alpha, yhat, fraction):
+def test_prox_step_matches_numerical_solve_of_subproblem(
+    n, indicator, alpha, yhat, fraction
+):
     rng = np.random.default_rng(n * 7 + int(indicator) + int(10 * alpha))
     idx, val, w0, w, V = _sample(rng, n, indicator)
     L = _bound(val)
     eta = fraction / L if L > 0 else 1.0
     x_t = np.concatenate([w0, w[idx], V[idx].ravel()])
     res = minimize(
-        _primal, x_t, args=(x_t, idx, val, yhat, eta, alpha, n), method="BFGS",
+        _primal,
+        x_t,
+        args=(x_t, idx, val, yhat, eta, alpha, n),
+        method="BFGS",
         options={"gtol": 1e-12, "maxiter": 10_000},
     )
     w0_new, w_new, V_new = w0.copy(), w.copy(), V.copy()
-    loss, z = prox_step(idx, val, yhat, eta, eta, alpha, alpha, w0_new, w_new, V_new, *_workspace())
+    loss, z = prox_step(
+        idx, val, yhat, eta, eta, alpha, alpha, w0_new, w_new, V_new, *_workspace()
+    )
     ours = np.concatenate([w0_new, w_new[idx], V_new[idx].ravel()])
     np.testing.assert_allclose(ours, res.x, atol=2e-6)
     assert _primal(ours, x_t, idx, val, yhat, eta, alpha, n) <= res.fun + 1e-10
@@ -108,19 +126,31 @@ def test_prox_step_matches_numerical_solve_of_subproblem(n, indicator, alpha, yh
     # the reported loss is that of the iterate before the step
     assert loss == pytest.approx(logistic_loss(yhat * _sigma(x_t, idx, val, n)))
     # optimality in z: z is the loss derivative at the new point
-    assert z == pytest.approx(1.0 / (1.0 + np.exp(yhat * _sigma(ours, idx, val, n))), rel=1e-8)
+    assert z == pytest.approx(
+        1.0 / (1.0 + np.exp(yhat * _sigma(ours, idx, val, n))), rel=1e-8
+    )
 
 
 @pytest.mark.parametrize("bias_scale", [4.0, 0.3])
-@pytest.mark.parametrize("n, indicator, alpha, yhat", [(5, True, 0.1, 1.0), (4, False, 0.2, -1.0)])
-def test_separate_bias_step_matches_numerical_solve(n, indicator, alpha, yhat, bias_scale):
+@pytest.mark.parametrize(
+    "n, indicator, alpha, yhat", [(5, True, 0.1, 1.0), (4, False, 0.2, -1.0)]
+)
+def test_separate_bias_step_matches_numerical_solve(
+    n, indicator, alpha, yhat, bias_scale
+):
     """Biases with step ``bias_scale * eta``, latent vectors with ``eta``: still the exact step."""
     rng = np.random.default_rng(n + int(10 * bias_scale))
     idx, val, w0, w, V = _sample(rng, n, indicator)
     eta = 0.8 / _bound(val)
     x_t = np.concatenate([w0, w[idx], V[idx].ravel()])
     args = (x_t, idx, val, yhat, eta, alpha, n, bias_scale * eta)
-    res = minimize(_primal, x_t, args=args, method="BFGS", options={"gtol": 1e-12, "maxiter": 10_000})
+    res = minimize(
+        _primal,
+        x_t,
+        args=args,
+        method="BFGS",
+        options={"gtol": 1e-12, "maxiter": 10_000},
+    )
     new = w0.copy(), w.copy(), V.copy()
     prox_step(idx, val, yhat, bias_scale * eta, eta, alpha, alpha, *new, *_workspace())
     ours = np.concatenate([new[0], new[1][idx], new[2][idx].ravel()])
@@ -164,9 +194,9 @@ def test_dual_function_matches_its_definition(n, indicator, alpha, yhat, fractio
     idx, val, w0, w, V = _sample(rng, n, indicator)
     eta = fraction / _bound(val)
     expected = _q_by_definition(z, idx, val, yhat, eta, alpha, w0, w, V)
-    assert dual_objective(z, idx, val, yhat, eta, eta, alpha, alpha, w0, w, V) == pytest.approx(
-        expected, rel=1e-9, abs=1e-9
-    )
+    assert dual_objective(
+        z, idx, val, yhat, eta, eta, alpha, alpha, w0, w, V
+    ) == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
 def test_step_maximizes_the_dual_and_primal_equals_dual():
@@ -181,7 +211,9 @@ def test_step_maximizes_the_dual_and_primal_equals_dual():
     # strong duality: q(z*) equals the primal value at the new point
     x_t = np.concatenate([w0, w[idx], V[idx].ravel()])
     x_new = np.concatenate([new[0], new[1][idx], new[2][idx].ravel()])
-    assert q(z) == pytest.approx(_primal(x_new, x_t, idx, val, yhat, eta, alpha, 5), rel=1e-10)
+    assert q(z) == pytest.approx(
+        _primal(x_new, x_t, idx, val, yhat, eta, alpha, 5), rel=1e-10
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -223,7 +255,9 @@ def test_curvature_bound_is_the_exact_convexity_limit_for_indicators():
         L = _bound(val)
         assert L == n - 1
         C = np.ones((n, n)) - np.eye(n)
-        assert np.linalg.eigvalsh(np.eye(n) - C / L).min() == pytest.approx(0.0, abs=1e-12)
+        assert np.linalg.eigvalsh(np.eye(n) - C / L).min() == pytest.approx(
+            0.0, abs=1e-12
+        )
     rng = np.random.default_rng(0)
     for _ in range(20):
         val = rng.normal(size=5)
@@ -232,7 +266,9 @@ def test_curvature_bound_is_the_exact_convexity_limit_for_indicators():
         assert max(eig.max(), -eig.min()) <= _bound(val) + 1e-12
     assert _bound(np.array([3.0])) == 0.0
     indptr = np.array([0, 0, 1, 3])
-    np.testing.assert_allclose(row_curvature_bounds(indptr, np.array([2.0, 1.0, 3.0])), [0, 0, 9])
+    np.testing.assert_allclose(
+        row_curvature_bounds(indptr, np.array([2.0, 1.0, 3.0])), [0, 0, 9]
+    )
 
 
 def test_forward_pass_matches_dense_double_sum():
@@ -240,7 +276,8 @@ def test_forward_pass_matches_dense_double_sum():
     X = rng.normal(size=(6, N_FEATURES)) * (rng.uniform(size=(6, N_FEATURES)) < 0.5)
     w0, w, V = 0.3, rng.normal(size=N_FEATURES), rng.normal(size=(N_FEATURES, K))
     expected = [
-        w0 + x @ w + _pairwise_dense(np.flatnonzero(x), x[np.flatnonzero(x)], V) for x in X
+        w0 + x @ w + _pairwise_dense(np.flatnonzero(x), x[np.flatnonzero(x)], V)
+        for x in X
     ]
     np.testing.assert_allclose(fm_decision(X, w0, w, V), expected)
 
@@ -249,7 +286,9 @@ def test_epoch_equals_seed_method_as_written():
     """The closed-form step reproduces the seed's golden-section / linear-solve step."""
     from skfactor.datasets import make_fm_classification
 
-    X, y, _ = make_fm_classification(n_samples=60, n_fields=4, n_categories=3, random_state=0)
+    X, y, _ = make_fm_classification(
+        n_samples=60, n_fields=4, n_categories=3, random_state=0
+    )
     yhat = 2.0 * y - 1
     rng = np.random.default_rng(0)
     V = 0.3 * rng.standard_normal((X.shape[1], K))
@@ -259,9 +298,20 @@ def test_epoch_equals_seed_method_as_written():
     order = np.arange(60, dtype=np.int64)
     loss_ref = seed_prox_epoch(X, yhat, order, eta, *ref)
     loss_ours = run_epoch(
-        X.indptr.astype(np.int64), X.indices.astype(np.int64), X.data, yhat, np.ones(60),
-        eta, 1.0, np.full(60, np.inf), order, 0.0, *ours, *_workspace(),
-        False, *_averaging_state(X.shape[1]),
+        X.indptr.astype(np.int64),
+        X.indices.astype(np.int64),
+        X.data,
+        yhat,
+        np.ones(60),
+        eta,
+        1.0,
+        np.full(60, np.inf),
+        order,
+        0.0,
+        *ours,
+        *_workspace(),
+        False,
+        *_averaging_state(X.shape[1]),
     )
     assert loss_ours == pytest.approx(loss_ref, rel=1e-6)
     for a, b in zip(ours, ref):
@@ -292,7 +342,9 @@ def test_run_epoch_average_is_the_weighted_mean_of_all_iterates():
     """
     from skfactor.datasets import make_fm_classification
 
-    X, y, _ = make_fm_classification(n_samples=40, n_fields=3, n_categories=4, random_state=1)
+    X, y, _ = make_fm_classification(
+        n_samples=40, n_fields=3, n_categories=4, random_state=1
+    )
     indptr, indices = X.indptr.astype(np.int64), X.indices.astype(np.int64)
     yhat = 2.0 * y - 1
     m = X.shape[1]
@@ -306,13 +358,36 @@ def test_run_epoch_average_is_the_weighted_mean_of_all_iterates():
     clock, acc = 0.0, [0.0, np.zeros(m), np.zeros((m, K))]
     for epoch in range(2):
         order = rng.permutation(40).astype(np.int64)
-        run_epoch(indptr, indices, X.data, yhat, weights, eta, scale, np.full(40, np.inf), order,
-                  alpha, *ours, *_workspace(), True, *state)
+        run_epoch(
+            indptr,
+            indices,
+            X.data,
+            yhat,
+            weights,
+            eta,
+            scale,
+            np.full(40, np.inf),
+            order,
+            alpha,
+            *ours,
+            *_workspace(),
+            True,
+            *state,
+        )
         for i in order:
             sl = slice(X.indptr[i], X.indptr[i + 1])
             step = eta * weights[i]
-            prox_step(indices[sl], X.data[sl], yhat[i], scale * step, step, alpha, alpha, *ref,
-                      *_workspace())
+            prox_step(
+                indices[sl],
+                X.data[sl],
+                yhat[i],
+                scale * step,
+                step,
+                alpha,
+                alpha,
+                *ref,
+                *_workspace(),
+            )
             held = (clock + weights[i]) ** 4 - clock**4
             clock += weights[i]
             acc[0] += held * ref[0][0]
@@ -336,14 +411,22 @@ def test_map_objective_gradient_and_value():
 
     from skfactor.datasets import make_fm_classification
 
-    X, y, _ = make_fm_classification(n_samples=50, n_fields=3, n_categories=3, n_numeric=1, random_state=0)
+    X, y, _ = make_fm_classification(
+        n_samples=50, n_fields=3, n_categories=3, n_numeric=1, random_state=0
+    )
     m, k = X.shape[1], 2
     rng = np.random.default_rng(0)
     params = rng.normal(size=1 + m + m * k) * 0.5
     yhat = 2.0 * y - 1
     value, grad = map_objective(params, X, yhat, k, 0.3, 0.7)
     b0, b, V = params[0], params[1 : m + 1], params[m + 1 :].reshape(m, k)
-    expected = np.logaddexp(0, -yhat * fm_decision(X, b0, b, V)).mean() + 0.15 * b @ b + 0.35 * (V * V).sum()
+    expected = (
+        np.logaddexp(0, -yhat * fm_decision(X, b0, b, V)).mean()
+        + 0.15 * b @ b
+        + 0.35 * (V * V).sum()
+    )
     assert value == pytest.approx(expected, rel=1e-12)
-    numeric = approx_fprime(params, lambda p: map_objective(p, X, yhat, k, 0.3, 0.7)[0], 1e-7)
+    numeric = approx_fprime(
+        params, lambda p: map_objective(p, X, yhat, k, 0.3, 0.7)[0], 1e-7
+    )
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)

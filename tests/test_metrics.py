@@ -168,7 +168,5 @@ def test_regime_parameter_error():
 def test_regime_parameter_error_by_labels_with_missing_regime():
     theta = np.array([[1.0], [2.0], [3.0]])
     # true regime 2 never appears: the leftover predicted regime pairs with it
-    err = regime_parameter_error(
-        theta, theta, labels_true=[0, 1], labels_pred=[0, 1]
-    )
+    err = regime_parameter_error(theta, theta, labels_true=[0, 1], labels_pred=[0, 1])
     assert err == 0.0

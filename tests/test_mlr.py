@@ -135,9 +135,7 @@ def test_logpdf_is_the_gaussian_log_density(case):
     X = rng.standard_normal((5, A.shape[0])) * 2 + mean
     expected = multivariate_normal(mean, dense).logpdf(X)
     np.testing.assert_allclose(A.logpdf(X, mean), np.atleast_1d(expected), rtol=1e-10)
-    np.testing.assert_allclose(
-        A.logpdf(X - mean), np.atleast_1d(expected), rtol=1e-10
-    )
+    np.testing.assert_allclose(A.logpdf(X - mean), np.atleast_1d(expected), rtol=1e-10)
 
 
 @SETTINGS
@@ -157,9 +155,7 @@ def test_canonical_order_makes_every_group_contiguous(case):
         if level:
             # every group lies inside its parent
             parent_of_rows = h.labels[level - 1][h.perm]
-            assert np.all(
-                parent_of_rows == np.repeat(h.parent[level], np.diff(bounds))
-            )
+            assert np.all(parent_of_rows == np.repeat(h.parent[level], np.diff(bounds)))
 
 
 def test_sample_has_the_matrix_as_covariance():

@@ -94,9 +94,7 @@ def test_em_step_matches_dense_reference(n_features, n_levels, seed):
         )
         # posterior means of those factors, for every sample
         mine = Z[level][h.labels[level]]  # (n_features, r_l, n_samples)
-        np.testing.assert_allclose(
-            mine, Z_ref.T[columns], rtol=1e-9, atol=1e-10
-        )
+        np.testing.assert_allclose(mine, Z_ref.T[columns], rtol=1e-9, atol=1e-10)
     np.testing.assert_allclose(d_new[h.iperm], np.maximum(d_ref, 1e-12), rtol=1e-9)
     total = np.sum(gaussian_log_density(quad, logdet, n_features))
     assert abs(total - loglik) <= 1e-9 * abs(loglik)
@@ -416,7 +414,11 @@ def test_extreme_values_at_predict_time_give_no_nan(fitted):
 
 def test_make_multilevel_factor_returns_the_true_model():
     X, truth = make_multilevel_factor(
-        n_samples=50, n_features=40, ranks=(2, 1, 1), branching=(3, 2), snr=2.0,
+        n_samples=50,
+        n_features=40,
+        ranks=(2, 1, 1),
+        branching=(3, 2),
+        snr=2.0,
         random_state=0,
     )
     assert X.shape == (50, 40)
@@ -432,7 +434,11 @@ def test_make_multilevel_factor_returns_the_true_model():
     # shuffled: the groups of level 1 are not contiguous in the feature order
     assert np.any(np.diff(truth.hierarchy[1]) < 0)
     X2, truth2 = make_multilevel_factor(
-        n_samples=50, n_features=40, ranks=(2, 1, 1), branching=(3, 2), snr=2.0,
+        n_samples=50,
+        n_features=40,
+        ranks=(2, 1, 1),
+        branching=(3, 2),
+        snr=2.0,
         random_state=0,
     )
     np.testing.assert_array_equal(X, X2)

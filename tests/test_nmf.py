@@ -41,9 +41,15 @@ def _first_reach(history, target):
 
 @pytest.mark.parametrize(
     "beta_loss, penalty, l1_ratio",
-    [("kullback-leibler", "l1", 1.0), ("frobenius", "l1", 1.0), ("frobenius", "l2", 0.0)],
+    [
+        ("kullback-leibler", "l1", 1.0),
+        ("frobenius", "l1", 1.0),
+        ("frobenius", "l2", 0.0),
+    ],
 )
-def test_unbalanced_updates_are_sklearns_with_converted_alphas(beta_loss, penalty, l1_ratio):
+def test_unbalanced_updates_are_sklearns_with_converted_alphas(
+    beta_loss, penalty, l1_ratio
+):
     """With balance="none", our updates are scikit-learn's MU updates once its
     alphas are converted (n_features / n_samples scaling, 1/2 on ridge), which
     also checks the conversion documented in the docstring."""
@@ -56,18 +62,37 @@ def test_unbalanced_updates_are_sklearns_with_converted_alphas(beta_loss, penalt
     alpha_W = factor * sk_alpha_W * n_features
     alpha_H = factor * sk_alpha_H * n_samples
     n_iter = 30
-    sk = NMF(4, solver="mu", beta_loss=beta_loss, l1_ratio=l1_ratio, alpha_W=sk_alpha_W,
-             alpha_H=sk_alpha_H, init="custom", max_iter=n_iter, tol=0)
+    sk = NMF(
+        4,
+        solver="mu",
+        beta_loss=beta_loss,
+        l1_ratio=l1_ratio,
+        alpha_W=sk_alpha_W,
+        alpha_H=sk_alpha_H,
+        init="custom",
+        max_iter=n_iter,
+        tol=0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         W_sk = sk.fit_transform(X, W=W0.copy(), H=H0.copy())
-    ours = BalancedSparseNMF(4, beta_loss=beta_loss, alpha_W=alpha_W, alpha_H=alpha_H,
-                             penalty_W=penalty, penalty_H=penalty, balance="none",
-                             init=(W0, H0), max_iter=n_iter, tol=0).fit(X)
+    ours = BalancedSparseNMF(
+        4,
+        beta_loss=beta_loss,
+        alpha_W=alpha_W,
+        alpha_H=alpha_H,
+        penalty_W=penalty,
+        penalty_H=penalty,
+        balance="none",
+        init=(W0, H0),
+        max_iter=n_iter,
+        tol=0,
+    ).fit(X)
     np.testing.assert_allclose(ours.components_, sk.components_, rtol=1e-8)
     beta = _mu.BETA[beta_loss]
-    sk_objective = _mu.objective(X, W_sk, sk.components_, beta, alpha_W, alpha_H,
-                                 penalty, penalty)
+    sk_objective = _mu.objective(
+        X, W_sk, sk.components_, beta, alpha_W, alpha_H, penalty, penalty
+    )
     assert ours.objective_[n_iter] == pytest.approx(sk_objective, rel=1e-10)
     # the final exact W-step can only improve on the MU iterate
     assert ours.objective_[-1] <= sk_objective
@@ -90,10 +115,21 @@ def test_seed_reproduction_balanced_reaches_unbalanced_100_iterations(mu):
         X, W_true, H_true, init = _seed_setup(seed)
         runs = {}
         for balance in ("every", "none"):
-            model = BalancedSparseNMF(4, alpha_W=mu, alpha_H=mu, balance=balance,
-                                      init=init, n_inner=20, max_iter=100, tol=0)
+            model = BalancedSparseNMF(
+                4,
+                alpha_W=mu,
+                alpha_H=mu,
+                balance=balance,
+                init=init,
+                n_inner=20,
+                max_iter=100,
+                tol=0,
+            )
             W = model.fit_transform(X)
-            runs[balance] = (model.objective_, _fms(W_true, H_true, W, model.components_))
+            runs[balance] = (
+                model.objective_,
+                _fms(W_true, H_true, W, model.components_),
+            )
         target = runs["none"][0][100]
         reached.append(_first_reach(runs["every"][0][:101], target))
         assert runs["every"][1] >= runs["none"][1] - 1e-4
@@ -107,8 +143,15 @@ def test_balancing_helps_with_one_update_per_iteration():
         X, _, _, init = _seed_setup(seed)
         final = {}
         for balance in ("every", "init", "none"):
-            model = BalancedSparseNMF(4, alpha_W=0.1, alpha_H=0.1, balance=balance,
-                                      init=init, max_iter=100, tol=0).fit(X)
+            model = BalancedSparseNMF(
+                4,
+                alpha_W=0.1,
+                alpha_H=0.1,
+                balance=balance,
+                init=init,
+                max_iter=100,
+                tol=0,
+            ).fit(X)
             final[balance] = model.objective_[100]
         assert final["every"] < 0.5 * final["none"]
         assert final["init"] < final["none"]
@@ -116,14 +159,16 @@ def test_balancing_helps_with_one_update_per_iteration():
 
 def test_recovers_known_sparse_factors():
     X, W_true, H_true = make_sparse_nmf(60, 40, 3, sparsity=0.3, snr=50, random_state=3)
-    model = BalancedSparseNMF(3, alpha_W=0.05, alpha_H=0.05, max_iter=1000,
-                              tol=1e-7, random_state=0)
+    model = BalancedSparseNMF(
+        3, alpha_W=0.05, alpha_H=0.05, max_iter=1000, tol=1e-7, random_state=0
+    )
     W = model.fit_transform(X)
     assert _fms(W_true, H_true, W, model.components_) > 0.99
     assert np.mean(W <= 1e-8) == pytest.approx(0.3, abs=0.02)  # the true zeros
     # a strong l1 penalty (the data are counts of ~5e4) makes sparser factors
-    strong = BalancedSparseNMF(3, alpha_W=3000.0, alpha_H=3000.0, max_iter=1000, tol=1e-7,
-                               random_state=0)
+    strong = BalancedSparseNMF(
+        3, alpha_W=3000.0, alpha_H=3000.0, max_iter=1000, tol=1e-7, random_state=0
+    )
     W_strong = strong.fit_transform(X)
     assert np.mean(W_strong <= 1e-8) > np.mean(W <= 1e-8)
 
@@ -134,17 +179,30 @@ def test_recovers_known_sparse_factors():
 @pytest.mark.parametrize("beta_loss", ["kullback-leibler", "frobenius"])
 def test_sparse_input_gives_the_dense_result(beta_loss):
     X, _, _ = make_sparse_nmf(25, 20, 3, sparsity=0.5, snr=20, random_state=1)
-    kwargs = dict(n_components=3, beta_loss=beta_loss, alpha_W=0.1, alpha_H=0.2,
-                  penalty_H="l2", max_iter=40, tol=0, init="random", random_state=0)
+    kwargs = dict(
+        n_components=3,
+        beta_loss=beta_loss,
+        alpha_W=0.1,
+        alpha_H=0.2,
+        penalty_H="l2",
+        max_iter=40,
+        tol=0,
+        init="random",
+        random_state=0,
+    )
     dense = BalancedSparseNMF(**kwargs)
     W = dense.fit_transform(X)
     for container in (sp.csr_matrix, sp.csc_matrix, sp.coo_array):
         est = BalancedSparseNMF(**kwargs)
         W_sparse = est.fit_transform(container(X))
         np.testing.assert_allclose(W_sparse, W, rtol=1e-7, atol=1e-10)
-        np.testing.assert_allclose(est.components_, dense.components_, rtol=1e-7, atol=1e-10)
+        np.testing.assert_allclose(
+            est.components_, dense.components_, rtol=1e-7, atol=1e-10
+        )
         np.testing.assert_allclose(est.objective_, dense.objective_, rtol=1e-9)
-        np.testing.assert_allclose(est.transform(container(X)), W, rtol=1e-7, atol=1e-10)
+        np.testing.assert_allclose(
+            est.transform(container(X)), W, rtol=1e-7, atol=1e-10
+        )
 
 
 def test_sparse_kl_never_densifies(monkeypatch):
@@ -153,8 +211,10 @@ def test_sparse_kl_never_densifies(monkeypatch):
     rng = np.random.default_rng(0)
     n_samples, n_features, nnz = 4000, 3000, 12000
     X = sp.csr_matrix(
-        (rng.poisson(3, nnz) + 1.0,
-         (rng.integers(0, n_samples, nnz), rng.integers(0, n_features, nnz))),
+        (
+            rng.poisson(3, nnz) + 1.0,
+            (rng.integers(0, n_samples, nnz), rng.integers(0, n_features, nnz)),
+        ),
         shape=(n_samples, n_features),
     )
 
@@ -164,8 +224,9 @@ def test_sparse_kl_never_densifies(monkeypatch):
     for cls in (sp.csr_matrix, sp.csc_matrix, sp.coo_matrix):
         monkeypatch.setattr(cls, "toarray", forbidden)
         monkeypatch.setattr(cls, "todense", forbidden)
-    model = BalancedSparseNMF(5, alpha_W=0.1, alpha_H=0.1, init="random", max_iter=3,
-                              tol=0, random_state=0)
+    model = BalancedSparseNMF(
+        5, alpha_W=0.1, alpha_H=0.1, init="random", max_iter=3, tol=0, random_state=0
+    )
     tracemalloc.start()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -197,8 +258,9 @@ def test_transform_solves_the_w_subproblem_exactly(beta_loss):
 
 def test_fit_transform_agrees_with_transform():
     X, _, _ = make_sparse_nmf(30, 20, 4, random_state=4)
-    model = BalancedSparseNMF(4, alpha_W=0.5, alpha_H=0.2, penalty_W="l2", max_iter=30,
-                              random_state=0)
+    model = BalancedSparseNMF(
+        4, alpha_W=0.5, alpha_H=0.2, penalty_W="l2", max_iter=30, random_state=0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         W = model.fit_transform(X)
@@ -219,7 +281,9 @@ def test_attributes_and_objective_history():
     divergence = _mu.beta_divergence(X, W, H, 1)
     assert model.reconstruction_err_ == pytest.approx(np.sqrt(2 * divergence), rel=1e-9)
     np.testing.assert_allclose(model.inverse_transform(W), W @ H)
-    assert list(model.get_feature_names_out()) == [f"balancedsparsenmf{i}" for i in range(4)]
+    assert list(model.get_feature_names_out()) == [
+        f"balancedsparsenmf{i}" for i in range(4)
+    ]
 
 
 def test_frobenius_reconstruction_error_is_the_residual_norm():
@@ -234,11 +298,15 @@ def test_frobenius_reconstruction_error_is_the_residual_norm():
 def test_float32_deterministic_pickle_pandas():
     X, _, _ = make_sparse_nmf(random_state=5)
     X32 = X.astype(np.float32)
-    model = BalancedSparseNMF(3, alpha_W=0.1, alpha_H=0.1, random_state=0, init="random")
+    model = BalancedSparseNMF(
+        3, alpha_W=0.1, alpha_H=0.1, random_state=0, init="random"
+    )
     W32 = model.fit_transform(X32)
     assert W32.dtype == np.float32 and model.components_.dtype == np.float32
     assert model.transform(X32).dtype == np.float32
-    again = BalancedSparseNMF(3, alpha_W=0.1, alpha_H=0.1, random_state=0, init="random")
+    again = BalancedSparseNMF(
+        3, alpha_W=0.1, alpha_H=0.1, random_state=0, init="random"
+    )
     np.testing.assert_array_equal(again.fit_transform(X32), W32)
     np.testing.assert_array_equal(again.components_, model.components_)
     clone = pickle.loads(pickle.dumps(model))
@@ -268,8 +336,16 @@ def test_convergence_warning_and_n_iter():
 @pytest.mark.parametrize("balance", ["every", "init", "none"])
 def test_options_fit(init, balance):
     X, W_true, H_true = make_sparse_nmf(random_state=6)
-    model = BalancedSparseNMF(4, alpha_W=0.1, alpha_H=0.05, penalty_H="l2",
-                              balance=balance, init=init, max_iter=300, random_state=0)
+    model = BalancedSparseNMF(
+        4,
+        alpha_W=0.1,
+        alpha_H=0.05,
+        penalty_H="l2",
+        balance=balance,
+        init=init,
+        max_iter=300,
+        random_state=0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         W = model.fit_transform(X)
@@ -283,7 +359,9 @@ def test_n_components_auto_and_none():
     assert model.n_components_ == 3
     model = BalancedSparseNMF(None, max_iter=5, tol=0).fit(X)
     assert model.n_components_ == 10
-    with pytest.raises(ValueError, match=r"init W has shape \(20, 3\); expected \(20, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"init W has shape \(20, 3\); expected \(20, 2\)"
+    ):
         BalancedSparseNMF(2, init=init).fit(X)
 
 
@@ -333,8 +411,9 @@ def test_zero_rows_and_columns_are_allowed(beta_loss, fmt):
     X[3] = 0
     X[:, 7] = 0
     X = sp.csr_matrix(X) if fmt == "csr" else X
-    model = BalancedSparseNMF(4, beta_loss=beta_loss, alpha_W=0.1, alpha_H=0.1,
-                              max_iter=50, random_state=0)
+    model = BalancedSparseNMF(
+        4, beta_loss=beta_loss, alpha_W=0.1, alpha_H=0.1, max_iter=50, random_state=0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         W = model.fit_transform(X)
@@ -365,8 +444,9 @@ def test_n_components_above_min_dimension_warns():
 @pytest.mark.parametrize("beta_loss", ["kullback-leibler", "frobenius"])
 def test_penalty_that_zeroes_every_component_warns(beta_loss):
     X, _, _ = make_sparse_nmf(random_state=0)
-    model = BalancedSparseNMF(4, beta_loss=beta_loss, alpha_W=1e7, alpha_H=1e7,
-                              max_iter=50, random_state=0)
+    model = BalancedSparseNMF(
+        4, beta_loss=beta_loss, alpha_W=1e7, alpha_H=1e7, max_iter=50, random_state=0
+    )
     with pytest.warns(UserWarning, match="Every component is zero"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -381,7 +461,9 @@ def test_extreme_magnitudes(magnitude, beta_loss):
     """Without penalty the problem is scale-equivariant: the fit of c X is c
     times the fit of X, also where the 1e-16 floor or overflow would bite."""
     X, _, _ = make_sparse_nmf(random_state=0)
-    kwargs = dict(n_components=4, beta_loss=beta_loss, max_iter=30, tol=0, random_state=0)
+    kwargs = dict(
+        n_components=4, beta_loss=beta_loss, max_iter=30, tol=0, random_state=0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reference = BalancedSparseNMF(**kwargs)
@@ -393,7 +475,8 @@ def test_extreme_magnitudes(magnitude, beta_loss):
         W_c @ model.components_ / magnitude, W @ reference.components_, rtol=1e-6
     )
     assert model.reconstruction_err_ == pytest.approx(
-        reference.reconstruction_err_ * magnitude ** (1 if beta_loss == "frobenius" else 0.5),
+        reference.reconstruction_err_
+        * magnitude ** (1 if beta_loss == "frobenius" else 0.5),
         rel=1e-6,
     )
 
@@ -418,20 +501,35 @@ def test_only_the_geometric_mean_of_the_l1_weights_matters_when_balanced():
     products, objectives = {}, {}
     for balance in ("every", "none"):
         for alphas in ((0.1, 0.1), (1.0, 0.01), (0.01, 1.0)):
-            model = BalancedSparseNMF(4, alpha_W=alphas[0], alpha_H=alphas[1],
-                                      balance=balance, init=init, max_iter=60, tol=0)
+            model = BalancedSparseNMF(
+                4,
+                alpha_W=alphas[0],
+                alpha_H=alphas[1],
+                balance=balance,
+                init=init,
+                max_iter=60,
+                tol=0,
+            )
             W = model.fit_transform(X)
             products[balance, alphas] = W @ model.components_
             objectives[balance, alphas] = model.objective_
     for alphas in ((1.0, 0.01), (0.01, 1.0)):
-        np.testing.assert_allclose(products["every", alphas], products["every", (0.1, 0.1)],
-                                   rtol=1e-8, atol=1e-8 * X.max())
+        np.testing.assert_allclose(
+            products["every", alphas],
+            products["every", (0.1, 0.1)],
+            rtol=1e-8,
+            atol=1e-8 * X.max(),
+        )
         # from the first iteration on (the seed's initial scalar scaling,
         # applied before balancing, sees the individual weights)
-        np.testing.assert_allclose(objectives["every", alphas][1:],
-                                   objectives["every", (0.1, 0.1)][1:], rtol=1e-9)
-        assert not np.allclose(objectives["none", alphas], objectives["none", (0.1, 0.1)],
-                               rtol=1e-3)
+        np.testing.assert_allclose(
+            objectives["every", alphas][1:],
+            objectives["every", (0.1, 0.1)][1:],
+            rtol=1e-9,
+        )
+        assert not np.allclose(
+            objectives["none", alphas], objectives["none", (0.1, 0.1)], rtol=1e-3
+        )
 
 
 @settings(max_examples=40, deadline=None)
@@ -461,8 +559,14 @@ def test_any_nonnegative_input_gives_finite_output_and_monotone_objective(
         X = X * 10.0**exponent
     X = sp.csr_matrix(X) if sparse else X
     model = BalancedSparseNMF(
-        int(rng.integers(1, 5)), beta_loss=beta_loss, alpha_W=alphas[0], alpha_H=alphas[1],
-        penalty_W=penalties[0], penalty_H=penalties[1], balance=balance, max_iter=15,
+        int(rng.integers(1, 5)),
+        beta_loss=beta_loss,
+        alpha_W=alphas[0],
+        alpha_H=alphas[1],
+        penalty_W=penalties[0],
+        penalty_H=penalties[1],
+        balance=balance,
+        max_iter=15,
         random_state=0,
     )
     with warnings.catch_warnings():
@@ -475,5 +579,9 @@ def test_any_nonnegative_input_gives_finite_output_and_monotone_objective(
     assert not np.any(np.isnan(model.objective_))
     dense = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=float)
     with np.errstate(over="ignore"):
-        size = dense.sum() if beta_loss == "kullback-leibler" else 0.5 * np.sum(dense**2)
-    assert np.all(np.diff(history) <= 1e-9 * np.abs(history[:-1]) + 1e-12 * size + 1e-300)
+        size = (
+            dense.sum() if beta_loss == "kullback-leibler" else 0.5 * np.sum(dense**2)
+        )
+    assert np.all(
+        np.diff(history) <= 1e-9 * np.abs(history[:-1]) + 1e-12 * size + 1e-300
+    )

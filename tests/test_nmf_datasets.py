@@ -37,7 +37,8 @@ def test_every_column_keeps_a_nonzero():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [dict(sparsity=1.0), dict(sparsity=-0.1), dict(n_components=0), dict(snr="high")]
+    "kwargs",
+    [dict(sparsity=1.0), dict(sparsity=-0.1), dict(n_components=0), dict(snr="high")],
 )
 def test_invalid_parameters(kwargs):
     with pytest.raises(ValueError):

@@ -81,9 +81,9 @@ def test_beta_divergence_is_zero_at_exact_fit():
     _, W, H = _problem(3)
     for beta in (1, 2):
         assert _mu.beta_divergence(W @ H, W, H, beta) == pytest.approx(0, abs=1e-12)
-        assert _mu.beta_divergence(
-            sp.csr_matrix(W @ H), W, H, beta
-        ) == pytest.approx(0, abs=1e-12)
+        assert _mu.beta_divergence(sp.csr_matrix(W @ H), W, H, beta) == pytest.approx(
+            0, abs=1e-12
+        )
 
 
 def _surrogate(f, f_old, numerator, denominator, alpha, penalty, beta):
@@ -110,8 +110,13 @@ def test_penalized_step_minimizes_the_majorizer(beta, penalty, alpha):
     assert np.all(new > 0)
     grid = new[:, None] * np.linspace(0.5, 1.5, 101)[None, :]
     values = _surrogate(
-        grid, f_old[:, None], numerator[:, None], denominator[:, None], alpha,
-        penalty, beta,
+        grid,
+        f_old[:, None],
+        numerator[:, None],
+        denominator[:, None],
+        alpha,
+        penalty,
+        beta,
     )
     at_new = _surrogate(new, f_old, numerator, denominator, alpha, penalty, beta)
     assert np.all(at_new <= values.min(axis=1) + 1e-12 * np.abs(values).max())
@@ -151,8 +156,17 @@ def test_kl_ridge_step_is_seed_eq36_with_mu_twice_alpha():
 def test_objective_never_increases(seed, beta, pW, pH, aW, aH, sparse, balance):
     X, W, H = _problem(seed, sparse=sparse)
     _, _, monitor = _mu.fit_mu(
-        X, W, H, beta=beta, alpha_W=aW, alpha_H=aH, penalty_W=pW, penalty_H=pH,
-        balance_every=balance, max_iter=15, tol=0,
+        X,
+        W,
+        H,
+        beta=beta,
+        alpha_W=aW,
+        alpha_H=aH,
+        penalty_W=pW,
+        penalty_H=pH,
+        balance_every=balance,
+        max_iter=15,
+        tol=0,
     )
     history = np.array(monitor.history)
     assert np.all(np.diff(history) <= 1e-10 * np.abs(history[:-1]))
@@ -199,8 +213,17 @@ def test_fit_mu_is_the_loop_of_the_array_updates(beta, penalties, options, spars
     X, W0, H0 = _problem(16, m=9, n=7, sparse=sparse)
     args = (beta, 0.3, 1.5, *penalties)
     W, H, monitor = _mu.fit_mu(
-        X, W0, H0, beta=beta, alpha_W=0.3, alpha_H=1.5, penalty_W=penalties[0],
-        penalty_H=penalties[1], max_iter=23, tol=0, **options,
+        X,
+        W0,
+        H0,
+        beta=beta,
+        alpha_W=0.3,
+        alpha_H=1.5,
+        penalty_W=penalties[0],
+        penalty_H=penalties[1],
+        max_iter=23,
+        tol=0,
+        **options,
     )
     W_ref, H_ref, history = _reference_mu(X, W0, H0, args, 23, **options)
     np.testing.assert_allclose(monitor.history, history, rtol=1e-12)
@@ -232,11 +255,13 @@ def test_sparse_updates_equal_dense_updates(beta):
     for pen in PENALTIES:
         np.testing.assert_allclose(
             _mu.update_W(X, W, H, beta, 0.4, pen),
-            _mu.update_W(X.toarray(), W, H, beta, 0.4, pen), rtol=1e-12,
+            _mu.update_W(X.toarray(), W, H, beta, 0.4, pen),
+            rtol=1e-12,
         )
         np.testing.assert_allclose(
             _mu.update_H(X, W, H, beta, 0.4, pen),
-            _mu.update_H(X.toarray(), W, H, beta, 0.4, pen), rtol=1e-12,
+            _mu.update_H(X.toarray(), W, H, beta, 0.4, pen),
+            rtol=1e-12,
         )
 
 
@@ -261,7 +286,9 @@ def test_fixed_points_of_the_updates_satisfy_kkt(beta, penalty):
     """After many iterations, the finite-difference gradient of the objective
     is ~0 on entries above the floor and >= 0 on entries at the floor."""
     X, W, H = _problem(7)
-    args = dict(beta=beta, alpha_W=0.5, alpha_H=0.5, penalty_W=penalty, penalty_H=penalty)
+    args = dict(
+        beta=beta, alpha_W=0.5, alpha_H=0.5, penalty_W=penalty, penalty_H=penalty
+    )
     W, H, _ = _mu.fit_mu(X, W, H, **args, max_iter=20000, tol=1e-15)
     f = lambda W_: _mu.objective(X, W_, H, beta, 0.5, 0.5, penalty, penalty)  # noqa: E731
     grad = _numerical_gradient(f, W)
@@ -386,8 +413,17 @@ def test_exact_w_step_rows_are_independent():
 def test_exact_w_step_is_never_worse_than_mu():
     X, W0, H = _problem(13, m=20, n=15, r=4)
     W_mu, _, _ = _mu.fit_mu(
-        X, W0, H, beta=1, alpha_W=0.1, alpha_H=0.0, penalty_W="l1", penalty_H="l1",
-        fit_H=False, max_iter=3000, tol=0,
+        X,
+        W0,
+        H,
+        beta=1,
+        alpha_W=0.1,
+        alpha_H=0.0,
+        penalty_W="l1",
+        penalty_H="l1",
+        fit_H=False,
+        max_iter=3000,
+        tol=0,
     )
     W_newton, _ = solve_activations(X, H, W0, beta=1, alpha=0.1, penalty="l1")
     f = lambda W_: _mu.objective(X, W_, H, 1, 0.1, 0.0, "l1", "l1")  # noqa: E731
@@ -400,9 +436,13 @@ def test_balance_keeps_entries_above_the_floor():
     H = rng.uniform(0.5, 1.0, size=(2, 5))
     W[:, 0] = _mu.EPSILON  # a dead component: balancing would push W below 1e-16
     W2, H2 = _mu.balance(W, H, 1.0, 1e-3, "l1", "l1")
-    assert W2.min() >= _mu.EPSILON * (1 - 1e-12) and H2.min() >= _mu.EPSILON * (1 - 1e-12)
+    assert W2.min() >= _mu.EPSILON * (1 - 1e-12) and H2.min() >= _mu.EPSILON * (
+        1 - 1e-12
+    )
     np.testing.assert_allclose(W2 @ H2, W @ H, rtol=1e-12)
-    assert _mu.penalty(W2, H2, 1.0, 1e-3, "l1", "l1") <= _mu.penalty(W, H, 1.0, 1e-3, "l1", "l1")
+    assert _mu.penalty(W2, H2, 1.0, 1e-3, "l1", "l1") <= _mu.penalty(
+        W, H, 1.0, 1e-3, "l1", "l1"
+    )
     # the live component gets the unconstrained optimum: 1 * |w| = 1e-3 * |h|
     assert W2[:, 1].sum() == pytest.approx(1e-3 * H2[1].sum(), rel=1e-10)
 

@@ -79,8 +79,9 @@ def test_same_objective_as_sklearn_nmf():
     )
     nmf = NMF(3, solver="cd", init="custom", tol=1e-10, max_iter=5000)
     W_sk = nmf.fit_transform(X, W=np.maximum(W0, 0), H=np.maximum(H0, 0))
-    ours, theirs = _objective(X, W, model.components_), _objective(
-        X, W_sk, nmf.components_
+    ours, theirs = (
+        _objective(X, W, model.components_),
+        _objective(X, W_sk, nmf.components_),
     )
     assert ours == pytest.approx(theirs, rel=1e-4)
     assert model.objective_[-1] == pytest.approx(ours, rel=1e-6)

@@ -324,8 +324,9 @@ def test_objective_never_increases(
     n, m, k = shape
     rng = np.random.default_rng(seed)
     X = rng.uniform(size=(n, m)) * rng.lognormal(0, 2)
-    prox_W, prox_H = get_prox(choice_W[0], **choice_W[1]), get_prox(
-        choice_H[0], **choice_H[1]
+    prox_W, prox_H = (
+        get_prox(choice_W[0], **choice_W[1]),
+        get_prox(choice_H[0], **choice_H[1]),
     )
     W0, H0 = svd_init(X, k, np.random.RandomState(0))
     with warnings.catch_warnings():

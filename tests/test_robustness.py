@@ -119,7 +119,9 @@ def fit_and_predict(name, X, y, X_new=None, **kwargs):
     for method, value in (results or {}).items():
         value = value.toarray() if sp.issparse(value) else np.asarray(value)
         if value.dtype.kind in "fc":
-            assert np.all(np.isfinite(value)), f"{name}.{method} returned non-finite values"
+            assert np.all(np.isfinite(value)), (
+                f"{name}.{method} returned non-finite values"
+            )
     return results
 
 
@@ -134,11 +136,16 @@ seeds = st.integers(0, 2**32 - 1)
 # --------------------------------------------------------------- NaN and inf
 @pytest.mark.parametrize("name", NAMES)
 @SETTINGS
-@given(seed=seeds, bad=st.sampled_from([np.nan, np.inf, -np.inf]), count=st.integers(1, 3))
+@given(
+    seed=seeds, bad=st.sampled_from([np.nan, np.inf, -np.inf]), count=st.integers(1, 3)
+)
 def test_non_finite_X_is_rejected(name, seed, bad, count):
     X, y = valid_data(BY_NAME[name], seed=seed % 1000)
     rng = np.random.default_rng(seed)
-    rows, cols = rng.integers(X.shape[0], size=count), rng.integers(X.shape[1], size=count)
+    rows, cols = (
+        rng.integers(X.shape[0], size=count),
+        rng.integers(X.shape[1], size=count),
+    )
     X[rows, cols] = bad
     fit_and_predict(name, X, y, must_fail=True, match="nan|inf")
 
@@ -152,7 +159,12 @@ def test_non_finite_X_at_predict_time_is_rejected(name, seed, bad):
     X[np.random.default_rng(seed).integers(X.shape[0]), 0] = bad
     for method in OUTPUT_METHODS:
         if hasattr(estimator, method):
-            attempt(name, lambda: getattr(estimator, method)(X), must_fail=True, match="nan|inf")
+            attempt(
+                name,
+                lambda: getattr(estimator, method)(X),
+                must_fail=True,
+                match="nan|inf",
+            )
 
 
 @pytest.mark.parametrize("name", SUPERVISED)
@@ -178,7 +190,9 @@ def test_empty_input_is_rejected(name, shape):
 @SETTINGS
 @given(seed=seeds, n_samples=st.integers(1, 3), n_features=st.integers(1, 6))
 def test_few_samples_and_features(name, seed, n_samples, n_features):
-    X, y = valid_data(BY_NAME[name], n_samples=n_samples, n_features=n_features, seed=seed % 1000)
+    X, y = valid_data(
+        BY_NAME[name], n_samples=n_samples, n_features=n_features, seed=seed % 1000
+    )
     if kind(BY_NAME[name]) == "classifier" and n_samples == 1:
         fit_and_predict(name, X, y, must_fail=True)  # a single class
     else:
@@ -189,7 +203,9 @@ def test_few_samples_and_features(name, seed, n_samples, n_features):
 @SETTINGS
 @given(seed=seeds, n_samples=st.integers(4, 30), n_features=st.integers(1, 6))
 def test_one_feature_or_constant_columns(name, seed, n_samples, n_features):
-    X, y = valid_data(BY_NAME[name], n_samples=n_samples, n_features=n_features, seed=seed % 1000)
+    X, y = valid_data(
+        BY_NAME[name], n_samples=n_samples, n_features=n_features, seed=seed % 1000
+    )
     rng = np.random.default_rng(seed)
     constant = rng.random(n_features) < 0.5
     X[:, constant] = rng.uniform(0.1, 1.0, size=constant.sum())
@@ -204,7 +220,12 @@ def test_wrong_number_of_features_at_predict_time(name, seed, extra):
     X, _ = valid_data(BY_NAME[name], n_features=4 + extra, seed=seed % 1000)
     for method in OUTPUT_METHODS:
         if hasattr(estimator, method):
-            attempt(name, lambda: getattr(estimator, method)(X), must_fail=True, match="feature")
+            attempt(
+                name,
+                lambda: getattr(estimator, method)(X),
+                must_fail=True,
+                match="feature",
+            )
 
 
 @pytest.mark.parametrize("name", SUPERVISED)
@@ -283,6 +304,9 @@ def test_sparse_formats(name, fmt):
         for method, value in results.items():
             value = value.toarray() if sp.issparse(value) else np.asarray(value)
             np.testing.assert_allclose(
-                value, np.asarray(dense[method]), rtol=1e-6, atol=1e-8,
+                value,
+                np.asarray(dense[method]),
+                rtol=1e-6,
+                atol=1e-8,
                 err_msg=f"{name}.{method} differs between sparse {fmt} and dense input",
             )

@@ -90,8 +90,9 @@ def test_smoothed_assignments_match_cvxpy(m, K, smoothing, scale):
     assert converged
     np.testing.assert_allclose(Z.sum(axis=1), 1.0, atol=1e-12)
     assert np.all(Z > 0)
-    f, f_oracle = fstep_objective(R, Z, smoothing), fstep_objective(
-        R, oracle, smoothing
+    f, f_oracle = (
+        fstep_objective(R, Z, smoothing),
+        fstep_objective(R, oracle, smoothing),
     )
     # Never worse than the interior-point oracle (up to its own accuracy) ...
     assert f <= f_oracle + 1e-7 * max(1.0, abs(f_oracle))
@@ -309,9 +310,10 @@ def test_lbfgs_matches_cvxpy(loss, n_classes, alpha, fit_intercept):
         X, Y, regime_loss, w, alpha, "l2", fit_intercept
     )
     if loss == "multinomial":  # only differences between classes are identified
-        coef, coef_cvx = coef - coef.mean(
-            axis=1, keepdims=True
-        ), coef_cvx - coef_cvx.mean(axis=1, keepdims=True)
+        coef, coef_cvx = (
+            coef - coef.mean(axis=1, keepdims=True),
+            coef_cvx - coef_cvx.mean(axis=1, keepdims=True),
+        )
         intercept, intercept_cvx = (
             intercept - intercept.mean(),
             intercept_cvx - intercept_cvx.mean(),

@@ -50,7 +50,9 @@ def test_run_tour_reports_failures():
     assert "FAILED: RuntimeError: boom" in lines[2]
     assert any("Traceback" in line for line in lines)
     lines = []
-    assert run_tour([_case(0.2, min_quality=0.5, higher_is_better=False)], out=lines.append)
+    assert run_tour(
+        [_case(0.2, min_quality=0.5, higher_is_better=False)], out=lines.append
+    )
 
 
 def test_main_rejects_unknown_estimator(capsys):

@@ -28,7 +28,9 @@ def test_monitor_max_iter_and_warning():
     monitor.start(10.0)
     stops = [monitor.update(10.0 - k) for k in range(1, 4)]
     assert stops == [False, False, True] and not monitor.converged
-    with pytest.warns(ConvergenceWarning, match="Solver did not converge in max_iter=3"):
+    with pytest.warns(
+        ConvergenceWarning, match="Solver did not converge in max_iter=3"
+    ):
         monitor.warn_if_not_converged()
 
 
@@ -51,14 +53,17 @@ def test_monitor_zero_objective_converges():
 def test_monitor_non_finite_raises():
     monitor = ConvergenceMonitor(tol=1e-4, max_iter=10, name="MU")
     monitor.start(1.0)
-    with pytest.raises(ValueError, match="MU: the objective became nan at iteration 1") as exc:
+    with pytest.raises(
+        ValueError, match="MU: the objective became nan at iteration 1"
+    ) as exc:
         monitor.update(np.nan)
     assert isinstance(exc.value, FloatingPointError)
 
 
 def test_monitor_verbose(capsys):
-    monitor = ConvergenceMonitor(tol=1e-4, max_iter=10, verbose=1, name="EM",
-                                 objective_name="log-likelihood")
+    monitor = ConvergenceMonitor(
+        tol=1e-4, max_iter=10, verbose=1, name="EM", objective_name="log-likelihood"
+    )
     monitor.start(-3.0)
     monitor.update(-2.0)
     out = capsys.readouterr().out
@@ -117,5 +122,7 @@ def test_fill_doc_with_family_fragments():
 def test_check_finite_scale(to_matrix):
     check_finite_scale(to_matrix(np.array([[0.0, 1e100], [-1e150, 0.0]])), "fit")
     check_finite_scale(np.zeros((0, 3)), "fit")
-    with pytest.raises(ValueError, match=r"y passed to Est.fit has values up to 1e\+200"):
+    with pytest.raises(
+        ValueError, match=r"y passed to Est.fit has values up to 1e\+200"
+    ):
         check_finite_scale(to_matrix(np.array([[0.0, -1e200]])), "Est.fit", name="y")

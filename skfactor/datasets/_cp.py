@@ -21,7 +21,9 @@ __all__ = ["make_cp_tensor"]
     },
     prefer_skip_nested_validation=True,
 )
-def make_cp_tensor(shape=(30, 30, 30), n_components=4, *, snr_db=40.0, random_state=None):
+def make_cp_tensor(
+    shape=(30, 30, 30), n_components=4, *, snr_db=40.0, random_state=None
+):
     r"""Noisy low-rank CP tensor with factors uniform on [0, 1].
 
     The setting of the ridge CPD experiment of Cohen and Leplat (seed 002):

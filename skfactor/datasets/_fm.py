@@ -97,10 +97,16 @@ def make_fm_classification(
     cats = rng.randint(n_categories, size=(n_samples, n_fields))
     cols = cats + n_categories * np.arange(n_fields)
     numeric = rng.standard_normal((n_samples, n_numeric))
-    indices = np.hstack([cols, np.broadcast_to(n_onehot + np.arange(n_numeric), (n_samples, n_numeric))])
+    indices = np.hstack(
+        [cols, np.broadcast_to(n_onehot + np.arange(n_numeric), (n_samples, n_numeric))]
+    )
     values = np.hstack([np.ones((n_samples, n_fields)), numeric])
     X = sp.csr_matrix(
-        (values.ravel(), indices.ravel(), np.arange(n_samples + 1) * (n_fields + n_numeric)),
+        (
+            values.ravel(),
+            indices.ravel(),
+            np.arange(n_samples + 1) * (n_fields + n_numeric),
+        ),
         shape=(n_samples, n_features),
     )
     coef = bias_scale * rng.standard_normal(n_features)

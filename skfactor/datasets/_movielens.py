@@ -64,7 +64,9 @@ def _ensure_files(directory, data_home, download):
             "download_if_missing=True, or put the extracted ml-100k folder in "
             f"data_home (or the {DATA_HOME_ENV} environment variable)."
         )
-    archive = fetch_file(ARCHIVE_URL, Path(data_home) / "ml-100k.zip", name="MovieLens-100k")
+    archive = fetch_file(
+        ARCHIVE_URL, Path(data_home) / "ml-100k.zip", name="MovieLens-100k"
+    )
     with zipfile.ZipFile(archive) as zipped:
         members = [m for m in zipped.namelist() if m.startswith("ml-100k/")]
         zipped.extractall(Path(data_home), members=members)
@@ -105,7 +107,9 @@ def _side_features(directory):
             names.append(f"{field}={value}")
 
     def rows(table, ids, columns_of):
-        entries = [(row_id, col) for row_id, row in zip(ids, table) for col in columns_of(row)]
+        entries = [
+            (row_id, col) for row_id, row in zip(ids, table) for col in columns_of(row)
+        ]
         r, c = np.array(entries).T
         return sp.csr_matrix(
             (np.ones(len(r)), (r, c)), shape=(max(ids) + 1, len(names))
@@ -124,16 +128,28 @@ def _side_features(directory):
     movie_rows = rows(
         items,
         item_ids,
-        lambda row: [column["movie", int(row[0])]]
-        + [column["genre", g] for g, flag in zip(genres, row[-len(genres):]) if flag == "1"],
+        lambda row: (
+            [column["movie", int(row[0])]]
+            + [
+                column["genre", g]
+                for g, flag in zip(genres, row[-len(genres) :])
+                if flag == "1"
+            ]
+        ),
     )
     return names, user_rows, movie_rows
 
 
 def _design(directory, filename, user_rows, movie_rows):
-    ratings = np.loadtxt(directory / filename, dtype=np.int64, usecols=(0, 1, 2), ndmin=2)
-    unknown_users = np.setdiff1d(ratings[:, 0], np.flatnonzero(user_rows.getnnz(axis=1)))
-    unknown_movies = np.setdiff1d(ratings[:, 1], np.flatnonzero(movie_rows.getnnz(axis=1)))
+    ratings = np.loadtxt(
+        directory / filename, dtype=np.int64, usecols=(0, 1, 2), ndmin=2
+    )
+    unknown_users = np.setdiff1d(
+        ratings[:, 0], np.flatnonzero(user_rows.getnnz(axis=1))
+    )
+    unknown_movies = np.setdiff1d(
+        ratings[:, 1], np.flatnonzero(movie_rows.getnnz(axis=1))
+    )
     if unknown_users.size or unknown_movies.size:
         raise ValueError(
             f"{filename} rates unknown user ids {unknown_users[:5].tolist()} or movie "

@@ -262,8 +262,9 @@ def penalized_step(F, numerator, denominator, alpha, penalty, beta):
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
     # flat contiguous arrays (copies only where broadcast or strided)
     F, numerator, denominator = (
-        np.ascontiguousarray(a if a.shape == shape else np.broadcast_to(a, shape))
-        .reshape(-1)
+        np.ascontiguousarray(
+            a if a.shape == shape else np.broadcast_to(a, shape)
+        ).reshape(-1)
         for a in arrays
     )
     out = np.empty(F.shape)
@@ -317,6 +318,7 @@ def _csr_arrays(X):
 # Compiled code below uses scalar loops only and passes no constant flags
 # to compiled callees: array expressions and literal arguments (each a
 # separate specialization) multiply the compilation time.
+
 
 # reassociation lets LLVM vectorize the sums over the components and the
 # nonzeros (about 20% faster on 30 x 30, 10% on digits); results change at
@@ -468,8 +470,14 @@ def update_W(X, W, H, beta, alpha, penalty):
         W_new = np.empty_like(W)
         csr = _csr_arrays(X)
         _kl_sweep(
-            *csr, W, np.ascontiguousarray(H.T, dtype=np.float64), float(alpha),
-            penalty_degree(penalty), W_new, np.empty((0, 0)), np.empty(csr[2].size),
+            *csr,
+            W,
+            np.ascontiguousarray(H.T, dtype=np.float64),
+            float(alpha),
+            penalty_degree(penalty),
+            W_new,
+            np.empty((0, 0)),
+            np.empty(csr[2].size),
         )
         return W_new
     numerator = np.asarray(safe_sparse_dot(X, H.T))
@@ -504,8 +512,12 @@ def balance(W, H, alpha_W, alpha_H, penalty_W, penalty_H):
     W = np.array(W, dtype=np.float64, order="C")
     Ht = np.array(H.T, dtype=np.float64, order="C")
     _balance_in_place(
-        W, Ht, float(alpha_W), penalty_degree(penalty_W),
-        float(alpha_H), penalty_degree(penalty_H),
+        W,
+        Ht,
+        float(alpha_W),
+        penalty_degree(penalty_W),
+        float(alpha_H),
+        penalty_degree(penalty_H),
     )
     return W, Ht.T
 
@@ -561,9 +573,26 @@ def _copy(source, target):
 
 @njit(cache=True)
 def _kl_iterations(
-    indptr, indices, data, data_sum, W, W_next, Ht, numerator_T,
-    alpha_W, degree_W, alpha_H, degree_H, fit_H, balance_every, n_inner,
-    advance, values, ratios, W_history, Ht_history,
+    indptr,
+    indices,
+    data,
+    data_sum,
+    W,
+    W_next,
+    Ht,
+    numerator_T,
+    alpha_W,
+    degree_W,
+    alpha_H,
+    degree_H,
+    fit_H,
+    balance_every,
+    n_inner,
+    advance,
+    values,
+    ratios,
+    W_history,
+    Ht_history,
 ):
     """``values.size`` iterations from the iterate ``(W, Ht^T)``, in place.
 
@@ -587,8 +616,16 @@ def _kl_iterations(
             for inner in range(n_inner):
                 if inner > 0:
                     _kl_sweep(
-                        indptr, indices, data, W, Ht, alpha_W, degree_W,
-                        no_array, numerator_T, scratch,
+                        indptr,
+                        indices,
+                        data,
+                        W,
+                        Ht,
+                        alpha_W,
+                        degree_W,
+                        no_array,
+                        numerator_T,
+                        scratch,
                     )
                 _kl_update_columns(W, Ht, numerator_T, alpha_H, degree_H)
             if balance_every:
@@ -602,8 +639,15 @@ def _kl_iterations(
                 source = W_inner
             last = inner == n_inner - 1
             _kl_sweep(
-                indptr, indices, data, source, Ht, alpha_W, degree_W,
-                W_next, numerator_T if fit_H and last else no_array,
+                indptr,
+                indices,
+                data,
+                source,
+                Ht,
+                alpha_W,
+                degree_W,
+                W_next,
+                numerator_T if fit_H and last else no_array,
                 ratios[step] if inner == 0 else scratch,
             )
         values[step] = _kl_objective_rest(
@@ -637,8 +681,19 @@ class _KLSweeps:
     memory and copies).
     """
 
-    def __init__(self, X, W, H, alpha_W, alpha_H, penalty_W, penalty_H, fit_H,
-                 balance_every, n_inner):
+    def __init__(
+        self,
+        X,
+        W,
+        H,
+        alpha_W,
+        alpha_H,
+        penalty_W,
+        penalty_H,
+        fit_H,
+        balance_every,
+        n_inner,
+    ):
         self.csr = _csr_arrays(X)
         self.data_sum = float(self.csr[2].sum())
         self.W = np.array(W, dtype=np.float64, order="C")
@@ -646,8 +701,10 @@ class _KLSweeps:
         self.Ht = np.array(H.T, dtype=np.float64, order="C")
         self.numerator_T = np.zeros(self.Ht.shape if fit_H else (0, 0))
         self.weights = (
-            float(alpha_W), penalty_degree(penalty_W),
-            float(alpha_H), penalty_degree(penalty_H),
+            float(alpha_W),
+            penalty_degree(penalty_W),
+            float(alpha_H),
+            penalty_degree(penalty_H),
         )
         self.fit_H = fit_H
         self.balance_every = balance_every
@@ -661,9 +718,21 @@ class _KLSweeps:
         self.W_history = np.empty((n_steps,) + self.W.shape)
         self.Ht_history = np.empty((n_steps,) + self.Ht.shape)
         _kl_iterations(
-            *self.csr, self.data_sum, self.W, self.W_next, self.Ht, self.numerator_T,
-            *self.weights, self.fit_H, self.balance_every, self.n_inner,
-            advance, values, ratios, self.W_history, self.Ht_history,
+            *self.csr,
+            self.data_sum,
+            self.W,
+            self.W_next,
+            self.Ht,
+            self.numerator_T,
+            *self.weights,
+            self.fit_H,
+            self.balance_every,
+            self.n_inner,
+            advance,
+            values,
+            ratios,
+            self.W_history,
+            self.Ht_history,
         )
         # sum x log(x / y), the logarithms of the whole batch at once
         _add_weighted_sums(values, np.log(ratios, out=ratios), self.csr[2])
@@ -686,8 +755,20 @@ class _KLSweeps:
 class _NumpyUpdates:
     """Iterations by the array updates :func:`update_W` and :func:`update_H`."""
 
-    def __init__(self, X, W, H, beta, alpha_W, alpha_H, penalty_W, penalty_H, fit_H,
-                 balance_every, n_inner):
+    def __init__(
+        self,
+        X,
+        W,
+        H,
+        beta,
+        alpha_W,
+        alpha_H,
+        penalty_W,
+        penalty_H,
+        fit_H,
+        balance_every,
+        n_inner,
+    ):
         self.X, self.W, self.H = X, W, H
         self.XT = X.T.tocsr() if sp.issparse(X) else X.T
         self.args = (beta, alpha_W, alpha_H, penalty_W, penalty_H)

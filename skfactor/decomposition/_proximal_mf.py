@@ -399,8 +399,9 @@ class ProximalMF(_BaseMatrixFactorization):
 
     def _warn_if_scale_escapes_penalty(self):
         for factor, other in (("W", "H"), ("H", "W")):
-            prox, alpha = getattr(self, f"prox_{factor}"), getattr(
-                self, f"alpha_{factor}"
+            prox, alpha = (
+                getattr(self, f"prox_{factor}"),
+                getattr(self, f"alpha_{factor}"),
             )
             other_prox = getattr(self, f"prox_{other}")
             if (

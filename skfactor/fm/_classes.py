@@ -8,8 +8,15 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    check_classification_targets,
+)
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
 from ..utils._docstrings import fill_doc
 from ..utils._monitor import ConvergenceMonitor
@@ -270,7 +277,9 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
             )
         if not hasattr(self, "step_size_"):
             if self.step_size == "auto":
-                self.step_size_ = AUTO_STEP_FRACTION / max(1.0, float(bounds.max(initial=0.0)))
+                self.step_size_ = AUTO_STEP_FRACTION / max(
+                    1.0, float(bounds.max(initial=0.0))
+                )
             else:
                 self.step_size_ = float(self.step_size)
         if self.step_size == "auto":
@@ -300,7 +309,10 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
         # sums of the weighted iterate average (see run_epoch).
         self._iterate = (np.zeros(1), np.zeros(n_features), components)
         self._averaging = (
-            np.zeros(2), np.zeros(1), np.zeros(n_features), np.zeros((n_features, k)),
+            np.zeros(2),
+            np.zeros(1),
+            np.zeros(n_features),
+            np.zeros((n_features, k)),
             np.zeros(n_features),
         )
         self.t_ = 0
@@ -319,7 +331,11 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
                 clock, sum_w0, sum_w, sum_V, last, w0, w, V
             )
         else:
-            self.intercept_, self.coef_, self.components_ = float(w0[0]), w.copy(), V.copy()
+            self.intercept_, self.coef_, self.components_ = (
+                float(w0[0]),
+                w.copy(),
+                V.copy(),
+            )
 
     def _mean_loss(self, X, yhat, sample_weight):
         w0, w, V = self._iterate
@@ -334,9 +350,20 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
             eta = eta / (1.0 + self.t_) ** self.power_t
         work = np.empty((3, self.n_components))
         total = run_epoch(
-            X.indptr, X.indices, X.data, yhat, sample_weight, eta,
-            float(self.bias_step_scale), max_step, order.astype(np.int64),
-            float(self.alpha), *self._iterate, *work, bool(self.average), *self._averaging,
+            X.indptr,
+            X.indices,
+            X.data,
+            yhat,
+            sample_weight,
+            eta,
+            float(self.bias_step_scale),
+            max_step,
+            order.astype(np.int64),
+            float(self.alpha),
+            *self._iterate,
+            *work,
+            bool(self.average),
+            *self._averaging,
         )
         self.t_ += 1
         loss = total / sample_weight.sum()
@@ -378,7 +405,10 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
             self._initialize(X.shape[1], rng)
         max_step = self._step_bounds(X, sample_weight)
         monitor = ConvergenceMonitor(
-            self.tol, self.max_iter, self.verbose, name=type(self).__name__,
+            self.tol,
+            self.max_iter,
+            self.verbose,
+            name=type(self).__name__,
             objective_name="training loss",
         )
         monitor.start(self._mean_loss(X, yhat, sample_weight))
@@ -436,7 +466,11 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(
-            self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=False
+            self,
+            X,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            reset=False,
         )
         if sp.issparse(X):
             X = X.tocsr().astype(np.float64)
@@ -479,7 +513,9 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, 2)
         """
         scores = self.decision_function(X)
-        return np.column_stack([-np.logaddexp(0.0, scores), -np.logaddexp(0.0, -scores)])
+        return np.column_stack(
+            [-np.logaddexp(0.0, scores), -np.logaddexp(0.0, -scores)]
+        )
 
     def predict(self, X):
         """Predicted label, ``classes_[1]`` where the probability exceeds 0.5.

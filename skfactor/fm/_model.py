@@ -29,5 +29,7 @@ def fm_decision(X, intercept, coef, components):
     """
     XV = X @ components
     squared = X.multiply(X) if sp.issparse(X) else X * X
-    pairwise = 0.5 * ((XV * XV).sum(axis=1) - squared @ (components * components).sum(axis=1))
+    pairwise = 0.5 * (
+        (XV * XV).sum(axis=1) - squared @ (components * components).sum(axis=1)
+    )
     return intercept + X @ coef + np.asarray(pairwise).ravel()

@@ -285,13 +285,43 @@ def _setup(idx, val, eta, eta_v, lam_b, lam_v, w0, w, V, r):
         e1 = rho * rho * rr / (n * c)
         e2 = max(rho * rho * (sum_a2_v2 - rr / n) / c, 0.0)
     slope = eta + eta_b * sum_a2
-    return (linear, pairwise, linear_c, slope, rho_b, eta_b, rho, eta_v, uniform,
-            lam1, e1, lam2, e2)
+    return (
+        linear,
+        pairwise,
+        linear_c,
+        slope,
+        rho_b,
+        eta_b,
+        rho,
+        eta_v,
+        uniform,
+        lam1,
+        e1,
+        lam2,
+        e2,
+    )
 
 
 @njit(cache=True, nogil=True)
-def _margin(z, yhat, eta_v, linear_c, slope, uniform, lam1, e1, lam2, e2,
-            idx, val, V, rho, r, p, q):
+def _margin(
+    z,
+    yhat,
+    eta_v,
+    linear_c,
+    slope,
+    uniform,
+    lam1,
+    e1,
+    lam2,
+    e2,
+    idx,
+    val,
+    V,
+    rho,
+    r,
+    p,
+    q,
+):
     """``m(z) = yhat sigma(x*(z))`` and ``m'(z)``."""
     beta = eta_v * z * yhat
     _, k1, k2 = _kernel(beta, uniform, lam1, e1, lam2, e2, idx, val, V, rho, r, p, q)
@@ -301,8 +331,9 @@ def _margin(z, yhat, eta_v, linear_c, slope, uniform, lam1, e1, lam2, e2,
 
 
 @njit(cache=True, nogil=True)
-def _solve_dual(yhat, eta_v, linear_c, slope, uniform, lam1, e1, lam2, e2,
-                idx, val, V, rho, r, p, q):
+def _solve_dual(
+    yhat, eta_v, linear_c, slope, uniform, lam1, e1, lam2, e2, idx, val, V, rho, r, p, q
+):
     """Maximize q: root of ``F(t) = t + m(expit(t))`` by safeguarded Newton.
 
     ``F`` is increasing and ``F(-m(0)) >= 0 >= F(-m(1))``. Newton starts at
@@ -311,15 +342,49 @@ def _solve_dual(yhat, eta_v, linear_c, slope, uniform, lam1, e1, lam2, e2,
     lower end ``-m(1)`` is only evaluated when a bisection needs it. Stops
     when the Newton correction is below ``1e-12 (1 + |t|)``.
     """
-    m0, _ = _margin(0.0, yhat, eta_v, linear_c, slope, uniform, lam1, e1, lam2, e2,
-                    idx, val, V, rho, r, p, q)
+    m0, _ = _margin(
+        0.0,
+        yhat,
+        eta_v,
+        linear_c,
+        slope,
+        uniform,
+        lam1,
+        e1,
+        lam2,
+        e2,
+        idx,
+        val,
+        V,
+        rho,
+        r,
+        p,
+        q,
+    )
     hi = -m0
     lo = -np.inf
     t = hi
     for _ in range(_NEWTON_MAX_ITER):
         z = _expit(t)
-        m, dm = _margin(z, yhat, eta_v, linear_c, slope, uniform, lam1, e1, lam2, e2,
-                        idx, val, V, rho, r, p, q)
+        m, dm = _margin(
+            z,
+            yhat,
+            eta_v,
+            linear_c,
+            slope,
+            uniform,
+            lam1,
+            e1,
+            lam2,
+            e2,
+            idx,
+            val,
+            V,
+            rho,
+            r,
+            p,
+            q,
+        )
         f = t + m
         if f > 0.0:
             hi = t
@@ -331,8 +396,25 @@ def _solve_dual(yhat, eta_v, linear_c, slope, uniform, lam1, e1, lam2, e2,
         t_new = t - step
         if not (lo < t_new < hi):
             if lo == -np.inf:
-                m1, _ = _margin(1.0, yhat, eta_v, linear_c, slope, uniform, lam1, e1,
-                                lam2, e2, idx, val, V, rho, r, p, q)
+                m1, _ = _margin(
+                    1.0,
+                    yhat,
+                    eta_v,
+                    linear_c,
+                    slope,
+                    uniform,
+                    lam1,
+                    e1,
+                    lam2,
+                    e2,
+                    idx,
+                    val,
+                    V,
+                    rho,
+                    r,
+                    p,
+                    q,
+                )
                 lo = -m1
                 if lo >= hi:  # degenerate bracket (no dependence on z)
                     return _expit(hi)
@@ -357,11 +439,40 @@ def prox_step(idx, val, yhat, eta, eta_v, lam_b, lam_v, w0, w, V, r, p, q):
     parameters, updated in place; ``r``, ``p``, ``q``: work vectors of length
     ``k``. The caller guarantees ``eta / (1 + eta lam) * L < 1``.
     """
-    (linear, pairwise, linear_c, slope, rho_b, eta_b, rho, eta_v, uniform,
-     lam1, e1, lam2, e2) = _setup(idx, val, eta, eta_v, lam_b, lam_v, w0, w, V, r)
+    (
+        linear,
+        pairwise,
+        linear_c,
+        slope,
+        rho_b,
+        eta_b,
+        rho,
+        eta_v,
+        uniform,
+        lam1,
+        e1,
+        lam2,
+        e2,
+    ) = _setup(idx, val, eta, eta_v, lam_b, lam_v, w0, w, V, r)
     loss = logistic_loss(yhat * (linear + pairwise))
-    z = _solve_dual(yhat, eta_v, linear_c, slope, uniform, lam1, e1, lam2, e2,
-                    idx, val, V, rho, r, p, q)
+    z = _solve_dual(
+        yhat,
+        eta_v,
+        linear_c,
+        slope,
+        uniform,
+        lam1,
+        e1,
+        lam2,
+        e2,
+        idx,
+        val,
+        V,
+        rho,
+        r,
+        p,
+        q,
+    )
     beta = eta_v * z * yhat
     k = V.shape[1]
     n = idx.shape[0]
@@ -402,8 +513,21 @@ def dual_objective(z, idx, val, yhat, eta, eta_v, lam_b, lam_v, w0, w, V):
     r = np.empty(k)
     p = np.empty(k)
     q = np.empty(k)
-    (linear, pairwise, linear_c, slope, rho_b, eta_b, rho, eta_v, uniform,
-     lam1, e1, lam2, e2) = _setup(idx, val, eta, eta_v, lam_b, lam_v, w0, w, V, r)
+    (
+        linear,
+        pairwise,
+        linear_c,
+        slope,
+        rho_b,
+        eta_b,
+        rho,
+        eta_v,
+        uniform,
+        lam1,
+        e1,
+        lam2,
+        e2,
+    ) = _setup(idx, val, eta, eta_v, lam_b, lam_v, w0, w, V, r)
     beta = eta_v * z * yhat
     k0, _, _ = _kernel(beta, uniform, lam1, e1, lam2, e2, idx, val, V, rho, r, p, q)
     norm_b = 0.0
@@ -426,8 +550,30 @@ def _held_weight(start, stop):
 
 
 @njit(cache=True, nogil=True)
-def run_epoch(indptr, indices, data, yhat, sample_weight, eta, bias_scale, max_step, order,
-              alpha, w0, w, V, r, p, q, average, clock, sum_w0, sum_w, sum_V, last):
+def run_epoch(
+    indptr,
+    indices,
+    data,
+    yhat,
+    sample_weight,
+    eta,
+    bias_scale,
+    max_step,
+    order,
+    alpha,
+    w0,
+    w,
+    V,
+    r,
+    p,
+    q,
+    average,
+    clock,
+    sum_w0,
+    sum_w,
+    sum_V,
+    last,
+):
     """One pass of proximal steps over ``order``; return the weighted loss sum.
 
     Sample ``i`` (CSR row of ``indptr``, ``indices``, ``data``; label
@@ -466,8 +612,21 @@ def run_epoch(indptr, indices, data, yhat, sample_weight, eta, bias_scale, max_s
                     sum_V[j, l] += held * V[j, l]
                 last[j] = now
             clock[0] = now + weight
-        loss, _ = prox_step(indices[start:stop], data[start:stop], yhat[i], bias_scale * step,
-                            step, alpha, alpha, w0, w, V, r, p, q)
+        loss, _ = prox_step(
+            indices[start:stop],
+            data[start:stop],
+            yhat[i],
+            bias_scale * step,
+            step,
+            alpha,
+            alpha,
+            w0,
+            w,
+            V,
+            r,
+            p,
+            q,
+        )
         total += weight * loss
     return total
 

@@ -72,7 +72,7 @@ def seed_prox_epoch(X, yhat, order, eta, w0, w, V):
     """
     total = 0.0
     for i in order:
-        nz = X.indices[X.indptr[i]:X.indptr[i + 1]]
+        nz = X.indices[X.indptr[i] : X.indptr[i + 1]]
         y = float(yhat[i])
         n = nz.size
         Vt = V[nz]
@@ -101,8 +101,24 @@ def seed_prox_epoch(X, yhat, order, eta, w0, w, V):
 
 
 @njit(cache=True, nogil=True)
-def sgd_epoch(indptr, indices, data, yhat, order, lr, lam_b, lam_v, adagrad,
-              w0, w, V, g0, gw, gV, s):
+def sgd_epoch(
+    indptr,
+    indices,
+    data,
+    yhat,
+    order,
+    lr,
+    lam_b,
+    lam_v,
+    adagrad,
+    w0,
+    w,
+    V,
+    g0,
+    gw,
+    gV,
+    s,
+):
     """One epoch of SGD or Adagrad on the penalized logistic loss of an FM.
 
     ``g0``, ``gw``, ``gV`` are the Adagrad accumulators (same shapes as the
@@ -166,8 +182,18 @@ def sgd_epoch(indptr, indices, data, yhat, order, lr, lam_b, lam_v, adagrad,
     return total
 
 
-def sgd_fit(X, y, n_components, epochs, lr, lam_b=0.0, lam_v=0.0, adagrad=True,
-            init_std=0.1, random_state=0):
+def sgd_fit(
+    X,
+    y,
+    n_components,
+    epochs,
+    lr,
+    lam_b=0.0,
+    lam_v=0.0,
+    adagrad=True,
+    init_std=0.1,
+    random_state=0,
+):
     """Train an FM by :func:`sgd_epoch`; return ``(loss_curve, (w0, w, V), seconds)``.
 
     ``seconds`` is the training time without the numba compilation.
@@ -185,13 +211,42 @@ def sgd_fit(X, y, n_components, epochs, lr, lam_b=0.0, lam_v=0.0, adagrad=True,
     indptr, indices = X.indptr.astype(np.int64), X.indices.astype(np.int64)
     data = X.data.astype(np.float64)
     empty = np.arange(0, dtype=np.int64)
-    sgd_epoch(indptr, indices, data, yhat, empty, lr, lam_b, lam_v, adagrad, w0, w, V, *acc, work)
+    sgd_epoch(
+        indptr,
+        indices,
+        data,
+        yhat,
+        empty,
+        lr,
+        lam_b,
+        lam_v,
+        adagrad,
+        w0,
+        w,
+        V,
+        *acc,
+        work,
+    )
     curve = []
     start = time.perf_counter()
     for _ in range(epochs):
         order = rng.permutation(X.shape[0]).astype(np.int64)
-        total = sgd_epoch(indptr, indices, data, yhat, order, lr, lam_b, lam_v, adagrad,
-                          w0, w, V, *acc, work)
+        total = sgd_epoch(
+            indptr,
+            indices,
+            data,
+            yhat,
+            order,
+            lr,
+            lam_b,
+            lam_v,
+            adagrad,
+            w0,
+            w,
+            V,
+            *acc,
+            work,
+        )
         curve.append(total / X.shape[0])
     return curve, (float(w0[0]), w, V), time.perf_counter() - start
 
@@ -211,7 +266,9 @@ def map_objective(params, X, yhat, n_components, lam_b, lam_v, X2=None):
     sigma = b0 + X @ b + 0.5 * ((XV * XV).sum(axis=1) - X2 @ (V * V).sum(axis=1))
     margin = yhat * sigma
     n = X.shape[0]
-    value = np.logaddexp(0.0, -margin).mean() + 0.5 * (lam_b * b @ b + lam_v * (V * V).sum())
+    value = np.logaddexp(0.0, -margin).mean() + 0.5 * (
+        lam_b * b @ b + lam_v * (V * V).sum()
+    )
     # d loss / d sigma = -yhat expit(-margin), averaged
     d = -yhat * np.exp(-np.logaddexp(0.0, margin)) / n
     grad_V = X.T @ (d[:, None] * XV) - (X2.T @ d)[:, None] * V + lam_v * V
@@ -219,7 +276,9 @@ def map_objective(params, X, yhat, n_components, lam_b, lam_v, X2=None):
     return value, grad
 
 
-def map_fit(X, y, n_components, lam_b, lam_v, init_std=0.1, max_iter=500, random_state=0):
+def map_fit(
+    X, y, n_components, lam_b, lam_v, init_std=0.1, max_iter=500, random_state=0
+):
     """Penalized MAP FM by L-BFGS; return ``((w0, w, V), seconds, n_iter)``."""
     import time
 
@@ -229,7 +288,9 @@ def map_fit(X, y, n_components, lam_b, lam_v, init_std=0.1, max_iter=500, random
     rng = np.random.default_rng(random_state)
     X = X.tocsr().astype(np.float64)
     m = X.shape[1]
-    x0 = np.concatenate([np.zeros(m + 1), init_std * rng.standard_normal(m * n_components)])
+    x0 = np.concatenate(
+        [np.zeros(m + 1), init_std * rng.standard_normal(m * n_components)]
+    )
     yhat = 2.0 * np.asarray(y, dtype=np.float64) - 1.0
     start = time.perf_counter()
     X2 = X.multiply(X).tocsr()
@@ -237,9 +298,17 @@ def map_fit(X, y, n_components, lam_b, lam_v, init_std=0.1, max_iter=500, random
     # busy machine; one thread is faster.
     with threadpool_limits(1, user_api="blas"):
         res = minimize(
-            map_objective, x0, args=(X, yhat, n_components, lam_b, lam_v, X2), jac=True,
-            method="L-BFGS-B", options={"maxiter": max_iter},
+            map_objective,
+            x0,
+            args=(X, yhat, n_components, lam_b, lam_v, X2),
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": max_iter},
         )
     seconds = time.perf_counter() - start
     x = res.x
-    return (float(x[0]), x[1 : m + 1], x[m + 1 :].reshape(m, n_components)), seconds, res.nit
+    return (
+        (float(x[0]), x[1 : m + 1], x[m + 1 :].reshape(m, n_components)),
+        seconds,
+        res.nit,
+    )

@@ -247,7 +247,15 @@ class MultilevelFactorModel(
         else:
             F, d = init_random(n_features, ranks, mask, self.noise_floor, rng)
         F, d, monitor = fit_em(
-            Yt, F, d, h, ranks, self.noise_floor, mask, self.max_iter, self.tol,
+            Yt,
+            F,
+            d,
+            h,
+            ranks,
+            self.noise_floor,
+            mask,
+            self.max_iter,
+            self.tol,
             self.verbose,
         )
         monitor.warn_if_not_converged()

@@ -364,17 +364,14 @@ class MLRMatrix:
                 block = block[:, None]
             if block.ndim != 2 or block.shape[0] != n:
                 raise ValueError(
-                    f"factors[{level}] must have shape ({n}, rank), got "
-                    f"{block.shape}."
+                    f"factors[{level}] must have shape ({n}, rank), got {block.shape}."
                 )
             if not np.all(np.isfinite(block)):
                 raise ValueError(f"factors[{level}] has NaN or inf entries.")
             blocks.append(block)
         diagonal = np.asarray(diagonal, dtype=np.float64)
         if diagonal.shape != (n,):
-            raise ValueError(
-                f"diagonal must have shape ({n},), got {diagonal.shape}."
-            )
+            raise ValueError(f"diagonal must have shape ({n},), got {diagonal.shape}.")
         if not np.all(np.isfinite(diagonal)) or np.any(diagonal <= 0):
             raise ValueError("diagonal must be finite and positive.")
         if sign not in (1, -1):
@@ -577,9 +574,7 @@ class MLRMatrix:
             if self.ranks[level]:
                 Q = np.linalg.solve(L, P[:, own, :])
                 psi_level = P - s * np.matmul(Q.transpose(0, 2, 1), Q)
-                logdet += 2.0 * float(
-                    np.sum(np.log(np.diagonal(L, axis1=1, axis2=2)))
-                )
+                logdet += 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
             else:
                 psi_level = P
             if not np.isfinite(logdet):

@@ -202,7 +202,9 @@ def _hals_rows(X, rhs, system, dead, n_sweeps, tol):  # pragma: no cover (numba)
                 break
 
 
-def hals_update(factor, rhs, normal, alpha, n_sweeps=_HALS_INNER_SWEEPS, tol=_HALS_INNER_TOL):
+def hals_update(
+    factor, rhs, normal, alpha, n_sweeps=_HALS_INNER_SWEEPS, tol=_HALS_INNER_TOL
+):
     r"""Nonnegative ridge update by hierarchical ALS, warm-started.
 
     Decreases :math:`\mathrm{tr}(X (H + \alpha I) X^T) - 2\,\mathrm{tr}(M^T X)`
@@ -248,7 +250,9 @@ def hals_update(factor, rhs, normal, alpha, n_sweeps=_HALS_INNER_SWEEPS, tol=_HA
     X = np.array(factor, dtype=np.float64, order="C", copy=True)
     system = np.ascontiguousarray(_with_ridge(normal, alpha))
     dead = _dead_columns(np.diag(system).copy())
-    _hals_rows(X, np.ascontiguousarray(rhs, dtype=np.float64), system, dead, n_sweeps, tol)
+    _hals_rows(
+        X, np.ascontiguousarray(rhs, dtype=np.float64), system, dead, n_sweeps, tol
+    )
     return X
 
 
@@ -285,7 +289,9 @@ def nonnegative_ridge_least_squares(rhs, normal, alpha):
     # null space (where the right-hand sides have no component, since they
     # lie in the range of K^T).
     eigval, eigvec = np.linalg.eigh(system)
-    keep = eigval > np.finfo(float).eps * max(eigval.max(initial=0.0), np.finfo(float).tiny)
+    keep = eigval > np.finfo(float).eps * max(
+        eigval.max(initial=0.0), np.finfo(float).tiny
+    )
     root = np.sqrt(eigval[keep])
     R = root[:, None] * eigvec[:, keep].T
     targets = (rhs @ eigvec[:, keep]) / root

@@ -380,8 +380,9 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 tol=self.tol,
                 verbose=self.verbose,
                 name=type(self).__name__,
-                objective_name="objective" if k == 0 else
-                f"objective (data scaled by 2^{-n_modes * k})",
+                objective_name="objective"
+                if k == 0
+                else f"objective (data scaled by 2^{-n_modes * k})",
             )
             monitor.warn_if_not_converged()
             history = monitor.history
@@ -395,7 +396,9 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self._scale_exponent = k
         factors = [np.ldexp(f, k) for f in factors]
         self.weights_ = component_norms(factors)
-        self.n_components_effective_ = count_effective_components(self.weights_, data_norm)
+        self.n_components_effective_ = count_effective_components(
+            self.weights_, data_norm
+        )
         self.components_ = [f.astype(dtype, copy=False) for f in factors[1:]]
         return factors[0].astype(dtype, copy=False)
 
@@ -459,7 +462,9 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         tensor = np.asarray(X, dtype=np.float64)
         if k:
             tensor = np.ldexp(tensor, -n_modes * k)
-        components = [np.ldexp(np.asarray(c, dtype=np.float64), -k) for c in self.components_]
+        components = [
+            np.ldexp(np.asarray(c, dtype=np.float64), -k) for c in self.components_
+        ]
         normal = gram_hadamard([c.T @ c for c in components])
         # the sample-mode factor is not read by the mode-0 MTTKRP
         rhs = mttkrp(tensor, [None, *components], 0)

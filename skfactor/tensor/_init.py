@@ -73,7 +73,8 @@ def initialize_cp(tensor, rank, init, nonnegative, rng):
         factors = [rng.uniform(size=(size, rank)) for size in shape]
     else:
         factors = [np.zeros((shape[0], rank))] + [
-            _svd_factor(tensor, mode, rank, rng, nonnegative) for mode in range(1, n_modes)
+            _svd_factor(tensor, mode, rank, rng, nonnegative)
+            for mode in range(1, n_modes)
         ]
         normal = gram_hadamard([f.T @ f for f in factors], skip=0)
         rhs = mttkrp(tensor, factors, 0)

@@ -6,7 +6,9 @@ from .._tour import TourCase
 def _make_data():
     from ..datasets import make_cp_tensor
 
-    X, factors = make_cp_tensor((30, 30, 30), n_components=4, snr_db=40.0, random_state=0)
+    X, factors = make_cp_tensor(
+        (30, 30, 30), n_components=4, snr_db=40.0, random_state=0
+    )
     return {"X": X, "factors": factors}
 
 

@@ -32,7 +32,9 @@ n_jobs : int, default=None
     <https://scikit-learn.org/stable/glossary.html#term-n_jobs>`__.""",
 }
 
-_PLACEHOLDER = re.compile(r"^(?P<indent>[ \t]*)\{\{(?P<key>\w+)(?:=(?P<default>[^}]*))?\}\}$", re.M)
+_PLACEHOLDER = re.compile(
+    r"^(?P<indent>[ \t]*)\{\{(?P<key>\w+)(?:=(?P<default>[^}]*))?\}\}$", re.M
+)
 
 
 def fill_doc(obj=None, *, fragments=None):

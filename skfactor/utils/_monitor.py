@@ -90,7 +90,9 @@ class ConvergenceMonitor:
         self.converged = False
         self._t0 = time.perf_counter()
         if self.verbose:
-            print(f"[{self.name}] initialization: {self.objective_name} {objective:.8e}")
+            print(
+                f"[{self.name}] initialization: {self.objective_name} {objective:.8e}"
+            )
 
     def update(self, objective):
         """Record one iteration; return True when the solver should stop.
