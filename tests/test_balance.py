@@ -139,6 +139,13 @@ def test_ridge_toy_problem_of_the_seed():
     )
     assert b1[0, 0] == pytest.approx(b2[0, 0]) == pytest.approx(np.sqrt(5.0))
 
+    def objective(a, b):
+        return (y - a * b) ** 2 + lam * (a**2 + b**2)
+
+    # the fit term is unchanged (same product), the penalty strictly lower
+    assert b1[0, 0] * b2[0, 0] == pytest.approx(x1 * x2)
+    assert objective(b1[0, 0], b2[0, 0]) < objective(x1, x2)
+
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), loss=st.sampled_from(["frobenius", "kl"]))

@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _cases import ESTIMATORS, fit, kind, make_estimator, valid_data
+from _cases import ESTIMATORS, kind, make_estimator, valid_data
 from sklearn import config_context
 from sklearn.base import clone
 from sklearn.datasets import load_digits
