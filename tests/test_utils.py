@@ -5,6 +5,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
+from skfactor import BalancedSparseNMF, MultilevelFactorModel, RidgeCPD
 from skfactor.utils._docstrings import fill_doc
 from skfactor.utils._monitor import ConvergenceMonitor
 from skfactor.utils.validation import check_finite_scale, check_nonnegative
@@ -32,6 +33,36 @@ def test_monitor_max_iter_and_warning():
         ConvergenceWarning, match="Solver did not converge in max_iter=3"
     ):
         monitor.warn_if_not_converged()
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        BalancedSparseNMF(n_components=2, max_iter=1, random_state=0),
+        RidgeCPD(n_components=2, max_iter=1, random_state=0),
+        MultilevelFactorModel(max_iter=1),
+    ],
+    ids=lambda estimator: type(estimator).__name__,
+)
+def test_convergence_warning_points_at_the_callers_line(estimator):
+    """The warning names this file, not a module of skfactor or scikit-learn
+    (``fit`` is wrapped by scikit-learn's ``_fit_context``)."""
+    X = np.random.default_rng(0).uniform(size=(30, 8))
+    with pytest.warns(ConvergenceWarning) as record:
+        estimator.fit(X)
+    assert {w.filename for w in record} == {__file__}
+
+
+def test_monitor_verbose_prints_a_tenth_at_level_one(capsys):
+    for verbose, expected in [(1, 1 + 10), (2, 1 + 95)]:
+        monitor = ConvergenceMonitor(tol=0, max_iter=95, verbose=verbose, name="S")
+        monitor.start(1.0)
+        for k in range(95):
+            monitor.update(1.0 / (k + 2))
+        lines = capsys.readouterr().out.splitlines()
+        # initialization, iterations 10, 20, ..., 90 and the last one (95)
+        assert len(lines) == expected, lines
+        assert "iteration   95" in lines[-1]
 
 
 def test_monitor_zero_tol_never_warns():

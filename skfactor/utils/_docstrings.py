@@ -16,7 +16,8 @@ random_state : int, RandomState instance or None, default=None
     <https://scikit-learn.org/stable/glossary.html#term-random_state>`__.""",
     "verbose": """\
 verbose : int, default=0
-    Print the objective at every iteration when positive.""",
+    Progress output: ``1`` prints the objective about every tenth of
+    ``max_iter`` and at the last iteration, ``2`` at every iteration.""",
     "max_iter": """\
 max_iter : int, default={default}
     Maximum number of iterations of the solver.""",

@@ -6,14 +6,58 @@ reports progress the same way, so it is written once, here.
 """
 
 import math
+import os
+import sys
 import time
 import warnings
 
 import numpy as np
+import sklearn
 from sklearn.exceptions import ConvergenceWarning
 
-
 _TINY = np.finfo(float).tiny
+
+# Frames inside these packages are skipped when a warning looks for the line
+# of the user's code that caused it.
+_INTERNAL_DIRS = (
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+    os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep,
+)
+
+
+def external_stacklevel():
+    """Stack level of the first caller outside skfactor and scikit-learn.
+
+    ``warnings.warn(..., stacklevel=external_stacklevel())`` attributes the
+    warning to the user's line (the call to ``fit``, a pipeline or a grid
+    search), however deep inside the package it was raised.
+
+    Returns
+    -------
+    stacklevel : int
+        Level to pass to :func:`warnings.warn` from the calling function.
+    """
+    frame = sys._getframe(1)  # the function that will call warnings.warn
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+        _INTERNAL_DIRS
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def warn_at_caller(message, category=UserWarning):
+    """Issue a warning attributed to the first caller outside the package.
+
+    Parameters
+    ----------
+    message : str
+        The warning message.
+    category : type of Warning, default=UserWarning
+        The warning class.
+    """
+    warnings.warn(message, category, stacklevel=external_stacklevel())
 
 
 class NonFiniteObjectiveError(ValueError, FloatingPointError):
@@ -44,7 +88,8 @@ class ConvergenceMonitor:
     max_iter : int
         Maximum number of iterations.
     verbose : int, default=0
-        Print the objective at every iteration when positive.
+        ``1`` prints the objective about every tenth of ``max_iter`` (and at
+        the last iteration), ``2`` or more at every iteration, ``0`` never.
     name : str, default=""
         Name of the solver, shown in the verbose output and warnings.
     objective_name : str, default="objective"
@@ -113,20 +158,32 @@ class ConvergenceMonitor:
         self.history.append(objective)
         change = abs(previous - objective) / max(abs(previous), _TINY)
         self.converged = change <= self.tol
-        if self.verbose:
+        done = self.converged or self.n_iter >= self.max_iter
+        if self._should_print(done):
             elapsed = time.perf_counter() - self._t0
             print(
                 f"[{self.name}] iteration {self.n_iter:4d}: {self.objective_name} "
                 f"{objective:.8e}, relative change {change:.3e} ({elapsed:.2f} s)"
             )
-        return self.converged or self.n_iter >= self.max_iter
+        return done
+
+    def _should_print(self, done):
+        """Verbose cadence: every iteration from level 2, a tenth at level 1."""
+        if not self.verbose:
+            return False
+        if self.verbose >= 2 or done:
+            return True
+        every = max(1, math.ceil(self.max_iter / 10))
+        return self.n_iter % every == 0
 
     def warn_if_not_converged(self):
-        """Issue a ``ConvergenceWarning`` if the stopping rule was not met."""
+        """Issue a ``ConvergenceWarning`` if the stopping rule was not met.
+
+        The warning points at the user's line, not inside the package.
+        """
         if not self.converged and self.tol > 0:
-            warnings.warn(
+            warn_at_caller(
                 f"{self.name} did not converge in max_iter={self.max_iter} "
                 f"iterations (tol={self.tol:g}). Increase max_iter or tol.",
                 ConvergenceWarning,
-                stacklevel=3,
             )
