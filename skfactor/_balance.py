@@ -16,8 +16,9 @@ solve, for each component :math:`q` separately,
     \quad \text{s.t.} \quad \prod_{i=1}^n \lambda_{iq} = 1,
     \qquad a_{iq} = \mu_i g_i(X_i[:, q]),
 
-whose unique solution is given by the geometric-mean identity (Cohen and
-Leplat, eq. 7-11 of seed 002):
+whose unique solution is given by the geometric-mean identity (eqs. 7-11 of
+Cohen, *Implicit regularization in regularized (nonnegative) low-rank
+approximations*, 2024, joint work with Leplat):
 
 .. math::
 
@@ -29,8 +30,8 @@ After balancing, :math:`p_i a_{iq}` is the same for all factors. Applying
 this after each outer iteration of an alternating algorithm is the
 "balancing" used by :class:`~skfactor.BalancedSparseNMF` and
 :class:`~skfactor.RidgeCPD`. The module also gives the optimal scalar
-rescaling :math:`\eta` of all factors used to initialize the seed's
-meta-algorithm.
+rescaling :math:`\eta` of all factors used to initialize Cohen and Leplat's
+meta-algorithm (alternating updates, then balancing).
 
 All functions are pure: they return new arrays and never modify their input.
 """
@@ -295,7 +296,7 @@ def kl_scale_fit(data_sum, model_sum):
 def optimal_initial_scale(fit_of_scale, penalty_totals, degrees, *, log_range=30.0):
     r"""Best common rescaling :math:`\eta` of all factors (meta-algorithm init).
 
-    Solves the scalar problem of the initialization of the seed's
+    Solves the scalar problem of the initialization of Cohen and Leplat's
     meta-algorithm,
 
     .. math::

@@ -26,7 +26,9 @@ def make_cp_tensor(
 ):
     r"""Noisy low-rank CP tensor with factors uniform on [0, 1].
 
-    The setting of the ridge CPD experiment of Cohen and Leplat (seed 002):
+    The setting of the ridge CPD experiment of Cohen and Leplat (J. E. Cohen,
+    *Implicit regularization in regularized (nonnegative) low-rank
+    approximations*, 2024):
     every factor :math:`A_k \in \mathbb{R}^{I_k \times r}` has entries drawn
     independently and uniformly on [0, 1], and Gaussian noise is added at
     the requested signal-to-noise ratio,

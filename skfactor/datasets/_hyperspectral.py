@@ -53,7 +53,8 @@ def make_hyperspectral(
     covered by each material, spatially smooth blobs) and spectra
     :math:`H_{j:}` nonnegative and summing to one (smooth emission bumps over
     the bands), :math:`N` photons per pixel. This is the setting of the
-    constrained matrix factorization of seed 003: nonnegative, normalized
+    constrained matrix factorization of P. Melchior, *Proximal matrix
+    factorization in pytorch* (blog post, 2018): nonnegative, normalized
     factors.
 
     Parameters

@@ -31,7 +31,9 @@ def make_sparse_nmf(
 ):
     r"""Sparse nonnegative factors and Poisson counts drawn from their product.
 
-    The set-up of the sparse NMF experiment of seed 002 (Cohen, 2024):
+    The set-up of the sparse NMF experiment of J. E. Cohen, *Implicit
+    regularization in regularized (nonnegative) low-rank approximations*
+    (2024):
     factors with half-normal entries :math:`|z|`, :math:`z \sim N(0, 1)`,
     of which a fraction ``sparsity`` is set to zero in every column (at
     least one entry of each column stays nonzero), and data
