@@ -7,6 +7,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skfactor import BalancedSparseNMF, MultilevelFactorModel, RidgeCPD
 from skfactor.utils._docstrings import fill_doc
+from skfactor.utils._linalg import column_signs, truncated_svd
 from skfactor.utils._monitor import ConvergenceMonitor
 from skfactor.utils.validation import check_finite_scale, check_nonnegative
 
@@ -157,3 +158,23 @@ def test_check_finite_scale(to_matrix):
         ValueError, match=r"y passed to Est.fit has values up to 1e\+200"
     ):
         check_finite_scale(to_matrix(np.array([[0.0, -1e200]])), "Est.fit", name="y")
+
+
+@pytest.mark.parametrize("shape, k", [((30, 20), 3), ((400, 300), 5), ((50, 2), 2)])
+def test_truncated_svd_matches_the_dense_svd(shape, k):
+    """Exact path (small) and randomized path (large, decaying spectrum)."""
+    rng = np.random.default_rng(0)
+    m, n = shape
+    r = min(m, n)
+    A = (rng.standard_normal((m, r)) * 0.7 ** np.arange(r)) @ np.linalg.qr(
+        rng.standard_normal((n, r))
+    )[0].T
+    U, S, Vt = truncated_svd(A, k, random_state=0)
+    S_exact = np.linalg.svd(A, compute_uv=False)[:k]
+    np.testing.assert_allclose(S, S_exact, rtol=1e-6)
+    np.testing.assert_allclose(U.T @ U, np.eye(k), atol=1e-8)
+    np.testing.assert_allclose(U.T @ A, S[:, None] * Vt, atol=1e-6 * S[0])
+    np.testing.assert_array_equal(column_signs(U), np.ones(k))
+    assert truncated_svd(A, 0)[0].shape == (m, 0)
+    with pytest.raises(ValueError, match="k must be in"):
+        truncated_svd(A, r + 1)

@@ -4,5 +4,7 @@
 - :mod:`skfactor.utils.validation`: input checks with clear error messages;
 - :mod:`skfactor.utils._monitor`: stopping rule, verbose output and
   convergence warnings of iterative solvers;
-- :mod:`skfactor.utils._docstrings`: shared parameter descriptions.
+- :mod:`skfactor.utils._docstrings`: shared parameter descriptions;
+- :mod:`skfactor.utils._linalg`: truncated SVD and the sign convention of
+  singular vectors.
 """

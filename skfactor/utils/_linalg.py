@@ -1,0 +1,109 @@
+r"""Truncated SVD and the sign convention of singular vectors.
+
+Every solver that starts from, or reads its structure off, the leading
+singular triplets of a matrix (NNDSVD and SVD starts of :math:`X \approx WH`,
+HOSVD starts of CP decompositions, the multilevel factor model's fits and
+partitions) calls :func:`truncated_svd`, so the choice between an exact and a
+randomized decomposition, and the signs of the vectors, are made once:
+
+.. math::
+
+    A \approx U_k \operatorname{diag}(s_k) V_k^\top, \qquad
+    s_1 \ge \dots \ge s_k \ge 0,
+
+exact (LAPACK thin SVD) when :math:`\min(m, n)` is small compared with
+:math:`k`, otherwise by the randomized range finder of Halko, Martinsson and
+Tropp (scikit-learn's :func:`~sklearn.utils.extmath.randomized_svd`, with
+power iterations). :func:`column_signs` is the sign convention: the entry of
+largest magnitude of every left singular vector is positive.
+"""
+
+import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils.extmath import randomized_svd
+
+__all__ = ["column_signs", "truncated_svd"]
+
+
+def column_signs(matrix):
+    """Signs making the entry of largest magnitude of every column positive.
+
+    Parameters
+    ----------
+    matrix : array-like of shape (m, k)
+
+    Returns
+    -------
+    signs : ndarray of shape (k,)
+        ``+1.0`` or ``-1.0`` per column (``+1.0`` for a zero column).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> column_signs(np.array([[1.0, -3.0], [-2.0, 0.5]]))
+    array([-1., -1.])
+    """
+    matrix = np.asarray(matrix)
+    if matrix.shape[1] == 0:
+        return np.ones(0)
+    pivot = matrix[np.argmax(np.abs(matrix), axis=0), np.arange(matrix.shape[1])]
+    return np.where(pivot < 0, -1.0, 1.0)
+
+
+def truncated_svd(A, k, random_state=None, *, n_oversamples=10, n_iter=4):
+    """Leading ``k`` singular triplets, exact when small, randomized otherwise.
+
+    Parameters
+    ----------
+    A : ndarray of shape (m, n)
+        Dense matrix.
+    k : int
+        Number of triplets, ``0 <= k <= min(m, n)``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the randomized range finder (unused by the exact path).
+    n_oversamples : int, default=10
+        Extra random directions of the range finder.
+    n_iter : int, default=4
+        Power iterations of the range finder.
+
+    Returns
+    -------
+    U : ndarray of shape (m, k)
+    S : ndarray of shape (k,)
+        Nonincreasing singular values.
+    Vt : ndarray of shape (k, n)
+        Signs follow :func:`column_signs` of ``U`` (and ``Vt`` flips with it,
+        so ``U * S @ Vt`` is unchanged).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.outer([1.0, -2.0, 2.0], [3.0, 4.0])
+    >>> U, S, Vt = truncated_svd(A, 1)
+    >>> S.round(6), np.allclose(U * S @ Vt, A)
+    (array([15.]), True)
+    """
+    A = np.asarray(A)
+    m, n = A.shape
+    if not 0 <= k <= min(m, n):
+        raise ValueError(f"k must be in [0, min(A.shape)] = [0, {min(m, n)}]; got {k}.")
+    if k == 0:
+        return (
+            np.zeros((m, 0), A.dtype),
+            np.zeros(0, A.dtype),
+            np.zeros((0, n), A.dtype),
+        )
+    if min(m, n) <= 4 * k + 20:
+        U, S, Vt = np.linalg.svd(A, full_matrices=False)
+        U, S, Vt = U[:, :k], S[:k], Vt[:k]
+    else:
+        U, S, Vt = randomized_svd(
+            A,
+            k,
+            n_oversamples=n_oversamples,
+            n_iter=n_iter,
+            flip_sign=False,
+            random_state=check_random_state(random_state),
+        )
+    signs = column_signs(U)
+    return U * signs, S, Vt * signs[:, None]
