@@ -5,8 +5,11 @@ new estimator is checked the moment its module exists. Two dicts hold what is
 estimator-specific; keep them sorted and give every expected failure a reason.
 """
 
+import warnings
+
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfactor.utils.discovery import all_estimators
@@ -44,7 +47,14 @@ def _expected_failed_checks(estimator):
     list(_instances()), expected_failed_checks=_expected_failed_checks
 )
 def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
+    # The checks fit default estimators on small random noise, where an
+    # iterative solver with the default tolerance may stop at max_iter; that
+    # is the documented behaviour the checks do not test (scikit-learn's own
+    # test_common ignores ConvergenceWarning the same way). Other warnings
+    # still reach the summary.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
 
 
 def test_dicts_name_existing_estimators():
