@@ -3,11 +3,14 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
 from skfactor import BalancedSparseNMF, MultilevelFactorModel, RidgeCPD
 from skfactor.utils._docstrings import fill_doc
 from skfactor.utils._linalg import column_signs, truncated_svd
+from skfactor.utils._scaling import row_scale_exponents, scale_exponent
 from skfactor.utils._monitor import ConvergenceMonitor
 from skfactor.utils.validation import check_finite_scale, check_nonnegative
 
@@ -178,3 +181,27 @@ def test_truncated_svd_matches_the_dense_svd(shape, k):
     assert truncated_svd(A, 0)[0].shape == (m, 0)
     with pytest.raises(ValueError, match="k must be in"):
         truncated_svd(A, r + 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    log2=st.floats(-1000, 1000),
+    multiple=st.integers(1, 4),
+)
+def test_scale_exponent_is_exact_and_brings_data_near_one(log2, multiple):
+    max_abs = 2.0**log2 if abs(log2) < 1020 else 1.0
+    e = scale_exponent(max_abs, multiple)
+    assert e % multiple == 0
+    if abs(log2) <= 20:
+        assert e == 0
+    else:
+        # the rescaled maximum is within a factor 2**(multiple/2 + 1) of one
+        assert abs(np.log2(np.ldexp(max_abs, -e))) <= multiple / 2 + 1
+        x = np.array([max_abs, max_abs / 3])
+        np.testing.assert_array_equal(np.ldexp(np.ldexp(x, -e), e), x)
+
+
+def test_row_scale_exponents_put_rows_in_half_open_unit_interval():
+    rows = np.array([1e300, 3.0, 1e-300, 0.0])
+    scaled = np.ldexp(rows, -row_scale_exponents(rows))
+    assert np.all((scaled[:3] >= 0.5) & (scaled[:3] < 1.0)) and scaled[3] == 0

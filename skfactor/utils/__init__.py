@@ -6,5 +6,7 @@
   convergence warnings of iterative solvers;
 - :mod:`skfactor.utils._docstrings`: shared parameter descriptions;
 - :mod:`skfactor.utils._linalg`: truncated SVD and the sign convention of
-  singular vectors.
+  singular vectors;
+- :mod:`skfactor.utils._scaling`: the one policy for data near the limits of
+  floating point (exact power-of-two rescaling, or rejection).
 """
