@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skfactor import BalancedSparseNMF, MultilevelFactorModel, RidgeCPD
 from skfactor.utils._docstrings import fill_doc
-from skfactor.utils._linalg import column_signs, truncated_svd
+from skfactor.utils._linalg import column_signs, ridge_solve, truncated_svd
 from skfactor.utils._scaling import row_scale_exponents, scale_exponent
 from skfactor.utils._monitor import ConvergenceMonitor
 from skfactor.utils.validation import check_finite_scale, check_nonnegative
@@ -205,3 +205,17 @@ def test_row_scale_exponents_put_rows_in_half_open_unit_interval():
     rows = np.array([1e300, 3.0, 1e-300, 0.0])
     scaled = np.ldexp(rows, -row_scale_exponents(rows))
     assert np.all((scaled[:3] >= 0.5) & (scaled[:3] < 1.0)) and scaled[3] == 0
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1e-3, 10.0])
+def test_ridge_solve_against_the_normal_equations(alpha):
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((20, 4))
+    A[:, 3] = A[:, 2]  # rank-deficient Gram matrix when alpha = 0
+    b = rng.standard_normal((20, 2))
+    x = ridge_solve(A.T @ A, A.T @ b, alpha)
+    if alpha > 0:
+        expected = np.linalg.solve(A.T @ A + alpha * np.eye(4), A.T @ b)
+    else:
+        expected = np.linalg.pinv(A) @ b  # the minimum-norm solution
+    np.testing.assert_allclose(x, expected, rtol=1e-6, atol=1e-8)

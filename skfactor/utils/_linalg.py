@@ -16,13 +16,20 @@ exact (LAPACK thin SVD) when :math:`\min(m, n)` is small compared with
 Tropp (scikit-learn's :func:`~sklearn.utils.extmath.randomized_svd`, with
 power iterations). :func:`column_signs` is the sign convention: the entry of
 largest magnitude of every left singular vector is positive.
+
+:func:`ridge_solve` is the one solver of ridge normal equations
+:math:`(G + \alpha I) x = b` (ALS steps of CP decompositions, weighted least
+squares of switching regressions): Cholesky when :math:`\alpha > 0` makes the
+system positive definite, the minimum-norm least-squares solution when it is
+singular.
 """
 
 import numpy as np
+from scipy.linalg import LinAlgError, cho_factor, cho_solve, lstsq
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd
 
-__all__ = ["column_signs", "truncated_svd"]
+__all__ = ["column_signs", "ridge_solve", "truncated_svd"]
 
 
 def column_signs(matrix):
@@ -107,3 +114,44 @@ def truncated_svd(A, k, random_state=None, *, n_oversamples=10, n_iter=4):
         )
     signs = column_signs(U)
     return U * signs, S, Vt * signs[:, None]
+
+
+def ridge_solve(gram, rhs, alpha):
+    r"""Solve the ridge normal equations :math:`(G + \alpha I) x = b`.
+
+    Parameters
+    ----------
+    gram : ndarray of shape (r, r)
+        :math:`G`, symmetric positive semidefinite (not modified).
+    rhs : ndarray of shape (r,) or (r, m)
+        :math:`b`, one right-hand side per column.
+    alpha : float
+        Ridge weight, ``>= 0``.
+
+    Returns
+    -------
+    x : ndarray of the shape of ``rhs``
+        By Cholesky when :math:`\alpha > 0` (the system is then positive
+        definite unless :math:`\alpha` is negligible next to :math:`G`);
+        otherwise, or if that fails or is not finite, the minimum-norm
+        least-squares solution (which covers a rank-deficient :math:`G`, e.g.
+        a component that is exactly zero).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ridge_solve(np.array([[1.0]]), np.array([4.0]), alpha=1.0)
+    array([2.])
+    >>> ridge_solve(np.zeros((2, 2)), np.zeros(2), alpha=0.0)
+    array([0., 0.])
+    """
+    system = np.array(gram, dtype=np.float64, copy=True)
+    system.flat[:: system.shape[0] + 1] += alpha
+    if alpha > 0:
+        try:
+            x = cho_solve(cho_factor(system, check_finite=False), rhs)
+            if np.all(np.isfinite(x)):
+                return x
+        except LinAlgError:
+            pass
+    return lstsq(system, rhs, check_finite=False, cond=1e-12)[0]
