@@ -158,9 +158,9 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         Objective (fit plus penalties) at initialization, after each
         iteration, and after the final exact W-step (see Notes). It never
         increases, up to rounding errors (relative to the size of ``X``,
-        visible only for near-exact fits). In the units of ``X``: with Frobenius on data near
-        1e300 it overflows to ``inf`` (near 1e-300, underflows to 0), while
-        the factors stay exact.
+        visible only for near-exact fits). In the units of ``X``: with
+        Frobenius on data near 1e300 it overflows to ``inf`` (near 1e-300,
+        underflows to 0), while the factors stay exact.
     n_iter_ : int
         Number of iterations run.
     n_features_in_ : int
