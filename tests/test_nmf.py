@@ -85,6 +85,7 @@ def test_unbalanced_updates_are_sklearns_with_converted_alphas(
         penalty_H=penalty,
         balance="none",
         init=(W0, H0),
+        solver="mu",
         max_iter=n_iter,
         tol=0,
     ).fit(X)
@@ -471,8 +472,14 @@ def test_extreme_magnitudes(magnitude, beta_loss):
         model = BalancedSparseNMF(**kwargs)
         W_c = model.fit_transform(X * magnitude)
     assert np.all(np.isfinite(W_c)) and np.all(np.isfinite(model.components_))
+    model_ref = W @ reference.components_
+    # the data scaled back differ at rounding level, which 30 iterations
+    # amplify; entries near the floor agree relative to the largest
     np.testing.assert_allclose(
-        W_c @ model.components_ / magnitude, W @ reference.components_, rtol=1e-6
+        W_c @ model.components_ / magnitude,
+        model_ref,
+        rtol=1e-5,
+        atol=1e-12 * model_ref.max(),
     )
     assert model.reconstruction_err_ == pytest.approx(
         reference.reconstruction_err_

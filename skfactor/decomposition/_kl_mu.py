@@ -309,3 +309,83 @@ class KLSweeps:
 
     def factors(self):
         return self.arrays.W, np.ascontiguousarray(self.arrays.Ht.T)
+
+
+#: Dense data with at least this many entries times components use the BLAS
+#: iterations of :class:`KLDenseUpdates` (measured in benchmarks/bench_nmf.py:
+#: below it, the compiled sweeps are faster; above, BLAS matrix products).
+BLAS_MIN_WORK = 100_000
+
+
+class KLDenseUpdates:
+    r"""Kullback-Leibler multiplicative updates by BLAS products (dense X).
+
+    The updates of :class:`KLSweeps` written with matrix products, as
+    scikit-learn does: the numerators :math:`(X / WH) H^\top` and
+    :math:`W^\top (X / WH)`, :math:`WH` formed twice per iteration. The ratio
+    at the new iterate gives its objective and the numerator of the next
+    W-update, so an iteration forms :math:`WH` twice and takes the
+    logarithms of :math:`X / WH` once.
+    """
+
+    def __init__(self, X, W, H, penalties, *, fit_H, balance_every, n_inner):
+        self.X = np.ascontiguousarray(X, dtype=np.float64)
+        # 1 where X is 0, so that log(ratio + pad) is 0 there
+        self.pad = (self.X == 0).astype(np.float64)
+        self.data_sum = float(self.X.sum())
+        self.W = np.array(W, dtype=np.float64, order="C")
+        self.H = np.array(H, dtype=np.float64, order="C")
+        self.penalties = penalties
+        self.fit_H, self.balance_every, self.n_inner = fit_H, balance_every, n_inner
+
+    def _ratio(self, W, H):
+        model = W @ H
+        np.maximum(model, _TINY, out=model)
+        return np.divide(self.X, model, out=model)
+
+    def _objective(self):
+        log = np.log(self.ratio + self.pad)
+        Ht = np.ascontiguousarray(self.H.T)
+        rest = _kl_objective_rest(self.data_sum, self.W, Ht, self.penalties)
+        return float(self.X.ravel() @ log.ravel()) + rest
+
+    def start(self):
+        self.ratio = self._ratio(self.W, self.H)
+        return self._objective()
+
+    def iterate(self, n_steps):
+        """One iteration (whatever ``n_steps``); its objective."""
+        W, H, p = self.W, self.H, self.penalties
+        h_sum = H.sum(axis=1)
+        for inner in range(self.n_inner):
+            ratio = self.ratio if inner == 0 else self._ratio(W, H)
+            W = _step_columns(W, ratio @ H.T, h_sum, p.W)
+        if self.fit_H:
+            w_sum = W.sum(axis=0)
+            Ht = np.ascontiguousarray(H.T)
+            for _ in range(self.n_inner):
+                numerator_T = self._ratio(W, Ht.T).T @ W
+                Ht = _step_columns(Ht, numerator_T, w_sum, p.H)
+            if self.balance_every:
+                balance_in_place(W, Ht, p)
+            H = np.ascontiguousarray(Ht.T)
+        self.W, self.H = W, H
+        self.ratio = self._ratio(W, H)
+        return [self._objective()]
+
+    def keep(self, step):
+        pass
+
+    def factors(self):
+        return self.W, self.H
+
+
+@njit(cache=True)
+def _step_columns(F, numerator, denominator, weight):
+    """KL :func:`entry_step` of ``F`` (denominator per column), floored."""
+    out = np.empty(F.shape)
+    for i in range(F.shape[0]):
+        for k in range(F.shape[1]):
+            step = entry_step(F[i, k], numerator[i, k], denominator[k], weight, 1.0)
+            out[i, k] = max(step, EPSILON)
+    return out

@@ -48,7 +48,8 @@ from .._balance import (
 )
 from ..utils._monitor import ConvergenceMonitor
 from ._frobenius_mu import FrobeniusUpdates, frobenius_update_W
-from ._kl_mu import KLSweeps, kl_update_W
+from . import _kl_mu
+from ._kl_mu import KLDenseUpdates, KLSweeps, kl_update_W
 from ._mm_steps import balance, make_penalties, penalized_step
 from ._objective import (
     BETA,
@@ -76,6 +77,7 @@ __all__ = [
     "penalty_degree",
     "penalty_values",
     "rescale_init",
+    "run_monitored",
     "update_H",
     "update_W",
 ]
@@ -205,16 +207,30 @@ def fit_mu(
     W, H = np.maximum(W, EPSILON), np.maximum(H, EPSILON)  # feasible start
     options = dict(fit_H=fit_H, balance_every=balance_every, n_inner=n_inner)
     model = (alpha_W, alpha_H, penalty_W, penalty_H)
-    if beta == 1:
+    dense_work = 0 if sp.issparse(X) else X.shape[0] * X.shape[1] * W.shape[1]
+    if beta == 1 and dense_work >= _kl_mu.BLAS_MIN_WORK:
+        state = KLDenseUpdates(X, W, H, make_penalties(*model), **options)
+    elif beta == 1:
         state = KLSweeps(X, W, H, make_penalties(*model), **options)
     else:
         state = FrobeniusUpdates(X, W, H, model, **options)
+    W, H = run_monitored(state, monitor)
+    return W, H, monitor
+
+
+def run_monitored(state, monitor):
+    """Iterate ``state`` until ``monitor`` stops; the final factors.
+
+    ``state`` has ``start()`` (the objective at the start), ``iterate(n)``
+    (the objectives of at most ``n`` further iterations), ``keep(step)``
+    (make the ``step``-th iterate of the last call the current one) and
+    ``factors()`` (``W, H``).
+    """
     monitor.start(state.start())
     while True:
-        values = state.iterate(max_iter - monitor.n_iter)
+        values = state.iterate(monitor.max_iter - monitor.n_iter)
         stop = next((k for k, v in enumerate(values) if monitor.update(v)), None)
         if stop is not None:
             state.keep(stop)
             break
-    W, H = state.factors()
-    return W, H, monitor
+    return state.factors()

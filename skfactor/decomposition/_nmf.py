@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..utils._docstrings import fill_doc
 from ..utils.validation import check_nonnegative
 from . import _mu
+from ._cd import fit_cd
 from ._base import _BaseMatrixFactorization
 from ._init import check_init_pair, nndsvda_init, random_init
 from ._newton import NEWTON_MAX_ITER, solve_activations
@@ -86,11 +87,11 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
     The fit term is invariant to rescaling the components,
     :math:`(W_{:q}, H_{q:}) \to (\lambda W_{:q}, H_{q:}/\lambda)`, but the
     penalty is not. With ``balance="every"`` the optimal rescaling (closed
-    form, seed 002 eq. 7-11, :mod:`skfactor._balance`) is applied after
-    each iteration of multiplicative updates, which removes the slow drift
+    form, Cohen and Leplat eq. 7-11, :mod:`skfactor._balance`) is applied
+    after each iteration of the inner solver, which removes the slow drift
     of the scales that plain updates suffer when a penalty is active (on
-    the seed's set-up, the loss of 100 plain iterations is reached in about
-    30).
+    Cohen's 30 x 30 set-up, the loss of 100 plain iterations is reached in
+    about 30).
 
     Read more in the :doc:`user guide </user_guide/nmf>`.
 
@@ -113,7 +114,7 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         ``"l2"`` (``n_samples`` for ``alpha_H``).
     alpha_H : float, default=0.0
         Weight :math:`\alpha_H` of the penalty of ``H``. The solutions depend
-        essentially on :math:`\sqrt{\alpha_W \alpha_H}` (seed 002, eq. 19);
+        essentially on :math:`\sqrt{\alpha_W \alpha_H}` (Cohen and Leplat, eq. 19);
         with a single positive weight the penalty can be shrunk to zero by
         rescaling and balancing has no effect.
     penalty_W : {"l1", "l2"}, default="l1"
@@ -123,7 +124,7 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
     balance : {"every", "init", "none"}, default="every"
         ``"every"``: optimal scalar rescaling of the initial factors and
         balancing of the components at initialization and after every
-        iteration (the meta-algorithm of seed 002). ``"init"``: at
+        iteration (the meta-algorithm of Cohen and Leplat). ``"init"``: at
         initialization only. ``"none"``: plain multiplicative updates from
         the initial factors as given.
     init : {"random", "nndsvda"} or (W, H), default="nndsvda"
@@ -133,12 +134,22 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         ``min(n_samples, n_features)`` random), or
         a pair of nonnegative arrays of shapes (n_samples, n_components) and
         (n_components, n_features).
+    solver : {"auto", "mu", "cd"}, default="auto"
+        Inner solver of the meta-algorithm (the update of the factors
+        between two balancings). ``"mu"``: multiplicative updates, the
+        algorithm of Cohen and Leplat. ``"cd"``: coordinate descent, for
+        Kullback-Leibler cyclic one-dimensional Newton steps per entry
+        (Hsieh and Dhillon), for Frobenius HALS (Cichocki and Phan). Every
+        solver keeps the objective non-increasing and balances after each
+        iteration. ``"auto"``: ``"cd"`` for Frobenius and ``"mu"`` for
+        Kullback-Leibler, the faster per unit of progress on every row of
+        the benchmark (``benchmarks/bench_nmf.py``, see the user guide).
     n_inner : int, default=1
-        Number of multiplicative updates of ``W``, then of ``H``, per
-        iteration; balancing and the stopping test happen once per
-        iteration. Per update, 1 converges fastest; larger values reproduce
-        the outer/inner scheme of seed 002, whose iteration counts are
-        outer iterations.
+        Number of updates (``"mu"``) or sweeps (``"cd"``) of ``W``, then of
+        ``H``, per iteration; balancing and the stopping test happen once
+        per iteration. Per update, 1 converges fastest; larger values
+        reproduce the outer/inner scheme of Cohen and Leplat, whose
+        iteration counts are outer iterations.
     {{max_iter=500}}
     {{tol=1e-4}}
     {{random_state}}
@@ -175,9 +186,13 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
 
     Notes
     -----
-    The solver is multiplicative updates, each the exact minimizer of a
-    majorizer of the objective (:mod:`skfactor.decomposition._mu`; eq. 26,
-    27 and 36 of seed 002), so the objective never increases. Entries are
+    ``solver="mu"`` runs multiplicative updates, each the exact minimizer
+    of a majorizer of the objective (:mod:`skfactor.decomposition._mu`;
+    eq. 26, 27 and 36 of Cohen and Leplat); ``solver="cd"`` runs
+    coordinate descent (:mod:`skfactor.decomposition._kl_cd`,
+    :mod:`skfactor.decomposition._hals`), each step an exact or safeguarded
+    minimization in one entry or column. Either way the objective never
+    increases. Entries are
     kept at or above :math:`\epsilon = 10^{-16}` instead of being set to
     zero: scikit-learn's KL updates set entries of ``H`` below machine
     epsilon to exactly zero, and a zero entry of a multiplicative update
@@ -203,8 +218,15 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
     References
     ----------
     J. E. Cohen, "Implicit regularization in regularized (nonnegative)
-    low-rank approximations", talk, 2024 (seed 002; joint work with
-    V. Leplat).
+    low-rank approximations", talk, Palaiseau, March 2024 (joint work with
+    V. Leplat; cited as Cohen and Leplat).
+
+    C.-J. Hsieh and I. S. Dhillon, "Fast coordinate descent methods with
+    variable selection for non-negative matrix factorization", KDD 2011.
+
+    A. Cichocki and A.-H. Phan, "Fast local algorithms for large scale
+    nonnegative matrix and tensor factorizations", IEICE Transactions on
+    Fundamentals, 2009.
 
     Examples
     --------
@@ -233,6 +255,7 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         "penalty_H": [StrOptions({"l1", "l2"})],
         "balance": [StrOptions({"every", "init", "none"})],
         "init": [StrOptions({"random", "nndsvda"}), tuple, list],
+        "solver": [StrOptions({"auto", "mu", "cd"})],
         "n_inner": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -251,6 +274,7 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         penalty_H="l1",
         balance="every",
         init="nndsvda",
+        solver="auto",
         n_inner=1,
         max_iter=500,
         tol=1e-4,
@@ -265,6 +289,7 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         self.penalty_H = penalty_H
         self.balance = balance
         self.init = init
+        self.solver = solver
         self.n_inner = n_inner
         self.max_iter = max_iter
         self.tol = tol
@@ -316,6 +341,12 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
             W, H = make(Xs, n_components, rng)
         return np.maximum(W, _mu.EPSILON), np.maximum(H, _mu.EPSILON)
 
+    def _resolved_solver(self):
+        """The ``solver`` that runs: ``"auto"`` resolved by the loss."""
+        if self.solver != "auto":
+            return self.solver
+        return "cd" if self.beta_loss == "frobenius" else "mu"
+
     def _resolve_n_components(self, X):
         if isinstance(self.n_components, Integral):
             return int(self.n_components)
@@ -361,7 +392,8 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         W, H = self._initial_factors(Xs, n_components, scale)
         if self.balance != "none":
             W, H = _mu.rescale_init(Xs, W, H, **problem)
-        W, H, monitor = _mu.fit_mu(
+        fit = fit_cd if self._resolved_solver() == "cd" else _mu.fit_mu
+        W, H, monitor = fit(
             Xs,
             W,
             H,
