@@ -2,6 +2,8 @@
 Frobenius: HALS): monotone objective, same stationary point as the
 multiplicative updates, sparse equal to dense, and the estimator contract."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -139,3 +141,29 @@ def test_auto_solver_rule():
 def test_bad_solver_is_named():
     with pytest.raises(ValueError, match="solver"):
         BalancedSparseNMF(2, solver="newton").fit(np.ones((4, 3)))
+
+
+def test_auto_rank_is_low_and_found_from_the_spectrum():
+    from skfactor.datasets import make_sparse_nmf
+
+    X, _, _ = make_sparse_nmf(60, 50, 5, random_state=0)
+    assert BalancedSparseNMF(max_iter=5, tol=0).fit(X).n_components_ == 5
+    assert BalancedSparseNMF(max_iter=5, tol=0).fit(sp.csr_matrix(X)).n_components_ == 5
+    # a flat spectrum: never more than a fifth of min(n_samples, n_features)
+    rng = np.random.default_rng(0)
+    for shape in [(200, 60), (40, 300), (7, 7)]:
+        noise = rng.uniform(size=shape)
+        model = BalancedSparseNMF(max_iter=2, tol=0, random_state=0).fit(noise)
+        assert 1 <= model.n_components_ <= max(1, min(shape) // 5)
+
+
+def test_large_rank_warns_about_the_exact_w_step(monkeypatch):
+    from skfactor.decomposition import _nmf
+
+    X, _, _ = _problem(13, m=20, n=12)
+    monkeypatch.setattr(_nmf, "_NEWTON_WORK_WARN", 20 * 4**3 / 3 - 1)
+    with pytest.warns(UserWarning, match="exact W-step"):
+        BalancedSparseNMF(4, max_iter=2, tol=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        BalancedSparseNMF(3, max_iter=2, tol=0).fit(X)

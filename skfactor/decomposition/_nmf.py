@@ -16,7 +16,7 @@ from ..utils.validation import check_nonnegative
 from . import _mu
 from ._cd import fit_cd
 from ._base import _BaseMatrixFactorization
-from ._init import check_init_pair, nndsvda_init, random_init
+from ._init import auto_rank, check_init_pair, nndsvda_init, random_init
 from ._newton import NEWTON_MAX_ITER, solve_activations
 
 __all__ = ["BalancedSparseNMF"]
@@ -32,6 +32,10 @@ _SAFE_LOG4_RANGE = 10
 _NEGLIGIBLE = 1e-6
 # Multiplicative updates before the Newton solve of transform.
 _WARM_START = 30
+# Above this many flops per Newton iteration of the exact W-step
+# (n_samples * n_components**3 / 3, the Cholesky-like solves), warn: at 1e10,
+# tens of seconds on one core.
+_NEWTON_WORK_WARN = 1e10
 
 
 def _unit_scale(X):
@@ -99,9 +103,15 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
     ----------
     n_components : int, "auto" or None, default="auto"
         Number of components. ``"auto"`` takes it from ``init`` when it is a
-        pair of arrays and otherwise uses ``n_features``, like ``None``. A
-        value above ``min(n_samples, n_features)`` gives a warning (the
-        factorization is then not low-rank).
+        pair of arrays and otherwise from the spectrum of ``X``: the rank
+        :math:`k \le \max(1, \lfloor 0.2 \min(n_\text{samples},
+        n_\text{features}) \rfloor)` of the largest relative drop of the
+        energy left unexplained by the best rank-:math:`k` approximation
+        (:func:`skfactor.decomposition._init.auto_rank`), so the fit stays
+        low-rank and fast. ``None`` uses ``n_features``. A value above
+        ``min(n_samples, n_features)`` gives a warning (the factorization is
+        then not low-rank), and so does a rank whose exact W-step (cubic in
+        the rank) would take long.
     beta_loss : {"kullback-leibler", "frobenius"}, default="kullback-leibler"
         Fit term :math:`D_1` or :math:`D_2`.
     alpha_W : float, default=0.0
@@ -354,6 +364,8 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
             W = np.asarray(self.init[0]) if len(self.init) else np.empty(0)
             if W.ndim == 2:
                 return W.shape[1]
+        if self.n_components == "auto":
+            return auto_rank(X, check_random_state(self.random_state))
         return X.shape[1]
 
     # -- public API --------------------------------------------------------
@@ -383,6 +395,16 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
                 f"n_components={n_components} is larger than min(n_samples, "
                 f"n_features) = {min(n_samples, n_features)}: the factorization is "
                 "not low-rank and its components are not identifiable.",
+                UserWarning,
+                stacklevel=2,
+            )
+        newton_work = n_samples * n_components**3 / 3
+        if newton_work > _NEWTON_WORK_WARN:
+            warnings.warn(
+                f"n_components={n_components}: the exact W-step (projected Newton, "
+                f"about n_samples * n_components**3 / 3 = {newton_work:.1e} flops "
+                "per iteration, also in transform) will take long; use fewer "
+                "components (n_components='auto' picks a low rank).",
                 UserWarning,
                 stacklevel=2,
             )
