@@ -167,3 +167,24 @@ def test_large_rank_warns_about_the_exact_w_step(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         BalancedSparseNMF(3, max_iter=2, tol=0).fit(X)
+
+
+def test_verbose_prints_a_line_every_tenth_of_the_iterations(capsys):
+    X, _, _ = _problem(14, m=20, n=12)
+    BalancedSparseNMF(2, max_iter=100, tol=0, verbose=1).fit(X)
+    lines = [
+        line
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("[BalancedSparseNMF]")
+    ]
+    assert 10 <= len(lines) <= 12  # initialization, every 10th iteration
+
+
+def test_proximal_mf_verbose_does_not_print_its_internal_w_solve(capsys):
+    from skfactor import ProximalMF
+
+    X, _, _ = _problem(15, m=20, n=12)
+    ProximalMF(2, max_iter=50, tol=0, verbose=1, random_state=0).fit(X)
+    out = capsys.readouterr().out
+    assert ".transform" not in out
+    assert 5 <= len(out.splitlines()) <= 12
