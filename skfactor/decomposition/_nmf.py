@@ -151,9 +151,13 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         Kullback-Leibler cyclic one-dimensional Newton steps per entry
         (Hsieh and Dhillon), for Frobenius HALS (Cichocki and Phan). Every
         solver keeps the objective non-increasing and balances after each
-        iteration. ``"auto"``: ``"cd"`` for Frobenius and ``"mu"`` for
-        Kullback-Leibler, the faster per unit of progress on every row of
-        the benchmark (``benchmarks/bench_nmf.py``, see the user guide).
+        iteration. ``"auto"``: ``"cd"`` for Frobenius (multiplicative
+        updates never reach scikit-learn's ``cd`` objective within 400
+        iterations on the benchmark, ``benchmarks/bench_nmf.py``), ``"mu"``
+        for Kullback-Leibler (coordinate descent is faster on small dense
+        problems but slower on larger dense and on sparse ones, and it can
+        stall above the objective the multiplicative updates reach; see the
+        user guide).
     n_inner : int, default=1
         Number of updates (``"mu"``) or sweeps (``"cd"``) of ``W``, then of
         ``H``, per iteration; balancing and the stopping test happen once
