@@ -7,10 +7,11 @@ The fit of :math:`X \\approx WH` does not change when a component is rescaled,
 :math:`(W_{:q}, H_{q:}) \\to (\\lambda W_{:q}, H_{q:} / \\lambda)`, but the
 sparsity penalty :math:`\\mu_W \\|W\\|_1 + \\mu_H \\|H\\|_1` does. Its best scale
 has a closed form, and applying it after every iteration of multiplicative
-updates ("balancing", seed 002 of Cohen and Leplat) makes the updates reach a
-given loss in far fewer iterations.
+updates ("balancing"; J. E. Cohen, "Implicit regularization in regularized
+(nonnegative) low-rank approximations", talk, 2024, joint work with
+V. Leplat) makes the updates reach a given loss in far fewer iterations.
 
-We reproduce the sparse NMF experiment of the seed: a 30 x 30 matrix of
+We reproduce the sparse NMF experiment of that talk: a 30 x 30 matrix of
 Poisson counts at 40 dB drawn from rank-4 factors with 30% zeros, fitted at
 rank 4 from the same uniform random start with and without balancing.
 """
@@ -30,7 +31,7 @@ init = (rng.uniform(size=(30, 4)), rng.uniform(size=(4, 30)))
 # Loss against iterations
 # -----------------------
 # Left: one multiplicative update of each factor per iteration (the default).
-# Right: the seed's protocol, where an iteration is an outer loop of 20
+# Right: the talk's protocol, where an iteration is an outer loop of 20
 # updates of each factor followed by one balancing step. ``balance="init"``
 # only rescales the initial factors optimally.
 fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)

@@ -85,6 +85,7 @@ def test_unbalanced_updates_are_sklearns_with_converted_alphas(
         penalty_H=penalty,
         balance="none",
         init=(W0, H0),
+        solver="mu",
         max_iter=n_iter,
         tol=0,
     ).fit(X)
@@ -149,6 +150,7 @@ def test_balancing_helps_with_one_update_per_iteration():
                 alpha_H=0.1,
                 balance=balance,
                 init=init,
+                solver="mu",
                 max_iter=100,
                 tol=0,
             ).fit(X)
@@ -177,11 +179,13 @@ def test_recovers_known_sparse_factors():
 
 
 @pytest.mark.parametrize("beta_loss", ["kullback-leibler", "frobenius"])
-def test_sparse_input_gives_the_dense_result(beta_loss):
+@pytest.mark.parametrize("solver", ["mu", "cd"])
+def test_sparse_input_gives_the_dense_result(beta_loss, solver):
     X, _, _ = make_sparse_nmf(25, 20, 3, sparsity=0.5, snr=20, random_state=1)
     kwargs = dict(
         n_components=3,
         beta_loss=beta_loss,
+        solver=solver,
         alpha_W=0.1,
         alpha_H=0.2,
         penalty_H="l2",
@@ -471,8 +475,14 @@ def test_extreme_magnitudes(magnitude, beta_loss):
         model = BalancedSparseNMF(**kwargs)
         W_c = model.fit_transform(X * magnitude)
     assert np.all(np.isfinite(W_c)) and np.all(np.isfinite(model.components_))
+    model_ref = W @ reference.components_
+    # the data scaled back differ at rounding level, which 30 iterations
+    # amplify; entries near the floor agree relative to the largest
     np.testing.assert_allclose(
-        W_c @ model.components_ / magnitude, W @ reference.components_, rtol=1e-6
+        W_c @ model.components_ / magnitude,
+        model_ref,
+        rtol=1e-5,
+        atol=1e-12 * model_ref.max(),
     )
     assert model.reconstruction_err_ == pytest.approx(
         reference.reconstruction_err_
@@ -494,7 +504,7 @@ def test_parameter_validation():
 
 
 def test_only_the_geometric_mean_of_the_l1_weights_matters_when_balanced():
-    """Seed 002, eq. 19: the balanced problem depends on sqrt(alpha_W alpha_H)
+    """Cohen and Leplat, eq. 19: the balanced problem depends on sqrt(alpha_W alpha_H)
     only. With balancing every iteration, (0.1, 0.1), (1, 0.01) and (0.01, 1)
     give the same model W @ H and the same objective; without, they do not."""
     X, _, _, init = _seed_setup(0)
@@ -507,6 +517,7 @@ def test_only_the_geometric_mean_of_the_l1_weights_matters_when_balanced():
                 alpha_H=alphas[1],
                 balance=balance,
                 init=init,
+                solver="mu",
                 max_iter=60,
                 tol=0,
             )

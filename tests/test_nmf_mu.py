@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import kl_div
 
-from skfactor.decomposition import _mu
+from skfactor.decomposition import _kl_mu, _mu, _objective
 from skfactor.decomposition._init import check_init_pair, nndsvda_init, random_init
 from skfactor.decomposition._newton import solve_activations
 
@@ -58,7 +58,7 @@ def test_model_at_support_matches_dense_product(fmt):
 
 
 def test_model_at_support_blocks(monkeypatch):
-    monkeypatch.setattr(_mu, "_BLOCK", 3)
+    monkeypatch.setattr(_objective, "_BLOCK", 3)
     X, W, H = _problem(1, sparse=True)
     rebuilt = sp.csr_matrix((_mu.model_at_support(X, W, H), X.indices, X.indptr))
     np.testing.assert_allclose(
@@ -243,7 +243,7 @@ def test_stopping_inside_a_batch_returns_that_iterate(beta, monkeypatch):
     np.testing.assert_array_equal(W, W_cut)
     np.testing.assert_array_equal(H, H_cut)
     np.testing.assert_array_equal(monitor.history, cut.history)
-    monkeypatch.setattr(_mu, "_BATCH", 1)
+    monkeypatch.setattr(_kl_mu, "_BATCH", 1)
     W_one, H_one, one = _mu.fit_mu(X, W0, H0, **kwargs, max_iter=500, tol=1e-6)
     np.testing.assert_array_equal(W, W_one)
     np.testing.assert_array_equal(monitor.history, one.history)

@@ -289,3 +289,41 @@ def check_init_pair(init, shape, n_components, whom):
             )
         arrays.append(array.copy())
     return arrays
+
+
+#: ``n_components="auto"``: at most this fraction of min(n_samples, n_features)
+AUTO_RANK_FRACTION = 0.2
+
+
+def auto_rank(X, rng):
+    r"""Number of components chosen from the spectrum of ``X``.
+
+    With :math:`\sigma_1 \ge \sigma_2 \ge \dots` the singular values and
+    :math:`e_k = \|X\|_F^2 - \sum_{i \le k} \sigma_i^2` the energy left
+    unexplained by the best rank-:math:`k` approximation, the rank is the
+    :math:`k` of the largest relative drop :math:`e_{k-1} / e_k` (where the
+    spectrum falls from signal to noise), for
+    :math:`1 \le k \le \max(1, \lfloor 0.2 \min(m, n) \rfloor)`: the cap
+    keeps the fit low-rank (its cost grows with the rank, that of the exact
+    W-step with the rank cubed). The leading singular values come from a
+    randomized SVD (sparse input is never densified).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(size=(100, 3)) @ rng.uniform(size=(3, 50))
+    >>> auto_rank(X + 0.01 * rng.uniform(size=X.shape), rng)
+    3
+    """
+    cap = max(1, int(AUTO_RANK_FRACTION * min(X.shape)))
+    data = X.data if sp.issparse(X) else np.asarray(X)
+    energy = float(np.dot(data.ravel(), data.ravel()))
+    if energy == 0.0 or cap == 1:
+        return 1
+    n_values = min(cap + 1, min(X.shape))
+    _, S, _ = randomized_svd(X, n_values, n_iter=7, random_state=rng)
+    left = np.maximum(energy - np.concatenate([[0.0], np.cumsum(S**2)]), 0.0)
+    floor = 1e-12 * energy  # an exact fit leaves rounding errors only
+    drops = left[:-1] / np.maximum(left[1:], floor)
+    return int(np.argmax(drops[:cap])) + 1

@@ -33,19 +33,17 @@ converged; for Kullback-Leibler it visits only the nonzeros of ``X``
 :math:`XH^\top` and :math:`HH^\top`.
 """
 
+from collections import namedtuple
+
 import numpy as np
 import scipy.sparse as sp
 from numba import njit
 from sklearn.utils.extmath import safe_sparse_dot
 
-from ..utils._monitor import ConvergenceMonitor
-from ._mu import (
-    EPSILON,
-    _csr_arrays,
-    beta_divergence,
-    penalty_degree,
-    penalty_values,
-)
+from ._progress import ProgressMonitor
+from .._balance import penalty_degree, penalty_values
+from ._mm_steps import Penalty
+from ._objective import EPSILON, Nonzeros, beta_divergence, csr_arrays
 
 #: Iteration cap of the Newton solver (it typically needs fewer than 10).
 NEWTON_MAX_ITER = 100
@@ -55,6 +53,10 @@ NOISE = 1e-13
 _ARMIJO = 1e-4
 _MAX_BACKTRACK = 40
 _TINY = np.finfo(np.float64).tiny
+
+#: The Frobenius terms of a row's objective: ``X H^T``, ``H H^T`` and the
+#: squared norms of the rows of X.
+Quadratic = namedtuple("Quadratic", ["XHt", "HHt", "x_sq"])
 
 
 @njit(cache=True)
@@ -122,9 +124,9 @@ def _newton_direction(w, grad, hess, size, binding, direction):
     # with Kullback-Leibler), a step of the size of w itself
     scale = 0.0
     for k in range(r):
-        for l in range(r):
-            if binding[k] or binding[l]:
-                hess[k, l] = 0.0
+        for q in range(r):
+            if binding[k] or binding[q]:
+                hess[k, q] = 0.0
         scale = max(scale, hess[k, k])
     if scale <= 0:
         largest_grad, largest_w = 0.0, 0.0
@@ -160,18 +162,20 @@ def _newton_direction(w, grad, hess, size, binding, direction):
 
 
 @njit(cache=True)
-def _newton_pass(
-    indptr, indices, data, Ht, XHt, HHt, x_sq, beta, alpha, degree, W, active
-):
+def _newton_pass(nonzeros, Ht, quadratic, beta, weight, W, active):
     """One projected Newton iteration on the active rows of ``W`` (in place).
 
-    Kullback-Leibler (``beta == 1``) uses the nonzeros ``(indptr, indices,
-    data)`` of X and ``Ht = H.T``; Frobenius uses ``XHt = X H^T``,
-    ``HHt = H H^T`` and the squared norms ``x_sq`` of the rows of X. A row
+    Kullback-Leibler (``beta == 1``) uses the :class:`Nonzeros` of X and
+    ``Ht = H.T``; Frobenius uses the :class:`Quadratic` terms
+    ``XHt = X H^T``, ``HHt = H H^T`` and the squared norms ``x_sq`` of the
+    rows of X. ``weight`` is the :class:`Penalty` of W. A row
     whose Newton decrement is below the noise of its objective takes its
     full step (if it passes the line search) and leaves ``active``.
     Returns the total change of the objective.
     """
+    indptr, indices, data = nonzeros
+    XHt, HHt, x_sq = quadratic
+    alpha, degree = weight
     n, r = W.shape
     h_sum = np.zeros(r)
     for j in range(Ht.shape[0]):
@@ -199,8 +203,8 @@ def _newton_pass(
             size = _dot(w, h_sum)
             for k in range(r):
                 grad_fit[k] = h_sum[k]
-                for l in range(r):
-                    hess[k, l] = 0.0
+                for q in range(r):
+                    hess[k, q] = 0.0
             for p in range(start, stop):
                 x = data[p]
                 column = Ht[indices[p]]
@@ -213,13 +217,13 @@ def _newton_pass(
                 curvature = ratio / y
                 for k in range(r):
                     grad_fit[k] -= ratio * column[k]
-                    for l in range(r):
-                        hess[k, l] += curvature * column[k] * column[l]
+                    for q in range(r):
+                        hess[k, q] += curvature * column[k] * column[q]
         else:
             for k in range(r):
                 grad_fit[k] = _dot(HHt[k], w) - XHt[i, k]
-                for l in range(r):
-                    hess[k, l] = HHt[k, l]
+                for q in range(r):
+                    hess[k, q] = HHt[k, q]
             size = 0.5 * (x_sq[i] + _quadratic_form(HHt, w, w))
         # penalty
         for k in range(r):
@@ -321,6 +325,7 @@ def solve_activations(
         Newton decrements decide.
     """
     degree = penalty_degree(penalty)
+    weight = Penalty(float(alpha), degree)
     H = np.asarray(H, dtype=np.float64)
     W = np.array(np.maximum(W, EPSILON), dtype=np.float64, order="C")
     n, r = W.shape
@@ -334,27 +339,25 @@ def solve_activations(
         value = float(initial_objective)
     empty = np.empty((0, 0))
     if beta == 1:
-        csr = _csr_arrays(X)
-        quadratic = (empty, empty, np.empty(0))
+        csr = csr_arrays(X)
+        quadratic = Quadratic(empty, empty, np.empty(0))
     else:
         no_index = np.empty(0, dtype=np.int64)
-        csr = (np.zeros(n + 1, dtype=np.int64), no_index, np.empty(0))
+        csr = Nonzeros(np.zeros(n + 1, dtype=np.int64), no_index, np.empty(0))
         squares = X.multiply(X) if sp.issparse(X) else X * X
-        quadratic = (
+        quadratic = Quadratic(
             np.ascontiguousarray(safe_sparse_dot(X, H.T), dtype=np.float64),
             H @ H.T,
             np.asarray(squares.sum(axis=1), dtype=np.float64).ravel(),
         )
     Ht = np.ascontiguousarray(H.T)
-    monitor = ConvergenceMonitor(
+    monitor = ProgressMonitor(
         0.0, max_iter, verbose=verbose, name=name, objective_name=objective_name
     )
     monitor.start(value)
     active = np.ones(n, dtype=np.bool_)
     while True:
-        value += _newton_pass(
-            *csr, Ht, *quadratic, int(beta), float(alpha), degree, W, active
-        )
+        value += _newton_pass(csr, Ht, quadratic, int(beta), weight, W, active)
         stop = monitor.update(value)
         if not active.any():
             monitor.converged = True

@@ -14,8 +14,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..utils._docstrings import fill_doc
 from ..utils.validation import check_nonnegative
 from . import _mu
+from ._cd import fit_cd
 from ._base import _BaseMatrixFactorization
-from ._init import check_init_pair, nndsvda_init, random_init
+from ._init import auto_rank, check_init_pair, nndsvda_init, random_init
 from ._newton import NEWTON_MAX_ITER, solve_activations
 
 __all__ = ["BalancedSparseNMF"]
@@ -31,6 +32,10 @@ _SAFE_LOG4_RANGE = 10
 _NEGLIGIBLE = 1e-6
 # Multiplicative updates before the Newton solve of transform.
 _WARM_START = 30
+# Above this many flops per Newton iteration of the exact W-step
+# (n_samples * n_components**3 / 3, the Cholesky-like solves), warn: at 1e10,
+# tens of seconds on one core.
+_NEWTON_WORK_WARN = 1e10
 
 
 def _unit_scale(X):
@@ -86,11 +91,11 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
     The fit term is invariant to rescaling the components,
     :math:`(W_{:q}, H_{q:}) \to (\lambda W_{:q}, H_{q:}/\lambda)`, but the
     penalty is not. With ``balance="every"`` the optimal rescaling (closed
-    form, seed 002 eq. 7-11, :mod:`skfactor._balance`) is applied after
-    each iteration of multiplicative updates, which removes the slow drift
+    form, Cohen and Leplat eq. 7-11, :mod:`skfactor._balance`) is applied
+    after each iteration of the inner solver, which removes the slow drift
     of the scales that plain updates suffer when a penalty is active (on
-    the seed's set-up, the loss of 100 plain iterations is reached in about
-    30).
+    Cohen's 30 x 30 set-up, the loss of 100 plain iterations is reached in
+    about 30).
 
     Read more in the :doc:`user guide </user_guide/nmf>`.
 
@@ -98,9 +103,15 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
     ----------
     n_components : int, "auto" or None, default="auto"
         Number of components. ``"auto"`` takes it from ``init`` when it is a
-        pair of arrays and otherwise uses ``n_features``, like ``None``. A
-        value above ``min(n_samples, n_features)`` gives a warning (the
-        factorization is then not low-rank).
+        pair of arrays and otherwise from the spectrum of ``X``: the rank
+        :math:`k \le \max(1, \lfloor 0.2 \min(n_\text{samples},
+        n_\text{features}) \rfloor)` of the largest relative drop of the
+        energy left unexplained by the best rank-:math:`k` approximation
+        (:func:`skfactor.decomposition._init.auto_rank`), so the fit stays
+        low-rank and fast. ``None`` uses ``n_features``. A value above
+        ``min(n_samples, n_features)`` gives a warning (the factorization is
+        then not low-rank), and so does a rank whose exact W-step (cubic in
+        the rank) would take long.
     beta_loss : {"kullback-leibler", "frobenius"}, default="kullback-leibler"
         Fit term :math:`D_1` or :math:`D_2`.
     alpha_W : float, default=0.0
@@ -113,7 +124,7 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         ``"l2"`` (``n_samples`` for ``alpha_H``).
     alpha_H : float, default=0.0
         Weight :math:`\alpha_H` of the penalty of ``H``. The solutions depend
-        essentially on :math:`\sqrt{\alpha_W \alpha_H}` (seed 002, eq. 19);
+        essentially on :math:`\sqrt{\alpha_W \alpha_H}` (Cohen and Leplat, eq. 19);
         with a single positive weight the penalty can be shrunk to zero by
         rescaling and balancing has no effect.
     penalty_W : {"l1", "l2"}, default="l1"
@@ -123,7 +134,7 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
     balance : {"every", "init", "none"}, default="every"
         ``"every"``: optimal scalar rescaling of the initial factors and
         balancing of the components at initialization and after every
-        iteration (the meta-algorithm of seed 002). ``"init"``: at
+        iteration (the meta-algorithm of Cohen and Leplat). ``"init"``: at
         initialization only. ``"none"``: plain multiplicative updates from
         the initial factors as given.
     init : {"random", "nndsvda"} or (W, H), default="nndsvda"
@@ -133,12 +144,26 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         ``min(n_samples, n_features)`` random), or
         a pair of nonnegative arrays of shapes (n_samples, n_components) and
         (n_components, n_features).
+    solver : {"auto", "mu", "cd"}, default="auto"
+        Inner solver of the meta-algorithm (the update of the factors
+        between two balancings). ``"mu"``: multiplicative updates, the
+        algorithm of Cohen and Leplat. ``"cd"``: coordinate descent, for
+        Kullback-Leibler cyclic one-dimensional Newton steps per entry
+        (Hsieh and Dhillon), for Frobenius HALS (Cichocki and Phan). Every
+        solver keeps the objective non-increasing and balances after each
+        iteration. ``"auto"``: ``"cd"`` for Frobenius (multiplicative
+        updates never reach scikit-learn's ``cd`` objective within 400
+        iterations on the benchmark, ``benchmarks/bench_nmf.py``), ``"mu"``
+        for Kullback-Leibler (coordinate descent is faster on small dense
+        problems but slower on larger dense and on sparse ones, and it can
+        stall above the objective the multiplicative updates reach; see the
+        user guide).
     n_inner : int, default=1
-        Number of multiplicative updates of ``W``, then of ``H``, per
-        iteration; balancing and the stopping test happen once per
-        iteration. Per update, 1 converges fastest; larger values reproduce
-        the outer/inner scheme of seed 002, whose iteration counts are
-        outer iterations.
+        Number of updates (``"mu"``) or sweeps (``"cd"``) of ``W``, then of
+        ``H``, per iteration; balancing and the stopping test happen once
+        per iteration. Per update, 1 converges fastest; larger values
+        reproduce the outer/inner scheme of Cohen and Leplat, whose
+        iteration counts are outer iterations.
     {{max_iter=500}}
     {{tol=1e-4}}
     {{random_state}}
@@ -158,9 +183,9 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         Objective (fit plus penalties) at initialization, after each
         iteration, and after the final exact W-step (see Notes). It never
         increases, up to rounding errors (relative to the size of ``X``,
-        visible only for near-exact fits). In the units of ``X``: with Frobenius on data near
-        1e300 it overflows to ``inf`` (near 1e-300, underflows to 0), while
-        the factors stay exact.
+        visible only for near-exact fits). In the units of ``X``: with
+        Frobenius on data near 1e300 it overflows to ``inf`` (near 1e-300,
+        underflows to 0), while the factors stay exact.
     n_iter_ : int
         Number of iterations run.
     n_features_in_ : int
@@ -175,9 +200,13 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
 
     Notes
     -----
-    The solver is multiplicative updates, each the exact minimizer of a
-    majorizer of the objective (:mod:`skfactor.decomposition._mu`; eq. 26,
-    27 and 36 of seed 002), so the objective never increases. Entries are
+    ``solver="mu"`` runs multiplicative updates, each the exact minimizer
+    of a majorizer of the objective (:mod:`skfactor.decomposition._mu`;
+    eq. 26, 27 and 36 of Cohen and Leplat); ``solver="cd"`` runs
+    coordinate descent (:mod:`skfactor.decomposition._kl_cd`,
+    :mod:`skfactor.decomposition._hals`), each step an exact or safeguarded
+    minimization in one entry or column. Either way the objective never
+    increases. Entries are
     kept at or above :math:`\epsilon = 10^{-16}` instead of being set to
     zero: scikit-learn's KL updates set entries of ``H`` below machine
     epsilon to exactly zero, and a zero entry of a multiplicative update
@@ -203,8 +232,15 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
     References
     ----------
     J. E. Cohen, "Implicit regularization in regularized (nonnegative)
-    low-rank approximations", talk, 2024 (seed 002; joint work with
-    V. Leplat).
+    low-rank approximations", talk, Palaiseau, March 2024 (joint work with
+    V. Leplat; cited as Cohen and Leplat).
+
+    C.-J. Hsieh and I. S. Dhillon, "Fast coordinate descent methods with
+    variable selection for non-negative matrix factorization", KDD 2011.
+
+    A. Cichocki and A.-H. Phan, "Fast local algorithms for large scale
+    nonnegative matrix and tensor factorizations", IEICE Transactions on
+    Fundamentals, 2009.
 
     Examples
     --------
@@ -233,6 +269,7 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         "penalty_H": [StrOptions({"l1", "l2"})],
         "balance": [StrOptions({"every", "init", "none"})],
         "init": [StrOptions({"random", "nndsvda"}), tuple, list],
+        "solver": [StrOptions({"auto", "mu", "cd"})],
         "n_inner": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -251,6 +288,7 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         penalty_H="l1",
         balance="every",
         init="nndsvda",
+        solver="auto",
         n_inner=1,
         max_iter=500,
         tol=1e-4,
@@ -265,6 +303,7 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         self.penalty_H = penalty_H
         self.balance = balance
         self.init = init
+        self.solver = solver
         self.n_inner = n_inner
         self.max_iter = max_iter
         self.tol = tol
@@ -316,6 +355,12 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
             W, H = make(Xs, n_components, rng)
         return np.maximum(W, _mu.EPSILON), np.maximum(H, _mu.EPSILON)
 
+    def _resolved_solver(self):
+        """The ``solver`` that runs: ``"auto"`` resolved by the loss."""
+        if self.solver != "auto":
+            return self.solver
+        return "cd" if self.beta_loss == "frobenius" else "mu"
+
     def _resolve_n_components(self, X):
         if isinstance(self.n_components, Integral):
             return int(self.n_components)
@@ -323,6 +368,8 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
             W = np.asarray(self.init[0]) if len(self.init) else np.empty(0)
             if W.ndim == 2:
                 return W.shape[1]
+        if self.n_components == "auto":
+            return auto_rank(X, check_random_state(self.random_state))
         return X.shape[1]
 
     # -- public API --------------------------------------------------------
@@ -355,13 +402,24 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
                 UserWarning,
                 stacklevel=2,
             )
+        newton_work = n_samples * n_components**3 / 3
+        if newton_work > _NEWTON_WORK_WARN:
+            warnings.warn(
+                f"n_components={n_components}: the exact W-step (projected Newton, "
+                f"about n_samples * n_components**3 / 3 = {newton_work:.1e} flops "
+                "per iteration, also in transform) will take long; use fewer "
+                "components (n_components='auto' picks a low rank).",
+                UserWarning,
+                stacklevel=2,
+            )
         scale = _unit_scale(X)
         Xs = _scaled_data(X, scale)
         problem = self._problem(scale)
         W, H = self._initial_factors(Xs, n_components, scale)
         if self.balance != "none":
             W, H = _mu.rescale_init(Xs, W, H, **problem)
-        W, H, monitor = _mu.fit_mu(
+        fit = fit_cd if self._resolved_solver() == "cd" else _mu.fit_mu
+        W, H, monitor = fit(
             Xs,
             W,
             H,

@@ -429,8 +429,23 @@ class ProximalMF(_BaseMatrixFactorization):
             for prox in (self.prox_W, self.prox_H)
         )
 
-    def _run(self, X, W, H, prox_W, prox_H, penalty_W, penalty_H, steps, update_H):
-        """Run the solver; only W is updated (to tol ** 2) if not update_H."""
+    def _run(
+        self,
+        X,
+        W,
+        H,
+        prox_W,
+        prox_H,
+        penalty_W,
+        penalty_H,
+        steps,
+        update_H,
+        quiet=False,
+    ):
+        """Run the solver; only W is updated (to tol ** 2) if not update_H.
+
+        ``quiet``: no verbose output (the final W-solve inside ``fit``).
+        """
         name = type(self).__name__ + ("" if update_H else ".transform")
         try:
             return block_pgm(
@@ -447,7 +462,7 @@ class ProximalMF(_BaseMatrixFactorization):
                 update_H=update_H,
                 max_iter=self.max_iter,
                 tol=self.tol if update_H else self.tol**2,
-                verbose=self.verbose,
+                verbose=0 if quiet else self.verbose,
                 name=name,
             )
         except FloatingPointError as exc:
@@ -498,7 +513,7 @@ class ProximalMF(_BaseMatrixFactorization):
         result = self._run(X, W, H, prox_W, prox_H, penalty_W, penalty_H, steps, True)
         # W for the final components, solved like transform does (warm start)
         final = self._run(
-            X, result.W, result.H, prox_W, None, penalty_W, None, steps, False
+            X, result.W, result.H, prox_W, None, penalty_W, None, steps, False, True
         )
 
         self.components_ = result.H

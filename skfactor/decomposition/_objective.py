@@ -1,0 +1,200 @@
+r"""Objective of penalized NMF with the beta-divergence, and the data layout.
+
+The objective is
+
+.. math::
+
+    D_\beta(X \mid WH) + \alpha_W g_W(W) + \alpha_H g_H(H),
+
+with :math:`D_1` the generalized Kullback-Leibler divergence
+:math:`\sum_{ij} x_{ij}\log(x_{ij}/y_{ij}) - x_{ij} + y_{ij}`,
+:math:`D_2 = \frac12\|X - Y\|_F^2`, and :math:`g` either the entrywise
+:math:`\ell_1` norm :math:`\sum |f|` or the squared Frobenius norm
+:math:`\sum f^2` (ridge).
+
+Sparse data (CSR) never get densified: for Kullback-Leibler the ratio
+:math:`X / (WH)` is needed only at the nonzeros of :math:`X`, where
+:math:`WH` is evaluated by row-wise dot products
+(:func:`model_at_support`), and :math:`\sum_{ij} (WH)_{ij}` is the product
+of the column sums of :math:`W` and the row sums of :math:`H`. For
+Frobenius, :math:`\|WH\|_F^2 = \langle W^\top W, HH^\top\rangle`.
+
+:func:`csr_arrays` gives the nonzeros of dense or sparse data in the one
+layout the compiled solvers take.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import xlogy
+
+from .._balance import penalty_values
+
+#: Lower bound of every factor entry after an update (Cohen and Leplat use
+#: 1e-16).
+EPSILON = 1e-16
+_TINY = np.finfo(np.float64).tiny
+# Nonzeros per block when evaluating WH at the support of a sparse X, to
+# bound the memory of the (block, n_components) temporaries.
+_BLOCK = 1 << 16
+
+BETA = {"kullback-leibler": 1, "frobenius": 2}
+
+#: The nonzeros of X row by row (CSR arrays), as passed to compiled kernels.
+Nonzeros = namedtuple("Nonzeros", ["indptr", "indices", "data"])
+
+
+def model_at_support(X, W, H):
+    """Entries of ``W @ H`` where ``X`` has stored entries.
+
+    Parameters
+    ----------
+    X : sparse matrix of shape (m, n)
+        CSR (or CSC) matrix; only its sparsity pattern is used.
+    W : ndarray of shape (m, r)
+    H : ndarray of shape (r, n)
+
+    Returns
+    -------
+    values : ndarray of shape (X.nnz,)
+        ``(W @ H)[i, j]`` for the stored entries ``(i, j)`` of ``X``, in the
+        order of ``X.data``.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> X = sp.csr_matrix(np.array([[0.0, 1.0], [2.0, 0.0]]))
+    >>> model_at_support(X, np.array([[1.0], [2.0]]), np.array([[3.0, 4.0]]))
+    array([4., 6.])
+    """
+    if X.format == "csc":
+        return model_at_support(X.T, H.T, W.T)
+    X = X.tocsr()
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    Ht = np.ascontiguousarray(H.T)
+    values = np.empty(X.nnz)
+    for start in range(0, X.nnz, _BLOCK):
+        stop = min(start + _BLOCK, X.nnz)
+        values[start:stop] = np.einsum(
+            "ij,ij->i", W[rows[start:stop]], Ht[X.indices[start:stop]]
+        )
+    return values
+
+
+def model_ratio(X, W, H):
+    """The ratio :math:`X / (WH)` where :math:`X` is nonzero (0 elsewhere).
+
+    Dense ``X`` gives a dense array; sparse ``X`` a CSR matrix with the
+    sparsity pattern of ``X`` (``W @ H`` is never formed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> model_ratio(np.array([[2.0, 0.0]]), np.ones((1, 1)), np.array([[4.0, 1.0]]))
+    array([[0.5, 0. ]])
+    """
+    if sp.issparse(X):
+        X = X.tocsr()
+        values = model_at_support(X, W, H)
+        return sp.csr_matrix(
+            (X.data / np.maximum(values, _TINY), X.indices, X.indptr), shape=X.shape
+        )
+    return X / np.maximum(W @ H, _TINY)
+
+
+def beta_divergence(X, W, H, beta, ratio=None):
+    r"""Fit term :math:`D_\beta(X \mid WH)` for :math:`\beta \in \{1, 2\}`.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (m, n)
+        Nonnegative data.
+    W : ndarray of shape (m, r)
+    H : ndarray of shape (r, n)
+    beta : {1, 2}
+        1 for the generalized Kullback-Leibler divergence, 2 for half the
+        squared Frobenius norm of the residual.
+    ratio : {ndarray, sparse matrix}, default=None
+        :func:`model_ratio` of ``(X, W, H)`` if already computed (KL only).
+
+    Returns
+    -------
+    divergence : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X, W, H = np.array([[1.0, 2.0]]), np.ones((1, 1)), np.array([[1.0, 1.0]])
+    >>> beta_divergence(X, W, H, 2)
+    0.5
+    >>> round(beta_divergence(X, W, H, 1), 6)  # 2 log 2 - 3 + 2
+    0.386294
+    """
+    if beta == 1:
+        if ratio is None:
+            ratio = model_ratio(X, W, H)
+        if sp.issparse(X):
+            x, r = X.data, ratio.data
+        else:  # x log(x / y) is 0 where x is: keep the logs to the support
+            support = X > 0
+            x, r = X[support], ratio[support]
+        # sum(WH) from the column sums: never forms WH for sparse X
+        model_sum = W.sum(axis=0) @ H.sum(axis=1)
+        return float(xlogy(x, r).sum() - x.sum() + model_sum)
+    if sp.issparse(X):
+        values = model_at_support(X, W, H)
+        at_support = np.sum((X.data - values) ** 2)
+        # model energy off the support = ||WH||^2 - sum of squares on it; a
+        # difference below the rounding error of the subtraction is 0
+        energy = np.sum((W.T @ W) * (H @ H.T))
+        elsewhere = energy - np.sum(values**2)
+        if elsewhere <= 64 * np.finfo(np.float64).eps * energy:
+            elsewhere = 0.0
+        return float(0.5 * (at_support + elsewhere))
+    residual = X - W @ H
+    return float(0.5 * np.einsum("ij,ij->", residual, residual))
+
+
+def penalty(W, H, alpha_W, alpha_H, penalty_W, penalty_H):
+    r""":math:`\alpha_W g_W(W) + \alpha_H g_H(H)`.
+
+    >>> import numpy as np
+    >>> penalty(np.ones((2, 1)), np.ones((1, 3)), 1.0, 0.5, "l1", "l2")
+    3.5
+    """
+    return float(
+        alpha_W * penalty_values(W, penalty_W).sum()
+        + alpha_H * penalty_values(H.T, penalty_H).sum()
+    )
+
+
+def objective(X, W, H, beta, alpha_W, alpha_H, penalty_W, penalty_H, ratio=None):
+    """Penalized objective: :func:`beta_divergence` plus :func:`penalty`."""
+    return beta_divergence(X, W, H, beta, ratio=ratio) + penalty(
+        W, H, alpha_W, alpha_H, penalty_W, penalty_H
+    )
+
+
+def csr_arrays(X):
+    """:class:`Nonzeros` ``(indptr, indices, data)`` of X, row by row.
+
+    Canonical (sorted, no duplicates) int64/float64 arrays whatever the input
+    format, so that the compiled sweeps have a single signature; dense X is
+    never copied whole, only its nonzeros.
+    """
+    if sp.issparse(X):
+        X = X.tocsr()
+        if not X.has_canonical_format:
+            X = X.copy()
+            X.sum_duplicates()
+        return Nonzeros(
+            X.indptr.astype(np.int64),
+            X.indices.astype(np.int64),
+            X.data.astype(np.float64),
+        )
+    X = np.asarray(X, dtype=np.float64)
+    rows, cols = np.nonzero(X)
+    indptr = np.zeros(X.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=X.shape[0]), out=indptr[1:])
+    return Nonzeros(indptr, cols.astype(np.int64), X[rows, cols])

@@ -1,0 +1,190 @@
+"""Coordinate-descent solvers of BalancedSparseNMF (KL: cyclic 1-D Newton,
+Frobenius: HALS): monotone objective, same stationary point as the
+multiplicative updates, sparse equal to dense, and the estimator contract."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skfactor import BalancedSparseNMF
+from skfactor.decomposition import _kl_mu, _mu
+from skfactor.decomposition._cd import fit_cd
+
+PENALTIES = ["l1", "l2"]
+
+
+def _problem(seed, m=8, n=6, r=3, density=0.6, sparse=False):
+    rng = np.random.default_rng(seed)
+    W = rng.uniform(0.1, 2, size=(m, r))
+    H = rng.uniform(0.1, 2, size=(r, n))
+    X = rng.poisson(3 * W @ H).astype(float) * (rng.uniform(size=(m, n)) < density)
+    X[0] = 0.0  # an all-zero row
+    X = sp.csr_matrix(X) if sparse else X
+    W0 = rng.uniform(0.1, 1, size=(m, r))
+    H0 = rng.uniform(0.1, 1, size=(r, n))
+    return X, W0, H0
+
+
+def _kwargs(beta, aW, aH, pW, pH, **extra):
+    return dict(beta=beta, alpha_W=aW, alpha_H=aH, penalty_W=pW, penalty_H=pH, **extra)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    beta=st.sampled_from([1, 2]),
+    pW=st.sampled_from(PENALTIES),
+    pH=st.sampled_from(PENALTIES),
+    aW=st.sampled_from([0.0, 0.05, 2.0]),
+    aH=st.sampled_from([0.0, 0.5, 20.0]),
+    sparse=st.booleans(),
+    balance=st.booleans(),
+    n_inner=st.sampled_from([1, 2]),
+)
+def test_cd_objective_never_increases(
+    seed, beta, pW, pH, aW, aH, sparse, balance, n_inner
+):
+    X, W, H = _problem(seed, sparse=sparse)
+    kwargs = _kwargs(beta, aW, aH, pW, pH, balance_every=balance, n_inner=n_inner)
+    W1, H1, monitor = fit_cd(X, W, H, **kwargs, max_iter=15, tol=0)
+    history = np.array(monitor.history)
+    # the Frobenius fit is evaluated from ||X||^2 - 2<WH, X> + ||WH||^2
+    noise = 1e-12 * (float(X.multiply(X).sum()) if sparse else float(np.sum(X**2)))
+    assert np.all(np.diff(history) <= 1e-10 * np.abs(history[:-1]) + noise)
+    # the tracked objective is the objective of the returned factors
+    exact = _mu.objective(X, W1, H1, beta, aW, aH, pW, pH)
+    assert history[-1] == pytest.approx(exact, rel=1e-9, abs=10 * noise)
+    assert W1.min() >= _mu.EPSILON and H1.min() >= _mu.EPSILON
+
+
+@pytest.mark.parametrize("beta", [1, 2])
+@pytest.mark.parametrize("penalties", [("l1", "l1"), ("l2", "l1"), ("l2", "l2")])
+def test_cd_and_mu_reach_the_same_stationary_value(beta, penalties):
+    """Rank 1 on positive data: a unique balanced minimizer, which both
+    solvers reach from the same start."""
+    rng = np.random.default_rng(3)
+    X = rng.poisson(20 * np.outer(rng.uniform(0.5, 2, 9), rng.uniform(0.5, 2, 7)))
+    X = X.astype(float) + rng.uniform(0, 1, size=X.shape)
+    W0, H0 = rng.uniform(0.5, 1, (9, 1)), rng.uniform(0.5, 1, (1, 7))
+    kwargs = _kwargs(beta, 0.5, 0.3, *penalties)
+    W_cd, H_cd, cd = fit_cd(X, W0, H0, **kwargs, max_iter=3000, tol=1e-15)
+    W_mu, H_mu, mu = _mu.fit_mu(X, W0, H0, **kwargs, max_iter=20000, tol=1e-15)
+    assert cd.history[-1] == pytest.approx(mu.history[-1], rel=1e-9)
+    np.testing.assert_allclose(W_cd @ H_cd, W_mu @ H_mu, rtol=1e-5)
+
+
+@pytest.mark.parametrize("beta", [1, 2])
+@pytest.mark.parametrize("penalties", [("l1", "l1"), ("l2", "l1")])
+def test_cd_sparse_equals_dense(beta, penalties):
+    X, W0, H0 = _problem(5, m=12, n=9, sparse=True)
+    kwargs = _kwargs(beta, 0.3, 0.7, *penalties, max_iter=20, tol=0)
+    W_s, H_s, sparse = fit_cd(X, W0, H0, **kwargs)
+    W_d, H_d, dense = fit_cd(X.toarray(), W0, H0, **kwargs)
+    np.testing.assert_allclose(sparse.history, dense.history, rtol=1e-10)
+    np.testing.assert_allclose(W_s, W_d, rtol=1e-8)
+    np.testing.assert_allclose(H_s, H_d, rtol=1e-8)
+
+
+@pytest.mark.parametrize("penalties", [("l1", "l1"), ("l2", "l2"), ("l1", "l2")])
+def test_blas_kl_updates_follow_the_compiled_sweeps(penalties, monkeypatch):
+    """Dense KL data above BLAS_MIN_WORK use BLAS products: same iterates."""
+    X, W0, H0 = _problem(7, m=12, n=9)
+    kwargs = _kwargs(1, 0.3, 1.5, *penalties, max_iter=25, tol=0)
+    W, H, sweeps = _mu.fit_mu(X, W0, H0, **kwargs)
+    monkeypatch.setattr(_kl_mu, "BLAS_MIN_WORK", 0)
+    W_b, H_b, blas = _mu.fit_mu(X, W0, H0, **kwargs)
+    np.testing.assert_allclose(blas.history, sweeps.history, rtol=1e-11)
+    np.testing.assert_allclose(W_b, W, rtol=1e-9)
+    np.testing.assert_allclose(H_b, H, rtol=1e-9)
+    W_i, _, inner = _mu.fit_mu(X, W0, H0, **kwargs | dict(n_inner=3))
+    monkeypatch.setattr(_kl_mu, "BLAS_MIN_WORK", 10**12)
+    W_j, _, inner_sweeps = _mu.fit_mu(X, W0, H0, **kwargs | dict(n_inner=3))
+    np.testing.assert_allclose(inner.history, inner_sweeps.history, rtol=1e-11)
+
+
+@pytest.mark.parametrize("beta_loss", ["kullback-leibler", "frobenius"])
+@pytest.mark.parametrize("solver", ["mu", "cd"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_estimator_solvers_fit_transform_equals_transform(beta_loss, solver, sparse):
+    X, _, _ = _problem(11, m=20, n=12, sparse=sparse)
+    model = BalancedSparseNMF(
+        3,
+        beta_loss=beta_loss,
+        solver=solver,
+        alpha_W=0.2,
+        alpha_H=0.2,
+        random_state=0,
+        max_iter=300,
+    )
+    W = model.fit_transform(X)
+    np.testing.assert_allclose(W, model.transform(X), rtol=1e-6, atol=1e-9)
+    assert np.all(np.diff(model.objective_) <= 1e-9 * model.objective_[:-1])
+
+
+def test_auto_solver_rule():
+    X, _, _ = _problem(12, m=15, n=10)
+    for loss, expected in (("frobenius", "cd"), ("kullback-leibler", "mu")):
+        model = BalancedSparseNMF(2, beta_loss=loss, max_iter=5, tol=0, random_state=0)
+        assert model._resolved_solver() == expected
+        explicit = BalancedSparseNMF(
+            2, beta_loss=loss, solver=expected, max_iter=5, random_state=0
+        )
+        np.testing.assert_array_equal(
+            model.fit(X).objective_, explicit.set_params(tol=0).fit(X).objective_
+        )
+
+
+def test_bad_solver_is_named():
+    with pytest.raises(ValueError, match="solver"):
+        BalancedSparseNMF(2, solver="newton").fit(np.ones((4, 3)))
+
+
+def test_auto_rank_is_low_and_found_from_the_spectrum():
+    from skfactor.datasets import make_sparse_nmf
+
+    X, _, _ = make_sparse_nmf(60, 50, 5, random_state=0)
+    assert BalancedSparseNMF(max_iter=5, tol=0).fit(X).n_components_ == 5
+    assert BalancedSparseNMF(max_iter=5, tol=0).fit(sp.csr_matrix(X)).n_components_ == 5
+    # a flat spectrum: never more than a fifth of min(n_samples, n_features)
+    rng = np.random.default_rng(0)
+    for shape in [(200, 60), (40, 300), (7, 7)]:
+        noise = rng.uniform(size=shape)
+        model = BalancedSparseNMF(max_iter=2, tol=0, random_state=0).fit(noise)
+        assert 1 <= model.n_components_ <= max(1, min(shape) // 5)
+
+
+def test_large_rank_warns_about_the_exact_w_step(monkeypatch):
+    from skfactor.decomposition import _nmf
+
+    X, _, _ = _problem(13, m=20, n=12)
+    monkeypatch.setattr(_nmf, "_NEWTON_WORK_WARN", 20 * 4**3 / 3 - 1)
+    with pytest.warns(UserWarning, match="exact W-step"):
+        BalancedSparseNMF(4, max_iter=2, tol=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        BalancedSparseNMF(3, max_iter=2, tol=0).fit(X)
+
+
+def test_verbose_prints_a_line_every_tenth_of_the_iterations(capsys):
+    X, _, _ = _problem(14, m=20, n=12)
+    BalancedSparseNMF(2, max_iter=100, tol=0, verbose=1).fit(X)
+    lines = [
+        line
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("[BalancedSparseNMF]")
+    ]
+    assert 10 <= len(lines) <= 12  # initialization, every 10th iteration
+
+
+def test_proximal_mf_verbose_does_not_print_its_internal_w_solve(capsys):
+    from skfactor import ProximalMF
+
+    X, _, _ = _problem(15, m=20, n=12)
+    ProximalMF(2, max_iter=50, tol=0, verbose=1, random_state=0).fit(X)
+    out = capsys.readouterr().out
+    assert ".transform" not in out
+    assert 5 <= len(out.splitlines()) <= 12
