@@ -16,7 +16,7 @@ and balancing never increases it, so the objective is non-increasing.
 
 import numpy as np
 
-from ._progress import ProgressMonitor
+from ..utils._monitor import ConvergenceMonitor
 from ._hals import HALS
 from ._kl_cd import KLCoordinateDescent
 from ._mm_steps import make_penalties
@@ -52,7 +52,7 @@ def fit_cd(
         ``monitor.history`` holds the objective at initialization and after
         each iteration.
     """
-    monitor = ProgressMonitor(
+    monitor = ConvergenceMonitor(
         tol, max_iter, verbose=verbose, name=name, objective_name=objective_name
     )
     W, H = np.maximum(W, EPSILON), np.maximum(H, EPSILON)  # feasible start

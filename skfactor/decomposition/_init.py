@@ -16,7 +16,8 @@ Both SVD-based starts choose the sign of each singular pair as NNDSVD does
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.extmath import randomized_svd
+
+from ..utils._linalg import truncated_svd
 
 __all__ = [
     "check_init_pair",
@@ -134,7 +135,7 @@ def nndsvda_init(X, n_components, rng):
     m, n = X.shape
     k = min(n_components, m, n)
     W, H = random_init(X, n_components, rng)
-    U, S, Vt = randomized_svd(X, k, random_state=rng)
+    U, S, Vt = truncated_svd(X, k, random_state=rng)
     for j in range(k):
         u, v = U[:, j], Vt[j]
         if j == 0:
@@ -231,8 +232,8 @@ def svd_init(X, n_components, random_state, dtype=None):
     W = np.empty((n_samples, n_components))
     H = np.empty((n_components, n_features))
     if rank > 0:
-        U, S, Vt = randomized_svd(
-            X.astype(np.float64), rank, n_iter=7, random_state=random_state
+        U, S, Vt = truncated_svd(
+            X.astype(np.float64), rank, random_state=random_state, n_iter=7
         )
         for j in range(rank):
             u, v = U[:, j], Vt[j]
@@ -322,7 +323,7 @@ def auto_rank(X, rng):
     if energy == 0.0 or cap == 1:
         return 1
     n_values = min(cap + 1, min(X.shape))
-    _, S, _ = randomized_svd(X, n_values, n_iter=7, random_state=rng)
+    _, S, _ = truncated_svd(X, n_values, random_state=rng, n_iter=7)
     left = np.maximum(energy - np.concatenate([[0.0], np.cumsum(S**2)]), 0.0)
     floor = 1e-12 * energy  # an exact fit leaves rounding errors only
     drops = left[:-1] / np.maximum(left[1:], floor)

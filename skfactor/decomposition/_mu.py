@@ -46,7 +46,7 @@ from .._balance import (
     penalty_degree,
     penalty_values,
 )
-from ._progress import ProgressMonitor
+from ..utils._monitor import ConvergenceMonitor
 from ._frobenius_mu import FrobeniusUpdates, frobenius_update_W
 from . import _kl_mu
 from ._kl_mu import KLDenseUpdates, KLSweeps, kl_update_W
@@ -201,7 +201,7 @@ def fit_mu(
         ``monitor.history`` holds the objective at initialization and after
         each iteration.
     """
-    monitor = ProgressMonitor(
+    monitor = ConvergenceMonitor(
         tol, max_iter, verbose=verbose, name=name, objective_name=objective_name
     )
     W, H = np.maximum(W, EPSILON), np.maximum(H, EPSILON)  # feasible start

@@ -40,7 +40,7 @@ import scipy.sparse as sp
 from numba import njit
 from sklearn.utils.extmath import safe_sparse_dot
 
-from ._progress import ProgressMonitor
+from ..utils._monitor import ConvergenceMonitor
 from .._balance import penalty_degree, penalty_values
 from ._mm_steps import Penalty
 from ._objective import EPSILON, Nonzeros, beta_divergence, csr_arrays
@@ -351,7 +351,7 @@ def solve_activations(
             np.asarray(squares.sum(axis=1), dtype=np.float64).ravel(),
         )
     Ht = np.ascontiguousarray(H.T)
-    monitor = ProgressMonitor(
+    monitor = ConvergenceMonitor(
         0.0, max_iter, verbose=verbose, name=name, objective_name=objective_name
     )
     monitor.start(value)

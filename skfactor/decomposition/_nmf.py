@@ -1,6 +1,5 @@
 """Sparse NMF with optimal rescaling (balancing) of the rank-one components."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,7 +11,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._docstrings import fill_doc
+from ..utils._scaling import scale_exponent
 from ..utils.validation import check_nonnegative
+from ..utils._monitor import warn_at_caller
 from . import _mu
 from ._cd import fit_cd
 from ._base import _BaseMatrixFactorization
@@ -21,11 +22,11 @@ from ._newton import NEWTON_MAX_ITER, solve_activations
 
 __all__ = ["BalancedSparseNMF"]
 
-# Data whose largest entry lies outside [4**-10, 4**10] are rescaled by a
+# Data whose largest entry lies outside [2**-20, 2**20] are rescaled by a
 # power of 4 before solving (an exact change of variables, see _unit_scale):
 # the epsilon floor of the updates is absolute, so it must not be comparable
 # to the factor entries, and 1e300-sized data must not overflow.
-_SAFE_LOG4_RANGE = 10
+
 # A component whose largest entry of W[:, q] H[q] is below this fraction of
 # the largest entry of X is numerically zero (with Kullback-Leibler the
 # penalty shrinks components towards zero without ever reaching it).
@@ -39,11 +40,13 @@ _NEWTON_WORK_WARN = 1e10
 
 
 def _unit_scale(X):
-    """Power of 4 ``s`` such that ``X / s`` has its maximum near 1 (or 1)."""
+    r"""Power of 4 ``s`` such that ``X / s`` has its maximum near 1 (or 1).
+
+    The package's overflow policy (:mod:`skfactor.utils._scaling`), with an
+    even exponent so that both factors take :math:`\sqrt{s}` exactly.
+    """
     largest = float(X.max()) if X.shape[0] * X.shape[1] else 0.0
-    if largest <= 0 or abs(np.log(largest) / np.log(4.0)) <= _SAFE_LOG4_RANGE:
-        return 1.0
-    return 4.0 ** round(np.log(largest) / np.log(4.0))
+    return float(np.ldexp(1.0, scale_exponent(largest, multiple=2)))
 
 
 def _scaled_data(X, scale):
@@ -395,22 +398,20 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         n_samples, n_features = X.shape
         n_components = self._resolve_n_components(X)
         if n_components > min(n_samples, n_features):
-            warnings.warn(
+            warn_at_caller(
                 f"n_components={n_components} is larger than min(n_samples, "
                 f"n_features) = {min(n_samples, n_features)}: the factorization is "
                 "not low-rank and its components are not identifiable.",
                 UserWarning,
-                stacklevel=2,
             )
         newton_work = n_samples * n_components**3 / 3
         if newton_work > _NEWTON_WORK_WARN:
-            warnings.warn(
+            warn_at_caller(
                 f"n_components={n_components}: the exact W-step (projected Newton, "
                 f"about n_samples * n_components**3 / 3 = {newton_work:.1e} flops "
                 "per iteration, also in transform) will take long; use fewer "
                 "components (n_components='auto' picks a low rank).",
                 UserWarning,
-                stacklevel=2,
             )
         scale = _unit_scale(X)
         Xs = _scaled_data(X, scale)
@@ -517,11 +518,10 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
             **solver_args,
         )
         if not monitor.converged:
-            warnings.warn(
+            warn_at_caller(
                 f"{solver_args['name']} did not converge in {NEWTON_MAX_ITER} "
                 "Newton iterations; W is the last iterate.",
                 ConvergenceWarning,
-                stacklevel=3,
             )
         return W, monitor
 
@@ -533,14 +533,13 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
             return
         contribution = W.max(axis=0) * H.max(axis=1)
         if np.all(contribution <= _NEGLIGIBLE * largest):
-            warnings.warn(
+            warn_at_caller(
                 f"Every component is zero: the penalties alpha_W={self.alpha_W:g} "
                 f"({self.penalty_W}) and alpha_H={self.alpha_H:g} ({self.penalty_H}) "
                 "outweigh the fit of the data, so every entry of the fitted model "
                 f"W @ H is below {_NEGLIGIBLE:g} times the largest entry of X. "
                 "Decrease alpha_W or alpha_H.",
                 UserWarning,
-                stacklevel=3,
             )
 
     def __sklearn_tags__(self):

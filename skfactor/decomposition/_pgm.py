@@ -63,7 +63,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._balance import optimal_scales, penalty_values
-from ._progress import ProgressMonitor
+from ..utils._monitor import ConvergenceMonitor
 
 __all__ = ["PGMResult", "block_pgm", "power_iteration", "squared_frobenius"]
 
@@ -411,7 +411,7 @@ def block_pgm(
         )
         return W_new, H_new, WtW, H_new @ H_new.T, WtX, t_W, t_H
 
-    monitor = ProgressMonitor(tol, max_iter, verbose, name)
+    monitor = ConvergenceMonitor(tol, max_iter, verbose, name)
     HHt = H @ H.T
     XHt = cross_W(H)
     WtX = cross_H(W) if update_H else None

@@ -1,6 +1,5 @@
 """Constrained matrix factorization by block proximal gradient (seed 003)."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,6 +11,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .. import prox as _prox
 from ..utils._docstrings import fill_doc
+from ..utils._monitor import warn_at_caller
 from ._base import _BaseMatrixFactorization
 from ._init import random_unit_rows_init, svd_init
 from ._pgm import block_pgm, power_iteration, squared_frobenius
@@ -411,7 +411,7 @@ class ProximalMF(_BaseMatrixFactorization):
                 and isinstance(other_prox, str)
                 and other_prox in _CONES
             ):
-                warnings.warn(
+                warn_at_caller(
                     f"alpha_{factor}={alpha!r} penalizes {factor} but {other} is only "
                     f"constrained to a cone (prox_{other}={other_prox!r}): rescaling "
                     f"{factor} -> c {factor}, {other} -> {other} / c leaves the fit "
@@ -419,7 +419,6 @@ class ProximalMF(_BaseMatrixFactorization):
                     f"does not select a solution. Fix the scale of {other} (e.g. "
                     f"prox_{other}='simplex' or 'l2_ball') or penalize it too.",
                     UserWarning,
-                    stacklevel=3,
                 )
 
     def _cone_constraints(self):
@@ -531,11 +530,10 @@ class ProximalMF(_BaseMatrixFactorization):
             )
             if not isinstance(steps, str):
                 causes += f", or step_size={self.step_size!r} is too large"
-            warnings.warn(
+            warn_at_caller(
                 f"{type(self).__name__}: every component is zero at the end of the "
                 f"fit; {causes}.",
                 UserWarning,
-                stacklevel=2,
             )
         return final.W
 

@@ -25,6 +25,7 @@ singular.
 """
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.linalg import LinAlgError, cho_factor, cho_solve, lstsq
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd
@@ -62,8 +63,8 @@ def truncated_svd(A, k, random_state=None, *, n_oversamples=10, n_iter=4):
 
     Parameters
     ----------
-    A : ndarray of shape (m, n)
-        Dense matrix.
+    A : ndarray or sparse matrix of shape (m, n)
+        A sparse matrix is densified only on the exact path (small sizes).
     k : int
         Number of triplets, ``0 <= k <= min(m, n)``.
     random_state : int, RandomState instance or None, default=None
@@ -90,7 +91,8 @@ def truncated_svd(A, k, random_state=None, *, n_oversamples=10, n_iter=4):
     >>> S.round(6), np.allclose(U * S @ Vt, A)
     (array([15.]), True)
     """
-    A = np.asarray(A)
+    if not sp.issparse(A):
+        A = np.asarray(A)
     m, n = A.shape
     if not 0 <= k <= min(m, n):
         raise ValueError(f"k must be in [0, min(A.shape)] = [0, {min(m, n)}]; got {k}.")
@@ -101,7 +103,8 @@ def truncated_svd(A, k, random_state=None, *, n_oversamples=10, n_iter=4):
             np.zeros((0, n), A.dtype),
         )
     if min(m, n) <= 4 * k + 20:
-        U, S, Vt = np.linalg.svd(A, full_matrices=False)
+        dense = A.toarray() if sp.issparse(A) else A
+        U, S, Vt = np.linalg.svd(dense, full_matrices=False)
         U, S, Vt = U[:, :k], S[:k], Vt[:k]
     else:
         U, S, Vt = randomized_svd(
