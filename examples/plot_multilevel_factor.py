@@ -57,7 +57,7 @@ def match_labels(true, learned):
 
 true_levels = np.array(truth.hierarchy)
 learned_levels = np.array(
-    [match_labels(t, l) for t, l in zip(truth.hierarchy, auto.hierarchy_)]
+    [match_labels(t, lab) for t, lab in zip(truth.hierarchy, auto.hierarchy_)]
 )
 order = np.lexsort(true_levels[::-1])
 fig, axes = plt.subplots(1, 2, figsize=(9, 2.6), sharey=True)

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from skfactor.multilevel import MLRMatrix
-from skfactor.multilevel._mlr import check_hierarchy, check_ranks
+from skfactor.multilevel._hierarchy import check_hierarchy, check_ranks
 
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -192,6 +192,16 @@ def test_non_nested_hierarchy_is_rejected_naming_the_level():
         check_hierarchy([[0, 0, 0, 0], [0, 0, 1, 1], ["a", "b", "b", "c"]])
     with pytest.raises(ValueError, match="not nested"):
         MLRMatrix([[0, 0, 1, 1], [0, 1, 1, 2]], [np.ones((4, 1))] * 2, np.ones(4))
+
+
+def test_non_nested_error_names_the_parent_groups_by_their_labels():
+    # The parent groups are named with the labels of the level just above
+    # (not of the top level, nor of the offending level).
+    hierarchy = [["all"] * 4, ["x", "x", "y", "y"], [7, 8, 8, 9]]
+    with pytest.raises(ValueError, match="group 8 of level 2 spans groups 'x' and 'y'"):
+        check_hierarchy(hierarchy)
+    with pytest.raises(ValueError, match="group 'p' of level 1 spans groups 1 and 2"):
+        check_hierarchy([[1, 1, 2, 2], ["p", "p", "p", "q"]])
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,8 @@ from sklearn.metrics import adjusted_rand_score
 from skfactor import MultilevelFactorModel
 from skfactor.datasets import make_multilevel_factor
 from skfactor.multilevel import _em
-from skfactor.multilevel._mlr import MLRMatrix, check_hierarchy, gaussian_log_density
+from skfactor.multilevel._hierarchy import check_hierarchy
+from skfactor.multilevel._mlr import MLRMatrix, gaussian_log_density
 from skfactor.multilevel._partition import spectral_bipartition
 
 from .test_mlr import dense_reference, random_hierarchy
@@ -33,7 +34,7 @@ def full_loadings(hierarchy, factors):
 
 def group_columns(hierarchy, ranks, level):
     """Columns of :func:`full_loadings` of every feature's group at ``level``."""
-    start = sum(np.unique(hierarchy[l]).size * ranks[l] for l in range(level))
+    start = sum(np.unique(hierarchy[lev]).size * ranks[lev] for lev in range(level))
     _, code = np.unique(hierarchy[level], return_inverse=True)
     return start + code[:, None] * ranks[level] + np.arange(ranks[level])
 
@@ -81,7 +82,7 @@ def test_em_step_matches_dense_reference(n_features, n_levels, seed):
     F_new, d_new = _em.m_step(Yt, np.sum(Yt**2, axis=1), Z, V, h, ranks, 1e-12, mask)
 
     offsets = np.cumsum((0,) + ranks)
-    factors = [F[h.iperm, offsets[l] : offsets[l + 1]] for l in range(n_levels)]
+    factors = [F[h.iperm, offsets[lev] : offsets[lev + 1]] for lev in range(n_levels)]
     L_new, d_ref, loglik, Z_ref = dense_em_step(Y, hierarchy, factors, d[h.iperm])
     for level in range(n_levels):
         columns = group_columns(hierarchy, ranks, level)  # (n_features, r_l)

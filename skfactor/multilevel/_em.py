@@ -53,7 +53,8 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ..utils._monitor import ConvergenceMonitor
-from ._mlr import MLRMatrix, gaussian_log_density, rank_offsets
+from ._hierarchy import rank_offsets
+from ._mlr import MLRMatrix, gaussian_log_density
 
 
 def rank_mask(h, ranks):
@@ -149,7 +150,10 @@ def posterior(Yt, sigma, means=True, covariances=True):
     ancestors = h._ancestors_list
     quad = np.zeros(n_samples)
     Z = (
-        [np.zeros((h.n_groups[l], ranks[l], n_samples)) for l in range(len(ranks))]
+        [
+            np.zeros((h.n_groups[lev], ranks[lev], n_samples))
+            for lev in range(len(ranks))
+        ]
         if means
         else None
     )
@@ -269,7 +273,7 @@ def init_svd(Yt, h, ranks, mask, floor, random_state):
             R = Yt[start:stop]
             if level > 0:
                 path = np.concatenate(
-                    [scores[l][level_ancestors[l][group]] for l in range(level)]
+                    [scores[lev][level_ancestors[lev][group]] for lev in range(level)]
                 )
                 R = R - F[start:stop, : off[level]] @ path
             k = min(rank, stop - start, n_samples)

@@ -16,13 +16,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._docstrings import fill_doc
 from ._em import fit_em, init_random, init_svd, posterior, rank_mask
-from ._mlr import (
-    MLRMatrix,
-    check_hierarchy,
-    check_ranks,
-    gaussian_log_density,
-    rank_offsets,
-)
+from ._hierarchy import check_hierarchy, check_ranks, rank_offsets
+from ._mlr import MLRMatrix, gaussian_log_density
 from ._partition import spectral_hierarchy
 
 __all__ = ["MultilevelFactorModel"]
@@ -271,8 +266,8 @@ class MultilevelFactorModel(
         F_original = (F * scale[:, None])[iperm]
         offsets = rank_offsets(ranks)
         self.components_ = [
-            np.ascontiguousarray(F_original[:, offsets[l] : offsets[l + 1]].T)
-            for l in range(len(ranks))
+            np.ascontiguousarray(F_original[:, offsets[lev] : offsets[lev + 1]].T)
+            for lev in range(len(ranks))
         ]
         self.noise_variance_ = (d * scale**2)[iperm]
         self.hierarchy_ = [labels.copy() for labels in h.labels]
