@@ -50,8 +50,6 @@ linear in the number of features :math:`n`.
 """
 
 import numpy as np
-from sklearn.utils import check_random_state
-
 from ..utils._monitor import ConvergenceMonitor
 from ._hierarchy import rank_offsets
 from ._mlr import MLRMatrix, gaussian_log_density
@@ -207,93 +205,6 @@ def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask):
             # the mask only guards against rounding.
             F[start:stop] = np.linalg.solve(C, B.T).T * mask[start:stop]
             d[start:stop] -= np.einsum("ij,ij->i", F[start:stop], B) / n_samples
-    return F, np.maximum(d, floor)
-
-
-def truncated_svd(A, k, random_state, n_oversamples=10, n_iter=4):
-    """Top ``k`` singular triplets: exact for small matrices, randomized otherwise.
-
-    The randomized range finder (Halko, Martinsson and Tropp) with ``n_iter``
-    QR-normalized power iterations; numpy only, deterministic given
-    ``random_state``.
-    """
-    if k == 0:
-        return np.zeros((A.shape[0], 0)), np.zeros(0), np.zeros((0, A.shape[1]))
-    if min(A.shape) <= 4 * k + 20:
-        U, S, Vt = np.linalg.svd(A, full_matrices=False)
-        return U[:, :k], S[:k], Vt[:k]
-    rng = check_random_state(random_state)
-    Q = A @ rng.standard_normal((A.shape[1], k + n_oversamples))
-    for _ in range(n_iter):
-        Q = np.linalg.qr(Q)[0]
-        Q = A @ (A.T @ Q)
-    Q = np.linalg.qr(Q)[0]
-    U, S, Vt = np.linalg.svd(Q.T @ A, full_matrices=False)
-    return Q @ U[:, :k], S[:k], Vt[:k]
-
-
-def _residual_sq_norms(R, U, S, Vt):
-    """Row-wise squared norms of ``R - U diag(S) Vt``, in row chunks."""
-    out = np.empty(R.shape[0])
-    US = U * S
-    for start in range(0, R.shape[0], 4096):
-        stop = min(start + 4096, R.shape[0])
-        residual = R[start:stop] - US[start:stop] @ Vt
-        out[start:stop] = np.einsum("ij,ij->i", residual, residual)
-    return out
-
-
-def init_svd(Yt, h, ranks, mask, floor, random_state):
-    """Initial factors by truncated SVDs of the residuals, coarsest level first.
-
-    The block of group ``a`` of level ``l`` is the top
-    ``min(r_l, n_a)`` principal directions of the data of group ``a`` minus
-    the fit of its ancestors, scaled so that the factors have unit variance;
-    the noise variances are the variances of the final residual.
-    """
-    rng = check_random_state(random_state)
-    n_features, n_samples = Yt.shape
-    off = rank_offsets(ranks)
-    F = np.zeros((n_features, off[-1]))
-    d = np.empty(n_features)
-    scores = []
-    # ancestors[l][a] of every group a of the current level, per coarser level.
-    level_ancestors = []
-    for level, rank in enumerate(ranks):
-        if level == 0:
-            level_ancestors = [np.arange(h.n_groups[0])]
-        else:
-            parent = h.parent[level]
-            level_ancestors = [anc[parent] for anc in level_ancestors]
-            level_ancestors.append(np.arange(h.n_groups[level]))
-        level_scores = np.zeros((h.n_groups[level], rank, n_samples))
-        bounds = h._bounds_list[level]
-        for group in range(h.n_groups[level]):
-            start, stop = bounds[group], bounds[group + 1]
-            R = Yt[start:stop]
-            if level > 0:
-                path = np.concatenate(
-                    [scores[lev][level_ancestors[lev][group]] for lev in range(level)]
-                )
-                R = R - F[start:stop, : off[level]] @ path
-            k = min(rank, stop - start, n_samples)
-            U, S, Vt = truncated_svd(R, k, rng)
-            F[start:stop, off[level] : off[level] + k] = U * (S / np.sqrt(n_samples))
-            level_scores[group, :k] = Vt * np.sqrt(n_samples)
-            if level == len(ranks) - 1:
-                d[start:stop] = _residual_sq_norms(R, U, S, Vt) / n_samples
-        scores.append(level_scores)
-    F *= mask
-    return F, np.maximum(d, floor)
-
-
-def init_random(n_features, ranks, mask, floor, random_state):
-    """Random Gaussian factors explaining half of the unit variance of each feature."""
-    rng = check_random_state(random_state)
-    F = rng.standard_normal((n_features, sum(ranks))) * mask
-    norms = np.einsum("ij,ij->i", F, F)
-    F /= np.sqrt(2.0 * np.maximum(norms, np.finfo(float).tiny))[:, None]
-    d = np.full(n_features, 0.5)
     return F, np.maximum(d, floor)
 
 

@@ -15,7 +15,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._docstrings import fill_doc
-from ._em import fit_em, init_random, init_svd, posterior, rank_mask
+from ._em import fit_em, posterior, rank_mask
+from ._init import init_random, init_svd
 from ._hierarchy import check_hierarchy, check_ranks, rank_offsets
 from ._mlr import MLRMatrix, gaussian_log_density
 from ._partition import spectral_hierarchy
