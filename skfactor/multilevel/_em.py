@@ -52,6 +52,14 @@ linear in the number of features :math:`n`.
 import numpy as np
 from ..utils._monitor import ConvergenceMonitor
 from ._hierarchy import rank_offsets
+from ._kernels import (
+    leaf_solve,
+    path_cross_gram,
+    path_dot,
+    path_index,
+    posterior_rows,
+    representatives,
+)
 from ._mlr import MLRMatrix, gaussian_log_density
 
 
@@ -141,28 +149,27 @@ def posterior(Yt, sigma, means=True, covariances=True):
     psi, _, logdet = sigma._smw_recursion()
     inverse = sigma.inv()
     h = sigma._h
-    ranks = sigma.ranks
-    off = rank_offsets(ranks)
-    n_samples = Yt.shape[1]
-    F = sigma._F
-    ancestors = h._ancestors_list
-    quad = np.zeros(n_samples)
-    Z = (
-        [
-            np.zeros((h.n_groups[lev], ranks[lev], n_samples))
-            for lev in range(len(ranks))
-        ]
-        if means
-        else None
-    )
-    for group, start, stop, W in inverse._leaf_blocks(Yt):
-        quad += np.einsum("ij,ij->j", Yt[start:stop], W)
-        if means:
-            G = F[start:stop].T @ W
-            for level in range(len(ranks)):
-                Z[level][ancestors[level][group]] += G[off[level] : off[level + 1]]
-    V = posterior_covariances(psi, h, ranks) if covariances else None
+    path, base = sigma._paths()
+    Yt = np.ascontiguousarray(Yt, dtype=np.float64)
+    T = inverse._stacked(Yt)  # H^T Y per group
+    quad = np.zeros(Yt.shape[1])
+    Z = np.zeros((base[-1] if means else 0, Yt.shape[1]))
+    F = sigma._F if means else sigma._F[:, :0]
+    posterior_rows(Yt, inverse._d, inverse._F, T, F, h.bounds[-1], path, quad, Z)
+    Z = sigma._unstack(Z) if means else None
+    V = posterior_covariances(psi, h, sigma.ranks) if covariances else None
     return quad, logdet, Z, V
+
+
+def _solve_by_lstsq(V, stacked, path, n_samples, B, bounds):
+    """Fallback of :func:`leaf_solve` when rounding breaks positive definiteness."""
+    F = np.zeros_like(B)
+    for g in range(bounds.size - 1):
+        Zp = stacked[path[g]]
+        C = n_samples * V[g] + Zp @ Zp.T
+        rows = slice(bounds[g], bounds[g + 1])
+        F[rows] = np.linalg.lstsq(C, B[rows].T, rcond=None)[0].T
+    return F
 
 
 def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask):
@@ -187,24 +194,33 @@ def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask):
     d : ndarray of shape (n_features,)
     """
     n_features, n_samples = Yt.shape
-    r = sum(ranks)
-    F = np.zeros((n_features, r))
+    off = rank_offsets(ranks)
+    n_levels = len(ranks)
+    F = np.zeros((n_features, off[-1]))
     d = sumsq / n_samples
-    if r:
-        bounds = h._bounds_list[-1]
-        ancestors = h._ancestors_list
-        for group in range(h.n_groups[-1]):
-            start, stop = bounds[group], bounds[group + 1]
-            Zp = np.concatenate(
-                [Z[level][ancestors[level][group]] for level in range(len(ranks))]
-            )
-            C = n_samples * V[group] + Zp @ Zp.T
-            B = Yt[start:stop] @ Zp.T
-            # Masked entries stay exactly zero by themselves (their factor
-            # has zero posterior mean and is uncorrelated with the others);
-            # the mask only guards against rounding.
-            F[start:stop] = np.linalg.solve(C, B.T).T * mask[start:stop]
-            d[start:stop] -= np.einsum("ij,ij->i", F[start:stop], B) / n_samples
+    if off[-1]:
+        # B = Y Zp^T, level by level: row i of level l's columns is
+        # y_i Z_a^T, a the level-l group of feature i.
+        B = np.empty((n_features, off[-1]))
+        stacked = np.concatenate([z.reshape(-1, n_samples) for z in Z])
+        path, _ = path_index(h, ranks)
+        leaf = h.bounds[-1]
+        path_dot(Yt, stacked, leaf, path, B)
+        # C_g = N V_g + Zp Zp^T for every finest group g: the products of two
+        # factors on a common path, computed once per pair.
+        offsets = np.asarray(off, dtype=np.intp)
+        K = np.zeros((stacked.shape[0], off[-1]))
+        leaves, starts = representatives(h)
+        path_cross_gram(stacked, path, leaves, starts, offsets, K)
+        column_level = np.repeat(np.arange(n_levels), ranks)
+        stops = offsets[column_level + 1]
+        if not leaf_solve(V, K, path, stops, float(n_samples), B, leaf, F):
+            F = _solve_by_lstsq(V, stacked, path, n_samples, B, leaf)
+        # Masked entries stay exactly zero by themselves (their factor has
+        # zero posterior mean and is uncorrelated with the others); the mask
+        # only guards against rounding.
+        F *= mask
+        d -= np.einsum("ij,ij->i", F, B) / n_samples
     return F, np.maximum(d, floor)
 
 

@@ -34,7 +34,8 @@ class _Hierarchy:
     - ``child_bounds[l]``: for ``l < L - 1``, the children of group ``k`` are
       the level ``l + 1`` groups ``child_bounds[l][k]:child_bounds[l][k + 1]``;
     - ``leaf_ancestors[l]``: the level ``l`` group containing each group of
-      the finest level;
+      the finest level; ``group_ancestors[l][c]`` the level ``c <= l`` group
+      containing each group of level ``l``;
     - ``labels[l]``: canonical group index of every feature, original order.
     """
 
@@ -58,6 +59,15 @@ class _Hierarchy:
         for level in range(leaf, 0, -1):
             ancestors[level - 1] = parent[level][ancestors[level]]
         self.leaf_ancestors = ancestors
+        # group_ancestors[level][coarse]: the level ``coarse`` group containing
+        # every group of ``level`` (coarse <= level).
+        self.group_ancestors = []
+        for level in range(self.n_levels):
+            own = np.arange(self.n_groups[level])
+            chain = [own]
+            for coarse in range(level, 0, -1):
+                chain.append(parent[coarse][chain[-1]])
+            self.group_ancestors.append(chain[::-1])
         # Python lists for the loops over groups (faster indexing).
         self._bounds_list = [b.tolist() for b in bounds]
         self._ancestors_list = [a.tolist() for a in ancestors]

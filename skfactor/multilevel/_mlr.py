@@ -48,12 +48,17 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ._hierarchy import check_hierarchy, rank_offsets
+from ._kernels import (
+    group_gram,
+    group_product,
+    lower_inverse,
+    path_gram,
+    path_index,
+    path_product,
+    sum_children,
+)
 
 __all__ = ["MLRMatrix"]
-
-# Rows of a leaf group processed at once when an MLR matrix is applied to a
-# block of vectors: bounds the temporary memory to CHUNK x n_columns.
-_CHUNK = 4096
 
 
 def gaussian_log_density(quad, logdet, n_features):
@@ -62,19 +67,6 @@ def gaussian_log_density(quad, logdet, n_features):
     :math:`-\\frac{1}{2}(n \\log 2\\pi + \\log\\det\\Sigma + q)`.
     """
     return -0.5 * (n_features * np.log(2.0 * np.pi) + logdet + quad)
-
-
-def _segment_gram(A, B, bounds):
-    """``out[k] = A[s_k:e_k].T @ B[s_k:e_k]`` for the ranges given by ``bounds``."""
-    p = len(bounds) - 1
-    out = np.empty((p, A.shape[1], B.shape[1]))
-    if A.shape[1] == 0 or B.shape[1] == 0:
-        out.fill(0.0)
-        return out
-    for k in range(p):
-        start, stop = bounds[k], bounds[k + 1]
-        np.matmul(A[start:stop].T, B[start:stop], out=out[k])
-    return out
 
 
 class MLRMatrix:
@@ -187,6 +179,7 @@ class MLRMatrix:
         self._offsets = rank_offsets(ranks)
         self._smw = None
         self._inverse = None
+        self._path = None
 
     # ------------------------------------------------------------------ views
     @property
@@ -223,53 +216,53 @@ class MLRMatrix:
         )
 
     # ---------------------------------------------------------- products
-    def _leaf_blocks(self, X, first_level=0, coarse=None):
-        """Yield ``(group, start, stop, block)`` over the finest groups.
+    def _level(self, level):
+        """Compressed factor of ``level`` (canonical order, a column view)."""
+        return self._F[:, self._offsets[level] : self._offsets[level + 1]]
 
-        ``block`` is rows ``start:stop`` (canonical order) of
-        ``d * X + s * sum_{l >= first_level} F_l T_l``, where ``T_l`` stacks,
-        per group, ``F_a^T X_a`` (or the given ``coarse`` list). Rows are
-        processed in chunks of at most ``_CHUNK`` so that the temporary
-        memory stays ``O(chunk x n_columns)``.
+    def _paths(self):
+        """Stacked rows of the path factors, see :func:`._kernels.path_index`."""
+        if self._path is None:
+            self._path = path_index(self._h, self.ranks)
+        return self._path
+
+    def _stacked(self, X, first_level=0):
+        """Per-group Gram matrices ``F_a^T X_a`` of the levels from ``first_level``.
+
+        Returns the stacked ``(S, m)`` array (:func:`._kernels.path_index`).
         """
-        h = self._h
-        off = self._offsets
-        n_levels = len(self.ranks)
-        levels = range(first_level, n_levels)
-        if coarse is None:
-            coarse = [
-                _segment_gram(
-                    self._F[:, off[lev] : off[lev + 1]], X, h._bounds_list[lev]
-                )
-                for lev in levels
-            ]
-        F = self._F[:, off[first_level] :]
-        d = self._d
-        leaf_bounds = h._bounds_list[-1]
-        ancestors = h._ancestors_list
-        for group in range(h.n_groups[-1]):
-            if len(levels):
-                T = np.concatenate(
-                    [coarse[i][ancestors[lev][group]] for i, lev in enumerate(levels)],
-                    axis=0,
-                )
-            for start in range(leaf_bounds[group], leaf_bounds[group + 1], _CHUNK):
-                stop = min(start + _CHUNK, leaf_bounds[group + 1])
-                block = X[start:stop] * d[start:stop, None]
-                if len(levels):
-                    product = F[start:stop] @ T
-                    if self.sign > 0:
-                        block += product
-                    else:
-                        block -= product
-                yield group, start, stop, block
+        path, base = self._paths()
+        start = self._offsets[first_level]
+        T = np.zeros((base[-1], X.shape[1]))
+        path_gram(self._F[:, start:], X, self._h.bounds[-1], path[:, start:], T)
+        return T
+
+    def _unstack(self, T):
+        """The stacked ``(S, m)`` array as one ``(p_l, r_l, m)`` array per level."""
+        _, base = self._paths()
+        return [
+            T[base[level] : base[level + 1]].reshape(
+                self._h.n_groups[level], rank, T.shape[1]
+            )
+            for level, rank in enumerate(self.ranks)
+        ]
 
     def _apply_permuted(self, X, first_level=0):
-        if first_level >= len(self.ranks):  # diagonal part only
-            return X * self._d[:, None]
-        out = np.empty_like(X)
-        for _, start, stop, block in self._leaf_blocks(X, first_level):
-            out[start:stop] = block
+        """``d X + s sum_{l >= first_level} F_l F_l^T X`` in canonical order.
+
+        Two passes over the rows, all levels at once: the per-group Gram
+        matrices ``T_a = F_a^T X_a``, then ``F_a T_a`` added to the rows of
+        every group (:mod:`._kernels`).
+        """
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        out = X * self._d[:, None]
+        start = self._offsets[first_level]
+        if start == self._F.shape[1]:
+            return out
+        path, _ = self._paths()
+        T = self._stacked(X, first_level)
+        leaf = self._h.bounds[-1]
+        path_product(self._F[:, start:], T, leaf, path[:, start:], out, self.sign)
         return out
 
     def _check_vectors(self, x, name):
@@ -316,7 +309,7 @@ class MLRMatrix:
         dense = np.diag(self._d)
         for level in range(len(self.ranks)):
             F = self._F[:, off[level] : off[level + 1]]
-            bounds = h._bounds_list[level]
+            bounds = h.bounds[level]
             for k in range(h.n_groups[level]):
                 block = F[bounds[k] : bounds[k + 1]]
                 dense[bounds[k] : bounds[k + 1], bounds[k] : bounds[k + 1]] += (
@@ -351,7 +344,7 @@ class MLRMatrix:
         psi = [None] * n_levels
         chol = [None] * n_levels
         # Gram of the finest groups: E_g^T D^{-1} E_g with all levels' columns.
-        P = _segment_gram(self._F, self._F / self._d[:, None], h._bounds_list[-1])
+        P = group_gram(self._F, self._F / self._d[:, None], h.bounds[-1])
         logdet = float(np.sum(np.log(self._d)))
         for level in range(n_levels - 1, -1, -1):
             own = slice(off[level], off[level + 1])
@@ -376,9 +369,7 @@ class MLRMatrix:
             chol[level] = L
             if level > 0:
                 R = off[level]
-                P = np.add.reduceat(
-                    psi_level[:, :R, :R], h.child_bounds[level - 1][:-1], axis=0
-                )
+                P = sum_children(psi_level, h.child_bounds[level - 1], R)
         self._smw = (psi, chol, logdet)
         return self._smw
 
@@ -416,25 +407,28 @@ class MLRMatrix:
         h = self._h
         off = self._offsets
         H = np.zeros_like(self._F)
+        path, base = self._paths()
+        leaf = h.bounds[-1]
         # The partial inverse (A^{(l+1)})^{-1} = D^{-1} - s sum_{l' > l} H_l' H_l'^T
         # shares H with the final inverse: build it level by level in place.
-        partial = MLRMatrix._from_permuted(h, H, 1.0 / self._d, self.ranks, -self.sign)
         for level in range(len(self.ranks) - 1, -1, -1):
             if not self.ranks[level]:
                 continue
             own = slice(off[level], off[level + 1])
-            Y = partial._apply_permuted(
-                np.ascontiguousarray(self._F[:, own]), first_level=level + 1
-            )
-            # H_a = Y_a L_a^{-T}; the r_l x r_l inverses are batched (small
-            # dense linear algebra stays in numpy, away from per-call overheads).
-            inverse_chol_t = np.linalg.inv(chol[level]).transpose(0, 2, 1)
-            bounds = h._bounds_list[level]
-            for k in range(h.n_groups[level]):
-                start, stop = bounds[k], bounds[k + 1]
-                np.matmul(Y[start:stop], inverse_chol_t[k], out=H[start:stop, own])
+            F = np.ascontiguousarray(self._F[:, own])
+            Y = F / self._d[:, None]
+            finer = off[level + 1]
+            if finer < off[-1]:
+                # Y -= s H_finer H_finer^T F, all finer levels in two passes.
+                T = np.zeros((base[-1], F.shape[1]))
+                path_gram(H[:, finer:], F, leaf, path[:, finer:], T)
+                path_product(H[:, finer:], T, leaf, path[:, finer:], Y, -self.sign)
+            # H_a = Y_a L_a^{-T}, the r_l x r_l triangular inverses batched.
+            inverse_chol_t = lower_inverse(chol[level]).transpose(0, 2, 1)
+            group_product(Y, inverse_chol_t, h.bounds[level], H[:, own])
         inverse = MLRMatrix._from_permuted(h, H, 1.0 / self._d, self.ranks, -self.sign)
         inverse._inverse = self
+        inverse._path = self._path
         self._inverse = inverse
         return inverse
 
@@ -477,9 +471,7 @@ class MLRMatrix:
         Yt = np.array(X.T[h.perm], order="C")
         if mean is not None:
             Yt -= np.asarray(mean, dtype=np.float64)[h.perm][:, None]
-        quad = np.zeros(X.shape[0])
-        for _, start, stop, W in self.inv()._leaf_blocks(Yt):
-            quad += np.einsum("ij,ij->j", Yt[start:stop], W)
+        quad = np.einsum("ij,ij->j", Yt, self.inv()._apply_permuted(Yt))
         return gaussian_log_density(quad, self.logdet(), self.shape[0])
 
     def sample(self, n_samples=1, random_state=None):
@@ -517,8 +509,9 @@ class MLRMatrix:
             for lev in range(len(self.ranks))
         ]
         noise = rng.standard_normal((h.n_features, n_samples))
-        root = MLRMatrix._from_permuted(h, self._F, np.sqrt(self._d), self.ranks, 1)
+        block = noise * np.sqrt(self._d)[:, None]
+        for level in range(len(self.ranks)):
+            group_product(self._level(level), latent[level], h.bounds[level], block)
         samples = np.empty((n_samples, h.n_features))
-        for _, start, stop, block in root._leaf_blocks(noise, coarse=latent):
-            samples[:, h.perm[start:stop]] = block.T
+        samples[:, h.perm] = block.T
         return samples
