@@ -13,7 +13,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from skfactor import MultilevelFactorModel
 from skfactor.datasets import make_multilevel_factor
-from skfactor.multilevel import _em
+from skfactor.multilevel import _em, _kernels
 from skfactor.multilevel._hierarchy import check_hierarchy
 from skfactor.multilevel._mlr import MLRMatrix, gaussian_log_density
 from skfactor.multilevel._partition import spectral_bipartition
@@ -65,8 +65,20 @@ def dense_em_step(Y, hierarchy, factors, diagonal):
     n_features=st.integers(2, 10),
     n_levels=st.integers(1, 3),
     seed=st.integers(0, 2**32 - 1),
+    blas_min_rows=st.sampled_from([1, 3, 10**9]),
 )
-def test_em_step_matches_dense_reference(n_features, n_levels, seed):
+def test_em_step_matches_dense_reference(n_features, n_levels, seed, blas_min_rows):
+    # blas_min_rows moves levels between the BLAS-per-block passes and the
+    # compiled path kernels: both must give the textbook EM step.
+    default = _kernels._BLAS_MIN_ROWS
+    _kernels._BLAS_MIN_ROWS = blas_min_rows
+    try:
+        _check_em_step(n_features, n_levels, seed)
+    finally:
+        _kernels._BLAS_MIN_ROWS = default
+
+
+def _check_em_step(n_features, n_levels, seed):
     rng = np.random.default_rng(seed)
     hierarchy = random_hierarchy(rng, n_features, n_levels)
     ranks = tuple(int(r) for r in rng.integers(1, 3, n_levels))

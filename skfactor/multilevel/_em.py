@@ -56,9 +56,11 @@ from ._kernels import (
     leaf_solve,
     path_cross_gram,
     path_dot,
+    path_gram,
     path_index,
     posterior_rows,
     representatives,
+    row_blocks,
 )
 from ._mlr import MLRMatrix, gaussian_log_density
 
@@ -150,12 +152,39 @@ def posterior(Yt, sigma, means=True, covariances=True):
     inverse = sigma.inv()
     h = sigma._h
     path, base = sigma._paths()
+    n_coarse, blocks = sigma._blocks()
     Yt = np.ascontiguousarray(Yt, dtype=np.float64)
-    T = inverse._stacked(Yt)  # H^T Y per group
+    H, F = inverse._F, sigma._F if means else sigma._F[:, :0]
+    leaf = h.bounds[-1]
+    # T = H^T Y per group: fine levels by the path kernel, coarse levels by
+    # one BLAS product per block of rows.
+    T = np.zeros((base[-1], Yt.shape[1]))
+    path_gram(H[:, n_coarse:], Yt, leaf, path[:, n_coarse:], T)
+    if n_coarse:
+        for start, stop, first, _ in blocks:
+            T[path[first, :n_coarse]] += H[start:stop, :n_coarse].T @ Yt[start:stop]
     quad = np.zeros(Yt.shape[1])
     Z = np.zeros((base[-1] if means else 0, Yt.shape[1]))
-    F = sigma._F if means else sigma._F[:, :0]
-    posterior_rows(Yt, inverse._d, inverse._F, T, F, h.bounds[-1], path, quad, Z)
+    for start, stop, first, last in blocks:
+        rows = slice(start, stop)
+        W = Yt[rows] * inverse._d[rows, None]
+        coarse = path[first, :n_coarse]
+        if n_coarse:
+            W -= H[rows, :n_coarse] @ T[coarse]
+        bounds = np.clip(leaf[first : last + 1], start, stop) - start
+        posterior_rows(
+            Yt[rows],
+            W,
+            H[rows, n_coarse:],
+            T,
+            F[rows, n_coarse:],
+            bounds,
+            path[first:last, n_coarse:],
+            quad,
+            Z,
+        )
+        if means and n_coarse:
+            Z[coarse] += F[rows, :n_coarse].T @ W
     Z = sigma._unstack(Z) if means else None
     V = posterior_covariances(psi, h, sigma.ranks) if covariances else None
     return quad, logdet, Z, V
@@ -205,7 +234,12 @@ def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask):
         stacked = np.concatenate([z.reshape(-1, n_samples) for z in Z])
         path, _ = path_index(h, ranks)
         leaf = h.bounds[-1]
-        path_dot(Yt, stacked, leaf, path, B)
+        n_coarse, blocks = row_blocks(h, ranks)
+        path_dot(Yt, stacked, leaf, path[:, n_coarse:], B[:, n_coarse:])
+        for start, stop, first, _ in blocks[: len(blocks) if n_coarse else 0]:
+            B[start:stop, :n_coarse] = (
+                Yt[start:stop] @ stacked[path[first, :n_coarse]].T
+            )
         # C_g = N V_g + Zp Zp^T for every finest group g: the products of two
         # factors on a common path, computed once per pair.
         offsets = np.asarray(off, dtype=np.intp)

@@ -141,6 +141,41 @@ def path_index(h, ranks):
     return np.ascontiguousarray(path, dtype=np.intp), base
 
 
+def row_blocks(h, ranks, chunk=4096):
+    """Blocks of rows for the mixed BLAS / compiled passes over the data.
+
+    The leading ("coarse") levels whose groups have at least
+    ``_BLAS_MIN_ROWS`` rows on average are handled by one BLAS product per
+    block, their columns of every row of a block sharing the same groups;
+    the other ("fine") levels by the compiled path kernels.
+
+    Returns
+    -------
+    n_coarse : int
+        Number of coarse columns, ``r_1 + ... + r_c``.
+    blocks : list of tuple
+        ``(start, stop, first_leaf, last_leaf)``: rows ``start:stop`` (at
+        most ``chunk``) lie in one group of every coarse level and overlap
+        the finest groups ``first_leaf:last_leaf``.
+    """
+    n_levels = 0
+    for bound in h.bounds:
+        if bound[-1] < _BLAS_MIN_ROWS * (bound.size - 1):
+            break
+        n_levels += 1
+    n_coarse = int(sum(ranks[:n_levels]))
+    edges = h.bounds[n_levels - 1] if n_levels else np.array([0, h.n_features])
+    leaf = h.bounds[-1]
+    blocks = []
+    for k in range(edges.size - 1):
+        for start in range(int(edges[k]), int(edges[k + 1]), chunk):
+            stop = min(start + chunk, int(edges[k + 1]))
+            first = int(np.searchsorted(leaf, start, side="right")) - 1
+            last = int(np.searchsorted(leaf, stop, side="left"))
+            blocks.append((start, stop, first, last))
+    return n_coarse, blocks
+
+
 def representatives(h):
     """First finest group of every group of every level, flattened.
 
@@ -198,21 +233,19 @@ def path_dot(Y, Z, bounds, path, out):
 
 
 @njit(cache=True, fastmath=_FAST)
-def posterior_rows(Y, inverse_d, H, T, F, bounds, path, quad, Z):
-    """Fused E-step pass: ``w = Sigma^{-1} y`` row by row, never stored.
+def posterior_rows(Y, W, H, T, F, bounds, path, quad, Z):
+    r"""Fused E-step pass over a block of rows, ``W`` updated in place.
 
-    With ``T = H^T Y`` stacked per group (:func:`path_gram`), row ``i`` of
-    ``W = D^{-1} Y - H T`` is formed in a buffer, then ``quad += y_i * w_i``
-    (the quadratic forms) and ``Z[path[g, j]] += F[i, j] w_i`` (the posterior
-    means ``F^T W``).
+    ``W`` holds ``D^{-1} Y`` minus the coarse levels' part of ``H H^T Y`` on
+    entry; with ``T = H^T Y`` stacked per group (:func:`path_gram`), row ``i``
+    becomes ``w_i = W_i - sum_j H[i, j] T[path[g, j]]`` (a row of
+    :math:`\Sigma^{-1} Y`), then ``quad += y_i * w_i`` (the quadratic forms)
+    and ``Z[path[g, j]] += F[i, j] w_i`` (the posterior means ``F^T W``).
     """
     width = Y.shape[1]
-    w = np.empty(width)
     for g in range(bounds.size - 1):
         for i in range(bounds[g], bounds[g + 1]):
-            scale = inverse_d[i]
-            for t in range(width):
-                w[t] = scale * Y[i, t]
+            w = W[i]
             for j in range(H.shape[1]):
                 a = H[i, j]
                 source = T[path[g, j]]
@@ -251,9 +284,12 @@ def path_cross_gram(Z, path, representatives, starts, column_offsets, out):
                     out[own, c] = total
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FAST)
 def _cholesky_in_place(C):
-    """Lower Cholesky factor of ``C``, in place; False if not positive definite."""
+    """Cholesky factor ``L`` of ``C`` in its lower triangle and ``L^T`` in its upper.
+
+    Returns False if ``C`` is not numerically positive definite.
+    """
     size = C.shape[0]
     for j in range(size):
         total = C[j, j]
@@ -267,6 +303,7 @@ def _cholesky_in_place(C):
             for k in range(j):
                 total -= C[i, k] * C[j, k]
             C[i, j] = total / C[j, j]
+            C[j, i] = C[i, j]
     return True
 
 
@@ -286,7 +323,7 @@ def lower_inverse(L):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FAST)
 def leaf_solve(V, K, path, stops, n_samples, B, bounds, out):
     """M-step of the loadings: ``f_i = C_g^{-1} b_i`` for the rows of every leaf.
 
@@ -317,7 +354,7 @@ def leaf_solve(V, K, path, stops, n_samples, B, bounds, out):
             for j in range(size - 1, -1, -1):  # backward: L^T x = y
                 total = y[j]
                 for k in range(j + 1, size):
-                    total -= C[k, j] * out[i, k]
+                    total -= C[j, k] * out[i, k]
                 out[i, j] = total / C[j, j]
     return True
 

@@ -55,6 +55,7 @@ from ._kernels import (
     path_gram,
     path_index,
     path_product,
+    row_blocks,
     sum_children,
 )
 
@@ -180,6 +181,7 @@ class MLRMatrix:
         self._smw = None
         self._inverse = None
         self._path = None
+        self._row_blocks = None
 
     # ------------------------------------------------------------------ views
     @property
@@ -225,6 +227,12 @@ class MLRMatrix:
         if self._path is None:
             self._path = path_index(self._h, self.ranks)
         return self._path
+
+    def _blocks(self):
+        """Row blocks of the passes over the data (:func:`._kernels.row_blocks`)."""
+        if self._row_blocks is None:
+            self._row_blocks = row_blocks(self._h, self.ranks)
+        return self._row_blocks
 
     def _stacked(self, X, first_level=0):
         """Per-group Gram matrices ``F_a^T X_a`` of the levels from ``first_level``.
@@ -327,8 +335,9 @@ class MLRMatrix:
         ``E_a`` the rows of group ``a`` of the factors of levels ``1..l``
         (its ancestors' blocks restricted to it, and its own), computes
 
-        ``psi[l][a] = E_a^T (A^{(l)}_a)^{-1} E_a`` (``R x R``), the Cholesky
-        factor ``chol[l][a]`` of ``M_a = I + s F_a^T (A^{(l+1)}_a)^{-1} F_a``
+        ``psi[l][a] = E_a^T (A^{(l)}_a)^{-1} E_a`` (``R x R``), the inverse
+        ``chol[l][a]`` of the Cholesky factor of
+        ``M_a = I + s F_a^T (A^{(l+1)}_a)^{-1} F_a``
         and the log-determinant of the whole matrix. Only the finest level
         touches the ``n`` rows (``O(n r^2)``); the rest is ``O(r^3)`` per
         group. Cached.
@@ -357,10 +366,11 @@ class MLRMatrix:
                     "The MLR matrix is not positive definite (a Schur complement "
                     f"of level {level} is not positive definite)."
                 ) from None
+            L = lower_inverse(L)
             if self.ranks[level]:
-                Q = np.linalg.solve(L, P[:, own, :])
+                Q = np.matmul(L, P[:, own, :])
                 psi_level = P - s * np.matmul(Q.transpose(0, 2, 1), Q)
-                logdet += 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
+                logdet -= 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
             else:
                 psi_level = P
             if not np.isfinite(logdet):
@@ -424,11 +434,12 @@ class MLRMatrix:
                 path_gram(H[:, finer:], F, leaf, path[:, finer:], T)
                 path_product(H[:, finer:], T, leaf, path[:, finer:], Y, -self.sign)
             # H_a = Y_a L_a^{-T}, the r_l x r_l triangular inverses batched.
-            inverse_chol_t = lower_inverse(chol[level]).transpose(0, 2, 1)
+            inverse_chol_t = chol[level].transpose(0, 2, 1)
             group_product(Y, inverse_chol_t, h.bounds[level], H[:, own])
         inverse = MLRMatrix._from_permuted(h, H, 1.0 / self._d, self.ranks, -self.sign)
         inverse._inverse = self
         inverse._path = self._path
+        inverse._row_blocks = self._row_blocks
         self._inverse = inverse
         return inverse
 
