@@ -1,6 +1,7 @@
 """MultilevelFactorModel: dense oracles, scikit-learn's FactorAnalysis, ground truth."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -501,3 +502,107 @@ def test_truncated_svd_randomized_branch_matches_the_exact_svd():
         (U * S) @ Vt, (exact[0][:, :5] * exact[1][:5]) @ exact[2][:5], atol=1e-6
     )
     assert truncated_svd(A, 0, 0)[0].shape == (300, 0)
+
+
+# ----------------------------------------------------- structure parameters
+def test_hierarchy_none_means_learn_it():
+    X, _ = make_multilevel_factor(
+        n_samples=200, n_features=30, ranks=(2, 1), random_state=0
+    )
+    auto = MultilevelFactorModel((2, 1), "auto", random_state=0, max_iter=30).fit(X)
+    none = MultilevelFactorModel((2, 1), None, random_state=0, max_iter=30).fit(X)
+    for a, b in zip(auto.hierarchy_, none.hierarchy_):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(auto.loglike_, none.loglike_)
+
+
+def test_int_ranks_is_the_same_rank_at_every_level():
+    X, truth = make_multilevel_factor(
+        n_samples=200, n_features=30, ranks=(2, 1), random_state=0
+    )
+    given = dict(hierarchy=truth.hierarchy, random_state=0, max_iter=20)
+    one = MultilevelFactorModel(2, **given).fit(X)
+    seq = MultilevelFactorModel((2, 2), **given).fit(X)
+    assert one.ranks_ == (2, 2)
+    np.testing.assert_allclose(one.loglike_, seq.loglike_)
+    learned = MultilevelFactorModel(1, None, n_levels=4, max_iter=5, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        learned.fit(X)
+    assert learned.ranks_ == (1, 1, 1, 1) and len(learned.hierarchy_) == 4
+
+
+def test_learned_hierarchy_is_nested_with_the_requested_levels():
+    X, _ = make_multilevel_factor(
+        n_samples=200, n_features=40, ranks=(2, 1, 1), random_state=1
+    )
+    model = MultilevelFactorModel((2, 1, 1), None, max_iter=5, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X)
+    assert len(model.hierarchy_) == 3
+    check_hierarchy(model.hierarchy_)  # raises if not nested
+    for coarse, fine in zip(model.hierarchy_[:-1], model.hierarchy_[1:]):
+        # every group of the finer level lies inside one group of the coarser
+        pairs = np.unique(np.c_[fine, coarse], axis=0)
+        assert np.unique(pairs[:, 0]).size == pairs.shape[0]
+
+
+def test_rank_allocation_greedy_on_the_gain_per_rank():
+    from skfactor.multilevel._ranks import allocate_ranks
+
+    # Concave gains: level 0 is worth 3 per rank up to 4, level 1 worth 1 up
+    # to 2, level 2 worth nothing; the greedy allocation finds (4, 2, 1).
+    def score(ranks):
+        return 3 * min(ranks[0], 4) + min(ranks[1], 2) - 0.1 * ranks[2]
+
+    ranks, history = allocate_ranks(score, 3, 12)
+    assert ranks == (4, 2, 1)
+    assert sum(ranks) <= 12 and all(r >= 1 for r in ranks)
+    assert history[0] == ((1, 1, 1), score((1, 1, 1)))
+    ranks, _ = allocate_ranks(lambda r: sum(r), 2, 9)  # always gains: spends all
+    assert sum(ranks) == 9
+
+
+def test_auto_ranks_respect_the_budget_and_find_the_true_allocation():
+    X, truth = make_multilevel_factor(
+        n_samples=300, n_features=60, ranks=(3, 1), snr=4.0, random_state=0
+    )
+    model = MultilevelFactorModel(
+        "auto", truth.hierarchy, n_factors=6, max_iter=50, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X)
+    assert sum(model.ranks_) <= 6 and min(model.ranks_) >= 1
+    assert model.ranks_ == (3, 1)
+    assert model.rank_path_[0][0] == (1, 1)
+    assert [block.shape[0] for block in model.components_] == list(model.ranks_)
+
+
+@pytest.mark.parametrize(
+    "params, n_features, message",
+    [
+        (dict(ranks="auto", n_factors=2, n_levels=3), 10, "n_factors=2 is smaller"),
+        (dict(ranks="auto", n_levels=2), 10, "set n_factors"),
+        (dict(ranks=1, hierarchy=None, n_levels=5), 4, "at most as many levels"),
+        (dict(ranks=(1, 1), n_levels=3), 10, "n_levels=3 but ranks has 2"),
+        (
+            dict(ranks=1, hierarchy=[np.zeros(10)], n_levels=2),
+            10,
+            "n_levels=2 but the given hierarchy has 1",
+        ),
+        (
+            dict(ranks=1, hierarchy=[np.zeros(4), [0, 0, 1, 1], [0, 1, 1, 2]]),
+            4,
+            "not nested",
+        ),
+        (
+            dict(ranks=1, hierarchy=[np.zeros(2), [0, 1], [0, 1]]),
+            2,
+            "3 levels for 2 features",
+        ),
+    ],
+)
+def test_bad_structure_parameters(params, n_features, message):
+    X = np.random.default_rng(0).standard_normal((20, n_features))
+    with pytest.raises(ValueError, match=message):
+        MultilevelFactorModel(**params).fit(X)
