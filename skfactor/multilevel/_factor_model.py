@@ -290,7 +290,11 @@ class MultilevelFactorModel(
         if ranks is not None:
             check_ranks(ranks, n_levels)
 
-        Yt = np.array(X.T if learn else X.T[h.perm], dtype=np.float64, order="C")
+        # One copy of the data, transposed (a fancy-indexed copy is already new).
+        if learn:
+            Yt = np.array(X.T, dtype=np.float64, order="C")
+        else:
+            Yt = np.ascontiguousarray(X.T[h.perm], dtype=np.float64)
         mean, std = _standardize(Yt)
         if learn:
             provisional = ranks or even_ranks(self.n_factors, n_levels)
@@ -449,7 +453,7 @@ class MultilevelFactorModel(
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         h = self._hierarchy
-        Yt = np.array(X.T[h.perm], dtype=np.float64, order="C")
+        Yt = np.ascontiguousarray(X.T[h.perm], dtype=np.float64)
         Yt -= self.mean_[h.perm][:, None]
         Yt /= self._scale[:, None]
         return X, Yt
