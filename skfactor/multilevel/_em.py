@@ -1,4 +1,4 @@
-r"""EM for the multilevel factor model, group by group with the MLR inverse.
+r"""EM for the multilevel factor model, with the MLR inverse.
 
 Model: :math:`y = F z + e`, :math:`z \sim \mathcal{N}(0, I_s)`,
 :math:`e \sim \mathcal{N}(0, D)`, where :math:`F` has the multilevel block
@@ -44,9 +44,15 @@ The floor keeps the M-step of :math:`d_i` exact under the constraint
 :math:`d_i \ge \text{floor}` (the expected log-likelihood is unimodal in
 :math:`d_i`), so the log-likelihood still never decreases.
 
-Per iteration: four passes over the data of :math:`O(n N r)` each, and
-:math:`O(n r^2 + \text{groups} \cdot r^3)` for the structured inverse —
-linear in the number of features :math:`n`.
+Per iteration: three passes over the data of :math:`O(n N r)` each
+(:math:`T = H^T Y` per group; :math:`W = \Sigma^{-1} Y`, the quadratic forms
+and :math:`Z = F^T W` fused, :math:`W` held one block of rows at a time;
+:math:`B = Y Z_p^T`), run by the compiled per-row kernels of
+:mod:`._kernels` for the levels of small groups and by one BLAS product per
+block of rows for the levels of large groups, and
+:math:`O(n r^2 + \text{groups} \cdot r^3)` for the structured inverse and
+the per-group Cholesky factors of :math:`C_g` — linear in the number of
+features :math:`n`.
 """
 
 import numpy as np
