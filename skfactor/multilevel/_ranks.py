@@ -6,9 +6,9 @@ factor model of rank :math:`r = \sum_l r_l`: the budget is this total rank
 (``n_factors``), the storage-preserving total rank of Parshakova, Hastie,
 Darve and Boyd, "Factor Fitting, Rank Allocation, and Partitioning in
 Multilevel Low Rank Matrices" (2023), who reallocate a fixed total rank by
-rank exchanges lowering a Frobenius error. Here, given a score :math:`s(r_1, \dots, r_L)` (here the held-out
-log-likelihood of a short EM fit on a training split), the allocation is
-greedy on the gain per rank:
+rank exchanges lowering a Frobenius error. Here, given a score
+:math:`s(r_1, \dots, r_L)` (the held-out log-likelihood of a short EM fit
+on a training split), the allocation is greedy on the gain per rank:
 
 .. math::
 
