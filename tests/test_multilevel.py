@@ -505,6 +505,7 @@ def test_truncated_svd_randomized_branch_matches_the_exact_svd():
 
 
 # ----------------------------------------------------- structure parameters
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_hierarchy_none_means_learn_it():
     X, _ = make_multilevel_factor(
         n_samples=200, n_features=30, ranks=(2, 1), random_state=0
@@ -516,6 +517,7 @@ def test_hierarchy_none_means_learn_it():
     np.testing.assert_allclose(auto.loglike_, none.loglike_)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_int_ranks_is_the_same_rank_at_every_level():
     X, truth = make_multilevel_factor(
         n_samples=200, n_features=30, ranks=(2, 1), random_state=0
