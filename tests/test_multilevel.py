@@ -542,6 +542,8 @@ def test_learned_hierarchy_is_nested_with_the_requested_levels():
         model.fit(X)
     assert len(model.hierarchy_) == 3
     check_hierarchy(model.hierarchy_)  # raises if not nested
+    loglike = np.array(model.loglike_)  # EM on the learned structure
+    assert np.all(np.diff(loglike) >= -1e-9 * np.abs(loglike[1:]))
     for coarse, fine in zip(model.hierarchy_[:-1], model.hierarchy_[1:]):
         # every group of the finer level lies inside one group of the coarser
         pairs = np.unique(np.c_[fine, coarse], axis=0)
@@ -578,6 +580,8 @@ def test_auto_ranks_respect_the_budget_and_find_the_true_allocation():
     assert model.ranks_ == (3, 1)
     assert model.rank_path_[0][0] == (1, 1)
     assert [block.shape[0] for block in model.components_] == list(model.ranks_)
+    loglike = np.array(model.loglike_)
+    assert np.all(np.diff(loglike) >= -1e-9 * np.abs(loglike[1:]))
 
 
 @pytest.mark.parametrize(
