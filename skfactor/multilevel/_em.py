@@ -59,6 +59,9 @@ import numpy as np
 from ..utils._monitor import ConvergenceMonitor
 from ._hierarchy import rank_offsets
 from ._kernels import (
+    _blas,
+    group_product,
+    leaf_matrices,
     leaf_solve,
     path_cross_gram,
     path_dot,
@@ -76,14 +79,14 @@ def rank_mask(h, ranks):
 
     Returns
     -------
-    mask : ndarray of shape (n_features, sum(ranks))
-        1.0 where the compressed factor entry is free, 0.0 where it is held at
-        zero (in canonical row order).
+    mask : ndarray of shape (n_features, sum(ranks)), dtype bool
+        True where the compressed factor entry is free, False where it is
+        held at zero (in canonical row order).
     active : list of ndarray of shape (n_groups_l, r_l), dtype bool
         Active factors of every group of every level.
     """
     off = rank_offsets(ranks)
-    mask = np.zeros((h.n_features, off[-1]))
+    mask = np.zeros((h.n_features, off[-1]), dtype=bool)
     active = []
     for level, rank in enumerate(ranks):
         sizes = h.group_sizes(level)
@@ -254,7 +257,13 @@ def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask):
         path_cross_gram(stacked, path, leaves, starts, offsets, K)
         column_level = np.repeat(np.arange(n_levels), ranks)
         stops = offsets[column_level + 1]
-        if not leaf_solve(V, K, path, stops, float(n_samples), B, leaf, F):
+        if _blas(leaf):  # large finest groups: batched inverses, then BLAS
+            C = leaf_matrices(V, K, path, stops, float(n_samples))
+            try:
+                group_product(B, np.linalg.inv(C), leaf, F)
+            except np.linalg.LinAlgError:
+                F = _solve_by_lstsq(V, stacked, path, n_samples, B, leaf)
+        elif not leaf_solve(V, K, path, stops, float(n_samples), B, leaf, F):
             F = _solve_by_lstsq(V, stacked, path, n_samples, B, leaf)
         # Masked entries stay exactly zero by themselves (their factor has
         # zero posterior mean and is uncorrelated with the others); the mask

@@ -323,6 +323,21 @@ def lower_inverse(L):
     return out
 
 
+@njit(cache=True)
+def leaf_matrices(V, K, path, stops, n_samples):
+    """``C_g = N V_g + Zp_g Zp_g^T`` of every finest group (see :func:`leaf_solve`)."""
+    size = V.shape[1]
+    C = np.empty_like(V)
+    for g in range(V.shape[0]):
+        for j in range(size):
+            row = path[g, j]
+            for c in range(stops[j]):
+                value = n_samples * V[g, j, c] + K[row, c]
+                C[g, j, c] = value
+                C[g, c, j] = value
+    return C
+
+
 @njit(cache=True, fastmath=_FAST)
 def leaf_solve(V, K, path, stops, n_samples, B, bounds, out):
     """M-step of the loadings: ``f_i = C_g^{-1} b_i`` for the rows of every leaf.

@@ -49,6 +49,7 @@ from sklearn.utils import check_random_state
 
 from ._hierarchy import check_hierarchy, rank_offsets
 from ._kernels import (
+    _blas,
     group_gram,
     group_product,
     lower_inverse,
@@ -427,9 +428,19 @@ class MLRMatrix:
             own = slice(off[level], off[level + 1])
             F = np.ascontiguousarray(self._F[:, own])
             Y = F / self._d[:, None]
+            # Y -= s H_finer H_finer^T F: levels of large groups by BLAS per
+            # group, the others all at once by the path kernels.
             finer = off[level + 1]
+            for coarse in range(level + 1, len(self.ranks)):
+                if off[coarse] == off[coarse + 1]:
+                    continue
+                if not _blas(h.bounds[coarse]):
+                    break
+                finer = off[coarse + 1]
+                H_level = H[:, off[coarse] : finer]
+                T = group_gram(H_level, F, h.bounds[coarse])
+                group_product(H_level, T, h.bounds[coarse], Y, -self.sign)
             if finer < off[-1]:
-                # Y -= s H_finer H_finer^T F, all finer levels in two passes.
                 T = np.zeros((base[-1], F.shape[1]))
                 path_gram(H[:, finer:], F, leaf, path[:, finer:], T)
                 path_product(H[:, finer:], T, leaf, path[:, finer:], Y, -self.sign)
