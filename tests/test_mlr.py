@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from skfactor.multilevel import MLRMatrix
-from skfactor.multilevel._mlr import check_hierarchy, check_ranks
+from skfactor.multilevel._hierarchy import check_hierarchy, check_ranks
 
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -194,6 +194,16 @@ def test_non_nested_hierarchy_is_rejected_naming_the_level():
         MLRMatrix([[0, 0, 1, 1], [0, 1, 1, 2]], [np.ones((4, 1))] * 2, np.ones(4))
 
 
+def test_non_nested_error_names_the_parent_groups_by_their_labels():
+    # The parent groups are named with the labels of the level just above
+    # (not of the top level, nor of the offending level).
+    hierarchy = [["all"] * 4, ["x", "x", "y", "y"], [7, 8, 8, 9]]
+    with pytest.raises(ValueError, match="group 8 of level 2 spans groups 'x' and 'y'"):
+        check_hierarchy(hierarchy)
+    with pytest.raises(ValueError, match="group 'p' of level 1 spans groups 1 and 2"):
+        check_hierarchy([[1, 1, 2, 2], ["p", "p", "p", "q"]])
+
+
 @pytest.mark.parametrize(
     "hierarchy, message",
     [
@@ -289,3 +299,58 @@ def test_large_matrix_never_forms_a_dense_square():
     assert np.isfinite(logdet) and sample.shape == (2, n)
     # inputs + a few O(n r) arrays (one n x r array is 9.6 MB here)
     assert peak < 250e6, peak
+
+
+@pytest.mark.parametrize("blas_min_rows", [1, 10**9])
+def test_blas_and_compiled_group_products_agree(monkeypatch, blas_min_rows):
+    # Levels of few large groups use BLAS per group, levels of many small
+    # groups one compiled loop: both give the definition.
+    from skfactor.multilevel import _kernels
+
+    monkeypatch.setattr(_kernels, "_BLAS_MIN_ROWS", blas_min_rows)
+    rng = np.random.default_rng(3)
+    bounds = np.array([0, 3, 4, 9, 15])
+    A = rng.standard_normal((15, 2))
+    B = rng.standard_normal((15, 5))
+    T = _kernels.group_gram(A, B, bounds)
+    for k in range(4):
+        rows = slice(bounds[k], bounds[k + 1])
+        np.testing.assert_allclose(T[k], A[rows].T @ B[rows], atol=1e-12)
+    out = B.copy()
+    _kernels.group_product(A, T, bounds, out, -1.0)
+    for k in range(4):
+        rows = slice(bounds[k], bounds[k + 1])
+        np.testing.assert_allclose(out[rows], B[rows] - A[rows] @ T[k], atol=1e-12)
+
+
+def test_path_kernels_match_per_group_products():
+    # The fused one-pass kernels (all levels at once) against the level-by-level
+    # products of the definition, on a 3-level hierarchy.
+    from skfactor.multilevel import _kernels
+
+    rng = np.random.default_rng(4)
+    hierarchy = random_hierarchy(rng, 30, 3)
+    h = check_hierarchy(hierarchy)
+    ranks = (2, 1, 3)
+    F = rng.standard_normal((30, 6))
+    X = rng.standard_normal((30, 4))
+    path, base = _kernels.path_index(h, ranks)
+    T = np.zeros((base[-1], 4))
+    _kernels.path_gram(F, X, h.bounds[-1], path, T)
+    offsets = np.cumsum((0,) + ranks)
+    expected = np.zeros_like(X)
+    for level in range(3):
+        cols = slice(offsets[level], offsets[level + 1])
+        T_level = _kernels.group_gram(F[:, cols], X, h.bounds[level])
+        stacked = T[base[level] : base[level + 1]].reshape(T_level.shape)
+        np.testing.assert_allclose(stacked, T_level, atol=1e-12)
+        _kernels.group_product(F[:, cols], T_level, h.bounds[level], expected)
+    out = np.zeros_like(X)
+    _kernels.path_product(F, T, h.bounds[-1], path, out, 1.0)
+    np.testing.assert_allclose(out, expected, atol=1e-12)
+    dots = np.empty((30, 6))
+    _kernels.path_dot(X, T, h.bounds[-1], path, dots)
+    leaf_of_row = np.repeat(np.arange(h.n_groups[-1]), np.diff(h.bounds[-1]))
+    np.testing.assert_allclose(
+        dots, np.einsum("it,ijt->ij", X, T[path[leaf_of_row]]), atol=1e-12
+    )

@@ -1,6 +1,7 @@
 """MultilevelFactorModel: dense oracles, scikit-learn's FactorAnalysis, ground truth."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -13,8 +14,9 @@ from sklearn.metrics import adjusted_rand_score
 
 from skfactor import MultilevelFactorModel
 from skfactor.datasets import make_multilevel_factor
-from skfactor.multilevel import _em
-from skfactor.multilevel._mlr import MLRMatrix, check_hierarchy, gaussian_log_density
+from skfactor.multilevel import _em, _kernels
+from skfactor.multilevel._hierarchy import check_hierarchy
+from skfactor.multilevel._mlr import MLRMatrix, gaussian_log_density
 from skfactor.multilevel._partition import spectral_bipartition
 
 from .test_mlr import dense_reference, random_hierarchy
@@ -33,7 +35,7 @@ def full_loadings(hierarchy, factors):
 
 def group_columns(hierarchy, ranks, level):
     """Columns of :func:`full_loadings` of every feature's group at ``level``."""
-    start = sum(np.unique(hierarchy[l]).size * ranks[l] for l in range(level))
+    start = sum(np.unique(hierarchy[lev]).size * ranks[lev] for lev in range(level))
     _, code = np.unique(hierarchy[level], return_inverse=True)
     return start + code[:, None] * ranks[level] + np.arange(ranks[level])
 
@@ -64,8 +66,20 @@ def dense_em_step(Y, hierarchy, factors, diagonal):
     n_features=st.integers(2, 10),
     n_levels=st.integers(1, 3),
     seed=st.integers(0, 2**32 - 1),
+    blas_min_rows=st.sampled_from([1, 3, 10**9]),
 )
-def test_em_step_matches_dense_reference(n_features, n_levels, seed):
+def test_em_step_matches_dense_reference(n_features, n_levels, seed, blas_min_rows):
+    # blas_min_rows moves levels between the BLAS-per-block passes and the
+    # compiled path kernels: both must give the textbook EM step.
+    default = _kernels._BLAS_MIN_ROWS
+    _kernels._BLAS_MIN_ROWS = blas_min_rows
+    try:
+        _check_em_step(n_features, n_levels, seed)
+    finally:
+        _kernels._BLAS_MIN_ROWS = default
+
+
+def _check_em_step(n_features, n_levels, seed):
     rng = np.random.default_rng(seed)
     hierarchy = random_hierarchy(rng, n_features, n_levels)
     ranks = tuple(int(r) for r in rng.integers(1, 3, n_levels))
@@ -81,7 +95,7 @@ def test_em_step_matches_dense_reference(n_features, n_levels, seed):
     F_new, d_new = _em.m_step(Yt, np.sum(Yt**2, axis=1), Z, V, h, ranks, 1e-12, mask)
 
     offsets = np.cumsum((0,) + ranks)
-    factors = [F[h.iperm, offsets[l] : offsets[l + 1]] for l in range(n_levels)]
+    factors = [F[h.iperm, offsets[lev] : offsets[lev + 1]] for lev in range(n_levels)]
     L_new, d_ref, loglik, Z_ref = dense_em_step(Y, hierarchy, factors, d[h.iperm])
     for level in range(n_levels):
         columns = group_columns(hierarchy, ranks, level)  # (n_features, r_l)
@@ -473,3 +487,128 @@ def test_all_zero_ranks_is_a_diagonal_model():
     model = MultilevelFactorModel((0,), random_state=0).fit(X)
     np.testing.assert_allclose(model.noise_variance_, X.var(axis=0))
     assert model.n_components_ == 0 and model.transform(X).shape == (40, 0)
+
+
+def test_truncated_svd_randomized_branch_matches_the_exact_svd():
+    from skfactor.multilevel._init import truncated_svd
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((300, 5)) @ rng.standard_normal((5, 200)) * 10
+    A += 0.01 * rng.standard_normal(A.shape)
+    U, S, Vt = truncated_svd(A, 5, 0)  # min(A.shape) > 4 k + 20: randomized
+    exact = np.linalg.svd(A, full_matrices=False)
+    np.testing.assert_allclose(S, exact[1][:5], rtol=1e-8)
+    np.testing.assert_allclose(
+        (U * S) @ Vt, (exact[0][:, :5] * exact[1][:5]) @ exact[2][:5], atol=1e-6
+    )
+    assert truncated_svd(A, 0, 0)[0].shape == (300, 0)
+
+
+# ----------------------------------------------------- structure parameters
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_hierarchy_none_means_learn_it():
+    X, _ = make_multilevel_factor(
+        n_samples=200, n_features=30, ranks=(2, 1), random_state=0
+    )
+    auto = MultilevelFactorModel((2, 1), "auto", random_state=0, max_iter=30).fit(X)
+    none = MultilevelFactorModel((2, 1), None, random_state=0, max_iter=30).fit(X)
+    for a, b in zip(auto.hierarchy_, none.hierarchy_):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(auto.loglike_, none.loglike_)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_int_ranks_is_the_same_rank_at_every_level():
+    X, truth = make_multilevel_factor(
+        n_samples=200, n_features=30, ranks=(2, 1), random_state=0
+    )
+    given = dict(hierarchy=truth.hierarchy, random_state=0, max_iter=20)
+    one = MultilevelFactorModel(2, **given).fit(X)
+    seq = MultilevelFactorModel((2, 2), **given).fit(X)
+    assert one.ranks_ == (2, 2)
+    np.testing.assert_allclose(one.loglike_, seq.loglike_)
+    learned = MultilevelFactorModel(1, None, n_levels=4, max_iter=5, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        learned.fit(X)
+    assert learned.ranks_ == (1, 1, 1, 1) and len(learned.hierarchy_) == 4
+
+
+def test_learned_hierarchy_is_nested_with_the_requested_levels():
+    X, _ = make_multilevel_factor(
+        n_samples=200, n_features=40, ranks=(2, 1, 1), random_state=1
+    )
+    model = MultilevelFactorModel((2, 1, 1), None, max_iter=5, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X)
+    assert len(model.hierarchy_) == 3
+    check_hierarchy(model.hierarchy_)  # raises if not nested
+    loglike = np.array(model.loglike_)  # EM on the learned structure
+    assert np.all(np.diff(loglike) >= -1e-9 * np.abs(loglike[1:]))
+    for coarse, fine in zip(model.hierarchy_[:-1], model.hierarchy_[1:]):
+        # every group of the finer level lies inside one group of the coarser
+        pairs = np.unique(np.c_[fine, coarse], axis=0)
+        assert np.unique(pairs[:, 0]).size == pairs.shape[0]
+
+
+def test_rank_allocation_greedy_on_the_gain_per_rank():
+    from skfactor.multilevel._ranks import allocate_ranks
+
+    # Concave gains: level 0 is worth 3 per rank up to 4, level 1 worth 1 up
+    # to 2, level 2 worth nothing; the greedy allocation finds (4, 2, 1).
+    def score(ranks):
+        return 3 * min(ranks[0], 4) + min(ranks[1], 2) - 0.1 * ranks[2]
+
+    ranks, history = allocate_ranks(score, 3, 12)
+    assert ranks == (4, 2, 1)
+    assert sum(ranks) <= 12 and all(r >= 1 for r in ranks)
+    assert history[0] == ((1, 1, 1), score((1, 1, 1)))
+    ranks, _ = allocate_ranks(lambda r: sum(r), 2, 9)  # always gains: spends all
+    assert sum(ranks) == 9
+
+
+def test_auto_ranks_respect_the_budget_and_find_the_true_allocation():
+    X, truth = make_multilevel_factor(
+        n_samples=300, n_features=60, ranks=(3, 1), snr=4.0, random_state=0
+    )
+    model = MultilevelFactorModel(
+        "auto", truth.hierarchy, n_factors=6, max_iter=50, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X)
+    assert sum(model.ranks_) <= 6 and min(model.ranks_) >= 1
+    assert model.ranks_ == (3, 1)
+    assert model.rank_path_[0][0] == (1, 1)
+    assert [block.shape[0] for block in model.components_] == list(model.ranks_)
+    loglike = np.array(model.loglike_)
+    assert np.all(np.diff(loglike) >= -1e-9 * np.abs(loglike[1:]))
+
+
+@pytest.mark.parametrize(
+    "params, n_features, message",
+    [
+        (dict(ranks="auto", n_factors=2, n_levels=3), 10, "n_factors=2 is smaller"),
+        (dict(ranks="auto", n_levels=2), 10, "set n_factors"),
+        (dict(ranks=1, hierarchy=None, n_levels=5), 4, "at most as many levels"),
+        (dict(ranks=(1, 1), n_levels=3), 10, "n_levels=3 but ranks has 2"),
+        (
+            dict(ranks=1, hierarchy=[np.zeros(10)], n_levels=2),
+            10,
+            "n_levels=2 but the given hierarchy has 1",
+        ),
+        (
+            dict(ranks=1, hierarchy=[np.zeros(4), [0, 0, 1, 1], [0, 1, 1, 2]]),
+            4,
+            "not nested",
+        ),
+        (
+            dict(ranks=1, hierarchy=[np.zeros(2), [0, 1], [0, 1]]),
+            2,
+            "3 levels for 2 features",
+        ),
+    ],
+)
+def test_bad_structure_parameters(params, n_features, message):
+    X = np.random.default_rng(0).standard_normal((20, n_features))
+    with pytest.raises(ValueError, match=message):
+        MultilevelFactorModel(**params).fit(X)

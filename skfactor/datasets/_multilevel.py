@@ -6,7 +6,8 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
-from ..multilevel._mlr import MLRMatrix, check_ranks
+from ..multilevel._hierarchy import check_ranks
+from ..multilevel._mlr import MLRMatrix
 
 __all__ = ["make_multilevel_factor"]
 

@@ -1,4 +1,4 @@
-r"""EM for the multilevel factor model, group by group with the MLR inverse.
+r"""EM for the multilevel factor model, with the MLR inverse.
 
 Model: :math:`y = F z + e`, :math:`z \sim \mathcal{N}(0, I_s)`,
 :math:`e \sim \mathcal{N}(0, D)`, where :math:`F` has the multilevel block
@@ -44,16 +44,34 @@ The floor keeps the M-step of :math:`d_i` exact under the constraint
 :math:`d_i \ge \text{floor}` (the expected log-likelihood is unimodal in
 :math:`d_i`), so the log-likelihood still never decreases.
 
-Per iteration: four passes over the data of :math:`O(n N r)` each, and
-:math:`O(n r^2 + \text{groups} \cdot r^3)` for the structured inverse —
-linear in the number of features :math:`n`.
+Per iteration: three passes over the data of :math:`O(n N r)` each
+(:math:`T = H^T Y` per group; :math:`W = \Sigma^{-1} Y`, the quadratic forms
+and :math:`Z = F^T W` fused, :math:`W` held one block of rows at a time;
+:math:`B = Y Z_p^T`), run by the compiled per-row kernels of
+:mod:`._kernels` for the levels of small groups and by one BLAS product per
+block of rows for the levels of large groups, and
+:math:`O(n r^2 + \text{groups} \cdot r^3)` for the structured inverse and
+the per-group Cholesky factors of :math:`C_g` — linear in the number of
+features :math:`n`.
 """
 
 import numpy as np
-from sklearn.utils import check_random_state
-
 from ..utils._monitor import ConvergenceMonitor
-from ._mlr import MLRMatrix, gaussian_log_density, rank_offsets
+from ._hierarchy import rank_offsets
+from ._kernels import (
+    _blas,
+    group_product,
+    leaf_matrices,
+    leaf_solve,
+    path_cross_gram,
+    path_dot,
+    path_gram,
+    path_index,
+    posterior_rows,
+    representatives,
+    row_blocks,
+)
+from ._mlr import MLRMatrix, gaussian_log_density
 
 
 def rank_mask(h, ranks):
@@ -61,14 +79,14 @@ def rank_mask(h, ranks):
 
     Returns
     -------
-    mask : ndarray of shape (n_features, sum(ranks))
-        1.0 where the compressed factor entry is free, 0.0 where it is held at
-        zero (in canonical row order).
+    mask : ndarray of shape (n_features, sum(ranks)), dtype bool
+        True where the compressed factor entry is free, False where it is
+        held at zero (in canonical row order).
     active : list of ndarray of shape (n_groups_l, r_l), dtype bool
         Active factors of every group of every level.
     """
     off = rank_offsets(ranks)
-    mask = np.zeros((h.n_features, off[-1]))
+    mask = np.zeros((h.n_features, off[-1]), dtype=bool)
     active = []
     for level, rank in enumerate(ranks):
         sizes = h.group_sizes(level)
@@ -142,25 +160,54 @@ def posterior(Yt, sigma, means=True, covariances=True):
     psi, _, logdet = sigma._smw_recursion()
     inverse = sigma.inv()
     h = sigma._h
-    ranks = sigma.ranks
-    off = rank_offsets(ranks)
-    n_samples = Yt.shape[1]
-    F = sigma._F
-    ancestors = h._ancestors_list
-    quad = np.zeros(n_samples)
-    Z = (
-        [np.zeros((h.n_groups[l], ranks[l], n_samples)) for l in range(len(ranks))]
-        if means
-        else None
-    )
-    for group, start, stop, W in inverse._leaf_blocks(Yt):
-        quad += np.einsum("ij,ij->j", Yt[start:stop], W)
-        if means:
-            G = F[start:stop].T @ W
-            for level in range(len(ranks)):
-                Z[level][ancestors[level][group]] += G[off[level] : off[level + 1]]
-    V = posterior_covariances(psi, h, ranks) if covariances else None
+    path, base = sigma._paths()
+    n_coarse, blocks = sigma._blocks()
+    Yt = np.ascontiguousarray(Yt, dtype=np.float64)
+    H, F = inverse._F, sigma._F if means else sigma._F[:, :0]
+    leaf = h.bounds[-1]
+    # T = H^T Y per group: fine levels by the path kernel, coarse levels by
+    # one BLAS product per block of rows.
+    T = np.zeros((base[-1], Yt.shape[1]))
+    path_gram(H[:, n_coarse:], Yt, leaf, path[:, n_coarse:], T)
+    if n_coarse:
+        for start, stop, first, _ in blocks:
+            T[path[first, :n_coarse]] += H[start:stop, :n_coarse].T @ Yt[start:stop]
+    quad = np.zeros(Yt.shape[1])
+    Z = np.zeros((base[-1] if means else 0, Yt.shape[1]))
+    for start, stop, first, last in blocks:
+        rows = slice(start, stop)
+        W = Yt[rows] * inverse._d[rows, None]
+        coarse = path[first, :n_coarse]
+        if n_coarse:
+            W -= H[rows, :n_coarse] @ T[coarse]
+        bounds = np.clip(leaf[first : last + 1], start, stop) - start
+        posterior_rows(
+            Yt[rows],
+            W,
+            H[rows, n_coarse:],
+            T,
+            F[rows, n_coarse:],
+            bounds,
+            path[first:last, n_coarse:],
+            quad,
+            Z,
+        )
+        if means and n_coarse:
+            Z[coarse] += F[rows, :n_coarse].T @ W
+    Z = sigma._unstack(Z) if means else None
+    V = posterior_covariances(psi, h, sigma.ranks) if covariances else None
     return quad, logdet, Z, V
+
+
+def _solve_by_lstsq(V, stacked, path, n_samples, B, bounds):
+    """Fallback of :func:`leaf_solve` when rounding breaks positive definiteness."""
+    F = np.zeros_like(B)
+    for g in range(bounds.size - 1):
+        Zp = stacked[path[g]]
+        C = n_samples * V[g] + Zp @ Zp.T
+        rows = slice(bounds[g], bounds[g + 1])
+        F[rows] = np.linalg.lstsq(C, B[rows].T, rcond=None)[0].T
+    return F
 
 
 def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask):
@@ -185,111 +232,44 @@ def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask):
     d : ndarray of shape (n_features,)
     """
     n_features, n_samples = Yt.shape
-    r = sum(ranks)
-    F = np.zeros((n_features, r))
-    d = sumsq / n_samples
-    if r:
-        bounds = h._bounds_list[-1]
-        ancestors = h._ancestors_list
-        for group in range(h.n_groups[-1]):
-            start, stop = bounds[group], bounds[group + 1]
-            Zp = np.concatenate(
-                [Z[level][ancestors[level][group]] for level in range(len(ranks))]
-            )
-            C = n_samples * V[group] + Zp @ Zp.T
-            B = Yt[start:stop] @ Zp.T
-            # Masked entries stay exactly zero by themselves (their factor
-            # has zero posterior mean and is uncorrelated with the others);
-            # the mask only guards against rounding.
-            F[start:stop] = np.linalg.solve(C, B.T).T * mask[start:stop]
-            d[start:stop] -= np.einsum("ij,ij->i", F[start:stop], B) / n_samples
-    return F, np.maximum(d, floor)
-
-
-def truncated_svd(A, k, random_state, n_oversamples=10, n_iter=4):
-    """Top ``k`` singular triplets: exact for small matrices, randomized otherwise.
-
-    The randomized range finder (Halko, Martinsson and Tropp) with ``n_iter``
-    QR-normalized power iterations; numpy only, deterministic given
-    ``random_state``.
-    """
-    if k == 0:
-        return np.zeros((A.shape[0], 0)), np.zeros(0), np.zeros((0, A.shape[1]))
-    if min(A.shape) <= 4 * k + 20:
-        U, S, Vt = np.linalg.svd(A, full_matrices=False)
-        return U[:, :k], S[:k], Vt[:k]
-    rng = check_random_state(random_state)
-    Q = A @ rng.standard_normal((A.shape[1], k + n_oversamples))
-    for _ in range(n_iter):
-        Q = np.linalg.qr(Q)[0]
-        Q = A @ (A.T @ Q)
-    Q = np.linalg.qr(Q)[0]
-    U, S, Vt = np.linalg.svd(Q.T @ A, full_matrices=False)
-    return Q @ U[:, :k], S[:k], Vt[:k]
-
-
-def _residual_sq_norms(R, U, S, Vt):
-    """Row-wise squared norms of ``R - U diag(S) Vt``, in row chunks."""
-    out = np.empty(R.shape[0])
-    US = U * S
-    for start in range(0, R.shape[0], 4096):
-        stop = min(start + 4096, R.shape[0])
-        residual = R[start:stop] - US[start:stop] @ Vt
-        out[start:stop] = np.einsum("ij,ij->i", residual, residual)
-    return out
-
-
-def init_svd(Yt, h, ranks, mask, floor, random_state):
-    """Initial factors by truncated SVDs of the residuals, coarsest level first.
-
-    The block of group ``a`` of level ``l`` is the top
-    ``min(r_l, n_a)`` principal directions of the data of group ``a`` minus
-    the fit of its ancestors, scaled so that the factors have unit variance;
-    the noise variances are the variances of the final residual.
-    """
-    rng = check_random_state(random_state)
-    n_features, n_samples = Yt.shape
     off = rank_offsets(ranks)
+    n_levels = len(ranks)
     F = np.zeros((n_features, off[-1]))
-    d = np.empty(n_features)
-    scores = []
-    # ancestors[l][a] of every group a of the current level, per coarser level.
-    level_ancestors = []
-    for level, rank in enumerate(ranks):
-        if level == 0:
-            level_ancestors = [np.arange(h.n_groups[0])]
-        else:
-            parent = h.parent[level]
-            level_ancestors = [anc[parent] for anc in level_ancestors]
-            level_ancestors.append(np.arange(h.n_groups[level]))
-        level_scores = np.zeros((h.n_groups[level], rank, n_samples))
-        bounds = h._bounds_list[level]
-        for group in range(h.n_groups[level]):
-            start, stop = bounds[group], bounds[group + 1]
-            R = Yt[start:stop]
-            if level > 0:
-                path = np.concatenate(
-                    [scores[l][level_ancestors[l][group]] for l in range(level)]
-                )
-                R = R - F[start:stop, : off[level]] @ path
-            k = min(rank, stop - start, n_samples)
-            U, S, Vt = truncated_svd(R, k, rng)
-            F[start:stop, off[level] : off[level] + k] = U * (S / np.sqrt(n_samples))
-            level_scores[group, :k] = Vt * np.sqrt(n_samples)
-            if level == len(ranks) - 1:
-                d[start:stop] = _residual_sq_norms(R, U, S, Vt) / n_samples
-        scores.append(level_scores)
-    F *= mask
-    return F, np.maximum(d, floor)
-
-
-def init_random(n_features, ranks, mask, floor, random_state):
-    """Random Gaussian factors explaining half of the unit variance of each feature."""
-    rng = check_random_state(random_state)
-    F = rng.standard_normal((n_features, sum(ranks))) * mask
-    norms = np.einsum("ij,ij->i", F, F)
-    F /= np.sqrt(2.0 * np.maximum(norms, np.finfo(float).tiny))[:, None]
-    d = np.full(n_features, 0.5)
+    d = sumsq / n_samples
+    if off[-1]:
+        # B = Y Zp^T, level by level: row i of level l's columns is
+        # y_i Z_a^T, a the level-l group of feature i.
+        B = np.empty((n_features, off[-1]))
+        stacked = np.concatenate([z.reshape(-1, n_samples) for z in Z])
+        path, _ = path_index(h, ranks)
+        leaf = h.bounds[-1]
+        n_coarse, blocks = row_blocks(h, ranks)
+        path_dot(Yt, stacked, leaf, path[:, n_coarse:], B[:, n_coarse:])
+        for start, stop, first, _ in blocks[: len(blocks) if n_coarse else 0]:
+            B[start:stop, :n_coarse] = (
+                Yt[start:stop] @ stacked[path[first, :n_coarse]].T
+            )
+        # C_g = N V_g + Zp Zp^T for every finest group g: the products of two
+        # factors on a common path, computed once per pair.
+        offsets = np.asarray(off, dtype=np.intp)
+        K = np.zeros((stacked.shape[0], off[-1]))
+        leaves, starts = representatives(h)
+        path_cross_gram(stacked, path, leaves, starts, offsets, K)
+        column_level = np.repeat(np.arange(n_levels), ranks)
+        stops = offsets[column_level + 1]
+        if _blas(leaf):  # large finest groups: batched inverses, then BLAS
+            C = leaf_matrices(V, K, path, stops, float(n_samples))
+            try:
+                group_product(B, np.linalg.inv(C), leaf, F)
+            except np.linalg.LinAlgError:
+                F = _solve_by_lstsq(V, stacked, path, n_samples, B, leaf)
+        elif not leaf_solve(V, K, path, stops, float(n_samples), B, leaf, F):
+            F = _solve_by_lstsq(V, stacked, path, n_samples, B, leaf)
+        # Masked entries stay exactly zero by themselves (their factor has
+        # zero posterior mean and is uncorrelated with the others); the mask
+        # only guards against rounding.
+        F *= mask
+        d -= np.einsum("ij,ij->i", F, B) / n_samples
     return F, np.maximum(d, floor)
 
 

@@ -1,4 +1,12 @@
-"""Multilevel factor model fitted by EM with the MLR inverse (seed 004)."""
+r"""Multilevel factor model fitted by EM with the MLR inverse.
+
+The estimator: validates, resolves the structure (the hierarchy, learned by
+:mod:`._partition` when not given, and the ranks, allocated by :mod:`._ranks`
+under a budget when ``ranks="auto"``), runs EM (:mod:`._em`) on the
+standardized data :math:`y_i = (x_i - \mu_i) / \sigma_i` and stores the
+parameters in the original units, :math:`F \leftarrow \operatorname{diag}(\sigma)
+F`, :math:`D \leftarrow \operatorname{diag}(\sigma)^2 D`.
+"""
 
 import warnings
 from numbers import Integral, Real
@@ -10,22 +18,23 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._docstrings import fill_doc
-from ._em import fit_em, init_random, init_svd, posterior, rank_mask
-from ._mlr import (
-    MLRMatrix,
-    check_hierarchy,
-    check_ranks,
-    gaussian_log_density,
-    rank_offsets,
-)
+from ._em import fit_em, posterior, rank_mask
+from ._init import init_random, init_svd
+from ._hierarchy import check_hierarchy, check_ranks, rank_offsets
+from ._mlr import MLRMatrix, gaussian_log_density
 from ._partition import spectral_hierarchy
+from ._ranks import allocate_ranks, check_budget, even_ranks
 
 __all__ = ["MultilevelFactorModel"]
+
+# EM iterations of every candidate fit of the rank allocation.
+_AUTO_ITER = 30
 
 
 def _standardize(Yt):
@@ -89,18 +98,33 @@ class MultilevelFactorModel(
 
     Parameters
     ----------
-    ranks : array-like of int, default=(4, 2, 1)
+    ranks : array-like of int, int or "auto", default=(4, 2, 1)
         Number of factors of every group of each level, coarsest level first.
-        A group with fewer features than its level's rank gets as many factors
-        as it has features (the others would be redundant); the factor blocks
-        and ``transform`` then skip the missing ones.
-    hierarchy : "auto" or list of array-like of shape (n_features,), default="auto"
+        An int ``k`` gives every level rank ``k``. ``"auto"`` allocates the
+        total budget ``n_factors`` across the levels, greedily on the gain of
+        held-out log-likelihood per rank (a fifth of the samples held out,
+        short EM fits; every level keeps at least one factor; see the User
+        Guide). A group with fewer features than its level's rank gets as
+        many factors as it has features (the others would be redundant); the
+        factor blocks and ``transform`` then skip the missing ones.
+    hierarchy : "auto", None or list of array-like of shape (n_features,), \
+            default="auto"
         Group label of every feature at every level, coarsest first, one
-        label array per rank. Groups of a level must be nested in the groups
-        of the level above. ``"auto"`` learns a hierarchy of ``len(ranks)``
-        levels top-down, splitting every group in two by a spectral
-        bi-partition of the residual feature correlations (see the User
-        Guide).
+        label array per level. Groups of a level must be nested in the groups
+        of the level above. ``"auto"`` or None learns the hierarchy top-down,
+        splitting every group in two by a spectral bi-partition of the
+        residual feature correlations (see the User Guide).
+    n_levels : int, default=None
+        Number of levels of a learned hierarchy when ``ranks`` is an int or
+        ``"auto"`` (None: 3); with a sequence of ranks it must equal its
+        length, with a given hierarchy its number of levels. At most
+        ``n_features``.
+    n_factors : int, default=None
+        Total rank budget :math:`r_1 + \dots + r_L` of ``ranks="auto"``
+        (every feature loads on that many factors, the storage of a factor
+        model of rank ``n_factors``); required then, and at least the number
+        of levels. Ignored otherwise, except to split evenly into the
+        provisional ranks of a learned hierarchy.
     noise_floor : float, default=1e-3
         Lower bound of every noise variance, as a fraction of the variance of
         the feature (of the median variance of the non-constant features for a
@@ -132,7 +156,13 @@ class MultilevelFactorModel(
         Diagonal of :math:`D`.
     hierarchy_ : list of ndarray of shape (n_features,)
         Group index of every feature at every level (learned when
-        ``hierarchy="auto"``, relabelled canonically otherwise).
+        ``hierarchy="auto"`` or None, relabelled canonically otherwise).
+    ranks_ : tuple of int
+        Rank of every level (allocated when ``ranks="auto"``).
+    rank_path_ : list of (tuple, float)
+        With ``ranks="auto"``, every allocation scored and its held-out
+        log-likelihood per sample (standardized data), in order; empty
+        otherwise.
     n_components_ : int
         Total number of factors, the number of columns of ``transform``.
     loglike_ : list of float
@@ -177,8 +207,14 @@ class MultilevelFactorModel(
     """
 
     _parameter_constraints: dict = {
-        "ranks": ["array-like"],
-        "hierarchy": [StrOptions({"auto"}), "array-like"],
+        "ranks": [
+            StrOptions({"auto"}),
+            Interval(Integral, 0, None, closed="left"),
+            "array-like",
+        ],
+        "hierarchy": [StrOptions({"auto"}), "array-like", None],
+        "n_levels": [Interval(Integral, 1, None, closed="left"), None],
+        "n_factors": [Interval(Integral, 1, None, closed="left"), None],
         "noise_floor": [Interval(Real, 0, 1, closed="neither")],
         "init": [StrOptions({"svd", "random"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -192,6 +228,8 @@ class MultilevelFactorModel(
         ranks=(4, 2, 1),
         hierarchy="auto",
         *,
+        n_levels=None,
+        n_factors=None,
         noise_floor=1e-3,
         init="svd",
         max_iter=500,
@@ -201,6 +239,8 @@ class MultilevelFactorModel(
     ):
         self.ranks = ranks
         self.hierarchy = hierarchy
+        self.n_levels = n_levels
+        self.n_factors = n_factors
         self.noise_floor = noise_floor
         self.init = init
         self.max_iter = max_iter
@@ -227,42 +267,53 @@ class MultilevelFactorModel(
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         n_samples, n_features = X.shape
         rng = check_random_state(self.random_state)
-        auto = isinstance(self.hierarchy, str)
-        ranks = check_ranks(self.ranks)
-        if not auto:
+        learn = self.hierarchy is None or isinstance(self.hierarchy, str)
+        if learn:
+            h = None
+            n_levels = self._n_levels_to_learn(n_features)
+        else:
             h = check_hierarchy(self.hierarchy, n_features)
-            check_ranks(ranks, h.n_levels)
+            n_levels = h.n_levels
+            if n_levels > n_features:
+                raise ValueError(
+                    f"The hierarchy has {n_levels} levels for {n_features} "
+                    "features: a nested hierarchy has at most as many distinct "
+                    "levels as features (was it given transposed? it must be one "
+                    "label array of length n_features per level)."
+                )
+            if self.n_levels is not None and self.n_levels != n_levels:
+                raise ValueError(
+                    f"n_levels={self.n_levels} but the given hierarchy has "
+                    f"{n_levels} levels."
+                )
+        ranks = self._fixed_ranks(n_levels)
+        if ranks is not None:
+            check_ranks(ranks, n_levels)
 
-        Yt = np.array(X.T if auto else X.T[h.perm], dtype=np.float64, order="C")
+        # One copy of the data, transposed (a fancy-indexed copy is already new).
+        if learn:
+            Yt = np.array(X.T, dtype=np.float64, order="C")
+        else:
+            Yt = np.ascontiguousarray(X.T[h.perm], dtype=np.float64)
         mean, std = _standardize(Yt)
-        if auto:
-            h = check_hierarchy(spectral_hierarchy(Yt, ranks, rng))
+        if learn:
+            provisional = ranks or even_ranks(self.n_factors, n_levels)
+            h = check_hierarchy(spectral_hierarchy(Yt, provisional, rng))
             Yt = Yt[h.perm]
             mean, std = mean[h.perm], std[h.perm]
         scale = self._check_scale(std, h)
+        self.rank_path_ = []
+        if ranks is None:
+            ranks, self.rank_path_ = self._allocate(Yt, h, n_levels, rng)
 
         mask, active = rank_mask(h, ranks)
-        if self.init == "svd":
-            F, d = init_svd(Yt, h, ranks, mask, self.noise_floor, rng)
-        else:
-            F, d = init_random(n_features, ranks, mask, self.noise_floor, rng)
-        F, d, monitor = fit_em(
-            Yt,
-            F,
-            d,
-            h,
-            ranks,
-            self.noise_floor,
-            mask,
-            self.max_iter,
-            self.tol,
-            self.verbose,
-        )
+        F, d, monitor = self._em(Yt, h, ranks, mask, rng, self.max_iter)
         monitor.warn_if_not_converged()
 
         iperm = h.iperm
         self._hierarchy = h
         self._ranks = ranks
+        self.ranks_ = tuple(ranks)
         self._scale = scale
         self._sigma = MLRMatrix._from_permuted(h, F, d, ranks, 1)
         self._sigma.inv()  # computed once here, so that predicting never mutates
@@ -271,8 +322,8 @@ class MultilevelFactorModel(
         F_original = (F * scale[:, None])[iperm]
         offsets = rank_offsets(ranks)
         self.components_ = [
-            np.ascontiguousarray(F_original[:, offsets[l] : offsets[l + 1]].T)
-            for l in range(len(ranks))
+            np.ascontiguousarray(F_original[:, offsets[lev] : offsets[lev + 1]].T)
+            for lev in range(len(ranks))
         ]
         self.noise_variance_ = (d * scale**2)[iperm]
         self.hierarchy_ = [labels.copy() for labels in h.labels]
@@ -281,6 +332,82 @@ class MultilevelFactorModel(
         self.loglike_ = [value - jacobian for value in monitor.history]
         self.n_iter_ = monitor.n_iter
         return self
+
+    def _n_levels_to_learn(self, n_features):
+        """Number of levels of a learned hierarchy (``hierarchy=None``/``"auto"``)."""
+        sequence = not isinstance(self.ranks, (str, Integral))
+        if sequence:
+            n_levels = len(check_ranks(self.ranks))
+            if self.n_levels is not None and self.n_levels != n_levels:
+                raise ValueError(
+                    f"n_levels={self.n_levels} but ranks has {n_levels} entries "
+                    "(one per level)."
+                )
+        else:
+            n_levels = 3 if self.n_levels is None else self.n_levels
+        if self.n_levels is not None and n_levels > n_features:
+            raise ValueError(
+                f"Cannot learn a hierarchy of {n_levels} levels on {n_features} "
+                "features: every level below the top splits groups, so there can "
+                "be at most as many levels as features."
+            )
+        return n_levels
+
+    def _fixed_ranks(self, n_levels):
+        """Per-level ranks given by the user, or None for ``ranks="auto"``."""
+        if isinstance(self.ranks, str):
+            check_budget(self.n_factors, n_levels)
+            return None
+        if isinstance(self.ranks, Integral):
+            return (int(self.ranks),) * n_levels
+        return check_ranks(self.ranks)
+
+    def _em(self, Yt, h, ranks, mask, rng, max_iter, verbose=None):
+        """Initialize and run EM on standardized, permuted data."""
+        if self.init == "svd":
+            F, d = init_svd(Yt, h, ranks, mask, self.noise_floor, rng)
+        else:
+            F, d = init_random(Yt.shape[0], ranks, mask, self.noise_floor, rng)
+        return fit_em(
+            Yt,
+            F,
+            d,
+            h,
+            ranks,
+            self.noise_floor,
+            mask,
+            max_iter,
+            self.tol,
+            self.verbose if verbose is None else verbose,
+        )
+
+    def _allocate(self, Yt, h, n_levels, rng):
+        """Ranks by greedy allocation scored by held-out log-likelihood."""
+        n_samples = Yt.shape[1]
+        if n_samples < 4:
+            raise ValueError(
+                f"ranks='auto' holds out samples to score allocations; it needs at "
+                f"least 4 samples, got {n_samples}."
+            )
+        order = rng.permutation(n_samples)
+        n_valid = max(1, n_samples // 5)
+        valid, train = np.sort(order[:n_valid]), np.sort(order[n_valid:])
+        Y_train, Y_valid = Yt[:, train], Yt[:, valid]
+        seed = rng.randint(np.iinfo(np.int32).max)
+
+        def score(ranks):
+            mask, _ = rank_mask(h, ranks)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                F, d, _ = self._em(
+                    Y_train, h, ranks, mask, seed, min(self.max_iter, _AUTO_ITER), 0
+                )
+            sigma = MLRMatrix._from_permuted(h, F, d, ranks, 1)
+            quad, logdet, _, _ = posterior(Y_valid, sigma, False, False)
+            return float(np.mean(gaussian_log_density(quad, logdet, Yt.shape[0])))
+
+        ranks, history = allocate_ranks(score, n_levels, self.n_factors)
+        return ranks, history
 
     def _check_scale(self, std, h):
         """Per-feature scale of the standardization; warn about constant features."""
@@ -326,7 +453,7 @@ class MultilevelFactorModel(
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         h = self._hierarchy
-        Yt = np.array(X.T[h.perm], dtype=np.float64, order="C")
+        Yt = np.ascontiguousarray(X.T[h.perm], dtype=np.float64)
         Yt -= self.mean_[h.perm][:, None]
         Yt /= self._scale[:, None]
         return X, Yt

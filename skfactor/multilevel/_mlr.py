@@ -47,222 +47,20 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ._hierarchy import check_hierarchy, rank_offsets
+from ._kernels import (
+    _blas,
+    group_gram,
+    group_product,
+    lower_inverse,
+    path_gram,
+    path_index,
+    path_product,
+    row_blocks,
+    sum_children,
+)
+
 __all__ = ["MLRMatrix"]
-
-# Rows of a leaf group processed at once when an MLR matrix is applied to a
-# block of vectors: bounds the temporary memory to CHUNK x n_columns.
-_CHUNK = 4096
-
-
-class _Hierarchy:
-    """A validated nested partition of ``n_features`` items.
-
-    Build it with :func:`check_hierarchy`. Attributes (``p_l`` groups at
-    level ``l``):
-
-    - ``perm``: canonical order, ``perm[j]`` is the original index of the
-      ``j``-th row; ``iperm`` its inverse;
-    - ``bounds[l]``: ``p_l + 1`` offsets, group ``k`` of level ``l`` is the
-      permuted range ``bounds[l][k]:bounds[l][k + 1]``;
-    - ``parent[l]``: for ``l >= 1``, the level ``l - 1`` group of each group;
-    - ``child_bounds[l]``: for ``l < L - 1``, the children of group ``k`` are
-      the level ``l + 1`` groups ``child_bounds[l][k]:child_bounds[l][k + 1]``;
-    - ``leaf_ancestors[l]``: the level ``l`` group containing each group of
-      the finest level;
-    - ``labels[l]``: canonical group index of every feature, original order.
-    """
-
-    def __init__(self, labels, perm, bounds, parent):
-        self.labels = labels
-        self.perm = perm
-        self.iperm = np.empty_like(perm)
-        self.iperm[perm] = np.arange(perm.size)
-        self.bounds = bounds
-        self.parent = parent
-        self.n_features = int(perm.size)
-        self.n_levels = len(bounds)
-        self.n_groups = [len(b) - 1 for b in bounds]
-        self.child_bounds = [
-            np.searchsorted(bounds[level + 1], bounds[level])
-            for level in range(self.n_levels - 1)
-        ]
-        leaf = self.n_levels - 1
-        ancestors = [None] * self.n_levels
-        ancestors[leaf] = np.arange(self.n_groups[leaf])
-        for level in range(leaf, 0, -1):
-            ancestors[level - 1] = parent[level][ancestors[level]]
-        self.leaf_ancestors = ancestors
-        # Python lists for the loops over groups (faster indexing).
-        self._bounds_list = [b.tolist() for b in bounds]
-        self._ancestors_list = [a.tolist() for a in ancestors]
-
-    def group_sizes(self, level):
-        """Number of features of every group of ``level``."""
-        return np.diff(self.bounds[level])
-
-
-def check_hierarchy(hierarchy, n_features=None):
-    """Validate per-level group labels and return a :class:`_Hierarchy`.
-
-    Parameters
-    ----------
-    hierarchy : sequence of array-like of shape (n_features,) or _Hierarchy
-        Group label of every feature at every level, coarsest level first.
-        Labels may be any sortable values; a group of a level must lie inside
-        a single group of the level above (the partitions are nested).
-    n_features : int, default=None
-        Expected number of features.
-
-    Returns
-    -------
-    hierarchy : _Hierarchy
-
-    Raises
-    ------
-    ValueError
-        If there is no level, a level is not one-dimensional, has the wrong
-        length, has missing labels, or is not nested in the level above.
-    """
-    if isinstance(hierarchy, _Hierarchy):
-        if n_features is not None and hierarchy.n_features != n_features:
-            raise ValueError(
-                f"The hierarchy covers {hierarchy.n_features} features but "
-                f"there are {n_features} features."
-            )
-        return hierarchy
-    if isinstance(hierarchy, str) or not hasattr(hierarchy, "__len__"):
-        raise TypeError(
-            "hierarchy must be a sequence of per-level label arrays, got "
-            f"{type(hierarchy).__name__}."
-        )
-    if len(hierarchy) == 0:
-        raise ValueError("The hierarchy must have at least one level.")
-    if np.ndim(hierarchy[0]) == 0:
-        raise ValueError(
-            "hierarchy must be a list of label arrays, one per level (coarsest "
-            "first); for a single level pass [labels]."
-        )
-    codes = []
-    for level, labels in enumerate(hierarchy):
-        labels = np.asarray(labels)
-        if labels.ndim != 1:
-            raise ValueError(
-                f"Level {level} of the hierarchy must be a 1-d array of group "
-                f"labels, got an array of shape {labels.shape}."
-            )
-        if n_features is None:
-            n_features = labels.shape[0]
-        if labels.shape[0] != n_features:
-            raise ValueError(
-                f"Level {level} of the hierarchy has {labels.shape[0]} labels "
-                f"but there are {n_features} features."
-            )
-        if n_features == 0:
-            raise ValueError("The hierarchy must cover at least one feature.")
-        if labels.dtype.kind in "fc" and not np.all(np.isfinite(labels)):
-            raise ValueError(f"Level {level} of the hierarchy has NaN or inf labels.")
-        if labels.dtype.kind == "O" and any(lab is None for lab in labels):
-            raise ValueError(f"Level {level} of the hierarchy has missing labels.")
-        try:
-            uniques, code = np.unique(labels, return_inverse=True)
-        except TypeError as exc:
-            raise ValueError(
-                f"Level {level} of the hierarchy has labels that cannot be "
-                f"compared: {exc}"
-            ) from None
-        code = code.reshape(-1)
-        if level > 0:
-            _check_nested(code, uniques, codes[-1], prev_uniques, level)
-        codes.append(code)
-        prev_uniques = uniques
-
-    # Stable lexicographic sort, coarsest level as primary key: every group
-    # of every level becomes a contiguous range, and the order of features
-    # inside a finest group is their original order.
-    perm = np.lexsort(codes[::-1])
-    labels, bounds, parent = [], [], []
-    for level, code in enumerate(codes):
-        sorted_code = code[perm]
-        starts = np.flatnonzero(sorted_code[1:] != sorted_code[:-1]) + 1
-        bound = np.concatenate(([0], starts, [n_features])).astype(np.intp)
-        canonical = np.empty(n_features, dtype=np.intp)
-        canonical[perm] = np.repeat(np.arange(bound.size - 1), np.diff(bound))
-        if level > 0:
-            parent.append(labels[-1][perm[bound[:-1]]])
-        else:
-            parent.append(None)
-        labels.append(canonical)
-        bounds.append(bound)
-    return _Hierarchy(labels, perm, bounds, parent)
-
-
-def _check_nested(code, uniques, parent_code, parent_uniques, level):
-    """Raise if some group of ``level`` spans several groups of ``level - 1``."""
-    n_groups = uniques.size
-    low = np.full(n_groups, np.iinfo(np.intp).max)
-    high = np.full(n_groups, -1)
-    np.minimum.at(low, code, parent_code)
-    np.maximum.at(high, code, parent_code)
-    bad = np.flatnonzero(low != high)
-    if bad.size:
-        group = bad[0]
-        name, first, second = (
-            uniques[group].tolist(),
-            parent_uniques[low[group]].tolist(),
-            parent_uniques[high[group]].tolist(),
-        )
-        raise ValueError(
-            f"The hierarchy is not nested: group {name!r} of level {level} "
-            f"spans groups {first!r} and {second!r} of level {level - 1} "
-            f"({bad.size} such group{'s' if bad.size > 1 else ''}). Every group "
-            "must lie inside a single group of the level above."
-        )
-
-
-def check_ranks(ranks, n_levels=None):
-    """Validate per-level ranks: a 1-d sequence of non-negative integers.
-
-    Parameters
-    ----------
-    ranks : array-like of int
-        Rank of the blocks of every level, coarsest first.
-    n_levels : int, default=None
-        Number of levels of the hierarchy the ranks go with.
-
-    Returns
-    -------
-    ranks : tuple of int
-    """
-    try:
-        array = np.asarray(ranks)
-    except (ValueError, TypeError):
-        array = np.empty(0)
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(
-            "ranks must be a non-empty 1-d sequence of non-negative integers, "
-            f"one per level; got {ranks!r}."
-        )
-    out = []
-    values = array.tolist() if isinstance(ranks, np.ndarray) else list(ranks)
-    for level, rank in enumerate(values):
-        if isinstance(rank, bool) or not isinstance(rank, Integral) or rank < 0:
-            raise ValueError(
-                f"ranks[{level}] must be a non-negative integer, got {rank!r}."
-            )
-        out.append(int(rank))
-    if n_levels is not None and len(out) != n_levels:
-        what = "missing a rank" if len(out) < n_levels else "missing from the hierarchy"
-        raise ValueError(
-            f"ranks has {len(out)} entries but the hierarchy has {n_levels} "
-            f"levels: give one rank per level (level {min(len(out), n_levels)} "
-            f"is {what})."
-        )
-    return tuple(out)
-
-
-def rank_offsets(ranks):
-    """Column offsets of every level in the compressed factor array."""
-    return np.concatenate(([0], np.cumsum(ranks, dtype=int))).astype(int).tolist()
 
 
 def gaussian_log_density(quad, logdet, n_features):
@@ -271,19 +69,6 @@ def gaussian_log_density(quad, logdet, n_features):
     :math:`-\\frac{1}{2}(n \\log 2\\pi + \\log\\det\\Sigma + q)`.
     """
     return -0.5 * (n_features * np.log(2.0 * np.pi) + logdet + quad)
-
-
-def _segment_gram(A, B, bounds):
-    """``out[k] = A[s_k:e_k].T @ B[s_k:e_k]`` for the ranges given by ``bounds``."""
-    p = len(bounds) - 1
-    out = np.empty((p, A.shape[1], B.shape[1]))
-    if A.shape[1] == 0 or B.shape[1] == 0:
-        out.fill(0.0)
-        return out
-    for k in range(p):
-        start, stop = bounds[k], bounds[k + 1]
-        np.matmul(A[start:stop].T, B[start:stop], out=out[k])
-    return out
 
 
 class MLRMatrix:
@@ -396,6 +181,8 @@ class MLRMatrix:
         self._offsets = rank_offsets(ranks)
         self._smw = None
         self._inverse = None
+        self._path = None
+        self._row_blocks = None
 
     # ------------------------------------------------------------------ views
     @property
@@ -412,7 +199,7 @@ class MLRMatrix:
         """Compressed factor of every level, shape ``(n_features, r_l)``."""
         F = self._F[self._h.iperm]
         off = self._offsets
-        return [F[:, off[l] : off[l + 1]] for l in range(len(self.ranks))]
+        return [F[:, off[lev] : off[lev + 1]] for lev in range(len(self.ranks))]
 
     @property
     def diagonal(self):
@@ -432,51 +219,59 @@ class MLRMatrix:
         )
 
     # ---------------------------------------------------------- products
-    def _leaf_blocks(self, X, first_level=0, coarse=None):
-        """Yield ``(group, start, stop, block)`` over the finest groups.
+    def _level(self, level):
+        """Compressed factor of ``level`` (canonical order, a column view)."""
+        return self._F[:, self._offsets[level] : self._offsets[level + 1]]
 
-        ``block`` is rows ``start:stop`` (canonical order) of
-        ``d * X + s * sum_{l >= first_level} F_l T_l``, where ``T_l`` stacks,
-        per group, ``F_a^T X_a`` (or the given ``coarse`` list). Rows are
-        processed in chunks of at most ``_CHUNK`` so that the temporary
-        memory stays ``O(chunk x n_columns)``.
+    def _paths(self):
+        """Stacked rows of the path factors, see :func:`._kernels.path_index`."""
+        if self._path is None:
+            self._path = path_index(self._h, self.ranks)
+        return self._path
+
+    def _blocks(self):
+        """Row blocks of the passes over the data (:func:`._kernels.row_blocks`)."""
+        if self._row_blocks is None:
+            self._row_blocks = row_blocks(self._h, self.ranks)
+        return self._row_blocks
+
+    def _stacked(self, X, first_level=0):
+        """Per-group Gram matrices ``F_a^T X_a`` of the levels from ``first_level``.
+
+        Returns the stacked ``(S, m)`` array (:func:`._kernels.path_index`).
         """
-        h = self._h
-        off = self._offsets
-        n_levels = len(self.ranks)
-        levels = range(first_level, n_levels)
-        if coarse is None:
-            coarse = [
-                _segment_gram(self._F[:, off[l] : off[l + 1]], X, h._bounds_list[l])
-                for l in levels
-            ]
-        F = self._F[:, off[first_level] :]
-        d = self._d
-        leaf_bounds = h._bounds_list[-1]
-        ancestors = h._ancestors_list
-        for group in range(h.n_groups[-1]):
-            if len(levels):
-                T = np.concatenate(
-                    [coarse[i][ancestors[l][group]] for i, l in enumerate(levels)],
-                    axis=0,
-                )
-            for start in range(leaf_bounds[group], leaf_bounds[group + 1], _CHUNK):
-                stop = min(start + _CHUNK, leaf_bounds[group + 1])
-                block = X[start:stop] * d[start:stop, None]
-                if len(levels):
-                    product = F[start:stop] @ T
-                    if self.sign > 0:
-                        block += product
-                    else:
-                        block -= product
-                yield group, start, stop, block
+        path, base = self._paths()
+        start = self._offsets[first_level]
+        T = np.zeros((base[-1], X.shape[1]))
+        path_gram(self._F[:, start:], X, self._h.bounds[-1], path[:, start:], T)
+        return T
+
+    def _unstack(self, T):
+        """The stacked ``(S, m)`` array as one ``(p_l, r_l, m)`` array per level."""
+        _, base = self._paths()
+        return [
+            T[base[level] : base[level + 1]].reshape(
+                self._h.n_groups[level], rank, T.shape[1]
+            )
+            for level, rank in enumerate(self.ranks)
+        ]
 
     def _apply_permuted(self, X, first_level=0):
-        if first_level >= len(self.ranks):  # diagonal part only
-            return X * self._d[:, None]
-        out = np.empty_like(X)
-        for _, start, stop, block in self._leaf_blocks(X, first_level):
-            out[start:stop] = block
+        """``d X + s sum_{l >= first_level} F_l F_l^T X`` in canonical order.
+
+        Two passes over the rows, all levels at once: the per-group Gram
+        matrices ``T_a = F_a^T X_a``, then ``F_a T_a`` added to the rows of
+        every group (:mod:`._kernels`).
+        """
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        out = X * self._d[:, None]
+        start = self._offsets[first_level]
+        if start == self._F.shape[1]:
+            return out
+        path, _ = self._paths()
+        T = self._stacked(X, first_level)
+        leaf = self._h.bounds[-1]
+        path_product(self._F[:, start:], T, leaf, path[:, start:], out, self.sign)
         return out
 
     def _check_vectors(self, x, name):
@@ -523,7 +318,7 @@ class MLRMatrix:
         dense = np.diag(self._d)
         for level in range(len(self.ranks)):
             F = self._F[:, off[level] : off[level + 1]]
-            bounds = h._bounds_list[level]
+            bounds = h.bounds[level]
             for k in range(h.n_groups[level]):
                 block = F[bounds[k] : bounds[k + 1]]
                 dense[bounds[k] : bounds[k + 1], bounds[k] : bounds[k + 1]] += (
@@ -541,8 +336,9 @@ class MLRMatrix:
         ``E_a`` the rows of group ``a`` of the factors of levels ``1..l``
         (its ancestors' blocks restricted to it, and its own), computes
 
-        ``psi[l][a] = E_a^T (A^{(l)}_a)^{-1} E_a`` (``R x R``), the Cholesky
-        factor ``chol[l][a]`` of ``M_a = I + s F_a^T (A^{(l+1)}_a)^{-1} F_a``
+        ``psi[l][a] = E_a^T (A^{(l)}_a)^{-1} E_a`` (``R x R``), the inverse
+        ``chol[l][a]`` of the Cholesky factor of
+        ``M_a = I + s F_a^T (A^{(l+1)}_a)^{-1} F_a``
         and the log-determinant of the whole matrix. Only the finest level
         touches the ``n`` rows (``O(n r^2)``); the rest is ``O(r^3)`` per
         group. Cached.
@@ -558,7 +354,7 @@ class MLRMatrix:
         psi = [None] * n_levels
         chol = [None] * n_levels
         # Gram of the finest groups: E_g^T D^{-1} E_g with all levels' columns.
-        P = _segment_gram(self._F, self._F / self._d[:, None], h._bounds_list[-1])
+        P = group_gram(self._F, self._F / self._d[:, None], h.bounds[-1])
         logdet = float(np.sum(np.log(self._d)))
         for level in range(n_levels - 1, -1, -1):
             own = slice(off[level], off[level + 1])
@@ -571,10 +367,11 @@ class MLRMatrix:
                     "The MLR matrix is not positive definite (a Schur complement "
                     f"of level {level} is not positive definite)."
                 ) from None
+            L = lower_inverse(L)
             if self.ranks[level]:
-                Q = np.linalg.solve(L, P[:, own, :])
+                Q = np.matmul(L, P[:, own, :])
                 psi_level = P - s * np.matmul(Q.transpose(0, 2, 1), Q)
-                logdet += 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
+                logdet -= 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
             else:
                 psi_level = P
             if not np.isfinite(logdet):
@@ -583,9 +380,7 @@ class MLRMatrix:
             chol[level] = L
             if level > 0:
                 R = off[level]
-                P = np.add.reduceat(
-                    psi_level[:, :R, :R], h.child_bounds[level - 1][:-1], axis=0
-                )
+                P = sum_children(psi_level, h.child_bounds[level - 1], R)
         self._smw = (psi, chol, logdet)
         return self._smw
 
@@ -623,25 +418,39 @@ class MLRMatrix:
         h = self._h
         off = self._offsets
         H = np.zeros_like(self._F)
+        path, base = self._paths()
+        leaf = h.bounds[-1]
         # The partial inverse (A^{(l+1)})^{-1} = D^{-1} - s sum_{l' > l} H_l' H_l'^T
         # shares H with the final inverse: build it level by level in place.
-        partial = MLRMatrix._from_permuted(h, H, 1.0 / self._d, self.ranks, -self.sign)
         for level in range(len(self.ranks) - 1, -1, -1):
             if not self.ranks[level]:
                 continue
             own = slice(off[level], off[level + 1])
-            Y = partial._apply_permuted(
-                np.ascontiguousarray(self._F[:, own]), first_level=level + 1
-            )
-            # H_a = Y_a L_a^{-T}; the r_l x r_l inverses are batched (small
-            # dense linear algebra stays in numpy, away from per-call overheads).
-            inverse_chol_t = np.linalg.inv(chol[level]).transpose(0, 2, 1)
-            bounds = h._bounds_list[level]
-            for k in range(h.n_groups[level]):
-                start, stop = bounds[k], bounds[k + 1]
-                np.matmul(Y[start:stop], inverse_chol_t[k], out=H[start:stop, own])
+            F = np.ascontiguousarray(self._F[:, own])
+            Y = F / self._d[:, None]
+            # Y -= s H_finer H_finer^T F: levels of large groups by BLAS per
+            # group, the others all at once by the path kernels.
+            finer = off[level + 1]
+            for coarse in range(level + 1, len(self.ranks)):
+                if off[coarse] == off[coarse + 1]:
+                    continue
+                if not _blas(h.bounds[coarse]):
+                    break
+                finer = off[coarse + 1]
+                H_level = H[:, off[coarse] : finer]
+                T = group_gram(H_level, F, h.bounds[coarse])
+                group_product(H_level, T, h.bounds[coarse], Y, -self.sign)
+            if finer < off[-1]:
+                T = np.zeros((base[-1], F.shape[1]))
+                path_gram(H[:, finer:], F, leaf, path[:, finer:], T)
+                path_product(H[:, finer:], T, leaf, path[:, finer:], Y, -self.sign)
+            # H_a = Y_a L_a^{-T}, the r_l x r_l triangular inverses batched.
+            inverse_chol_t = chol[level].transpose(0, 2, 1)
+            group_product(Y, inverse_chol_t, h.bounds[level], H[:, own])
         inverse = MLRMatrix._from_permuted(h, H, 1.0 / self._d, self.ranks, -self.sign)
         inverse._inverse = self
+        inverse._path = self._path
+        inverse._row_blocks = self._row_blocks
         self._inverse = inverse
         return inverse
 
@@ -684,9 +493,7 @@ class MLRMatrix:
         Yt = np.array(X.T[h.perm], order="C")
         if mean is not None:
             Yt -= np.asarray(mean, dtype=np.float64)[h.perm][:, None]
-        quad = np.zeros(X.shape[0])
-        for _, start, stop, W in self.inv()._leaf_blocks(Yt):
-            quad += np.einsum("ij,ij->j", Yt[start:stop], W)
+        quad = np.einsum("ij,ij->j", Yt, self.inv()._apply_permuted(Yt))
         return gaussian_log_density(quad, self.logdet(), self.shape[0])
 
     def sample(self, n_samples=1, random_state=None):
@@ -720,12 +527,13 @@ class MLRMatrix:
         rng = check_random_state(random_state)
         h = self._h
         latent = [
-            rng.standard_normal((h.n_groups[l], self.ranks[l], n_samples))
-            for l in range(len(self.ranks))
+            rng.standard_normal((h.n_groups[lev], self.ranks[lev], n_samples))
+            for lev in range(len(self.ranks))
         ]
         noise = rng.standard_normal((h.n_features, n_samples))
-        root = MLRMatrix._from_permuted(h, self._F, np.sqrt(self._d), self.ranks, 1)
+        block = noise * np.sqrt(self._d)[:, None]
+        for level in range(len(self.ranks)):
+            group_product(self._level(level), latent[level], h.bounds[level], block)
         samples = np.empty((n_samples, h.n_features))
-        for _, start, stop, block in root._leaf_blocks(noise, coarse=latent):
-            samples[:, h.perm[start:stop]] = block.T
+        samples[:, h.perm] = block.T
         return samples

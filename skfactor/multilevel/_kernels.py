@@ -1,0 +1,386 @@
+r"""Per-level block products of multilevel low-rank matrices.
+
+Every operation of an MLR matrix on a block of vectors reduces to two
+products over the groups :math:`a` of one level, each group a contiguous
+range of rows :math:`s_a:e_a` (canonical order):
+
+.. math::
+
+    \text{gram:}\quad T_a = A_a^T B_a, \qquad
+    \text{product:}\quad O_a \mathrel{+}= \sigma\, A_a T_a,
+
+with :math:`A_a` the rows of the group of an ``(n, r_l)`` factor,
+:math:`B_a` of an ``(n, m)`` block and :math:`T_a` an ``(r_l, m)`` matrix per
+group. A level of few large groups loops over
+its groups with BLAS; a level of many small groups (where a call per group
+costs more than its arithmetic) runs one compiled loop over all its rows, so
+the cost is :math:`O(n r_l m)` either way with no per-group Python overhead.
+"""
+
+import numpy as np
+from numba import njit
+
+# A level whose groups have at least this many rows on average uses BLAS per
+# group; below, one compiled loop over the rows.
+_BLAS_MIN_ROWS = 96
+# The loops may reassociate sums (vectorized), but keep inf and NaN semantics.
+_FAST = {"reassoc", "contract", "nsz"}
+
+
+@njit(cache=True, fastmath=_FAST)
+def _gram_loop(A, B, bounds, out):
+    """``out[k] = A[s:e].T @ B[s:e]`` for the ranges of ``bounds`` (loops)."""
+    rank, width = A.shape[1], B.shape[1]
+    for k in range(bounds.size - 1):
+        acc = out[k]
+        acc[:] = 0.0
+        for i in range(bounds[k], bounds[k + 1]):
+            for j in range(rank):
+                a = A[i, j]
+                for t in range(width):
+                    acc[j, t] += a * B[i, t]
+
+
+@njit(cache=True, fastmath=_FAST)
+def _product_loop(A, T, bounds, out, sign):
+    """``out[s:e] += sign * A[s:e] @ T[k]`` for the ranges of ``bounds`` (loops)."""
+    rank, width = A.shape[1], T.shape[2]
+    for k in range(bounds.size - 1):
+        block = T[k]
+        for i in range(bounds[k], bounds[k + 1]):
+            row = out[i]
+            for j in range(rank):
+                a = sign * A[i, j]
+                for t in range(width):
+                    row[t] += a * block[j, t]
+
+
+def _blas(bounds):
+    n_groups = bounds.size - 1
+    return n_groups <= 1 or bounds[-1] >= _BLAS_MIN_ROWS * n_groups
+
+
+def group_gram(A, B, bounds):
+    """Per-group Gram matrices ``A[s:e].T @ B[s:e]``, shape ``(n_groups, r, m)``.
+
+    Parameters
+    ----------
+    A : ndarray of shape (n, r)
+    B : ndarray of shape (n, m)
+    bounds : ndarray of int of shape (n_groups + 1,)
+        Offsets of the contiguous row ranges of the groups.
+    """
+    n_groups = bounds.size - 1
+    out = np.zeros((n_groups, A.shape[1], B.shape[1]))
+    if A.shape[1] == 0 or B.shape[1] == 0:
+        return out
+    if _blas(bounds):
+        for k in range(n_groups):
+            start, stop = bounds[k], bounds[k + 1]
+            np.matmul(A[start:stop].T, B[start:stop], out=out[k])
+    else:
+        _gram_loop(A, B, bounds, out)
+    return out
+
+
+def group_product(A, T, bounds, out, sign=1.0):
+    """Accumulate ``out[s:e] += sign * A[s:e] @ T[k]`` over the groups, in place.
+
+    Parameters
+    ----------
+    A : ndarray of shape (n, r)
+    T : ndarray of shape (n_groups, r, m)
+    bounds : ndarray of int of shape (n_groups + 1,)
+    out : ndarray of shape (n, m)
+        Updated in place (may be a column slice of a larger array).
+    sign : float, default=1.0
+    """
+    if A.shape[1] == 0 or T.shape[2] == 0:
+        return out
+    if _blas(bounds):
+        for k in range(bounds.size - 1):
+            start, stop = bounds[k], bounds[k + 1]
+            product = A[start:stop] @ T[k]
+            if sign > 0:
+                out[start:stop] += product
+            else:
+                out[start:stop] -= product
+    else:
+        _product_loop(A, np.ascontiguousarray(T), bounds, out, float(sign))
+    return out
+
+
+# ---------------------------------------------------------------- path kernels
+#
+# The factors of every group of every level are stacked in one array of
+# ``S = sum_l p_l r_l`` rows: factor ``k`` of group ``a`` of level ``l`` is row
+# ``base_l + a r_l + k``. Feature ``i`` of the finest group ``g`` loads on the
+# ``r`` factors of the groups on the path from the root to ``g``, whose stacked
+# rows are ``path[g]`` (one per column of the compressed factor). One pass
+# over the rows then serves all the levels at once.
+
+
+def path_index(h, ranks):
+    """Stacked rows of the path factors of every finest group.
+
+    Returns
+    -------
+    path : ndarray of shape (n_finest_groups, r), dtype intp
+    base : list of int
+        First stacked row of every level, and the total ``S`` last.
+    """
+    base = [0]
+    for level, rank in enumerate(ranks):
+        base.append(base[-1] + h.n_groups[level] * rank)
+    leaf = h.n_levels - 1
+    columns = []
+    for level, rank in enumerate(ranks):
+        ancestor = h.group_ancestors[leaf][level]
+        columns.append(base[level] + ancestor[:, None] * rank + np.arange(rank))
+    path = np.hstack(columns) if columns else np.zeros((h.n_groups[leaf], 0))
+    return np.ascontiguousarray(path, dtype=np.intp), base
+
+
+def row_blocks(h, ranks, chunk=4096):
+    """Blocks of rows for the mixed BLAS / compiled passes over the data.
+
+    The leading ("coarse") levels whose groups have at least
+    ``_BLAS_MIN_ROWS`` rows on average are handled by one BLAS product per
+    block, their columns of every row of a block sharing the same groups;
+    the other ("fine") levels by the compiled path kernels.
+
+    Returns
+    -------
+    n_coarse : int
+        Number of coarse columns, ``r_1 + ... + r_c``.
+    blocks : list of tuple
+        ``(start, stop, first_leaf, last_leaf)``: rows ``start:stop`` (at
+        most ``chunk``) lie in one group of every coarse level and overlap
+        the finest groups ``first_leaf:last_leaf``.
+    """
+    n_levels = 0
+    for bound in h.bounds:
+        if bound[-1] < _BLAS_MIN_ROWS * (bound.size - 1):
+            break
+        n_levels += 1
+    n_coarse = int(sum(ranks[:n_levels]))
+    edges = h.bounds[n_levels - 1] if n_levels else np.array([0, h.n_features])
+    leaf = h.bounds[-1]
+    blocks = []
+    for k in range(edges.size - 1):
+        for start in range(int(edges[k]), int(edges[k + 1]), chunk):
+            stop = min(start + chunk, int(edges[k + 1]))
+            first = int(np.searchsorted(leaf, start, side="right")) - 1
+            last = int(np.searchsorted(leaf, stop, side="left"))
+            blocks.append((start, stop, first, last))
+    return n_coarse, blocks
+
+
+def representatives(h):
+    """First finest group of every group of every level, flattened.
+
+    Returns
+    -------
+    leaves : ndarray of intp
+        ``leaves[starts[l] + k]`` is the first finest group inside group
+        ``k`` of level ``l``.
+    starts : ndarray of intp of shape (n_levels + 1,)
+    """
+    leaves = [np.searchsorted(h.bounds[-1], bound[:-1]) for bound in h.bounds]
+    starts = np.concatenate(([0], np.cumsum([leaf.size for leaf in leaves])))
+    return np.concatenate(leaves).astype(np.intp), starts.astype(np.intp)
+
+
+@njit(cache=True, fastmath=_FAST)
+def path_gram(A, B, bounds, path, out):
+    """``out[path[g, j]] += A[i, j] * B[i]`` over the rows ``i`` of every leaf ``g``."""
+    width = B.shape[1]
+    for g in range(bounds.size - 1):
+        for i in range(bounds[g], bounds[g + 1]):
+            for j in range(A.shape[1]):
+                a = A[i, j]
+                target = out[path[g, j]]
+                for t in range(width):
+                    target[t] += a * B[i, t]
+
+
+@njit(cache=True, fastmath=_FAST)
+def path_product(A, T, bounds, path, out, sign):
+    """``out[i] += sign * sum_j A[i, j] T[path[g, j]]`` over the rows of every leaf."""
+    width = T.shape[1]
+    for g in range(bounds.size - 1):
+        for i in range(bounds[g], bounds[g + 1]):
+            row = out[i]
+            for j in range(A.shape[1]):
+                a = sign * A[i, j]
+                source = T[path[g, j]]
+                for t in range(width):
+                    row[t] += a * source[t]
+
+
+@njit(cache=True, fastmath=_FAST)
+def path_dot(Y, Z, bounds, path, out):
+    """``out[i, j] = Y[i] . Z[path[g, j]]`` for the rows of every finest group."""
+    width = Y.shape[1]
+    for g in range(bounds.size - 1):
+        for i in range(bounds[g], bounds[g + 1]):
+            for j in range(out.shape[1]):
+                source = Z[path[g, j]]
+                total = 0.0
+                for t in range(width):
+                    total += Y[i, t] * source[t]
+                out[i, j] = total
+
+
+@njit(cache=True, fastmath=_FAST)
+def posterior_rows(Y, W, H, T, F, bounds, path, quad, Z):
+    r"""Fused E-step pass over a block of rows, ``W`` updated in place.
+
+    ``W`` holds ``D^{-1} Y`` minus the coarse levels' part of ``H H^T Y`` on
+    entry; with ``T = H^T Y`` stacked per group (:func:`path_gram`), row ``i``
+    becomes ``w_i = W_i - sum_j H[i, j] T[path[g, j]]`` (a row of
+    :math:`\Sigma^{-1} Y`), then ``quad += y_i * w_i`` (the quadratic forms)
+    and ``Z[path[g, j]] += F[i, j] w_i`` (the posterior means ``F^T W``).
+    """
+    width = Y.shape[1]
+    for g in range(bounds.size - 1):
+        for i in range(bounds[g], bounds[g + 1]):
+            w = W[i]
+            for j in range(H.shape[1]):
+                a = H[i, j]
+                source = T[path[g, j]]
+                for t in range(width):
+                    w[t] -= a * source[t]
+            for t in range(width):
+                quad[t] += Y[i, t] * w[t]
+            for j in range(F.shape[1]):
+                a = F[i, j]
+                target = Z[path[g, j]]
+                for t in range(width):
+                    target[t] += a * w[t]
+
+
+@njit(cache=True, fastmath=_FAST)
+def path_cross_gram(Z, path, representatives, starts, column_offsets, out):
+    """Products of the posterior means of every factor with those of its path.
+
+    For every group ``b`` of level ``l``, given by a finest group ``g`` inside
+    it (``representatives[starts[l]:starts[l + 1]]``), and every column ``j``
+    of level ``l``: ``out[path[g, j], c] = Z[path[g, j]] . Z[path[g, c]]`` for
+    the columns ``c < column_offsets[l + 1]`` of the levels up to ``l``.
+    Every product of two factors on a common path is computed once.
+    """
+    width = Z.shape[1]
+    for level in range(starts.size - 1):
+        for position in range(starts[level], starts[level + 1]):
+            g = representatives[position]
+            for j in range(column_offsets[level], column_offsets[level + 1]):
+                own = path[g, j]
+                for c in range(column_offsets[level + 1]):
+                    other = path[g, c]
+                    total = 0.0
+                    for t in range(width):
+                        total += Z[own, t] * Z[other, t]
+                    out[own, c] = total
+
+
+@njit(cache=True, fastmath=_FAST)
+def _cholesky_in_place(C):
+    """Cholesky factor ``L`` of ``C`` in its lower triangle and ``L^T`` in its upper.
+
+    Returns False if ``C`` is not numerically positive definite.
+    """
+    size = C.shape[0]
+    for j in range(size):
+        total = C[j, j]
+        for k in range(j):
+            total -= C[j, k] * C[j, k]
+        if not total > 0.0:
+            return False
+        C[j, j] = np.sqrt(total)
+        for i in range(j + 1, size):
+            total = C[i, j]
+            for k in range(j):
+                total -= C[i, k] * C[j, k]
+            C[i, j] = total / C[j, j]
+            C[j, i] = C[i, j]
+    return True
+
+
+@njit(cache=True)
+def lower_inverse(L):
+    """Inverses of a stack of lower-triangular matrices (forward substitution)."""
+    out = np.zeros_like(L)
+    size = L.shape[1]
+    for m in range(L.shape[0]):
+        for j in range(size):
+            out[m, j, j] = 1.0 / L[m, j, j]
+            for i in range(j + 1, size):
+                total = 0.0
+                for k in range(j, i):
+                    total -= L[m, i, k] * out[m, k, j]
+                out[m, i, j] = total / L[m, i, i]
+    return out
+
+
+@njit(cache=True)
+def leaf_matrices(V, K, path, stops, n_samples):
+    """``C_g = N V_g + Zp_g Zp_g^T`` of every finest group (see :func:`leaf_solve`)."""
+    size = V.shape[1]
+    C = np.empty_like(V)
+    for g in range(V.shape[0]):
+        for j in range(size):
+            row = path[g, j]
+            for c in range(stops[j]):
+                value = n_samples * V[g, j, c] + K[row, c]
+                C[g, j, c] = value
+                C[g, c, j] = value
+    return C
+
+
+@njit(cache=True, fastmath=_FAST)
+def leaf_solve(V, K, path, stops, n_samples, B, bounds, out):
+    """M-step of the loadings: ``f_i = C_g^{-1} b_i`` for the rows of every leaf.
+
+    ``C_g = N V_g + Zp_g Zp_g^T``, the second term read from the products of
+    :func:`path_cross_gram` (``stops[j]``: the path columns of column
+    ``j``'s level). Each ``C_g`` is factored once (Cholesky) and every row is
+    solved by two triangular substitutions. Returns False (leaving ``out``
+    partly written) if some ``C_g`` is not numerically positive definite.
+    """
+    size = V.shape[1]
+    C = np.empty((size, size))
+    y = np.empty(size)
+    for g in range(bounds.size - 1):
+        for j in range(size):
+            row = path[g, j]
+            for c in range(stops[j]):
+                value = n_samples * V[g, j, c] + K[row, c]
+                C[j, c] = value
+                C[c, j] = value
+        if not _cholesky_in_place(C):
+            return False
+        for i in range(bounds[g], bounds[g + 1]):
+            for j in range(size):  # forward: L y = b
+                total = B[i, j]
+                for k in range(j):
+                    total -= C[j, k] * y[k]
+                y[j] = total / C[j, j]
+            for j in range(size - 1, -1, -1):  # backward: L^T x = y
+                total = y[j]
+                for k in range(j + 1, size):
+                    total -= C[j, k] * out[i, k]
+                out[i, j] = total / C[j, j]
+    return True
+
+
+@njit(cache=True)
+def sum_children(blocks, bounds, size):
+    """``out[k] = sum(blocks[bounds[k]:bounds[k + 1], :size, :size])``."""
+    out = np.zeros((bounds.size - 1, size, size))
+    for k in range(bounds.size - 1):
+        for child in range(bounds[k], bounds[k + 1]):
+            for i in range(size):
+                for j in range(size):
+                    out[k, i, j] += blocks[child, i, j]
+    return out
