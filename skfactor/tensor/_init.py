@@ -50,7 +50,8 @@ def initialize_cp(tensor, rank, init, nonnegative, rng):
     experiments). ``"svd"``: modes 1..N-1 from the leading singular vectors
     of their unfoldings (absolute values when ``nonnegative``), and the
     sample mode 0, which may be large, by least squares given the others
-    (with ``nonnegative``, each component fitted alone and clipped at zero). In both cases all factors are then multiplied by the common
+    (with ``nonnegative``, each component fitted alone and clipped at
+    zero). In both cases all factors are then multiplied by the common
     scalar that best fits the data in least squares, so that the initial
     model has the scale of the data. No ridge is involved, so rescaling the
     data rescales the initial factors and nothing else.
