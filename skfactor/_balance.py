@@ -368,24 +368,34 @@ def sinkhorn_balance_tucker(
             f"penalties (core first); got {weights.shape[0]} and {len(penalties)}."
         )
 
-    def total():
-        return float(_weighted_penalties([core, *factors], weights, penalties).sum())
+    def block_penalty(block, weight, degree):
+        magnitude = np.abs(block)
+        return weight * (magnitude if degree == 1 else magnitude**degree).sum()
 
-    previous = total()
-    for _ in range(max_sweeps):
+    def total():
+        blocks = [core, *factors]
+        return sum(block_penalty(b, w, p) for b, w, p in zip(blocks, weights, degrees))
+
+    previous = total() if max_sweeps > 1 else 0.0
+    for sweep in range(max_sweeps):
         for k, factor in enumerate(factors):
-            slices = np.moveaxis(core, k, -1).reshape(-1, core.shape[k])
-            a = np.vstack(
-                [
-                    weights[0] * penalty_values(slices, penalties[0]),
-                    weights[k + 1] * penalty_values(factor, penalties[k + 1]),
-                ]
-            )
-            scales = optimal_scales(a, degrees[[0, k + 1]])
+            others = tuple(axis for axis in range(core.ndim) if axis != k)
+            magnitude = np.abs(core) if degrees[0] == 1 else np.abs(core) ** degrees[0]
+            a = np.empty((2, core.shape[k]))
+            a[0] = weights[0] * magnitude.sum(axis=others)
+            column = np.abs(factor) if degrees[k + 1] == 1 else factor**2
+            if degrees[k + 1] not in (1.0, 2.0):
+                column = np.abs(factor) ** degrees[k + 1]
+            a[1] = weights[k + 1] * column.sum(axis=0)
+            if not np.all(np.isfinite(a)):
+                continue
+            scales = scales_of_penalties(a, degrees[[0, k + 1]])
             shape = [1] * core.ndim
             shape[k] = core.shape[k]
             core = core * scales[0].reshape(shape)
             factors[k] = factor * scales[1]
+        if sweep + 1 == max_sweeps:
+            break
         current = total()
         if previous - current <= rtol * previous:
             break

@@ -31,6 +31,8 @@ products.
 All functions are pure: they return new arrays and never modify their input.
 """
 
+import math
+
 import numpy as np
 
 __all__ = [
@@ -216,10 +218,12 @@ def mode_dot(tensor, matrix, mode):
            [6.]])
     """
     tensor = np.asarray(tensor)
-    moved = np.moveaxis(tensor, mode, 0)
-    rest = moved.shape[1:]
-    product = matrix @ moved.reshape(moved.shape[0], -1)
-    return np.moveaxis(product.reshape(matrix.shape[0], *rest), 0, mode)
+    shape = tensor.shape
+    before = math.prod(shape[:mode])
+    new_shape = (*shape[:mode], matrix.shape[0], *shape[mode + 1 :])
+    # (before, I, after) viewed without copying; a batched matrix product
+    product = np.matmul(matrix, tensor.reshape(before, shape[mode], -1))
+    return product.reshape(new_shape)
 
 
 def multi_mode_dot(tensor, matrices, *, skip=None, transpose=False):
