@@ -33,7 +33,14 @@ def _observe(model, noise, level, rng):
 
 
 def make_sparse_tucker(
-    shape, ranks, *, density=0.3, noise="poisson", level=20.0, random_state=None
+    shape,
+    ranks,
+    *,
+    density=0.3,
+    factor_density=0.5,
+    noise="poisson",
+    level=20.0,
+    random_state=None,
 ):
     """Noisy nonnegative Tucker tensor with a sparse core.
 
@@ -43,6 +50,9 @@ def make_sparse_tucker(
     density : float
         Fraction of nonzero core entries (at least one per slice of every
         mode, so that no component is void).
+    factor_density : float
+        Fraction of nonzero factor entries (sparse factors make the
+        decomposition identifiable up to permutation and scaling).
     noise : {"poisson", "gaussian"}
         Poisson counts of mean ``level`` per entry on average, or Gaussian
         noise at an SNR of ``level`` dB (clipped at 0).
@@ -66,7 +76,13 @@ def make_sparse_tucker(
                 flat = support[tuple(index)]
                 flat[tuple(rng.integers(0, s) for s in flat.shape)] = True
     core = rng.uniform(0.5, 1.5, size=ranks) * support
-    factors = [rng.uniform(size=(s, r)) for s, r in zip(shape, ranks)]
+    factors = []
+    for size, r in zip(shape, ranks):
+        factor = rng.uniform(size=(size, r)) * (
+            rng.uniform(size=(size, r)) < factor_density
+        )
+        factor[rng.integers(0, size, size=r), np.arange(r)] = 1.0  # no void column
+        factors.append(factor)
     T, model = _observe(tucker_to_tensor(core, factors), noise, level, rng)
     return T, {"core": core, "factors": factors, "model": model}
 
