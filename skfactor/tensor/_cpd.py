@@ -1,4 +1,4 @@
-"""Ridge-regularized CP decomposition with optimal balancing (seed 002)."""
+"""Ridge-regularized CP decomposition with optimal balancing (RidgeCPD)."""
 
 from numbers import Integral, Real
 
@@ -70,7 +70,7 @@ class RidgeCPD(
     optionally with :math:`A_k \ge 0` for all :math:`k`. Because the fit is
     invariant to rescaling the columns of a component while the penalty is
     not, the solutions are balanced, and the problem is equivalent to
-    (Cohen and Leplat, eq. 25 of seed 002)
+    (Cohen and Leplat, eq. 25)
 
     .. math::
 
@@ -86,7 +86,7 @@ class RidgeCPD(
     The solver alternates over the modes, each update minimizing exactly in
     closed form (ALS) or, when ``nonnegative``, by hierarchical ALS (HALS),
     and rescales the components optimally (:mod:`skfactor._balance`) after
-    every outer iteration (``balance="every"``), which the seed shows to
+    every outer iteration (``balance="every"``), which Cohen and Leplat show to
     speed up convergence considerably.
 
     Data enter as scikit-learn samples: either a 2-D array of shape
@@ -187,7 +187,7 @@ class RidgeCPD(
     References
     ----------
     J. E. Cohen and V. Leplat, "Implicit regularization in regularized
-    (nonnegative) low-rank approximations", 2024 (seed 002).
+    (nonnegative) low-rank approximations", 2024.
 
     N. Gillis and F. Glineur, "Accelerated multiplicative updates and
     hierarchical ALS algorithms for nonnegative matrix factorization",
@@ -316,10 +316,9 @@ class RidgeCPD(
             data_norm = float(np.ldexp(np.linalg.norm(tensor), n_modes * k))
         self._scale_exponent = k
         factors = [np.ldexp(f, k) for f in factors]
-        self.weights_ = component_norms(factors)
-        self.n_components_effective_ = count_effective_components(
-            self.weights_, data_norm
-        )
+        weights = component_norms(factors)
+        self.n_components_effective_ = count_effective_components(weights, data_norm)
+        self.weights_ = weights.astype(dtype, copy=False)
         self.components_ = [f.astype(dtype, copy=False) for f in factors[1:]]
         return factors[0].astype(dtype, copy=False)
 

@@ -52,7 +52,7 @@ def _svd_factor(tensor, mode, rank, rng, nonnegative):
 def initialize_cp(tensor, rank, init, nonnegative, rng):
     """Initial factors for the ridge CP solvers.
 
-    ``"random"``: every factor uniform on [0, 1) (as in the seed's
+    ``"random"``: every factor uniform on [0, 1) (as in Cohen and Leplat's
     experiments). ``"svd"``: modes 1..N-1 from the leading singular vectors
     of their unfoldings (absolute values when ``nonnegative``), and the
     sample mode 0, which may be large, by least squares given the others
