@@ -16,18 +16,19 @@ Three comparisons per tensor shape:
   tensorly call, which has no ridge option (tensorly 0.10): the point of
   the paper, whether the ridge removes the surplus components.
 
-Every objective is computed by one dense function, ``_objective`` (fit
-plus ridge, ``alpha`` of the row), after giving tensorly's factors the
-optimal balancing for free (it leaves their fit unchanged and can only
-lower their objective). The effective rank counts components whose norm
-exceeds 1e-6 times the norm of the data for both. "time to tensorly's objective" is the wall time of a
-RidgeCPD fit stopped at the first iteration whose objective is at most
-tensorly's final one (re-run with that ``max_iter``); tensorly's time is
-its whole run (its final objective is, by definition, what it reaches at
-its last iteration). Medians over seeds; the numba kernel of RidgeCPD is
-compiled before timing (a one-off cost, cached on disk). On a loaded
-machine, oversubscribed multithreaded BLAS makes timings erratic (tensorly's
-SVD initialization suffers most): run with ``OMP_NUM_THREADS=1`` there.
+Every objective is computed by one dense function, ``_objective`` (fit plus
+ridge, ``alpha`` of the row), after giving tensorly's factors the optimal
+balancing for free (it leaves their fit unchanged and can only lower their
+objective). The effective rank counts components whose norm exceeds 1e-6
+times the norm of the data for both. "time to tensorly's objective" is the
+wall time of a RidgeCPD fit stopped at the first iteration whose objective
+is at most tensorly's final one (re-run with that ``max_iter``); tensorly's
+time is its whole run (its final objective is, by definition, what it
+reaches at its last iteration). Medians over seeds; the numba kernel of
+RidgeCPD is compiled before timing (a one-off cost, cached on disk). On a
+loaded machine, oversubscribed multithreaded BLAS makes timings erratic
+(tensorly's SVD initialization suffers most): run with ``OMP_NUM_THREADS=1``
+there.
 """
 
 import argparse
