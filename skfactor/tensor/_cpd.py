@@ -125,7 +125,7 @@ class RidgeCPD(
         columns beyond a mode's size), and the sample mode by one ridge
         update. ``"random"``: all factors uniform on [0, 1). Both are then
         rescaled to the scale of the data.
-    {{max_iter=500}}
+    {{max_iter=3000}}
     {{tol=1e-7}}
     {{random_state}}
     {{verbose}}
@@ -230,7 +230,7 @@ class RidgeCPD(
         tensor_shape=None,
         balance="every",
         init="svd",
-        max_iter=500,
+        max_iter=3000,
         tol=1e-7,
         random_state=None,
         verbose=0,
