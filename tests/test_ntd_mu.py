@@ -14,7 +14,7 @@ from skfactor.tensor._tensor_algebra import (
     unfold,
 )
 
-SETTINGS = settings(max_examples=25, deadline=None)
+SETTINGS = settings(max_examples=12, deadline=None)
 
 
 def _kron(matrices):
