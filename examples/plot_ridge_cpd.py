@@ -10,7 +10,7 @@ A ridge penalty on every factor of a CP decomposition,
     \\min_{A_0, A_1, A_2} \\|T - [\\![A_0, A_1, A_2]\\!]\\|_F^2
         + \\alpha \\sum_k \\|A_k\\|_F^2,
 
-looks like a harmless smoothing term. Cohen and Leplat (seed 002) point out
+looks like a harmless smoothing term. Cohen and Leplat (2024) point out
 that, because the fit is invariant to rescaling the columns of a rank-one
 component while the penalty is not, the optimal factors are *balanced* and
 the problem is equivalent to penalizing every rank-one component
@@ -84,7 +84,7 @@ fig.tight_layout()
 # ``balance="every"`` rescales the components optimally after every outer
 # HALS iteration, ``"init"`` only once after the initialization and
 # ``"none"`` never. Alternating updates rebalance the scales only slowly
-# (the seed shows a convergence rate of :math:`1 - 4\alpha / y` on a toy
+# (Cohen and Leplat show a convergence rate of :math:`1 - 4\alpha / y` on a toy
 # problem), so explicit balancing mostly saves iterations. Over ten tensors
 # at alpha = 0.5, all three reach the same factors: the FMS are equal (their
 # 20% quantiles are printed), while the iteration counts differ.

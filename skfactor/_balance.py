@@ -33,6 +33,17 @@ this after each outer iteration of an alternating algorithm is the
 rescaling :math:`\eta` of all factors used to initialize Cohen and Leplat's
 meta-algorithm (alternating updates, then balancing).
 
+A Tucker model :math:`G \times_0 A_0 \dots \times_{N-1} A_{N-1}` is not a
+sum of separable rank-one terms: its scaling invariances are the diagonal
+rescalings :math:`A_k \to A_k \Lambda_k^{-1}`, :math:`G \to G \times_k
+\Lambda_k` of each mode. Two balancings use them (Cohen and Leplat, eq.
+31-34): the *scalar* one rescales every block (core and factors) by one
+number, the identity above with one component per block
+(:func:`balance_blocks`); the *Sinkhorn* one minimizes over one
+:math:`\Lambda_k` at a time, an exact two-block balancing of the slices
+of the core along mode :math:`k` against the columns of :math:`A_k`,
+alternated over the modes (:func:`sinkhorn_balance_tucker`).
+
 All functions are pure: they return new arrays and never modify their input.
 """
 
@@ -41,6 +52,7 @@ from numba import njit
 from scipy.optimize import minimize_scalar
 
 __all__ = [
+    "balance_blocks",
     "balance_factors",
     "frobenius_scale_fit",
     "kl_optimal_initial_scale",
@@ -49,6 +61,7 @@ __all__ = [
     "optimal_scales",
     "penalty_degree",
     "penalty_values",
+    "sinkhorn_balance_tucker",
 ]
 
 _NAMED_DEGREES = {"l1": 1.0, "l2": 2.0}
@@ -248,6 +261,147 @@ def balance_factors(factors, mu, penalties):
     )
     scales = optimal_scales(a, degrees)
     return [f * s[None, :] for f, s in zip(factors, scales)], scales
+
+
+def _weighted_penalties(blocks, weights, penalties):
+    """``weights[b] * g_b(blocks[b])`` summed over every block, an array."""
+    return np.array(
+        [
+            w * penalty_values(np.reshape(b, (-1, 1)), p)[0]
+            for b, w, p in zip(blocks, weights, penalties)
+        ]
+    )
+
+
+def balance_blocks(blocks, weights, penalties):
+    r"""Rescale whole blocks of a multilinear model to minimize its penalty.
+
+    For a model that is linear in each block (e.g. the core and the factors
+    of a Tucker model), :math:`B_b \to \lambda_b B_b` with
+    :math:`\prod_b \lambda_b = 1` keeps the model, and the best scales
+    follow from :func:`optimal_scales` with one column per block
+    (:math:`a_b = \mu_b g_b(B_b)`): the scalar scaling of eq. 31 of
+    Cohen and Leplat. The penalty never increases.
+
+    Parameters
+    ----------
+    blocks : sequence of ndarray
+        Blocks of any shapes.
+    weights : array-like of shape (n_blocks,)
+        Nonnegative weights :math:`\mu_b`.
+    penalties : sequence of {"l1", "l2"} or float
+        Penalty of each block, see :func:`penalty_degree`.
+
+    Returns
+    -------
+    balanced : list of ndarray
+        Rescaled copies of the blocks.
+    scales : ndarray of shape (n_blocks,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> (a, b), scales = balance_blocks([np.array([4.0]), np.array([1.0])],
+    ...                                 [1.0, 1.0], ["l2", "l2"])
+    >>> float(a[0] * b[0]), float(a[0]), float(b[0])
+    (4.0, 2.0, 2.0)
+    """
+    blocks = [np.asarray(b, dtype=float) for b in blocks]
+    degrees = np.array([penalty_degree(p) for p in penalties])
+    a = _weighted_penalties(blocks, weights, penalties)
+    scales = optimal_scales(a[:, None], degrees)[:, 0]
+    return [b * s for b, s in zip(blocks, scales)], scales
+
+
+def sinkhorn_balance_tucker(
+    core, factors, weights, penalties, *, max_sweeps=20, rtol=1e-8
+):
+    r"""Sinkhorn balancing of a Tucker core against each of its factors.
+
+    Each step solves, for one mode :math:`k`, (eq. 32-34 of Cohen and Leplat
+    for three modes)
+
+    .. math::
+
+        \min_{\Lambda_k \text{ diagonal} > 0}
+            \mu_G\, g_G(G \times_k \Lambda_k)
+            + \mu_k\, g_k(A_k \Lambda_k^{-1}),
+
+    which separates over the columns :math:`q` of :math:`A_k`: the slice
+    :math:`G[\dots, q, \dots]` and the column :math:`A_k[:, q]` are a
+    two-block problem solved exactly by :func:`optimal_scales`. The steps
+    cycle over the modes (one sweep) until a sweep lowers the penalty by at
+    most ``rtol`` times its value, or ``max_sweeps`` sweeps. The model is
+    unchanged and the penalty never increases.
+
+    Parameters
+    ----------
+    core : ndarray of shape (r_0, ..., r_{N-1})
+    factors : sequence of N ndarray of shape (I_k, r_k)
+    weights : array-like of shape (N + 1,)
+        :math:`(\mu_G, \mu_0, \dots, \mu_{N-1})`, nonnegative.
+    penalties : sequence of N + 1 {"l1", "l2"} or float
+        Penalties of the core and of each factor, in the same order.
+    max_sweeps : int, default=20
+    rtol : float, default=1e-8
+
+    Returns
+    -------
+    core : ndarray
+    factors : list of ndarray
+        Rescaled copies.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> G, A = np.array([[8.0]]), [np.ones((1, 1)), np.ones((1, 1))]
+    >>> G2, A2 = sinkhorn_balance_tucker(G, A, [1, 1, 1], ["l1", "l2", "l2"])
+    >>> float(G2[0, 0] * A2[0][0, 0] * A2[1][0, 0])  # the model is kept
+    8.0
+    """
+    core = np.array(core, dtype=float, copy=True)
+    factors = [np.array(f, dtype=float, copy=True) for f in factors]
+    weights = np.asarray(weights, dtype=float)
+    degrees = np.array([penalty_degree(p) for p in penalties])
+    if weights.shape != (core.ndim + 1,) or len(penalties) != core.ndim + 1:
+        raise ValueError(
+            f"A core with {core.ndim} modes needs {core.ndim + 1} weights and "
+            f"penalties (core first); got {weights.shape[0]} and {len(penalties)}."
+        )
+
+    def block_penalty(block, weight, degree):
+        magnitude = np.abs(block)
+        return weight * (magnitude if degree == 1 else magnitude**degree).sum()
+
+    def total():
+        blocks = [core, *factors]
+        return sum(block_penalty(b, w, p) for b, w, p in zip(blocks, weights, degrees))
+
+    previous = total() if max_sweeps > 1 else 0.0
+    for sweep in range(max_sweeps):
+        for k, factor in enumerate(factors):
+            others = tuple(axis for axis in range(core.ndim) if axis != k)
+            magnitude = np.abs(core) if degrees[0] == 1 else np.abs(core) ** degrees[0]
+            a = np.empty((2, core.shape[k]))
+            a[0] = weights[0] * magnitude.sum(axis=others)
+            column = np.abs(factor) if degrees[k + 1] == 1 else factor**2
+            if degrees[k + 1] not in (1.0, 2.0):
+                column = np.abs(factor) ** degrees[k + 1]
+            a[1] = weights[k + 1] * column.sum(axis=0)
+            if not np.all(np.isfinite(a)):
+                continue
+            scales = scales_of_penalties(a, degrees[[0, k + 1]])
+            shape = [1] * core.ndim
+            shape[k] = core.shape[k]
+            core = core * scales[0].reshape(shape)
+            factors[k] = factor * scales[1]
+        if sweep + 1 == max_sweeps:
+            break
+        current = total()
+        if previous - current <= rtol * previous:
+            break
+        previous = current
+    return core, factors
 
 
 def frobenius_scale_fit(data_sq_norm, inner, model_sq_norm):

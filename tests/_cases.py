@@ -21,6 +21,7 @@ QUICK_PARAMS = {
     "ProxFMClassifier": {"n_components": 2, "max_iter": 3},
     "ProximalMF": {"n_components": 2, "max_iter": 50},
     "RidgeCPD": {"n_components": 2, "max_iter": 30},
+    "SparseNTD": {"n_components": 2, "max_iter": 30},
     "SwitchingClassifier": {"n_init": 2, "max_iter": 20},
     "SwitchingRegression": {"n_init": 2, "max_iter": 20},
 }

@@ -155,6 +155,7 @@ def test_float32_in_float32_out(cp_data):
     model, U = _fit(X.astype(np.float32))
     assert U.dtype == np.float32
     assert all(c.dtype == np.float32 for c in model.components_)
+    assert model.weights_.dtype == np.float32
     assert model.transform(X[:3].astype(np.float32)).dtype == np.float32
     assert model.transform(X[:3]).dtype == np.float64
     U64 = _fit(X)[1]

@@ -1,4 +1,7 @@
-"""Reproduction of the ridge CPD showcase of seed 002 (Cohen and Leplat).
+"""Reproduction of the ridge CPD showcase of Cohen and Leplat.
+
+J. E. Cohen and V. Leplat, "Implicit regularization in regularized
+(nonnegative) low-rank approximations" (2024).
 
 30 x 30 x 30 tensors with factors uniform on [0, 1], true rank 4, SNR 40 dB,
 nonnegative ridge CPD with fitted rank 6. For alpha in the documented range

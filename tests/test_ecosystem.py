@@ -89,6 +89,17 @@ def test_switching_classifier_pipeline_grid_search_pickle():
             0.75,
         ),
         (
+            skfactor.SparseNTD(
+                n_components=(16, 6, 6),
+                loss="frobenius",
+                tensor_shape=(8, 8),
+                max_iter=50,
+                random_state=0,
+            ),
+            {"alpha": [0.01, 0.1]},
+            0.8,
+        ),
+        (
             skfactor.ProximalMF(max_iter=100, random_state=0),
             {"n_components": [6, 12], "prox_H": ["nonnegative", "simplex"]},
             0.8,

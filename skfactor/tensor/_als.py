@@ -1,6 +1,7 @@
 r"""Alternating solvers of the ridge-regularized CP decomposition.
 
-The problem (Cohen and Leplat, seed 002, the rCPD showcase) is
+The problem (Cohen and Leplat, "Implicit regularization in regularized (nonnegative)
+low-rank approximations", 2024, the rCPD showcase) is
 
 .. math::
 
@@ -18,7 +19,7 @@ at a time). After every outer iteration the rank-one components are
 rescaled optimally (:mod:`skfactor._balance`): since every factor carries
 the same ridge weight, the optimal scales give all the columns of a
 component the same norm, and the penalty of component :math:`q` becomes
-:math:`N \alpha \|L_q\|_F^{2/N}` (eq. 25 of the seed), which is what drives
+:math:`N \alpha \|L_q\|_F^{2/N}` (eq. 25 of Cohen and Leplat), which is what drives
 superfluous components to zero.
 
 All functions are pure: they return new arrays and never modify their input.
@@ -41,7 +42,6 @@ __all__ = [
     "hals_update",
     "nonnegative_ridge_least_squares",
     "objective_terms",
-    "ridge_cp_objective",
     "ridge_least_squares",
 ]
 
@@ -85,38 +85,6 @@ def objective_terms(data_sq_norm, inner, grams, alpha):
     fit = frobenius_scale_fit(data_sq_norm, inner, model_sq_norm)(1.0)
     penalty = alpha * sum(np.trace(g) for g in grams)
     return max(float(fit), 0.0), float(penalty)
-
-
-def ridge_cp_objective(tensor, factors, alpha):
-    """Objective of the ridge CP problem, data fit plus penalty.
-
-    Computed without forming the model; this is the one function the tests
-    and the benchmark use to compare solvers.
-
-    Parameters
-    ----------
-    tensor : ndarray of shape (I_0, ..., I_{N-1})
-    factors : sequence of N ndarray of shape (I_k, r)
-    alpha : float
-
-    Returns
-    -------
-    objective : float
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> A = [np.ones((2, 1)), np.ones((3, 1))]
-    >>> ridge_cp_objective(np.ones((2, 3)), A, alpha=0.5)  # fit 0 + 0.5 * (2 + 3)
-    2.5
-    """
-    tensor = np.asarray(tensor, dtype=float)
-    factors = [np.asarray(f, dtype=float) for f in factors]
-    last = len(factors) - 1
-    inner = float((mttkrp(tensor, factors, last) * factors[last]).sum())
-    grams = [f.T @ f for f in factors]
-    fit, penalty = objective_terms(float(np.vdot(tensor, tensor)), inner, grams, alpha)
-    return fit + penalty
 
 
 def _with_ridge(normal, alpha):
@@ -336,7 +304,7 @@ def fit_ridge_cp(
 ):
     """Ridge CP decomposition by ALS (or HALS) with optimal balancing.
 
-    The meta-algorithm of the seed: with ``balance`` in ``{"init",
+    The meta-algorithm of Cohen and Leplat: with ``balance`` in ``{"init",
     "every"}`` the initial factors are balanced and then rescaled by the
     best common scalar (:func:`~skfactor._balance.optimal_initial_scale`);
     each outer iteration updates every mode in turn (closed-form ridge, or
@@ -379,7 +347,7 @@ def fit_ridge_cp(
     if balance != "none":
         # Balancing commutes with a common rescaling (B(eta X) = eta B(X)),
         # so balancing first and then choosing eta gives the best point of
-        # the family {eta B(X)}, which contains the seed's B(eta* X).
+        # the family {eta B(X)}, which contains Cohen and Leplat's B(eta* X).
         factors, grams = _balance(factors, grams)
         fit_of_scale = frobenius_scale_fit(
             data_sq_norm, inner, gram_hadamard(grams).sum()

@@ -1,4 +1,4 @@
-"""Ridge-regularized CP decomposition with optimal balancing (seed 002)."""
+"""Ridge-regularized CP decomposition with optimal balancing (RidgeCPD)."""
 
 from numbers import Integral, Real
 
@@ -11,10 +11,10 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..utils._docstrings import fill_doc
-from ..utils.validation import check_shape
+from ._base import TensorInputMixin, sample_ndim, scale_exponent
 from ._als import (
     fit_ridge_cp,
     nonnegative_ridge_least_squares,
@@ -35,28 +35,10 @@ __all__ = ["RidgeCPD"]
 # this fraction of the norm of the data.
 EFFECTIVE_COMPONENT_RTOL = 1e-6
 
-# Data whose largest entry lies in [2^-32, 2^32] is not rescaled (so the
-# verbose output shows the objective in the units of the data).
-_MAX_UNSCALED_EXPONENT = 32
-
 # Beyond this ridge weight (on data rescaled to entries of order one), any
 # nonzero component costs more than the data can pay back: the zero model is
 # the solution.
 _ALPHA_ZERO_SOLUTION = 1e200
-
-
-def _scale_exponent(max_abs, n_modes):
-    """``k`` such that data / 2^(N k) has entries of order one, 0 if moderate.
-
-    >>> _scale_exponent(1e300, 3), _scale_exponent(5.0, 3)
-    (332, 0)
-    """
-    if max_abs == 0.0:
-        return 0
-    exponent = np.log2(max_abs)
-    if abs(exponent) <= _MAX_UNSCALED_EXPONENT:
-        return 0
-    return int(np.round(exponent / n_modes))
 
 
 def count_effective_components(weights, data_norm):
@@ -69,21 +51,10 @@ def count_effective_components(weights, data_norm):
     return int(np.count_nonzero(weights > EFFECTIVE_COMPONENT_RTOL * data_norm))
 
 
-def _sample_ndim(X):
-    """Number of axes of array-like X without converting it (0 if unknown)."""
-    shape = getattr(X, "shape", None)
-    if shape is not None:
-        return len(shape)
-    if isinstance(X, (list, tuple)):
-        try:
-            return np.ndim(X)
-        except ValueError:  # ragged nested sequences: check_array reports it
-            return 0
-    return 0
-
-
 @fill_doc
-class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class RidgeCPD(
+    TensorInputMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     r"""Ridge-regularized CP tensor decomposition with optimal balancing.
 
     Fits the CANDECOMP/PARAFAC model of an :math:`N`-way array
@@ -99,7 +70,7 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     optionally with :math:`A_k \ge 0` for all :math:`k`. Because the fit is
     invariant to rescaling the columns of a component while the penalty is
     not, the solutions are balanced, and the problem is equivalent to
-    (Cohen and Leplat, eq. 25 of seed 002)
+    (Cohen and Leplat, eq. 25)
 
     .. math::
 
@@ -115,7 +86,7 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     The solver alternates over the modes, each update minimizing exactly in
     closed form (ALS) or, when ``nonnegative``, by hierarchical ALS (HALS),
     and rescales the components optimally (:mod:`skfactor._balance`) after
-    every outer iteration (``balance="every"``), which the seed shows to
+    every outer iteration (``balance="every"``), which Cohen and Leplat show to
     speed up convergence considerably.
 
     Data enter as scikit-learn samples: either a 2-D array of shape
@@ -154,7 +125,7 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         columns beyond a mode's size), and the sample mode by one ridge
         update. ``"random"``: all factors uniform on [0, 1). Both are then
         rescaled to the scale of the data.
-    {{max_iter=500}}
+    {{max_iter=3000}}
     {{tol=1e-7}}
     {{random_state}}
     {{verbose}}
@@ -216,7 +187,7 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     References
     ----------
     J. E. Cohen and V. Leplat, "Implicit regularization in regularized
-    (nonnegative) low-rank approximations", 2024 (seed 002).
+    (nonnegative) low-rank approximations", 2024.
 
     N. Gillis and F. Glineur, "Accelerated multiplicative updates and
     hierarchical ALS algorithms for nonnegative matrix factorization",
@@ -259,7 +230,7 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         tensor_shape=None,
         balance="every",
         init="svd",
-        max_iter=500,
+        max_iter=3000,
         tol=1e-7,
         random_state=None,
         verbose=0,
@@ -274,56 +245,6 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
-
-    # ------------------------------------------------------------------ input
-    def _checked_tensor_shape(self):
-        if self.tensor_shape is None:
-            return None
-        return check_shape(self.tensor_shape, "tensor_shape")
-
-    def _validate_tensor(self, X, reset):
-        """Validate X and return it as a float array (n_samples, *tensor_shape_)."""
-        name = type(self).__name__
-        if _sample_ndim(X) >= 3:
-            X = check_array(
-                X, allow_nd=True, dtype=[np.float64, np.float32], input_name="X"
-            )
-            if X.size == 0:
-                raise ValueError(f"X of shape {X.shape} is empty; {name} needs data.")
-            sample_shape = tuple(X.shape[1:])
-            if reset:
-                requested = self._checked_tensor_shape()
-                if requested is not None and requested != sample_shape:
-                    raise ValueError(
-                        f"X has samples of shape {sample_shape} but tensor_shape="
-                        f"{requested}; pass tensor_shape=None for an N-D X, or a "
-                        "2-D X whose rows tensor_shape folds."
-                    )
-                self.tensor_shape_ = sample_shape
-                self.n_features_in_ = int(np.prod(sample_shape))
-                if hasattr(self, "feature_names_in_"):
-                    del self.feature_names_in_
-            elif sample_shape != self.tensor_shape_:
-                raise ValueError(
-                    f"X has samples of shape {sample_shape}, but {name} was fitted "
-                    f"on samples of shape {self.tensor_shape_}."
-                )
-            return X
-        requested = self._checked_tensor_shape() if reset else None
-        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
-        if reset:
-            n_features = X.shape[1]
-            if requested is None:
-                self.tensor_shape_ = (n_features,)
-            elif int(np.prod(requested)) != n_features:
-                raise ValueError(
-                    f"X has {n_features} features per sample but tensor_shape="
-                    f"{requested} holds {int(np.prod(requested))} entries; their "
-                    "sizes must match."
-                )
-            else:
-                self.tensor_shape_ = requested
-        return X.reshape(X.shape[0], *self.tensor_shape_)
 
     # ------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -345,7 +266,7 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         """
         X_in = X
         X = self._validate_tensor(X, reset=True)
-        self._input_ndim = 2 if _sample_ndim(X_in) < 3 else X.ndim
+        self._input_ndim = 2 if sample_ndim(X_in) < 3 else X.ndim
         dtype = X.dtype
         tensor = np.asarray(X, dtype=np.float64)
         n_modes = tensor.ndim
@@ -353,7 +274,7 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         rng = check_random_state(self.random_state)
 
         max_abs = float(np.max(np.abs(tensor)))
-        k = _scale_exponent(max_abs, n_modes)
+        k = scale_exponent(max_abs, n_modes)
         # Exact rescaling by powers of two: T / 2^(N k), factors * 2^k and
         # alpha * 2^(k (2 - 2N)) leave the problem (and, barring overflow,
         # every rounding) unchanged.
@@ -395,10 +316,9 @@ class RidgeCPD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             data_norm = float(np.ldexp(np.linalg.norm(tensor), n_modes * k))
         self._scale_exponent = k
         factors = [np.ldexp(f, k) for f in factors]
-        self.weights_ = component_norms(factors)
-        self.n_components_effective_ = count_effective_components(
-            self.weights_, data_norm
-        )
+        weights = component_norms(factors)
+        self.n_components_effective_ = count_effective_components(weights, data_norm)
+        self.weights_ = weights.astype(dtype, copy=False)
         self.components_ = [f.astype(dtype, copy=False) for f in factors[1:]]
         return factors[0].astype(dtype, copy=False)
 

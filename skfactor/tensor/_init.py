@@ -1,12 +1,18 @@
-"""Initial factors of CP decompositions."""
+"""Initial factors of CP and Tucker decompositions."""
 
 import numpy as np
 from sklearn.utils.extmath import randomized_svd
 
 from ._als import ridge_least_squares
-from ._tensor_algebra import column_signs, gram_hadamard, mttkrp, unfold
+from ._tensor_algebra import (
+    column_signs,
+    gram_hadamard,
+    mttkrp,
+    multi_mode_dot,
+    unfold,
+)
 
-__all__ = ["initialize_cp"]
+__all__ = ["initialize_cp", "initialize_tucker"]
 
 
 def _leading_singular_vectors(matrix, rank, rng):
@@ -46,11 +52,12 @@ def _svd_factor(tensor, mode, rank, rng, nonnegative):
 def initialize_cp(tensor, rank, init, nonnegative, rng):
     """Initial factors for the ridge CP solvers.
 
-    ``"random"``: every factor uniform on [0, 1) (as in the seed's
+    ``"random"``: every factor uniform on [0, 1) (as in Cohen and Leplat's
     experiments). ``"svd"``: modes 1..N-1 from the leading singular vectors
     of their unfoldings (absolute values when ``nonnegative``), and the
     sample mode 0, which may be large, by least squares given the others
-    (with ``nonnegative``, each component fitted alone and clipped at zero). In both cases all factors are then multiplied by the common
+    (with ``nonnegative``, each component fitted alone and clipped at
+    zero). In both cases all factors are then multiplied by the common
     scalar that best fits the data in least squares, so that the initial
     model has the scale of the data. No ridge is involved, so rescaling the
     data rescales the initial factors and nothing else.
@@ -94,3 +101,35 @@ def initialize_cp(tensor, rank, init, nonnegative, rng):
         scale = (inner / model_sq_norm) ** (1.0 / n_modes)
         factors = [scale * f for f in factors]
     return factors
+
+
+def initialize_tucker(tensor, ranks, init, rng):
+    """Initial nonnegative core and factors of a Tucker model.
+
+    ``"random"``: every block uniform on [0, 1). ``"svd"``: the absolute
+    values of the leading singular vectors of every unfolding (random
+    columns beyond a mode's size, as for :func:`initialize_cp`) and the
+    core :math:`|T \\times_k U_k^T|`, the nonnegative part of the HOSVD. The
+    solver then rescales them to the data.
+
+    Parameters
+    ----------
+    tensor : ndarray of shape (I_0, ..., I_{N-1})
+    ranks : sequence of N int
+    init : {"random", "svd"}
+    rng : numpy.random.RandomState
+
+    Returns
+    -------
+    core : ndarray of shape ranks
+    factors : list of N ndarray of shape (I_k, r_k)
+    """
+    if init == "random":
+        factors = [rng.uniform(size=(size, r)) for size, r in zip(tensor.shape, ranks)]
+        return rng.uniform(size=tuple(ranks)), factors
+    factors = [
+        _svd_factor(tensor, mode, rank, rng, nonnegative=True)
+        for mode, rank in enumerate(ranks)
+    ]
+    core = np.abs(multi_mode_dot(tensor, factors, transpose=True))
+    return core, factors

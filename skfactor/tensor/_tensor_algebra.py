@@ -1,4 +1,4 @@
-r"""Dense-tensor algebra for CP models, without forming the full model.
+r"""Dense-tensor algebra for CP and Tucker models.
 
 A CP (CANDECOMP/PARAFAC) model of an :math:`N`-way array is given by its
 factor matrices :math:`A_k \in \mathbb{R}^{I_k \times r}`,
@@ -13,8 +13,25 @@ inner product with the data and the squared norm of the model) is computed
 here from the factors and the data, in C order (the last mode varies
 fastest), and the full model is formed only by :func:`cp_to_tensor`.
 
+A Tucker model has a core :math:`G \in \mathbb{R}^{r_0 \times \dots \times
+r_{N-1}}` and factors :math:`A_k \in \mathbb{R}^{I_k \times r_k}`,
+
+.. math::
+
+    G \times_0 A_0 \times_1 \dots \times_{N-1} A_{N-1},
+    \qquad (G \times_k A)[\dots, i, \dots] = \sum_j A[i, j]\,
+        G[\dots, j, \dots],
+
+built by :func:`mode_dot` and :func:`multi_mode_dot`; its mode-:math:`n`
+unfolding is :math:`A_n G_{(n)} (\bigotimes_{k \ne n} A_k)^T`, so the
+projections of the data on the factors (:func:`multi_mode_dot` with
+``transpose=True``) give every update of a Tucker solver without Kronecker
+products.
+
 All functions are pure: they return new arrays and never modify their input.
 """
+
+import math
 
 import numpy as np
 
@@ -24,7 +41,10 @@ __all__ = [
     "cp_to_tensor",
     "gram_hadamard",
     "khatri_rao",
+    "mode_dot",
     "mttkrp",
+    "multi_mode_dot",
+    "tucker_to_tensor",
     "unfold",
 ]
 
@@ -184,3 +204,73 @@ def column_signs(matrix):
     matrix = np.asarray(matrix)
     pivot = matrix[np.argmax(np.abs(matrix), axis=0), np.arange(matrix.shape[1])]
     return np.where(pivot < 0, -1.0, 1.0)
+
+
+def mode_dot(tensor, matrix, mode):
+    r"""Mode-``mode`` product :math:`T \times_n A`, of shape ``(..., J, ...)``.
+
+    ``matrix`` has shape ``(J, I_mode)``; the result replaces axis ``mode``
+    of size ``I_mode`` by one of size ``J``.
+
+    >>> import numpy as np
+    >>> mode_dot(np.ones((2, 3)), np.array([[1.0, 2.0, 3.0]]), 1)
+    array([[6.],
+           [6.]])
+    """
+    tensor = np.asarray(tensor)
+    shape = tensor.shape
+    before = math.prod(shape[:mode])
+    new_shape = (*shape[:mode], matrix.shape[0], *shape[mode + 1 :])
+    # (before, I, after) viewed without copying; a batched matrix product
+    product = np.matmul(matrix, tensor.reshape(before, shape[mode], -1))
+    return product.reshape(new_shape)
+
+
+def multi_mode_dot(tensor, matrices, *, skip=None, transpose=False):
+    r"""Product of a tensor with one matrix per mode, optionally skipping one.
+
+    :math:`T \times_0 A_0 \dots \times_{N-1} A_{N-1}` (or with every
+    :math:`A_k^T` when ``transpose``), mode ``skip`` left as it is. The
+    modes are contracted in increasing order of the ratio of their new to
+    their old size, so the intermediate arrays stay as small as possible.
+
+    Parameters
+    ----------
+    tensor : ndarray of shape (I_0, ..., I_{N-1})
+    matrices : sequence of N ndarray
+        ``matrices[k]`` of shape ``(J_k, I_k)`` (``(I_k, J_k)`` when
+        ``transpose``); ``matrices[skip]`` is not used (it may be ``None``).
+    skip : int, default=None
+    transpose : bool, default=False
+
+    Returns
+    -------
+    product : ndarray of shape (J_0, ..., J_{N-1}), with ``I_skip`` at ``skip``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = [np.ones((2, 1)), np.full((3, 1), 2.0)]
+    >>> multi_mode_dot(np.ones((1, 1)), A)  # the Tucker model G x0 A0 x1 A1
+    array([[2., 2., 2.],
+           [2., 2., 2.]])
+    >>> multi_mode_dot(np.ones((2, 3)), A, skip=0, transpose=True).ravel()
+    array([6., 6.])
+    """
+    result = np.asarray(tensor)
+    modes = [k for k in range(result.ndim) if k != skip]
+    mats = {k: (matrices[k].T if transpose else matrices[k]) for k in modes}
+    for k in sorted(modes, key=lambda k: mats[k].shape[0] / mats[k].shape[1]):
+        result = mode_dot(result, mats[k], k)
+    return result
+
+
+def tucker_to_tensor(core, factors):
+    r"""Dense array of a Tucker model, :math:`G \times_0 A_0 \dots`.
+
+    >>> import numpy as np
+    >>> tucker_to_tensor(np.eye(2), [np.eye(2), np.array([[1.0, 2.0]])])
+    array([[1.],
+           [2.]])
+    """
+    return multi_mode_dot(core, factors)

@@ -27,6 +27,27 @@ def _quality(model, data):
     return factor_match_score(data["factors"], [U, *model.components_])
 
 
+def _make_song():
+    from ._synthetic import make_song_spectrogram
+
+    X, truth = make_song_spectrogram("ABACAB", bars_per_section=2, random_state=0)
+    return {"X": X, "Q": truth["Q"]}
+
+
+def _make_ntd():
+    from ._ntd import SparseNTD
+
+    return SparseNTD(
+        n_components=(3, 4, 3), alpha=0.5, max_iter=100, tol=0, random_state=0
+    )
+
+
+def _arrangement_fms(model, data):
+    from ..metrics import factor_match_score
+
+    return factor_match_score([data["Q"]], [model.transform(data["X"])])
+
+
 TOUR_CASES = [
     TourCase(
         estimator="RidgeCPD",
@@ -36,5 +57,14 @@ TOUR_CASES = [
         quality=_quality,
         quality_name="FMS (0 unless effective rank is 4)",
         min_quality=0.99,
-    )
+    ),
+    TourCase(
+        estimator="SparseNTD",
+        description="12x48x16 Poisson song spectrogram ABACAB, KL, bar factor",
+        make_data=_make_song,
+        make_estimator=_make_ntd,
+        quality=_arrangement_fms,
+        quality_name="FMS of the arrangement",
+        min_quality=0.95,
+    ),
 ]

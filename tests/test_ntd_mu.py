@@ -1,0 +1,184 @@
+"""Private mathematics of SparseNTD against dense oracles, and its invariants."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skfactor._balance import balance_blocks, sinkhorn_balance_tucker
+from skfactor.tensor import _ntd_mu
+from skfactor.tensor._tensor_algebra import (
+    mode_dot,
+    multi_mode_dot,
+    tucker_to_tensor,
+    unfold,
+)
+
+SETTINGS = settings(max_examples=12, deadline=None)
+
+
+def _kron(matrices):
+    out = np.ones((1, 1))
+    for m in matrices:
+        out = np.kron(out, m)
+    return out
+
+
+def _random_model(rng, n_modes, max_size=5, max_rank=3):
+    shape = tuple(int(s) for s in rng.integers(2, max_size + 1, size=n_modes))
+    ranks = tuple(int(rng.integers(1, min(s, max_rank) + 1)) for s in shape)
+    core = rng.uniform(0.1, 1.0, size=ranks)
+    factors = [rng.uniform(0.1, 1.0, size=(s, r)) for s, r in zip(shape, ranks)]
+    return shape, ranks, core, factors
+
+
+def _problem(rng, n_modes, beta):
+    weights = list(rng.uniform(0.0, 1.0, size=n_modes + 1))
+    penalties = list(rng.choice(["l1", "l2"], size=n_modes + 1))
+    return _ntd_mu.NTDProblem(beta, weights, penalties)
+
+
+@given(seed=st.integers(0, 2**31), n_modes=st.integers(2, 4))
+@SETTINGS
+def test_tucker_model_is_the_kronecker_unfolding(seed, n_modes):
+    rng = np.random.default_rng(seed)
+    _, _, core, factors = _random_model(rng, n_modes)
+    model = tucker_to_tensor(core, factors)
+    for n in range(n_modes):
+        others = [factors[k] for k in range(n_modes) if k != n]
+        expected = factors[n] @ unfold(core, n) @ _kron(others).T
+        np.testing.assert_allclose(unfold(model, n), expected, rtol=1e-12)
+
+
+def test_mode_dot_matches_einsum():
+    rng = np.random.default_rng(0)
+    T = rng.standard_normal((3, 4, 5))
+    M = rng.standard_normal((2, 4))
+    np.testing.assert_allclose(mode_dot(T, M, 1), np.einsum("ajc,bj->abc", T, M))
+    skip = multi_mode_dot(
+        T, [M.T[:3], None, rng.standard_normal((5, 2))], skip=1, transpose=True
+    )
+    assert skip.shape == (2, 4, 2)
+
+
+def _dense_factor_step(tensor, core, factors, n, problem):
+    """The NMF multiplicative step of mode n on the explicit unfolding."""
+    others = [factors[k] for k in range(len(factors)) if k != n]
+    B = unfold(core, n) @ _kron(others).T
+    X, A = unfold(tensor, n), factors[n]
+    alpha, pen = problem.weights[n + 1], problem.penalties[n + 1]
+    if problem.beta == 1:
+        s = A * ((X / (A @ B)) @ B.T)
+        c = B.sum(axis=1)[None, :]
+        if pen == "l1" or alpha == 0:
+            new = s / (c + alpha)
+        else:  # eq. 36 of Cohen and Leplat with mu = 2 alpha
+            new = (np.sqrt(c**2 + 8 * alpha * s) - c) / (4 * alpha)
+    else:
+        num, den = X @ B.T, A @ B @ B.T
+        new = A * num / (den + (alpha if pen == "l1" else 2 * alpha * A))
+    return np.maximum(new, _ntd_mu.EPSILON)
+
+
+@pytest.mark.parametrize("beta", [1, 2])
+@given(seed=st.integers(0, 2**31), n_modes=st.integers(2, 4))
+@SETTINGS
+def test_factor_update_matches_the_dense_nmf_step(beta, seed, n_modes):
+    rng = np.random.default_rng(seed)
+    _, _, core, factors = _random_model(rng, n_modes)
+    tensor = rng.uniform(0, 2, size=tucker_to_tensor(core, factors).shape)
+    problem = _problem(rng, n_modes, beta)
+    for n in range(n_modes):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(_ntd_mu, "_FROBENIUS_INNER", 1)
+            new = _ntd_mu.update_factor(tensor, core, factors, n, problem)
+        expected = _dense_factor_step(tensor, core, factors, n, problem)
+        np.testing.assert_allclose(new, expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize("beta", [1, 2])
+@pytest.mark.parametrize("how", ["sinkhorn", "scalar", "none"])
+@given(seed=st.integers(0, 2**31), n_modes=st.integers(2, 4))
+@SETTINGS
+def test_iterations_never_increase_the_objective(beta, how, seed, n_modes):
+    rng = np.random.default_rng(seed)
+    _, _, core, factors = _random_model(rng, n_modes)
+    shape = tucker_to_tensor(core, factors).shape
+    tensor = rng.poisson(3.0, size=shape).astype(float)
+    problem = _problem(rng, n_modes, beta)
+    start = _ntd_mu.objective(tensor, core, factors, problem)
+    # every single block update is a descent step
+    for n in range(n_modes):
+        factors[n] = _ntd_mu.update_factor(tensor, core, factors, n, problem)
+        value = _ntd_mu.objective(tensor, core, factors, problem)
+        assert value <= start * (1 + 1e-12) + 1e-12
+        start = value
+    core = _ntd_mu.update_core(tensor, core, factors, problem)
+    assert _ntd_mu.objective(tensor, core, factors, problem) <= start * (1 + 1e-12)
+    # and so is every outer iteration, balancing included
+    _, _, monitor = _ntd_mu.fit_ntd(
+        tensor, core, factors, problem, balance_how=how, max_iter=15, tol=0
+    )
+    history = np.asarray(monitor.history)
+    assert np.all(np.diff(history) <= 1e-10 * np.abs(history[:-1]) + 1e-12)
+
+
+@given(seed=st.integers(0, 2**31), n_modes=st.integers(2, 4))
+@SETTINGS
+def test_sinkhorn_balancing_keeps_the_model_and_lowers_the_penalty(seed, n_modes):
+    rng = np.random.default_rng(seed)
+    _, _, core, factors = _random_model(rng, n_modes)
+    # badly scaled blocks
+    factors = [f * 10.0 ** rng.uniform(-2, 2, size=f.shape[1]) for f in factors]
+    problem = _problem(rng, n_modes, 1)
+    problem.weights[:] = list(rng.uniform(0.1, 1.0, size=n_modes + 1))
+    before = _ntd_mu.penalty(core, factors, problem)
+    G, A = sinkhorn_balance_tucker(
+        core, factors, problem.weights, problem.penalties, max_sweeps=500, rtol=1e-13
+    )
+    np.testing.assert_allclose(
+        tucker_to_tensor(G, A), tucker_to_tensor(core, factors), rtol=1e-9
+    )
+    after = _ntd_mu.penalty(G, A, problem)
+    assert after <= before * (1 + 1e-12)
+    # converged Sinkhorn is optimal over every diagonal rescaling, among them
+    # the block-scalar ones and random perturbations of its own scales
+    blocks, _ = balance_blocks([core, *factors], problem.weights, problem.penalties)
+    assert after <= _ntd_mu.penalty(blocks[0], blocks[1:], problem) * (1 + 1e-6)
+    for k in range(n_modes):
+        scale = np.exp(rng.normal(0, 0.1, size=G.shape[k]))
+        shape = [1] * n_modes
+        shape[k] = -1
+        perturbed = [f if j != k else f / scale for j, f in enumerate(A)]
+        value = _ntd_mu.penalty(G * scale.reshape(shape), perturbed, problem)
+        assert after <= value * (1 + 1e-6)
+
+
+def test_block_balancing_keeps_the_model():
+    rng = np.random.default_rng(1)
+    _, _, core, factors = _random_model(rng, 3)
+    problem = _ntd_mu.NTDProblem(1, [1.0, 0.5, 0.5, 2.0], ["l1", "l2", "l2", "l1"])
+    blocks, scales = balance_blocks(
+        [core, *factors], problem.weights, problem.penalties
+    )
+    assert np.isclose(np.prod(scales), 1.0)
+    np.testing.assert_allclose(
+        tucker_to_tensor(blocks[0], blocks[1:]), tucker_to_tensor(core, factors)
+    )
+    assert _ntd_mu.penalty(blocks[0], blocks[1:], problem) <= _ntd_mu.penalty(
+        core, factors, problem
+    )
+
+
+@pytest.mark.parametrize("beta", [1, 2])
+def test_sample_factor_is_the_minimizer(beta):
+    rng = np.random.default_rng(2)
+    _, _, core, factors = _random_model(rng, 3, max_size=6)
+    tensor = rng.poisson(4.0, size=tucker_to_tensor(core, factors).shape) + 0.0
+    problem = _ntd_mu.NTDProblem(beta, [0.1, 0.3, 0.1, 0.1], ["l1", "l2", "l2", "l2"])
+    A0 = _ntd_mu.sample_factor(tensor, core, factors, problem)
+    best = _ntd_mu.objective(tensor, core, [A0, *factors[1:]], problem)
+    for _ in range(20):
+        moved = np.maximum(A0 * np.exp(rng.normal(0, 1e-3, size=A0.shape)), 1e-16)
+        value = _ntd_mu.objective(tensor, core, [moved, *factors[1:]], problem)
+        assert best <= value * (1 + 1e-12)
