@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import os
 import platform
+import sys
 import time
 import warnings
 from datetime import datetime, timezone
@@ -33,9 +34,10 @@ from skfactor import ProxFMClassifier
 from skfactor.datasets import load_movielens_100k
 from skfactor.datasets._movielens import locate_movielens_100k
 from skfactor.fm._model import fm_decision
-from skfactor.fm._reference import map_fit, seed_prox_epoch, sgd_fit
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))  # the reference trainers of the tests
+from _fm_reference import map_fit, seed_prox_epoch, sgd_fit  # noqa: E402
 
 
 def _scores(y_test, p):

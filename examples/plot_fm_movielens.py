@@ -21,6 +21,7 @@ folder holding ``ml-100k`` (or let the loader download it). Without it this
 example prints a message and stops.
 """
 
+import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -32,12 +33,14 @@ from skfactor import ProxFMClassifier
 from skfactor.datasets import load_movielens_100k
 from skfactor.datasets._movielens import locate_movielens_100k
 from skfactor.fm._model import fm_decision
-from skfactor.fm._reference import sgd_fit
 
-try:  # the repository-relative data folder, when run from a checkout
+try:  # the repository root, when run from a checkout
     _here = Path(__file__).resolve().parents[1]
 except NameError:  # sphinx-gallery runs the file without __file__
     _here = Path.cwd().parent
+sys.path.insert(0, str(_here / "tests"))  # the reference trainers of the tests
+from _fm_reference import sgd_fit  # noqa: E402
+
 home = locate_movielens_100k(_here / ".." / "shared" / "data")
 if home is None:
     print("MovieLens-100k not found: set SKFACTOR_DATA to the folder holding ml-100k.")
@@ -101,7 +104,8 @@ if home is not None:
     for name, s in scores.items():
         p = np.clip(expit(s), 1e-15, 1 - 1e-15)
         print(
-            f"{name:42s} test log-loss {log_loss(y_test, p):.4f}  AUC {roc_auc_score(y_test, s):.4f}"
+            f"{name:42s} test log-loss {log_loss(y_test, p):.4f}  "
+            f"AUC {roc_auc_score(y_test, s):.4f}"
         )
 
 # %%

@@ -22,6 +22,9 @@ iteration is not stable: the latent vectors grow and the training loss climbs
 back up after a few epochs.
 """
 
+import sys
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -29,7 +32,13 @@ from sklearn.metrics import roc_auc_score
 from skfactor import ProxFMClassifier
 from skfactor.datasets import make_fm_classification
 from skfactor.fm._model import fm_decision
-from skfactor.fm._reference import sgd_fit
+
+try:  # the repository root, when run from a checkout
+    _here = Path(__file__).resolve().parents[1]
+except NameError:  # sphinx-gallery runs the file without __file__
+    _here = Path.cwd().parent
+sys.path.insert(0, str(_here / "tests"))  # the reference trainers of the tests
+from _fm_reference import sgd_fit  # noqa: E402
 
 n_fields = 6
 X, y, truth = make_fm_classification(

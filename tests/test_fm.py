@@ -152,6 +152,25 @@ def test_partial_fit_is_one_epoch_and_learns_online(fm_data):
     assert roc_auc_score(y_test, stream.decision_function(X_test)) > 0.75
 
 
+def test_partial_fit_over_chunks_equals_one_epoch_of_fit(fm_data):
+    """Chunks fed in order to partial_fit make the same steps as one epoch of fit.
+
+    With a constant step schedule (``"invscaling"`` advances at every call),
+    no shuffling and averaging on: the iterate, its average and the averaging
+    clock carry over between calls.
+    """
+    X, y = fm_data[0][:900], fm_data[1][:900]
+    params = dict(n_components=3, schedule="constant", shuffle=False, random_state=0)
+    one = ProxFMClassifier(max_iter=1, **params).fit(X, y)
+    online = ProxFMClassifier(**params)
+    for chunk in np.array_split(np.arange(900), 4):
+        online.partial_fit(X[chunk], y[chunk], classes=[0, 1])
+    np.testing.assert_allclose(online.components_, one.components_, rtol=1e-12)
+    np.testing.assert_allclose(online.coef_, one.coef_, rtol=1e-12, atol=1e-15)
+    assert online.intercept_ == pytest.approx(one.intercept_, rel=1e-12)
+    assert np.mean(online.loss_curve_) == pytest.approx(one.loss_curve_[0], rel=1e-12)
+
+
 def test_average_changes_only_the_published_parameters(fm_data):
     """Averaging does not alter training; it continues across partial_fit calls."""
     X, y = fm_data[0][:1000], fm_data[1][:1000]
