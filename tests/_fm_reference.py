@@ -428,14 +428,15 @@ def stability_run(method, X, y, step, epochs, seed, n_components=8, alpha=0.03):
     return curve
 
 
-def stability_summary(curve, baseline):
+def stability_summary(curve, threshold=math.log(2.0)):
     """``(best epoch loss, diverged)`` of one run.
 
-    A run diverged when its last epoch loss is not finite or worse than
-    ``baseline`` (the log-loss of predicting the base rate).
+    A run diverged when its last epoch loss is not finite or above
+    ``threshold`` (default: log 2, the loss of the starting point, which
+    predicts 1/2 for every sample).
     """
     curve = np.asarray(curve, dtype=float)
     finite = curve[np.isfinite(curve)]
     best = float(finite.min()) if finite.size else float("inf")
     last = curve[-1]
-    return best, bool(not np.isfinite(last) or last > baseline)
+    return best, bool(not np.isfinite(last) or last > threshold)

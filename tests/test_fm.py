@@ -386,7 +386,8 @@ def test_movielens_loader_joins_side_features_on_ids(movielens):
     names = ml.feature_names
     # u.user: "1|24|M|technician", u.item: movie 1 is Toy Story (Animation,
     # Children's, Comedy); ua.base starts with user 1 rating movie 1.
-    assert list(ml.ratings_train[0]) == [1, 1, 5]
+    assert list(ml.ratings_train[0, :3]) == [1, 1, 5]
+    assert ml.ratings_train[0, 3] == 874965758  # ua.base's first timestamp
     assert set(names[ml.data_train[0].indices]) == {
         "user=1",
         "movie=1",
