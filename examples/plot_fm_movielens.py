@@ -8,8 +8,8 @@ age, gender, occupation and multi-hot genres, see
 :func:`skfactor.datasets.load_movielens_100k`); the label is "rated 5 stars".
 We train on the official ``ua.base`` split and evaluate on ``ua.test``:
 
-1. the training loss per epoch of the seed's setting (exact proximal steps,
-   fixed :math:`\\eta = 1/(2d+1)`, no penalty), of
+1. the training loss per epoch of the setting published by Shtoff (2020)
+   (exact proximal steps, fixed :math:`\\eta = 1/(2d+1)`, no penalty), of
    :class:`~skfactor.ProxFMClassifier`'s defaults, and of SGD / Adagrad on
    the same model (reference implementations);
 2. the test log-loss per epoch of the last iterate and of the averaged
@@ -53,7 +53,7 @@ else:
 # %%
 # Training loss per epoch
 # -----------------------
-# The seed's fixed step diverges (its latent vectors grow without bound);
+# The published fixed step diverges (its latent vectors grow without bound);
 # the penalty folded into the proximal step and the decreasing steps of the
 # defaults make the iteration stable and the test metrics beat the
 # linear-only model. The curves are the "progressive" loss of each sample
@@ -61,7 +61,7 @@ else:
 if home is not None:
     epochs = 30
     runs = {
-        "seed: eta = 1/(2d+1), no penalty, k=20": ProxFMClassifier(
+        "published: eta = 1/(2d+1), no penalty, k=20": ProxFMClassifier(
             n_components=20,
             step_size=1 / (2 * d + 1),
             alpha=0.0,
@@ -111,7 +111,7 @@ if home is not None:
 # %%
 # Test log-loss per epoch: last iterate vs averaged iterates
 # -----------------------------------------------------------
-# Averaging does not change the training trajectory (same seed, same steps):
+# Averaging does not change the training trajectory (same random seed, same steps):
 # it only changes which parameters predict. Each :meth:`partial_fit` call is
 # one epoch of the schedule, so the two models below follow the defaults'
 # 30 epochs and we can score them after each one.
