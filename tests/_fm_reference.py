@@ -383,7 +383,8 @@ def stability_run(method, X, y, step, epochs, seed, n_components=8, alpha=0.03):
     N(0, 0.1^2) from ``seed``, biases at zero) with the same L2 penalty
     ``alpha`` on the touched parameters and a constant step: the proximal
     method is :class:`~skfactor.ProxFMClassifier` with ``step_size=step``,
-    ``schedule="constant"`` and its other defaults; SGD, Adagrad and Adam are
+    ``schedule="constant"``, ``bias_step_scale=2`` (as measured in the user
+    guide) and its other defaults; SGD, Adagrad and Adam are
     :func:`gradient_epoch` with learning rate ``step``. Returns the list of
     epoch losses (the mean loss of each sample just before its step), or
     None when ``step`` is above the proximal step's convexity bound (the
@@ -398,6 +399,7 @@ def stability_run(method, X, y, step, epochs, seed, n_components=8, alpha=0.03):
             n_components=n_components,
             alpha=alpha,
             step_size=step,
+            bias_step_scale=2.0,
             schedule="constant",
             max_iter=epochs,
             random_state=seed,

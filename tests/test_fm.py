@@ -143,7 +143,9 @@ def test_partial_fit_is_one_epoch_and_learns_online(fm_data):
     online.partial_fit(X, y, classes=[0, 1])
     np.testing.assert_allclose(online.components_, one.components_)
     assert online.t_ == 1 and len(online.loss_curve_) == 1
-    stream = ProxFMClassifier(n_components=3, random_state=0)
+    # a stream of small batches: a constant step (the user guide's advice),
+    # since "invscaling" decays the step at every call
+    stream = ProxFMClassifier(n_components=3, schedule="constant", random_state=0)
     for start in range(0, 6000, 500):
         stream.partial_fit(
             X[start : start + 500], y[start : start + 500], classes=[0, 1]
