@@ -416,12 +416,12 @@ def test_movielens_missing_files_give_actionable_error(tmp_path):
 
 
 def test_movielens_defaults_beat_logistic_regression_and_match_adagrad(movielens):
-    """ua.test with the defaults (about 3 s).
+    """ua.test with the defaults (chosen on ua.base only; about 5 s).
 
-    Measured: 0.4449 / 0.7841 (random_state=0; 0.4430-0.4444 / 0.7848-0.7863
-    for seeds 1-3), against LogisticRegression 0.4484 / 0.7797 and a tuned
-    Adagrad FM 0.4437 / 0.7846. The issue's targets (0.436 / 0.79) are not
-    reached: see the user guide for the measured ceiling.
+    Measured: 0.4437 / 0.7849 (random_state=0), against LogisticRegression
+    0.4484 / 0.7797 and the validated Adagrad FM 0.4437 / 0.7846. The old
+    targets (0.436 / 0.79) are not reached: see the user guide for the
+    measured ceiling.
     """
     ml = movielens
     clf = ProxFMClassifier(random_state=0).fit(ml.data_train, ml.target_train)
