@@ -9,8 +9,10 @@
    choose anything (``search_fm_defaults.py`` chooses on other seeds):
    ProxFM defaults, the Adagrad FM with its validated setting,
    scikit-learn's LogisticRegression and myFM's Bayesian FM (Gibbs sampling,
-   when installed). Mean and worst over the splits, and the fraction of the
-   LogisticRegression -> myFM log-loss gap each method closes.
+   when installed). Mean and worst over the splits, the fraction of the
+   LogisticRegression -> myFM log-loss gap each method closes, and the
+   recommender view: each user's held-out movies ranked by the predicted
+   probability (NDCG@10 with graded gains, per-user AUC).
 3. ``ua.test``, looked at only here, at the end.
 
     python benchmarks/bench_fm.py [--quick]
@@ -40,7 +42,7 @@ sys.path.insert(0, str(REPO / "tests"))  # the reference trainers of the tests
 sys.path.insert(0, str(HERE))
 from _fm_reference import sgd_fit  # noqa: E402
 from _fm_splits import judging_splits  # noqa: E402
-from search_fm_defaults import _scores, adagrad, evaluate, prox  # noqa: E402
+from search_fm_defaults import _scores, adagrad, prox  # noqa: E402
 
 from skfactor import ProxFMClassifier  # noqa: E402
 from skfactor.datasets import load_movielens_100k  # noqa: E402
@@ -68,6 +70,29 @@ def throughput(X, y, ks, reps, epochs):
             peer.append(epochs * X.shape[0] / seconds)
         out[k] = float(np.median(ours)), float(np.median(peer))
     return out
+
+
+def ranking(ratings, p, k=10):
+    """Mean over users of NDCG@k and of the per-user AUC of the scores ``p``.
+
+    ``ratings``: the test rows (user, movie, rating, ...). NDCG uses the
+    graded gain ``2^rating - 1``; the AUC counts users with both 5-star and
+    other test ratings.
+    """
+    from sklearn.metrics import ndcg_score, roc_auc_score
+
+    ndcg, auc = [], []
+    users = ratings[:, 0]
+    for user in np.unique(users):
+        rows = users == user
+        if rows.sum() < 2:
+            continue
+        gains = 2.0 ** ratings[rows, 2] - 1.0
+        ndcg.append(ndcg_score(gains[None], p[rows][None], k=k))
+        liked = ratings[rows, 2] >= 5
+        if 0 < liked.sum() < liked.size:
+            auc.append(roc_auc_score(liked, p[rows]))
+    return float(np.mean(ndcg)), float(np.mean(auc))
 
 
 def logistic(X, y, X_test):
@@ -140,11 +165,19 @@ def run(quick=False):
 
     # 2. seeded splits of ua.base
     splits = judging_splits(ml.ratings_train)[: 2 if quick else None]
-    table = {}
+    table, ranks = {}, {}
+    ratings = ml.ratings_train
     with threadpool_limits(1):
         for name, fit_predict in methods(quick):
             start = time.perf_counter()
-            table[name] = evaluate(fit_predict, X, y, splits)
+            scores, rank = [], []
+            for split, train, test in splits:
+                p = fit_predict(X[train], y[train], X[test])
+                scores.append(_scores(y[test], p))
+                if split.startswith("per-user"):
+                    rank.append(ranking(ratings[test], p))
+            table[name] = np.array(scores)
+            ranks[name] = np.array(rank)
             table[name + " time"] = time.perf_counter() - start
     names = [n for n in table if not n.endswith(" time")]
     lr_name = "LogisticRegression(C=3)"
@@ -182,6 +215,19 @@ def run(quick=False):
             + " |"
         )
     lines += per_split
+    lines += [
+        "\nRanking each user's held-out movies by the predicted probability "
+        "(per-user splits; mean over users, then mean and worst over splits):\n",
+        "| method | NDCG@10, mean | NDCG@10, worst | per-user AUC, mean "
+        "| per-user AUC, worst |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name in names:
+        r = ranks[name]
+        lines.append(
+            f"| {name} | {r[:, 0].mean():.4f} | {r[:, 0].min():.4f} | "
+            f"{r[:, 1].mean():.4f} | {r[:, 1].min():.4f} |"
+        )
 
     # 3. ua.test, at the end
     lines += [
