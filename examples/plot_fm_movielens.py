@@ -8,8 +8,8 @@ age, gender, occupation and multi-hot genres, see
 :func:`skfactor.datasets.load_movielens_100k`); the label is "rated 5 stars".
 We train on the official ``ua.base`` split and evaluate on ``ua.test``:
 
-1. the training loss per epoch of the seed's setting (exact proximal steps,
-   fixed :math:`\\eta = 1/(2d+1)`, no penalty), of
+1. the training loss per epoch of the setting published by Shtoff (2020)
+   (exact proximal steps, fixed :math:`\\eta = 1/(2d+1)`, no penalty), of
    :class:`~skfactor.ProxFMClassifier`'s defaults, and of SGD / Adagrad on
    the same model (reference implementations);
 2. the test log-loss per epoch of the last iterate and of the averaged
@@ -21,6 +21,7 @@ folder holding ``ml-100k`` (or let the loader download it). Without it this
 example prints a message and stops.
 """
 
+import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -32,12 +33,14 @@ from skfactor import ProxFMClassifier
 from skfactor.datasets import load_movielens_100k
 from skfactor.datasets._movielens import locate_movielens_100k
 from skfactor.fm._model import fm_decision
-from skfactor.fm._reference import sgd_fit
 
-try:  # the repository-relative data folder, when run from a checkout
+try:  # the repository root, when run from a checkout
     _here = Path(__file__).resolve().parents[1]
 except NameError:  # sphinx-gallery runs the file without __file__
     _here = Path.cwd().parent
+sys.path.insert(0, str(_here / "tests"))  # the reference trainers of the tests
+from _fm_reference import sgd_fit  # noqa: E402
+
 home = locate_movielens_100k(_here / ".." / "shared" / "data")
 if home is None:
     print("MovieLens-100k not found: set SKFACTOR_DATA to the folder holding ml-100k.")
@@ -50,7 +53,7 @@ else:
 # %%
 # Training loss per epoch
 # -----------------------
-# The seed's fixed step diverges (its latent vectors grow without bound);
+# The published fixed step diverges (its latent vectors grow without bound);
 # the penalty folded into the proximal step and the decreasing steps of the
 # defaults make the iteration stable and the test metrics beat the
 # linear-only model. The curves are the "progressive" loss of each sample
@@ -58,7 +61,7 @@ else:
 if home is not None:
     epochs = 30
     runs = {
-        "seed: eta = 1/(2d+1), no penalty, k=20": ProxFMClassifier(
+        "published: eta = 1/(2d+1), no penalty, k=20": ProxFMClassifier(
             n_components=20,
             step_size=1 / (2 * d + 1),
             alpha=0.0,
@@ -101,13 +104,14 @@ if home is not None:
     for name, s in scores.items():
         p = np.clip(expit(s), 1e-15, 1 - 1e-15)
         print(
-            f"{name:42s} test log-loss {log_loss(y_test, p):.4f}  AUC {roc_auc_score(y_test, s):.4f}"
+            f"{name:42s} test log-loss {log_loss(y_test, p):.4f}  "
+            f"AUC {roc_auc_score(y_test, s):.4f}"
         )
 
 # %%
 # Test log-loss per epoch: last iterate vs averaged iterates
 # -----------------------------------------------------------
-# Averaging does not change the training trajectory (same seed, same steps):
+# Averaging does not change the training trajectory (same random seed, same steps):
 # it only changes which parameters predict. Each :meth:`partial_fit` call is
 # one epoch of the schedule, so the two models below follow the defaults'
 # 30 epochs and we can score them after each one.

@@ -6,18 +6,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-from skfactor.fm._model import fm_decision
-from skfactor.fm._prox_step import (
-    _general_kernel,
-    _uniform_kernel,
-    dual_objective,
-    logistic_loss,
+from _fm_reference import dual_objective, map_objective, seed_prox_epoch
+
+from skfactor.fm._epoch import (
+    EpochSettings,
+    Rows,
     averaged_parameters,
-    prox_step,
-    row_curvature_bounds,
+    make_averaging,
     run_epoch,
 )
-from skfactor.fm._reference import map_objective, seed_prox_epoch
+from skfactor.fm._model import fm_decision
+from skfactor.fm._prox_step import (
+    Dual,
+    Model,
+    Step,
+    general_kernel,
+    logistic_loss,
+    make_work,
+    prox_step,
+    row_curvature_bounds,
+    uniform_kernel,
+)
 
 K = 3
 N_FEATURES = 9
@@ -68,18 +77,34 @@ def _bound(val):
     return row_curvature_bounds(np.array([0, len(val)]), val)[0]
 
 
-def _workspace():
-    return np.empty(K), np.empty(K), np.empty(K)
+def _step(idx, val, yhat, eta_bias, eta, alpha, w0, w, V):
+    """One proximal step on ``(w0, w, V)`` in place, without averaging."""
+    model = Model(w0, w, V)
+    offsets = Model(np.zeros(1), np.zeros_like(w), np.zeros_like(V))
+    step = Step(eta_bias, eta, alpha)
+    return prox_step(idx, val, yhat, step, model, make_work(V.shape[1]), 0.0, offsets)
 
 
-def _averaging_state(n_features, k=K):
-    """``clock, sum_w0, sum_w, sum_V, last`` of run_epoch, at time zero."""
-    return (
-        np.zeros(2),
-        np.zeros(1),
-        np.zeros(n_features),
-        np.zeros((n_features, k)),
-        np.zeros(n_features),
+def _csr(X):
+    return Rows(X.indptr.astype(np.int64), X.indices.astype(np.int64), X.data)
+
+
+def _epoch(X, yhat, order, eta, scale, alpha, model, averaging, weights=None):
+    n = X.shape[0]
+    weights = np.ones(n) if weights is None else weights
+    settings = EpochSettings(eta, scale, alpha, averaging is not None)
+    if averaging is None:
+        averaging = make_averaging(*model[2].shape)
+    return run_epoch(
+        _csr(X),
+        yhat,
+        weights,
+        np.full(n, np.inf),
+        order,
+        settings,
+        Model(*model),
+        make_work(model[2].shape[1]),
+        averaging,
     )
 
 
@@ -113,9 +138,7 @@ def test_prox_step_matches_numerical_solve_of_subproblem(
         options={"gtol": 1e-12, "maxiter": 10_000},
     )
     w0_new, w_new, V_new = w0.copy(), w.copy(), V.copy()
-    loss, z = prox_step(
-        idx, val, yhat, eta, eta, alpha, alpha, w0_new, w_new, V_new, *_workspace()
-    )
+    loss, z = _step(idx, val, yhat, eta, eta, alpha, w0_new, w_new, V_new)
     ours = np.concatenate([w0_new, w_new[idx], V_new[idx].ravel()])
     np.testing.assert_allclose(ours, res.x, atol=2e-6)
     assert _primal(ours, x_t, idx, val, yhat, eta, alpha, n) <= res.fun + 1e-10
@@ -138,7 +161,7 @@ def test_prox_step_matches_numerical_solve_of_subproblem(
 def test_separate_bias_step_matches_numerical_solve(
     n, indicator, alpha, yhat, bias_scale
 ):
-    """Biases with step ``bias_scale * eta``, latent vectors with ``eta``: still the exact step."""
+    """Biases with step ``bias_scale * eta``, latent vectors ``eta``: still exact."""
     rng = np.random.default_rng(n + int(10 * bias_scale))
     idx, val, w0, w, V = _sample(rng, n, indicator)
     eta = 0.8 / _bound(val)
@@ -152,7 +175,7 @@ def test_separate_bias_step_matches_numerical_solve(
         options={"gtol": 1e-12, "maxiter": 10_000},
     )
     new = w0.copy(), w.copy(), V.copy()
-    prox_step(idx, val, yhat, bias_scale * eta, eta, alpha, alpha, *new, *_workspace())
+    _step(idx, val, yhat, bias_scale * eta, eta, alpha, *new)
     ours = np.concatenate([new[0], new[1][idx], new[2][idx].ravel()])
     np.testing.assert_allclose(ours, res.x, atol=2e-6)
     assert _primal(ours, *args) <= res.fun + 1e-10
@@ -195,7 +218,7 @@ def test_dual_function_matches_its_definition(n, indicator, alpha, yhat, fractio
     eta = fraction / _bound(val)
     expected = _q_by_definition(z, idx, val, yhat, eta, alpha, w0, w, V)
     assert dual_objective(
-        z, idx, val, yhat, eta, eta, alpha, alpha, w0, w, V
+        z, idx, val, yhat, Step(eta, eta, alpha), (w0, w, V)
     ) == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
@@ -204,8 +227,11 @@ def test_step_maximizes_the_dual_and_primal_equals_dual():
     idx, val, w0, w, V = _sample(rng, 5, True)
     eta, alpha, yhat = 0.2, 0.1, 1.0
     new = w0.copy(), w.copy(), V.copy()
-    _, z = prox_step(idx, val, yhat, eta, eta, alpha, alpha, *new, *_workspace())
-    q = lambda s: dual_objective(s, idx, val, yhat, eta, eta, alpha, alpha, w0, w, V)  # noqa: E731
+    _, z = _step(idx, val, yhat, eta, eta, alpha, *new)
+
+    def q(s):
+        return dual_objective(s, idx, val, yhat, Step(eta, eta, alpha), (w0, w, V))
+
     grid = np.linspace(1e-4, 1 - 1e-4, 2001)
     assert q(z) >= max(q(s) for s in grid) - 1e-12
     # strong duality: q(z*) equals the primal value at the new point
@@ -234,9 +260,10 @@ def test_uniform_kernel_equals_general_kernel(n, c, beta_fraction, seed):
     U = rho * V
     s = U.T @ val
     T = s @ s / (n * c)
-    uniform = _uniform_kernel(beta, (n - 1) * c, T, -c, (U * U).sum() - T)
-    general = _general_kernel(beta, idx, val, V, rho, *_workspace())
-    np.testing.assert_allclose(uniform, general, rtol=1e-9, atol=1e-9)
+    dual = Dual(0.0, 0.0, 0.0, rho, True, (n - 1) * c, T, -c, (U * U).sum() - T)
+    uniform = uniform_kernel(beta, dual)
+    general = general_kernel(beta, idx, val, V, rho, make_work(K))
+    np.testing.assert_allclose(uniform[:3], general, rtol=1e-9, atol=1e-9)
     # and both equal the dense trace tr(U^T (I - beta C)^{-1} U) and its derivatives
     C = np.outer(val, val) - np.diag(val * val)
     Minv = np.linalg.inv(np.eye(n) - beta * C)
@@ -246,6 +273,12 @@ def test_uniform_kernel_equals_general_kernel(n, c, beta_fraction, seed):
         2 * np.trace(U.T @ Minv @ C @ Minv @ C @ Minv @ U),
     )
     np.testing.assert_allclose(general, dense, rtol=1e-8, atol=1e-8)
+    # the third derivative (Halley steps) by central differences of the second
+    h = 1e-5 / ((n - 1) * c)
+    numeric = (
+        uniform_kernel(beta + h, dual)[2] - uniform_kernel(beta - h, dual)[2]
+    ) / (2 * h)
+    assert uniform[3] == pytest.approx(numeric, rel=1e-5, abs=1e-6)
 
 
 def test_curvature_bound_is_the_exact_convexity_limit_for_indicators():
@@ -282,8 +315,8 @@ def test_forward_pass_matches_dense_double_sum():
     np.testing.assert_allclose(fm_decision(X, w0, w, V), expected)
 
 
-def test_epoch_equals_seed_method_as_written():
-    """The closed-form step reproduces the seed's golden-section / linear-solve step."""
+def test_epoch_equals_the_published_method_as_written():
+    """The closed-form step reproduces Shtoff's golden-section / linear-solve step."""
     from skfactor.datasets import make_fm_classification
 
     X, y, _ = make_fm_classification(
@@ -297,22 +330,7 @@ def test_epoch_equals_seed_method_as_written():
     ours = np.zeros(1), np.zeros(X.shape[1]), V.copy()
     order = np.arange(60, dtype=np.int64)
     loss_ref = seed_prox_epoch(X, yhat, order, eta, *ref)
-    loss_ours = run_epoch(
-        X.indptr.astype(np.int64),
-        X.indices.astype(np.int64),
-        X.data,
-        yhat,
-        np.ones(60),
-        eta,
-        1.0,
-        np.full(60, np.inf),
-        order,
-        0.0,
-        *ours,
-        *_workspace(),
-        False,
-        *_averaging_state(X.shape[1]),
-    )
+    loss_ours = _epoch(X, yhat, order, eta, 1.0, 0.0, ours, None)
     assert loss_ours == pytest.approx(loss_ref, rel=1e-6)
     for a, b in zip(ours, ref):
         np.testing.assert_allclose(a, b, atol=1e-6)
@@ -324,7 +342,7 @@ def test_extreme_margins_keep_full_precision():
     val = np.ones(2)
     for margin, yhat in [(40.0, 1.0), (-40.0, -1.0), (40.0, -1.0)]:
         w0, w, V = np.array([margin]), np.zeros(2), np.zeros((2, K))
-        loss, z = prox_step(idx, val, yhat, 0.1, 0.1, 0.0, 0.0, w0, w, V, *_workspace())
+        loss, z = _step(idx, val, yhat, 0.1, 0.1, 0.0, w0, w, V)
         assert np.isfinite(loss) and 0 <= z <= 1
         if margin * yhat > 0:
             assert z == pytest.approx(np.exp(-40.0), rel=1e-3)
@@ -332,8 +350,8 @@ def test_extreme_margins_keep_full_precision():
             assert loss == pytest.approx(40.0, rel=1e-9) and z > 0.9
 
 
-def test_run_epoch_average_is_the_weighted_mean_of_all_iterates():
-    """The lazily kept sums give sum_s (tau_s^4 - tau_{s-1}^4) / T^4 x_s over every step.
+def test_lazy_average_equals_eager_average_of_all_iterates():
+    """The lazy offsets give sum_s (tau_s^4 - tau_{s-1}^4) / T^4 x_s over every step.
 
     Checked against an explicit loop of proximal steps that stores every
     iterate, with sample weights (zeros included: they move neither the
@@ -345,7 +363,7 @@ def test_run_epoch_average_is_the_weighted_mean_of_all_iterates():
     X, y, _ = make_fm_classification(
         n_samples=40, n_fields=3, n_categories=4, random_state=1
     )
-    indptr, indices = X.indptr.astype(np.int64), X.indices.astype(np.int64)
+    indices = X.indices.astype(np.int64)
     yhat = 2.0 * y - 1
     m = X.shape[1]
     rng = np.random.default_rng(0)
@@ -353,41 +371,16 @@ def test_run_epoch_average_is_the_weighted_mean_of_all_iterates():
     V = 0.3 * rng.standard_normal((m, K))
     eta, scale, alpha = 0.1, 2.0, 0.05
     ours = np.zeros(1), np.zeros(m), V.copy()
-    state = _averaging_state(m)
+    state = make_averaging(m, K)
     ref = np.zeros(1), np.zeros(m), V.copy()
     clock, acc = 0.0, [0.0, np.zeros(m), np.zeros((m, K))]
     for epoch in range(2):
         order = rng.permutation(40).astype(np.int64)
-        run_epoch(
-            indptr,
-            indices,
-            X.data,
-            yhat,
-            weights,
-            eta,
-            scale,
-            np.full(40, np.inf),
-            order,
-            alpha,
-            *ours,
-            *_workspace(),
-            True,
-            *state,
-        )
+        _epoch(X, yhat, order, eta, scale, alpha, ours, state, weights)
         for i in order:
             sl = slice(X.indptr[i], X.indptr[i + 1])
             step = eta * weights[i]
-            prox_step(
-                indices[sl],
-                X.data[sl],
-                yhat[i],
-                scale * step,
-                step,
-                alpha,
-                alpha,
-                *ref,
-                *_workspace(),
-            )
+            _step(indices[sl], X.data[sl], yhat[i], scale * step, step, alpha, *ref)
             held = (clock + weights[i]) ** 4 - clock**4
             clock += weights[i]
             acc[0] += held * ref[0][0]
@@ -396,17 +389,17 @@ def test_run_epoch_average_is_the_weighted_mean_of_all_iterates():
     for a, b in zip(ours, ref):
         np.testing.assert_array_equal(a, b)  # averaging does not change the trajectory
     assert state[0][0] == pytest.approx(clock)
-    avg = averaged_parameters(*state, *ours)
+    avg = averaged_parameters(state, ours)
     expected = [a / clock**4 for a in acc]
     for a, b in zip(avg, expected):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
     # no time elapsed: the average is the iterate itself
-    fresh = averaged_parameters(*_averaging_state(m), *ours)
+    fresh = averaged_parameters(make_averaging(m, K), ours)
     np.testing.assert_array_equal(fresh[2], ours[2])
 
 
 def test_map_objective_gradient_and_value():
-    """The full-batch MAP reference: value against the forward pass, gradient by finite differences."""
+    """The full-batch MAP reference: value by the forward pass, gradient by FD."""
     from scipy.optimize import approx_fprime
 
     from skfactor.datasets import make_fm_classification

@@ -142,7 +142,7 @@ def _side_features(directory):
 
 def _design(directory, filename, user_rows, movie_rows):
     ratings = np.loadtxt(
-        directory / filename, dtype=np.int64, usecols=(0, 1, 2), ndmin=2
+        directory / filename, dtype=np.int64, usecols=(0, 1, 2, 3), ndmin=2
     )
     unknown_users = np.setdiff1d(
         ratings[:, 0], np.flatnonzero(user_rows.getnnz(axis=1))
@@ -193,7 +193,8 @@ def load_movielens_100k(data_home=None, split=None, *, download_if_missing=True)
     -------
     data : :class:`~sklearn.utils.Bunch`
         ``data`` (CSR, float64, shape (n_ratings, 2,728)), ``target`` (int 0/1),
-        ``ratings`` (int array with columns user id, movie id, rating), or the
+        ``ratings`` (int array with columns user id, movie id, rating and
+        Unix timestamp), or the
         same keys suffixed ``_train`` / ``_test`` when ``split`` is given;
         ``feature_names`` (``"user=1"``, ``"movie=1"``, ``"age=24"``,
         ``"gender=M"``, ``"occupation=doctor"``, ``"genre=Action"``, ...) and

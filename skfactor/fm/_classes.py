@@ -1,4 +1,4 @@
-"""ProxFMClassifier: factorization machine trained by exact stochastic proximal steps."""
+"""ProxFMClassifier: a factorization machine trained by exact proximal steps."""
 
 import numbers
 
@@ -21,7 +21,14 @@ from sklearn.utils.validation import (
 from ..utils._docstrings import fill_doc
 from ..utils._monitor import ConvergenceMonitor
 from ._model import fm_decision
-from ._prox_step import averaged_parameters, row_curvature_bounds, run_epoch
+from ._epoch import (
+    EpochSettings,
+    Rows,
+    averaged_parameters,
+    make_averaging,
+    run_epoch,
+)
+from ._prox_step import Model, make_work, row_curvature_bounds
 
 __all__ = ["ProxFMClassifier"]
 
@@ -43,7 +50,7 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
         \qquad p(y = 1 \mid x) = \operatorname{expit}(\sigma(x)),
 
     trained one sample at a time by the exact stochastic proximal point step
-    on the L2-penalized logistic loss (seed 001):
+    on the L2-penalized logistic loss (Shtoff, 2020):
 
     .. math::
 
@@ -61,18 +68,18 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
     :math:`L_i = \|x_i\|^2 - \min_{j \in N_i} x_{ij}^2` (:math:`n_i - 1` for
     a row of :math:`n_i` indicators).
 
-    The seed's setting (fixed :math:`\eta = 1/(2d+1)`, no penalty, one step
-    for all parameters) diverges on real data. The defaults (penalty,
+    The published setting (fixed :math:`\eta = 1/(2d+1)`, no penalty, one
+    step for all parameters) diverges on real data. The defaults (penalty,
     decreasing step, a larger step for the biases than for the latent
     vectors, and predictions from the weighted average of the iterates) are
-    the setting chosen on MovieLens in the user guide.
+    the setting chosen by validation on MovieLens ``ua.base`` (user guide).
 
     Parameters
     ----------
-    n_components : int, default=8
+    n_components : int, default=16
         Dimension ``k`` of the latent vectors. ``0`` fits a logistic
         regression by proximal steps.
-    alpha : float, default=0.03
+    alpha : float, default=0.04
         L2 penalty on the biases and latent vectors of the features a
         sample touches, applied inside each proximal step (frequent features
         are penalized more often). The global bias is not penalized.
@@ -84,12 +91,12 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
         L_i``. A float must keep every step strictly convex (``eta * w_i *
         L_i < 1 + eta * w_i * alpha`` for sample weights ``w_i``); a larger
         one raises ``ValueError`` naming the bound.
-    bias_step_scale : float, default=2.0
+    bias_step_scale : float, default=4.0
         The biases (global and per feature) take steps ``bias_step_scale``
         times larger than the latent vectors. Their part of the subproblem is
         convex for every step and does not amplify anything, while the
         latent vectors need small steps to stay stable; ``1.0`` is the
-        seed's single step.
+        single step of Shtoff (2020).
     schedule : {"invscaling", "constant"}, default="invscaling"
         ``"invscaling"``: :math:`\eta_e = \eta / (1 + e)^{\text{power\_t}}`
         at epoch :math:`e` (each :meth:`partial_fit` call is one epoch);
@@ -104,8 +111,8 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
         iterates fade out without a burn-in parameter. It continues across
         ``warm_start`` fits and :meth:`partial_fit` calls. ``coef_``,
         ``intercept_`` and ``components_`` hold the averaged parameters;
-        training continues from the last iterate. Costs one extra pass over
-        the touched parameters per step.
+        training continues from the last iterate. Kept lazily: each step
+        updates one offset per parameter it changes, in the same pass.
     {{max_iter=30}}
         Here an iteration is one epoch (one pass over the samples).
     tol : float, default=0.0
@@ -163,6 +170,9 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
     ----------
     S. Rendle (2010), Factorization Machines, IEEE ICDM, 995-1000.
 
+    A. Shtoff (2020), Proximal point to the extreme - factorization machines,
+    blog post of the series "Efficient incremental proximal point methods".
+
     Examples
     --------
     >>> from skfactor import ProxFMClassifier
@@ -197,11 +207,11 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_components=8,
+        n_components=16,
         *,
-        alpha=0.03,
+        alpha=0.04,
         step_size="auto",
-        bias_step_scale=2.0,
+        bias_step_scale=4.0,
         schedule="invscaling",
         power_t=0.5,
         average=True,
@@ -307,14 +317,8 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
         components = self.init_std * rng.standard_normal((n_features, k))
         # The iterate (training continues from it) and the lazily updated
         # sums of the weighted iterate average (see run_epoch).
-        self._iterate = (np.zeros(1), np.zeros(n_features), components)
-        self._averaging = (
-            np.zeros(2),
-            np.zeros(1),
-            np.zeros(n_features),
-            np.zeros((n_features, k)),
-            np.zeros(n_features),
-        )
+        self._iterate = Model(np.zeros(1), np.zeros(n_features), components)
+        self._averaging = make_averaging(n_features, k)
         self.t_ = 0
         self.loss_curve_ = []
         self._publish()
@@ -323,19 +327,13 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
                 delattr(self, name)
 
     def _publish(self):
-        """Set ``intercept_``, ``coef_``, ``components_`` from the iterate or its average."""
-        w0, w, V = self._iterate
+        """Set ``intercept_``, ``coef_``, ``components_`` (iterate or average)."""
         if self.average:
-            clock, sum_w0, sum_w, sum_V, last = self._averaging
-            self.intercept_, self.coef_, self.components_ = averaged_parameters(
-                clock, sum_w0, sum_w, sum_V, last, w0, w, V
-            )
+            params = averaged_parameters(self._averaging, self._iterate)
         else:
-            self.intercept_, self.coef_, self.components_ = (
-                float(w0[0]),
-                w.copy(),
-                V.copy(),
-            )
+            w0, w, V = self._iterate
+            params = float(w0[0]), w.copy(), V.copy()
+        self.intercept_, self.coef_, self.components_ = params
 
     def _mean_loss(self, X, yhat, sample_weight):
         w0, w, V = self._iterate
@@ -348,22 +346,22 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
         eta = self.step_size_
         if self.schedule == "invscaling":
             eta = eta / (1.0 + self.t_) ** self.power_t
-        work = np.empty((3, self.n_components))
+        settings = EpochSettings(
+            float(eta),
+            float(self.bias_step_scale),
+            float(self.alpha),
+            bool(self.average),
+        )
         total = run_epoch(
-            X.indptr,
-            X.indices,
-            X.data,
+            Rows(X.indptr, X.indices, X.data),
             yhat,
             sample_weight,
-            eta,
-            float(self.bias_step_scale),
             max_step,
             order.astype(np.int64),
-            float(self.alpha),
-            *self._iterate,
-            *work,
-            bool(self.average),
-            *self._averaging,
+            settings,
+            self._iterate,
+            make_work(self.n_components),
+            self._averaging,
         )
         self.t_ += 1
         loss = total / sample_weight.sum()

@@ -1,22 +1,21 @@
-r"""Exact stochastic proximal point step of a factorization machine (seed 001).
+r"""Exact stochastic proximal point step of a factorization machine.
 
 One sample with nonzero feature values :math:`a_i` on the index set
-:math:`N` (:math:`n = |N|`), label :math:`\hat y = \pm 1`, step :math:`\eta`
-and L2 penalty :math:`\lambda` on the touched biases and latent vectors. The
-step solves
+:math:`N` (:math:`n = |N|`), label :math:`\hat y = \pm 1`, latent step
+:math:`\eta`, bias step :math:`\eta_b` and L2 penalty :math:`\lambda` on the
+touched biases and latent vectors. The step solves
 
 .. math::
 
     x_{t+1} = \arg\min_x \; \log(1 + e^{-\hat y \sigma(x)})
         + \frac{\lambda}{2}\bigl(\|b_N\|^2 + \|V_N\|^2\bigr)
-        + \frac{1}{2\eta}\|x - x_t\|^2 .
+        + \frac{\|b - b_t\|^2}{2\eta_b} + \frac{\|V - V_t\|^2}{2\eta} .
 
 **Penalty.** :math:`\frac{\lambda}{2}\|u\|^2 + \frac{1}{2\eta}\|u - u_t\|^2`
 equals :math:`\frac{1}{2\eta'}\|u - \rho u_t\|^2` up to a constant, with
 :math:`\rho = 1/(1 + \eta\lambda)` and :math:`\eta' = \rho\eta`: the
-penalized step is the plain step from the shrunk centre :math:`c_N = \rho
-b_{N,t}`, :math:`U = \rho V_{N,t}` with step :math:`\eta'` for the touched
-parameters (the global bias keeps :math:`\eta`).
+penalized step is the plain step from the shrunk centre :math:`c_N = \rho_b
+b_{N,t}`, :math:`U = \rho V_{N,t}` (the global bias is not penalized).
 
 **Dual.** With :math:`\log(1+e^{s}) = \max_{z\in[0,1]} sz - h^*(z)`,
 :math:`h^*(z) = z\log z + (1-z)\log(1-z)`, and :math:`\beta = \eta' z \hat
@@ -25,79 +24,105 @@ y`, the pairwise term is :math:`\tfrac12 \operatorname{tr}(V^\top C V)` with
 
 .. math::
 
-    q(z) = -z\hat y\,(b_0 + a^\top c_N) - \frac{z^2}{2}(\eta + \eta'\|a\|^2)
+    q(z) = -z\hat y\,(b_0 + a^\top c_N) - \frac{z^2}{2}(\eta_b + \eta_b'\|a\|^2)
         + \frac{1}{2\eta'}\bigl(\|U\|^2 - K(\beta)\bigr) - h^*(z)
-        + \frac{\lambda\rho}{2}\bigl(\|b_{N,t}\|^2 + \|V_{N,t}\|^2\bigr),
+        + \text{const},
+    \qquad K(\beta) = \operatorname{tr}\bigl(U^\top (I - \beta C)^{-1} U\bigr).
 
-    K(\beta) = \operatorname{tr}\bigl(U^\top (I - \beta C)^{-1} U\bigr).
+The step is strictly convex for every :math:`z \in [0, 1]` when :math:`\eta'
+L < 1` with :math:`L = \|a\|^2 - \min_i a_i^2` (:func:`row_curvature_bounds`;
+:math:`L = n - 1` for indicators, where it is exact).
 
-:math:`I - \beta C` is diagonal plus rank one (Sherman-Morrison). The step is
-strictly convex for every :math:`z \in [0, 1]` when :math:`\eta' L < 1` with
-:math:`L = \|a\|^2 - \min_i a_i^2 \ge \max(\lambda_{\max}(C),
-|\lambda_{\min}(C)|)` (:math:`L = n - 1` for indicators, where it is exact;
-:math:`L = 0` for a single nonzero). For rows whose nonzeros all have the
-same magnitude :math:`a_i^2 = c` (indicators), :math:`C` has two
-eigenvalues, :math:`(n-1)c` along :math:`a` and :math:`-c` on its
-orthogonal complement, so
+**Rows of equal magnitude** (:math:`a_i^2 = c`, binary one-hot rows have
+:math:`c = 1`): :math:`C` has two eigenvalues, :math:`\lambda_1 = (n-1)c`
+along :math:`a` and :math:`\lambda_2 = -c` on its orthogonal complement, so
 
 .. math::
 
-    K(\beta) = \frac{T}{1 - \beta (n-1) c} + \frac{\|U\|^2 - T}{1 + \beta c},
-    \qquad T = \frac{\|U^\top a\|^2}{n c},
+    K(\beta) = \frac{e_1}{1 - \beta\lambda_1} + \frac{e_2}{1 - \beta\lambda_2},
+    \qquad e_1 = \frac{\|U^\top a\|^2}{nc},\; e_2 = \|U\|^2 - e_1,
 
-an :math:`O(1)` evaluation after the :math:`O(nk)` gather of
-:math:`\|U\|^2` and :math:`U^\top a`. Other rows cost :math:`O(nk)` per
-evaluation (two passes, no allocation).
+an :math:`O(1)` evaluation after one :math:`O(nk)` gather of
+:math:`\|V_N\|^2` and :math:`r = V_N^\top a`, and the update is
+:math:`v_i \leftarrow (\rho v_i + \kappa a_i \rho r) / (1 + \beta c)` with
+:math:`\kappa = \beta / (1 - \beta\lambda_1)`. **Other rows** use the
+Sherman-Morrison form of :math:`(I - \beta C)^{-1}`, :math:`v_i = g_i (u_i +
+\kappa a_i r)` with :math:`g_i = 1/(1 + \beta a_i^2)`, :math:`r = \sum_j a_j
+g_j u_j`, :math:`\kappa = \beta / (1 - \beta \sum_j a_j^2 g_j)`, in
+:math:`O(nk)` per evaluation.
 
 **Maximizing q.** By the envelope theorem :math:`q'(z) = -\hat y
 \sigma(x^*(z)) - \operatorname{logit} z` with :math:`\hat y \sigma(x^*(z)) =
-m(z) = \hat y (b_0 + a^\top c_N) + z(\eta + \eta'\|a\|^2) + \tfrac{\hat y}{2}
-K'(\beta)`, nondecreasing in :math:`z`. The maximizer solves :math:`F(t) = t +
-m(\operatorname{expit} t) = 0`, increasing in :math:`t = \operatorname{logit}
-z` and bracketed by :math:`[-m(1), -m(0)]`; a Newton iteration in :math:`t`
-safeguarded by bisection finds it in a handful of :math:`O(1)` steps (the
+m(z) = \hat y (b_0 + a^\top c_N) + z(\eta_b + \eta_b'\|a\|^2) + \tfrac{\hat
+y}{2} K'(\beta)`, nondecreasing in :math:`z`. The maximizer solves
+:math:`F(t) = t + m(\operatorname{expit} t) = 0`, increasing in :math:`t =
+\operatorname{logit} z` and bracketed by :math:`[-m(1), -m(0)]`; Newton's
+method in :math:`t`, safeguarded by bisection, finds it in a few steps (the
 logit variable keeps full relative precision on tiny :math:`z`).
 
-**Update.** :math:`b_0 \leftarrow b_0 + \eta z\hat y`, :math:`b_N \leftarrow
-c_N + \eta' z \hat y a`, :math:`V_N \leftarrow (I - \beta C)^{-1} U`, i.e.
-:math:`v_i = g_i (u_i + \kappa a_i r)` with :math:`g_i = 1/(1 + \beta
-a_i^2)`, :math:`r = \sum_j a_j g_j u_j`, :math:`\kappa = \beta / (1 - \beta
-\sum_j a_j^2 g_j)`.
+The kernels take their scalars packed in named tuples (:class:`Step`,
+:class:`Model`, :class:`Work`, :class:`Dual`) and allocate nothing; they are
+used with float64 values and int64 indices only, so each compiles once.
 
-**Two steps.** The biases may take a different step :math:`\eta_b` than the
-latent vectors (:math:`\eta` above; :math:`b_0, b_N` use :math:`\eta_b`):
-the bias part of the subproblem is separable from the latent part, so only
-``slope`` and the bias update change, and the convexity bound concerns the
-latent step alone.
+References
+----------
+A. Shtoff (2020), Proximal point to the extreme - factorization machines,
+blog post of the series "Efficient incremental proximal point methods".
 
-**Averaging.** :func:`run_epoch` can keep the sums of a weighted average of
-all iterates lazily (a parameter is accounted for only when it is about to
-change), read by :func:`averaged_parameters`.
-
-The compiled functions (``cache=True``) are used with float64 values and
-int64 indices only, so each compiles once; the per-sample path
-(:func:`prox_step`, :func:`run_epoch`) allocates nothing (only the test
-helper :func:`dual_objective` does).
+S. Rendle (2010), Factorization Machines, IEEE International Conference on
+Data Mining, 995-1000.
 """
 
 import math
+from collections import namedtuple
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 __all__ = [
-    "row_curvature_bounds",
-    "dual_objective",
+    "Dual",
+    "Model",
+    "Step",
+    "Work",
     "logistic_loss",
     "prox_step",
-    "run_epoch",
-    "averaged_parameters",
+    "row_curvature_bounds",
 ]
 
 _NEWTON_MAX_ITER = 100
-_NEWTON_RTOL = 1e-12
+_NEWTON_RTOL = 1e-6
+_BRACKET_RTOL = 1e-12
 
-SCHEDULES = {"constant": 0, "invscaling": 1}
+Step = namedtuple("Step", ["eta_bias", "eta_latent", "alpha"])
+Step.__doc__ = """Bias step, latent step and L2 penalty of one proximal step."""
+
+Model = namedtuple("Model", ["w0", "w", "V"])
+Model.__doc__ = """Global bias (shape (1,)), feature biases and latent vectors."""
+
+Work = namedtuple("Work", ["r", "p", "q"])
+Work.__doc__ = """Three work vectors of length ``n_components``."""
+
+Dual = namedtuple(
+    "Dual",
+    [
+        "linear_c",  # b0 + a^T c_N: the linear part at the shrunk centre
+        "slope",  # eta_b + eta_b' ||a||^2
+        "eta",  # eta': the latent step after shrinkage
+        "rho",  # shrinkage of the latent vectors
+        "uniform",  # every a_i^2 equals c (two-eigenvalue form)
+        "lam1",  # eigenvalues and energies of the uniform form
+        "e1",
+        "lam2",
+        "e2",
+    ],
+)
+Dual.__doc__ = """The scalars of the one-dimensional dual of a proximal step."""
+
+
+def make_work(n_components):
+    """Work vectors for :func:`prox_step`."""
+    return Work(np.empty(n_components), np.empty(n_components), np.empty(n_components))
 
 
 @njit(cache=True, nogil=True)
@@ -108,23 +133,13 @@ def logistic_loss(margin):
     return -margin + math.log1p(math.exp(margin))
 
 
-@njit(cache=True, nogil=True)
-def _expit(t):
+@njit(cache=True, nogil=True, inline="always")
+def expit(t):
+    """``1 / (1 + exp(-t))`` without overflow."""
     if t >= 0:
         return 1.0 / (1.0 + math.exp(-t))
     e = math.exp(t)
     return e / (1.0 + e)
-
-
-@njit(cache=True, nogil=True)
-def _neg_entropy(z):
-    """``h*(z) = z log z + (1 - z) log(1 - z)`` on [0, 1]."""
-    out = 0.0
-    if z > 0.0:
-        out += z * math.log(z)
-    if z < 1.0:
-        out += (1.0 - z) * math.log1p(-z)
-    return out
 
 
 def row_curvature_bounds(indptr, data):
@@ -148,96 +163,22 @@ def row_curvature_bounds(indptr, data):
         return np.where(counts > 1, totals - smallest, 0.0)
 
 
-@njit(cache=True, nogil=True)
-def _uniform_kernel(beta, lam1, e1, lam2, e2):
-    """``K, K', K''`` of ``sum_j e_j / (1 - beta lam_j)`` (two eigenblocks)."""
-    d1 = 1.0 / (1.0 - beta * lam1)
-    d2 = 1.0 / (1.0 - beta * lam2)
-    k0 = e1 * d1 + e2 * d2
-    k1 = e1 * lam1 * d1 * d1 + e2 * lam2 * d2 * d2
-    k2 = 2.0 * (e1 * lam1 * lam1 * d1 * d1 * d1 + e2 * lam2 * lam2 * d2 * d2 * d2)
-    return k0, k1, k2
+# ------------------------------------------------------------------ gather
+@njit(cache=True, nogil=True, inline="always")
+def gather(idx, val, model, r):
+    """One pass over the row: ``r = V_N^T a`` and the row's scalars.
 
-
-@njit(cache=True, nogil=True)
-def _sherman_morrison(beta, idx, val, V, rho, r):
-    """Fill ``r = sum_j a_j g_j u_j`` (``u_j = rho V[j]``); return ``kappa``."""
-    k = V.shape[1]
-    for l in range(k):
-        r[l] = 0.0
-    gamma = 0.0
-    for i in range(idx.shape[0]):
-        a = val[i]
-        g = 1.0 / (1.0 + beta * a * a)
-        gamma += a * a * g
-        coef = a * g * rho
-        row = idx[i]
-        for l in range(k):
-            r[l] += coef * V[row, l]
-    return beta / (1.0 - beta * gamma), gamma
-
-
-@njit(cache=True, nogil=True)
-def _general_kernel(beta, idx, val, V, rho, r, p, q):
-    """``K, K', K''`` for arbitrary nonzero values, ``O(nk)``, no allocation.
-
-    With ``V* = (I - beta C)^{-1} U``: ``K = tr(U^T V*)``, ``K' = tr(V*^T C
-    V*)`` and ``K'' = 2 tr(Y^T (I - beta C)^{-1} Y)`` with ``Y = C V*``.
+    Returns ``(linear, pairwise, rr, sum_a2, sum_a2_v2, uniform, c)``:
+    ``linear = b0 + a^T b_N`` and ``pairwise`` of the current iterate,
+    ``rr = ||r||^2``, ``sum_a2 = ||a||^2``, ``sum_a2_v2 = sum_i a_i^2
+    ||v_i||^2``, whether every ``a_i^2`` equals ``c = a_0^2``.
     """
-    k = V.shape[1]
-    kappa, gamma = _sherman_morrison(beta, idx, val, V, rho, r)
-    for l in range(k):
-        p[l] = 0.0
-        q[l] = 0.0
-    k0 = 0.0
-    a2v2 = 0.0
-    ga4v2 = 0.0
-    for i in range(idx.shape[0]):
-        a = val[i]
-        g = 1.0 / (1.0 + beta * a * a)
-        row = idx[i]
-        for l in range(k):
-            u = rho * V[row, l]
-            v = g * (u + kappa * a * r[l])
-            p[l] += a * v
-            q[l] += g * a * a * a * v
-            k0 += u * v
-            a2v2 += a * a * v * v
-            ga4v2 += g * a * a * a * a * v * v
-    pp = 0.0
-    pq = 0.0
-    rest = 0.0
-    for l in range(k):
-        pp += p[l] * p[l]
-        pq += p[l] * q[l]
-        diff = gamma * p[l] - q[l]
-        rest += diff * diff
-    k1 = pp - a2v2
-    k2 = 2.0 * (gamma * pp - 2.0 * pq + ga4v2 + kappa * rest)
-    return k0, k1, k2
-
-
-@njit(cache=True, nogil=True)
-def _kernel(beta, uniform, lam1, e1, lam2, e2, idx, val, V, rho, r, p, q):
-    if uniform:
-        return _uniform_kernel(beta, lam1, e1, lam2, e2)
-    return _general_kernel(beta, idx, val, V, rho, r, p, q)
-
-
-@njit(cache=True, nogil=True)
-def _gather(idx, val, w0, w, V, r):
-    """Scalars of the sample at the current iterate; ``r = sum_i a_i v_i``.
-
-    Returns ``(linear, pairwise, ||r||^2, sum a_i^2, uniform, c, sum a_i^2
-    ||v_i||^2)`` where ``linear = b0 + a^T b`` and ``pairwise`` are those of
-    the current iterate (for the loss before the step), ``uniform`` tells
-    whether every ``a_i^2`` equals ``c``.
-    """
+    V = model.V
     k = V.shape[1]
     n = idx.shape[0]
-    for l in range(k):
-        r[l] = 0.0
-    linear = w0[0]
+    for col in range(k):
+        r[col] = 0.0
+    linear = model.w0[0]
     sum_a2 = 0.0
     sum_a2_v2 = 0.0
     c = val[0] * val[0] if n > 0 else 1.0
@@ -245,55 +186,44 @@ def _gather(idx, val, w0, w, V, r):
     for i in range(n):
         a = val[i]
         row = idx[i]
-        linear += a * w[row]
+        linear += a * model.w[row]
         a2 = a * a
         sum_a2 += a2
         if abs(a2 - c) > 1e-12 * c:
             uniform = False
         norm2 = 0.0
-        for l in range(k):
-            x = V[row, l]
-            r[l] += a * x
+        for col in range(k):
+            x = V[row, col]
+            r[col] += a * x
             norm2 += x * x
         sum_a2_v2 += a2 * norm2
     rr = 0.0
-    for l in range(k):
-        rr += r[l] * r[l]
+    for col in range(k):
+        rr += r[col] * r[col]
     pairwise = 0.5 * (rr - sum_a2_v2)
-    return linear, pairwise, rr, sum_a2, uniform, c, sum_a2_v2
+    return linear, pairwise, rr, sum_a2, sum_a2_v2, uniform, c
 
 
-@njit(cache=True, nogil=True)
-def _setup(idx, val, eta, eta_v, lam_b, lam_v, w0, w, V, r):
-    """Everything the dual needs, from one ``O(nk)`` gather."""
-    n = idx.shape[0]
-    linear, pairwise, rr, sum_a2, uniform, c, sum_a2_v2 = _gather(idx, val, w0, w, V, r)
-    rho_b = 1.0 / (1.0 + eta * lam_b)
-    rho = 1.0 / (1.0 + eta_v * lam_v)
-    eta_b = eta * rho_b
-    eta_v = eta_v * rho
-    linear_c = w0[0] + rho_b * (linear - w0[0])
+@njit(cache=True, nogil=True, inline="always")
+def dual_scalars(n, w0, step, linear, rr, sum_a2, sum_a2_v2, uniform, c):
+    """The :class:`Dual` of a row from the scalars of :func:`gather`."""
+    rho_b = 1.0 / (1.0 + step.eta_bias * step.alpha)
+    rho = 1.0 / (1.0 + step.eta_latent * step.alpha)
     lam1 = 0.0
     e1 = 0.0
     lam2 = 0.0
     e2 = 0.0
-    if uniform and n > 1 and c > 0.0:  # c == 0: squares underflow, no pairwise term
-        # C = a a^T - c I: eigenvalue (n - 1) c along a, -c orthogonally (for
-        # n = 1, C = 0 and the latent vector only shrinks).
+    uniform = uniform and n > 1 and c > 0.0  # c == 0: squares underflow
+    if uniform:
         lam1 = (n - 1) * c
         lam2 = -c
         e1 = rho * rho * rr / (n * c)
         e2 = max(rho * rho * (sum_a2_v2 - rr / n) / c, 0.0)
-    slope = eta + eta_b * sum_a2
-    return (
-        linear,
-        pairwise,
-        linear_c,
-        slope,
-        rho_b,
-        eta_b,
+    return Dual(
+        w0 + rho_b * (linear - w0),
+        step.eta_bias + step.eta_bias * rho_b * sum_a2,
+        step.eta_latent * rho,
         rho,
-        eta_v,
         uniform,
         lam1,
         e1,
@@ -302,360 +232,272 @@ def _setup(idx, val, eta, eta_v, lam_b, lam_v, w0, w, V, r):
     )
 
 
-@njit(cache=True, nogil=True)
-def _margin(
-    z,
-    yhat,
-    eta_v,
-    linear_c,
-    slope,
-    uniform,
-    lam1,
-    e1,
-    lam2,
-    e2,
-    idx,
-    val,
-    V,
-    rho,
-    r,
-    p,
-    q,
-):
-    """``m(z) = yhat sigma(x*(z))`` and ``m'(z)``."""
-    beta = eta_v * z * yhat
-    _, k1, k2 = _kernel(beta, uniform, lam1, e1, lam2, e2, idx, val, V, rho, r, p, q)
-    m = yhat * linear_c + z * slope + 0.5 * yhat * k1
-    dm = slope + 0.5 * eta_v * k2
-    return m, dm
+# ------------------------------------------------------------- the kernel K
+@njit(cache=True, nogil=True, inline="always")
+def uniform_kernel(beta, dual):
+    """``K`` and its first three derivatives at ``beta``, two-eigenvalue form (O(1)).
 
-
-@njit(cache=True, nogil=True)
-def _solve_dual(
-    yhat, eta_v, linear_c, slope, uniform, lam1, e1, lam2, e2, idx, val, V, rho, r, p, q
-):
-    """Maximize q: root of ``F(t) = t + m(expit(t))`` by safeguarded Newton.
-
-    ``F`` is increasing and ``F(-m(0)) >= 0 >= F(-m(1))``. Newton starts at
-    ``-m(0)`` (where ``expit(-m(0))`` is the loss derivative of SGD); an
-    iterate leaving the current bracket is replaced by bisection, and the
-    lower end ``-m(1)`` is only evaluated when a bisection needs it. Stops
-    when the Newton correction is below ``1e-12 (1 + |t|)``.
+    With ``d_j = 1 / (1 - beta lam_j)``: ``K^(p) = p! sum_j e_j lam_j^p
+    d_j^(p+1)``.
     """
-    m0, _ = _margin(
-        0.0,
-        yhat,
-        eta_v,
-        linear_c,
-        slope,
-        uniform,
-        lam1,
-        e1,
-        lam2,
-        e2,
-        idx,
-        val,
-        V,
-        rho,
-        r,
-        p,
-        q,
-    )
+    d1 = 1.0 / (1.0 - beta * dual.lam1)
+    d2 = 1.0 / (1.0 - beta * dual.lam2)
+    t1 = dual.e1 * d1
+    t2 = dual.e2 * d2
+    s1 = dual.lam1 * d1
+    s2 = dual.lam2 * d2
+    k0 = t1 + t2
+    k1 = s1 * t1 + s2 * t2
+    k2 = 2.0 * (s1 * s1 * t1 + s2 * s2 * t2)
+    k3 = 6.0 * (s1 * s1 * s1 * t1 + s2 * s2 * s2 * t2)
+    return k0, k1, k2, k3
+
+
+@njit(cache=True, nogil=True)
+def sherman_morrison(beta, idx, val, V, rho, r):
+    """Fill ``r = sum_j a_j g_j u_j`` (``u_j = rho V[j]``); return ``(kappa, gamma)``.
+
+    ``g_j = 1 / (1 + beta a_j^2)``, ``gamma = sum_j a_j^2 g_j``, ``kappa =
+    beta / (1 - beta gamma)``, so that ``(I - beta C)^{-1} U`` has rows
+    ``g_i (u_i + kappa a_i r)``.
+    """
+    k = V.shape[1]
+    for col in range(k):
+        r[col] = 0.0
+    gamma = 0.0
+    for i in range(idx.shape[0]):
+        a = val[i]
+        g = 1.0 / (1.0 + beta * a * a)
+        gamma += a * a * g
+        coef = a * g * rho
+        row = idx[i]
+        for col in range(k):
+            r[col] += coef * V[row, col]
+    return beta / (1.0 - beta * gamma), gamma
+
+
+@njit(cache=True, nogil=True)
+def general_kernel(beta, idx, val, V, rho, work):
+    """``K, K', K''`` for arbitrary nonzero values, ``O(nk)``, no allocation.
+
+    With ``V* = (I - beta C)^{-1} U``: ``K = tr(U^T V*)``, ``K' = tr(V*^T C
+    V*)`` and ``K'' = 2 tr(Y^T (I - beta C)^{-1} Y)`` with ``Y = C V*``.
+    """
+    r, p, q = work.r, work.p, work.q
+    k = V.shape[1]
+    kappa, gamma = sherman_morrison(beta, idx, val, V, rho, r)
+    for col in range(k):
+        p[col] = 0.0
+        q[col] = 0.0
+    k0 = 0.0
+    a2v2 = 0.0
+    ga4v2 = 0.0
+    for i in range(idx.shape[0]):
+        a = val[i]
+        g = 1.0 / (1.0 + beta * a * a)
+        row = idx[i]
+        for col in range(k):
+            u = rho * V[row, col]
+            v = g * (u + kappa * a * r[col])
+            p[col] += a * v
+            q[col] += g * a * a * a * v
+            k0 += u * v
+            a2v2 += a * a * v * v
+            ga4v2 += g * a * a * a * a * v * v
+    pp = 0.0
+    pq = 0.0
+    rest = 0.0
+    for col in range(k):
+        pp += p[col] * p[col]
+        pq += p[col] * q[col]
+        diff = gamma * p[col] - q[col]
+        rest += diff * diff
+    k1 = pp - a2v2
+    k2 = 2.0 * (gamma * pp - 2.0 * pq + ga4v2 + kappa * rest)
+    return k0, k1, k2
+
+
+# ---------------------------------------------------------------- the dual
+GeneralRow = namedtuple("GeneralRow", ["dual", "idx", "val", "V", "work"])
+GeneralRow.__doc__ = """A row whose values differ in magnitude, for :func:`margin`."""
+
+
+def _margin_of_dual(z, yhat, row):
+    dual = row
+    _, k1, k2, k3 = uniform_kernel(dual.eta * z * yhat, dual)
+    m = yhat * dual.linear_c + z * dual.slope + 0.5 * yhat * k1
+    dm = dual.slope + 0.5 * dual.eta * k2
+    return m, dm, 0.5 * dual.eta * dual.eta * yhat * k3
+
+
+def _margin_of_row(z, yhat, row):
+    dual = row.dual
+    beta = dual.eta * z * yhat
+    _, k1, k2 = general_kernel(beta, row.idx, row.val, row.V, dual.rho, row.work)
+    m = yhat * dual.linear_c + z * dual.slope + 0.5 * yhat * k1
+    return m, dual.slope + 0.5 * dual.eta * k2, 0.0
+
+
+def margin(z, yhat, row):
+    """``m(z) = yhat sigma(x*(z))`` and its first two derivatives.
+
+    ``row`` is a :class:`Dual` (uniform row: two-eigenvalue form, O(1)) or a
+    :class:`GeneralRow` (Sherman-Morrison form, O(nk); the second derivative
+    is not computed there and returned as 0). The choice is made when
+    compiling, so the root finder :func:`solve_dual` is written once and the
+    uniform one touches no array.
+    """
+    if isinstance(row, Dual):
+        return _margin_of_dual(z, yhat, row)
+    return _margin_of_row(z, yhat, row)
+
+
+@overload(margin, inline="always")
+def _margin_overload(z, yhat, row):
+    if isinstance(row, types.NamedTuple) and row.instance_class is Dual:
+        return _margin_of_dual
+    return _margin_of_row
+
+
+@njit(cache=True, nogil=True, inline="always")
+def solve_dual(yhat, args):
+    """Maximize q: root of ``F(t) = t + m(expit(t))`` by safeguarded Halley steps.
+
+    ``args``: the :class:`Dual` of a uniform row or a :class:`GeneralRow`
+    (see :func:`margin`). ``F`` is increasing (``F' >= 1``) and ``F(-m(0))
+    >= 0 >= F(-m(1))``. The iteration starts at ``-m(0)`` (where
+    ``expit(-m(0))`` is the loss derivative of SGD) and takes Halley steps
+    ``F / (F' - F F2 / (2 F'))`` with ``F2`` the second derivative of ``F``
+    (cubic convergence; with the ``m''`` = 0 of general rows the correction
+    is still second order, so those steps converge at least quadratically,
+    like Newton's, to which they fall back when the correction would halve
+    the denominator). An iterate leaving the current bracket is replaced by
+    bisection, and the lower end ``-m(1)`` is only evaluated when a
+    bisection needs it. A step below ``1e-6 (1 + |t|)`` leaves an error of
+    order ``1e-12`` or less and ends the iteration.
+    """
+    m0, _, _ = margin(0.0, yhat, args)
     hi = -m0
     lo = -np.inf
     t = hi
     for _ in range(_NEWTON_MAX_ITER):
-        z = _expit(t)
-        m, dm = _margin(
-            z,
-            yhat,
-            eta_v,
-            linear_c,
-            slope,
-            uniform,
-            lam1,
-            e1,
-            lam2,
-            e2,
-            idx,
-            val,
-            V,
-            rho,
-            r,
-            p,
-            q,
-        )
+        z = expit(t)
+        m, dm, d2m = margin(z, yhat, args)
         f = t + m
         if f > 0.0:
             hi = t
         elif f < 0.0:
             lo = t
         else:
-            break
-        step = f / (1.0 + dm * z * (1.0 - z))
+            return z
+        dz = z * (1.0 - z)  # d expit / dt
+        fp = 1.0 + dm * dz
+        fpp = d2m * dz * dz + dm * dz * (1.0 - 2.0 * z)
+        denom = fp - 0.5 * f * fpp / fp
+        if denom < 0.5 * fp:
+            denom = fp
+        step = f / denom
         t_new = t - step
         if not (lo < t_new < hi):
             if lo == -np.inf:
-                m1, _ = _margin(
-                    1.0,
-                    yhat,
-                    eta_v,
-                    linear_c,
-                    slope,
-                    uniform,
-                    lam1,
-                    e1,
-                    lam2,
-                    e2,
-                    idx,
-                    val,
-                    V,
-                    rho,
-                    r,
-                    p,
-                    q,
-                )
+                m1, _, _ = margin(1.0, yhat, args)
                 lo = -m1
                 if lo >= hi:  # degenerate bracket (no dependence on z)
-                    return _expit(hi)
+                    return expit(hi)
             t_new = 0.5 * (lo + hi)
         elif abs(step) <= _NEWTON_RTOL * (1.0 + abs(t)):
-            t = t_new
-            break
-        if hi - lo <= _NEWTON_RTOL * (1.0 + abs(t_new)):
-            t = t_new
-            break
+            return expit(t_new)
+        if hi - lo <= _BRACKET_RTOL * (1.0 + abs(t_new)):
+            return expit(t_new)
         t = t_new
-    return _expit(t)
+    return expit(t)
 
 
-@njit(cache=True, nogil=True)
-def prox_step(idx, val, yhat, eta, eta_v, lam_b, lam_v, w0, w, V, r, p, q):
-    """One exact proximal step in place; return ``(loss before the step, z)``.
+# ----------------------------------------------------------------- updates
+@njit(cache=True, nogil=True, inline="always")
+def update_latent(beta, dual, idx, val, V, r, held, offset):
+    """``V_N <- (I - beta C)^{-1} rho V_N`` in place.
 
-    ``idx`` / ``val``: the sample's nonzero columns and values (no
-    duplicates); ``yhat`` in {-1, +1}; ``eta``: step (sample weight
-    included); ``lam``: L2 penalty; ``w0`` (shape (1,)), ``w``, ``V``: the
-    parameters, updated in place; ``r``, ``p``, ``q``: work vectors of length
-    ``k``. The caller guarantees ``eta / (1 + eta lam) * L < 1``.
+    ``r`` holds ``V_N^T a`` of the current iterate (from :func:`gather`) for
+    uniform rows; other rows refill it by :func:`sherman_morrison`. Every
+    change ``new - old`` also enters ``offset -= held (new - old)`` (the lazy
+    average of :mod:`skfactor.fm._epoch`; ``held = 0`` when not averaging).
     """
-    (
-        linear,
-        pairwise,
-        linear_c,
-        slope,
-        rho_b,
-        eta_b,
-        rho,
-        eta_v,
-        uniform,
-        lam1,
-        e1,
-        lam2,
-        e2,
-    ) = _setup(idx, val, eta, eta_v, lam_b, lam_v, w0, w, V, r)
-    loss = logistic_loss(yhat * (linear + pairwise))
-    z = _solve_dual(
-        yhat,
-        eta_v,
-        linear_c,
-        slope,
-        uniform,
-        lam1,
-        e1,
-        lam2,
-        e2,
-        idx,
-        val,
-        V,
-        rho,
-        r,
-        p,
-        q,
-    )
-    beta = eta_v * z * yhat
     k = V.shape[1]
     n = idx.shape[0]
+    rho = dual.rho
     if n == 1:
-        for l in range(k):
-            V[idx[0], l] *= rho
-    elif uniform:
-        # r still holds sum_i a_i v_i of the current iterate (untouched by the
-        # uniform kernel): v_i <- (rho v_i + beta a_i rho r / (1 - beta (n-1) c)) / (1 + beta c)
-        c = -lam2
-        coef = beta * rho / (1.0 - beta * lam1)
-        scale = 1.0 / (1.0 + beta * c)
+        row = idx[0]
+        for col in range(k):
+            old = V[row, col]
+            V[row, col] = rho * old
+            offset[row, col] += held * (old - V[row, col])
+    elif dual.uniform:
+        scale = 1.0 / (1.0 - beta * dual.lam2)
+        coef = scale * beta * rho / (1.0 - beta * dual.lam1)
+        shrink = scale * rho
         for i in range(n):
             row = idx[i]
-            a = val[i]
-            for l in range(k):
-                V[row, l] = scale * (rho * V[row, l] + coef * a * r[l])
+            ca = coef * val[i]
+            for col in range(k):
+                old = V[row, col]
+                V[row, col] = shrink * old + ca * r[col]
+                offset[row, col] += held * (old - V[row, col])
     else:
-        kappa, _ = _sherman_morrison(beta, idx, val, V, rho, r)
+        kappa, _ = sherman_morrison(beta, idx, val, V, rho, r)
         for i in range(n):
             row = idx[i]
             a = val[i]
             g = 1.0 / (1.0 + beta * a * a)
-            for l in range(k):
-                V[row, l] = g * (rho * V[row, l] + kappa * a * r[l])
-    step_b = eta_b * z * yhat
-    for i in range(n):
-        row = idx[i]
-        w[row] = rho_b * w[row] + step_b * val[i]
-    w0[0] += eta * z * yhat
-    return loss, z
+            for col in range(k):
+                old = V[row, col]
+                V[row, col] = g * (rho * old + kappa * a * r[col])
+                offset[row, col] += held * (old - V[row, col])
 
 
-@njit(cache=True, nogil=True)
-def dual_objective(z, idx, val, yhat, eta, eta_v, lam_b, lam_v, w0, w, V):
-    """``q(z)`` from the closed form (for tests: compare with its definition)."""
-    k = V.shape[1]
-    r = np.empty(k)
-    p = np.empty(k)
-    q = np.empty(k)
-    (
-        linear,
-        pairwise,
-        linear_c,
-        slope,
-        rho_b,
-        eta_b,
-        rho,
-        eta_v,
-        uniform,
-        lam1,
-        e1,
-        lam2,
-        e2,
-    ) = _setup(idx, val, eta, eta_v, lam_b, lam_v, w0, w, V, r)
-    beta = eta_v * z * yhat
-    k0, _, _ = _kernel(beta, uniform, lam1, e1, lam2, e2, idx, val, V, rho, r, p, q)
-    norm_b = 0.0
-    norm_v = 0.0
+@njit(cache=True, nogil=True, inline="always")
+def update_biases(z, yhat, step, idx, val, model, held, offsets):
+    """``b_0 += eta_b z yhat``, ``b_N <- rho_b b_N + eta_b' z yhat a``.
+
+    Changes enter ``offsets`` (a :class:`Model` of offsets) as in
+    :func:`update_latent`.
+    """
+    rho_b = 1.0 / (1.0 + step.eta_bias * step.alpha)
+    move = step.eta_bias * rho_b * z * yhat
+    w, offset = model.w, offsets.w
     for i in range(idx.shape[0]):
         row = idx[i]
-        norm_b += w[row] * w[row]
-        for l in range(k):
-            norm_v += V[row, l] * V[row, l]
-    q1 = -z * yhat * linear_c - 0.5 * z * z * slope
-    q2 = (rho * rho * norm_v - k0) / (2.0 * eta_v) if eta_v > 0 else 0.0
-    const = 0.5 * (lam_b * rho_b * norm_b + lam_v * rho * norm_v)
-    return q1 + q2 - _neg_entropy(z) + const
+        old = w[row]
+        w[row] = rho_b * old + move * val[i]
+        offset[row] += held * (old - w[row])
+    change = step.eta_bias * z * yhat
+    model.w0[0] += change
+    offsets.w0[0] -= held * change
 
 
-@njit(cache=True, nogil=True)
-def _held_weight(start, stop):
-    """``int_start^stop tau^3 dtau``, without cancellation."""
-    return 0.25 * (stop - start) * (stop + start) * (stop * stop + start * start)
+@njit(cache=True, nogil=True, inline="always")
+def prox_step(idx, val, yhat, step, model, work, held, offsets):
+    """One exact proximal step in place; return ``(loss before the step, z)``.
 
-
-@njit(cache=True, nogil=True)
-def run_epoch(
-    indptr,
-    indices,
-    data,
-    yhat,
-    sample_weight,
-    eta,
-    bias_scale,
-    max_step,
-    order,
-    alpha,
-    w0,
-    w,
-    V,
-    r,
-    p,
-    q,
-    average,
-    clock,
-    sum_w0,
-    sum_w,
-    sum_V,
-    last,
-):
-    """One pass of proximal steps over ``order``; return the weighted loss sum.
-
-    Sample ``i`` (CSR row of ``indptr``, ``indices``, ``data``; label
-    ``yhat[i]`` in {-1, +1}) gets the latent-vector step ``eta_i =
-    min(eta * sample_weight[i], max_step[i])`` (a weighted sample is a scaled
-    step), the bias step ``bias_scale * eta_i`` and the L2 penalty ``alpha`` on
-    its touched biases and latent vectors. The losses before each step are
-    summed with the sample weights.
-
-    With ``average``, the sums of :func:`averaged_parameters` are kept up to
-    date lazily, in ``O(nnz k)`` per sample and without allocation: the clock
-    ``clock[0]`` advances by the sample weight at each step, the iterate after
-    a step is held over that step's clock interval ``(s, s + w]`` with weight
-    density ``tau^3``, and a parameter is only accounted for when it is about
-    to change (``last[j]``: the clock when feature ``j`` last changed;
-    ``clock[1]``: the same for the global bias).
+    ``idx`` / ``val``: the sample's nonzero columns and values (no
+    duplicates); ``yhat`` in {-1, +1}; ``step``: a :class:`Step` (sample
+    weight included); ``model``: the :class:`Model`, updated in place;
+    ``work``: a :class:`Work`. The caller guarantees ``eta' L < 1``.
+    ``offsets``: a :class:`Model` of the lazy average offsets, which receive
+    ``-held`` times every change (``held = 0`` when not averaging).
     """
-    total = 0.0
-    k = V.shape[1]
-    for pos in range(order.shape[0]):
-        i = order[pos]
-        start = indptr[i]
-        stop = indptr[i + 1]
-        weight = sample_weight[i]
-        step = min(eta * weight, max_step[i])
-        if average:
-            now = clock[0]
-            held = _held_weight(clock[1], now)
-            sum_w0[0] += held * w0[0]
-            clock[1] = now
-            for jj in range(start, stop):
-                j = indices[jj]
-                held = _held_weight(last[j], now)
-                sum_w[j] += held * w[j]
-                for l in range(k):
-                    sum_V[j, l] += held * V[j, l]
-                last[j] = now
-            clock[0] = now + weight
-        loss, _ = prox_step(
-            indices[start:stop],
-            data[start:stop],
-            yhat[i],
-            bias_scale * step,
-            step,
-            alpha,
-            alpha,
-            w0,
-            w,
-            V,
-            r,
-            p,
-            q,
-        )
-        total += weight * loss
-    return total
-
-
-def averaged_parameters(clock, sum_w0, sum_w, sum_V, last, w0, w, V):
-    r"""Weighted average of the iterates of :func:`run_epoch` (``average=True``).
-
-    With the clock :math:`\tau` advancing by the sample weight at every step
-    (total :math:`T`), the iterate :math:`x_s` after step :math:`s` is held
-    over :math:`(\tau_{s-1}, \tau_s]` and
-
-    .. math::
-
-        \bar x = \frac{\int_0^T \tau^3 x(\tau)\, d\tau}{T^4 / 4}
-                = \sum_s \frac{\tau_s^4 - \tau_{s-1}^4}{T^4} x_s ,
-
-    a Polyak-Ruppert average whose weights grow polynomially in time, so
-    that early iterates fade out without a burn-in parameter (half of the
-    weight is on the last 16% of the run). Returns ``(w0, w, V)`` averaged
-    (the current iterate when no time has passed).
-    """
-    T = float(clock[0])
-    if T <= 0.0:
-        return float(w0[0]), w.copy(), V.copy()
-    norm = _held_weight(0.0, T)
-    held0 = _held_weight(clock[1], T)
-    held = 0.25 * (T - last) * (T + last) * (T * T + last * last)
-    # sum / norm + (held / norm) * current: exact for parameters never moved
-    avg_w0 = sum_w0[0] / norm + (held0 / norm) * w0[0]
-    avg_w = sum_w / norm + (held / norm) * w
-    avg_V = sum_V / norm + (held / norm)[:, None] * V
-    return float(avg_w0), avg_w, avg_V
+    linear, pairwise, rr, sum_a2, sum_a2_v2, uniform, c = gather(
+        idx, val, model, work.r
+    )
+    loss = logistic_loss(yhat * (linear + pairwise))
+    dual = dual_scalars(
+        idx.shape[0], model.w0[0], step, linear, rr, sum_a2, sum_a2_v2, uniform, c
+    )
+    if dual.uniform:
+        z = solve_dual(yhat, dual)
+    else:
+        z = solve_dual(yhat, GeneralRow(dual, idx, val, model.V, work))
+    beta = dual.eta * z * yhat
+    update_latent(beta, dual, idx, val, model.V, work.r, held, offsets.V)
+    update_biases(z, yhat, step, idx, val, model, held, offsets)
+    return loss, z
