@@ -48,13 +48,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..utils._monitor import ConvergenceMonitor
-from ._bcd import EMPTY_WEIGHT, BCDResult, one_hot, transition_counts
+from ._bcd import EMPTY_WEIGHT, BCDResult, one_hot, run_bcd, transition_counts
 from ._hmm import forward_backward
 from ._pstep import penalty_term
 
 # Losses that are negative log-likelihoods, up to a scale (Gaussian, Laplace)
 # or exactly (Bernoulli, categorical).
 EMISSION_LOSSES = ("squared", "absolute", "logistic", "multinomial")
+# Iterations of hard-assignment BCD refining the initial regression regimes.
+INIT_ITER = 10
 # Floor of the transition and initial probabilities (keeps every path
 # possible, so that forward-backward never divides by zero).
 _PROB_FLOOR = 1e-12
@@ -187,13 +189,33 @@ def random_segments(n_samples, n_regimes, random_state, segments_per_regime=4):
     return one_hot(np.repeat(owners, lengths), n_regimes)
 
 
-def _initial_parameters(pstep, regime_loss, Z0):
-    """Regimes fitted to the initial assignments (weights ``Z0``)."""
+def _initial_parameters(X, Y, regime_loss, pstep, Z0, emission, penalty, alpha):
+    """Regimes fitted to the initial assignments ``Z0``.
+
+    Regression regimes are refined by a few iterations of hard-assignment
+    BCD (the ``"independent"`` model), which separates regression lines in
+    a few cheap iterations; classifiers are fitted to ``Z0`` once, since
+    hard assignments let them specialize on the labels, a poor start.
+    """
+    if emission.has_scale:
+        start = run_bcd(
+            X,
+            Y,
+            regime_loss,
+            pstep,
+            Z0,
+            smoothing=0.0,
+            penalty=penalty,
+            alpha=alpha,
+            max_iter=INIT_ITER,
+            tol=1e-3,
+        )
+        return start.coefs, start.intercepts, start.Z
     K = Z0.shape[1]
     coefs = [np.zeros(regime_loss.coef_shape) for _ in range(K)]
     intercepts = [np.zeros(regime_loss.intercept_shape) for _ in range(K)]
     pstep.solve(Z0, coefs, intercepts, Z0.sum(axis=0) > 0)
-    return coefs, intercepts
+    return coefs, intercepts, Z0
 
 
 def run_em(
@@ -224,7 +246,8 @@ def run_em(
     regime_loss : RegimeLoss
     pstep : object with ``solve(W, coefs, intercepts, active)``
     Z0 : ndarray of shape (n_samples, n_regimes), default=None
-        Initial assignments (e.g. :func:`random_segments`).
+        Initial assignments (e.g. :func:`random_segments`); regression
+        regimes are refined by hard-assignment BCD first.
     emission : Emission
     transition_prior : float or None
         Pseudo-count :math:`c > 0` added to every expected transition count.
@@ -246,8 +269,9 @@ def run_em(
         transition, startprob, scales = (np.array(a, dtype=float) for a in chain0)
         K = len(coefs)
     else:
-        Z = Z0
-        coefs, intercepts = _initial_parameters(pstep, regime_loss, Z)
+        coefs, intercepts, Z = _initial_parameters(
+            X, Y, regime_loss, pstep, Z0, emission, penalty, alpha
+        )
         K = Z.shape[1]
         labels = np.argmax(Z, axis=1)
         transition = _floored(transition_counts(labels, K) + 1.0)
