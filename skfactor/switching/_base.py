@@ -452,7 +452,14 @@ class _BaseSwitching(BaseEstimator):
                     "varies: y is constant, so the noise variance of the fit is "
                     "0 and the likelihood is unbounded."
                 )
-            scale = float(np.mean(np.var(Y.reshape(Y.shape[0], -1), axis=0)))
+            with np.errstate(over="ignore", under="ignore"):
+                scale = float(np.mean(np.var(Y.reshape(Y.shape[0], -1), axis=0)))
+            if not (np.isfinite(scale) and scale > 0):
+                raise ValueError(
+                    "latent='markov' models the noise variance of y, but the "
+                    f"variance of y is {scale} in float64 (y ranges over "
+                    f"{float(np.max(spread)):.3g}): rescale y."
+                )
             if self.loss == "absolute":
                 scale = np.sqrt(scale)
             floor = 1e-8 * scale

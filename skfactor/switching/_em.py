@@ -43,7 +43,7 @@ Each block is minimized exactly, so :math:`J` never increases
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -157,7 +157,6 @@ class EMResult(BCDResult):
     startprob: np.ndarray = None
     scales: np.ndarray = None
     log_likelihood: float = -np.inf
-    log_likelihoods: list = field(default_factory=list)
 
 
 def random_segments(n_samples, n_regimes, random_state, segments_per_regime=4):
@@ -179,13 +178,12 @@ def random_segments(n_samples, n_regimes, random_state, segments_per_regime=4):
     >>> Z.shape, bool(np.all(Z.sum(axis=0) > 0))
     ((10, 2), True)
     """
-    n_segments = max(min(segments_per_regime * n_regimes, n_samples), n_regimes)
-    n_segments = min(n_segments, n_samples)
+    n_segments = min(segments_per_regime * n_regimes, n_samples)  # K <= n_samples
     cuts = np.sort(random_state.choice(np.arange(1, n_samples), n_segments - 1, False))
     lengths = np.diff(np.concatenate([[0], cuts, [n_samples]]))
     owners = random_state.randint(n_regimes, size=n_segments)
     first = random_state.permutation(n_segments)[:n_regimes]
-    owners[first] = np.arange(min(n_regimes, n_segments))
+    owners[first] = np.arange(first.size)
     return one_hot(np.repeat(owners, lengths), n_regimes)
 
 
@@ -284,12 +282,10 @@ def run_em(
             scales = np.maximum(scales, max(pooled, emission.floor))
     monitor = ConvergenceMonitor(tol, max_iter, 0, name=name)
     every = max(1, max_iter // 10)
-    log_likelihoods = []
     R = regime_loss.loss_matrix(X, Y, coefs, intercepts)
     for iteration in range(max_iter + 1):
         log_b = emission.log_likelihood(R, scales)
         gamma, llf, xi = forward_backward(log_b, transition, startprob, True)
-        log_likelihoods.append(llf)
         f = em_objective(llf, coefs, penalty, alpha, transition, transition_prior)
         if iteration == 0:
             monitor.start(f)
@@ -332,5 +328,4 @@ def run_em(
         startprob=startprob,
         scales=scales,
         log_likelihood=llf,
-        log_likelihoods=log_likelihoods,
     )

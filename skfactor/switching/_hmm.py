@@ -29,6 +29,8 @@ K^2)` time. These are the F-step of the Markov latent model
 import numpy as np
 from numba import njit
 
+from ..utils._monitor import NonFiniteObjectiveError
+
 __all__ = ["forward_backward", "stationary_distribution"]
 
 
@@ -125,9 +127,10 @@ def forward_backward(log_emissions, transition, initial, transitions=False):
         emissions, transition, np.ascontiguousarray(initial, dtype=np.float64)
     )
     if not np.all(scale > 0):
-        raise FloatingPointError(
-            "forward_backward: the observations have probability zero under "
-            "the model (an impossible transition or emission)."
+        raise NonFiniteObjectiveError(
+            "forward_backward: the observations have probability zero or a "
+            "non-finite likelihood under the model (an impossible transition, "
+            "or emissions out of float64 range: rescale the data)."
         )
     gamma /= gamma.sum(axis=1, keepdims=True)
     log_likelihood = float(np.log(scale).sum() + shift.sum())
