@@ -30,7 +30,8 @@ def _regime_accuracy(model, data):
 def _regression():
     from . import SwitchingRegression
 
-    return SwitchingRegression(n_regimes=3, random_state=0)
+    # i.i.d. regimes, no time order: the mixture
+    return SwitchingRegression(n_regimes=3, latent="independent", random_state=0)
 
 
 def _classifier():
