@@ -1,6 +1,6 @@
 """SwitchingRegression and SwitchingClassifier against known truths.
 
-The three worked examples of seed 000 are reproduced with the tolerances of
+The three worked examples of Zhu et al. (2025) are reproduced with the tolerances of
 issue 3; the rest checks the estimator contract (attributes, restarts,
 determinism, warm start, errors) and the fast paths against cvxpy.
 """
@@ -22,11 +22,12 @@ from skfactor.datasets import (
 )
 from skfactor.metrics import match_regimes, regime_accuracy, regime_parameter_error
 from skfactor.switching import cvxpy_loss
+from skfactor.switching._hmm import stationary_distribution
 
 from _markov_switching import COEF, INTERCEPT, statsmodels_params, sticky_regression
 
 # ---------------------------------------------------------------------------
-# The seed's three examples
+# Zhu et al.'s three examples
 # ---------------------------------------------------------------------------
 
 
@@ -51,7 +52,7 @@ IOHMM_TRANSITIONS = np.array(
 
 
 def iohmm_data(n_samples=1000, random_state=0):
-    """The seed's IO-HMM: x = (stimulus, 1), logistic emissions, sticky chain."""
+    """Zhu et al.'s IO-HMM: x = (stimulus, 1), logistic emissions, sticky chain."""
     stimulus, y, regimes, _ = make_switching_classification(
         n_samples=n_samples,
         n_features=1,
@@ -66,7 +67,7 @@ def iohmm_data(n_samples=1000, random_state=0):
 
 
 def iohmm_signs(k, coef):
-    """The seed's sign constraints on the stimulus coefficient."""
+    """Zhu et al.'s sign constraints on the stimulus coefficient."""
     return [coef[0] <= 0] if k == 0 else [coef[0] >= 0]
 
 
@@ -79,7 +80,7 @@ def _reorder(matrix, mapping):
 
 
 def test_seed_input_output_hmm():
-    """Group penalty 0.5, sign constraints, KL smoothing: transition diagonal within 0.05."""
+    """Group penalty 0.5, sign constraints, KL smoothing: transition diagonal +-0.05."""
     X, y, regimes = iohmm_data()
     model = SwitchingClassifier(
         n_regimes=3,
@@ -87,6 +88,7 @@ def test_seed_input_output_hmm():
         constraints=iohmm_signs,
         penalty="group",
         alpha=0.5,
+        latent="smoothed",
         smoothing=2.0,
         fit_intercept=False,
         n_init=1,
@@ -136,6 +138,7 @@ def test_seed_hierarchical_forgetting_q_learning():
             constraints=forgetting_constraints,
             penalty=None,
             fit_intercept=False,
+            latent="smoothed",
             smoothing=smoothing,
             n_init=1,
             random_state=0,
@@ -175,7 +178,7 @@ def test_markov_switching_fit_labels_as_well_as_smoothing_at_the_truth():
     coef, intercept = COEF, INTERCEPT
     X, y, regimes = sticky_regression(3, stay=stay)
     model = SwitchingRegression(
-        n_regimes=3, smoothing=smoothing, n_init=5, random_state=0
+        n_regimes=3, latent="smoothed", smoothing=smoothing, n_init=5, random_state=0
     ).fit(X, y)
     fitted = regime_accuracy(regimes, model.labels_)
     # The same F-step at the true parameters.
@@ -216,7 +219,12 @@ def test_classifier_fast_path_matches_cvxpy_path():
         n_samples=200, n_features=2, n_regimes=2, transition_matrix=0.95, random_state=2
     )
     params = dict(
-        n_regimes=2, loss="logistic", smoothing=1.0, init=regimes, random_state=0
+        n_regimes=2,
+        loss="logistic",
+        latent="smoothed",
+        smoothing=1.0,
+        init=regimes,
+        random_state=0,
     )
     fast = SwitchingClassifier(**params).fit(X, y)
     slow = SwitchingClassifier(solver="cvxpy", **params).fit(X, y)
@@ -232,7 +240,9 @@ def test_callable_loss_and_penalty_match_builtins():
     def absolute(X, y, coef, intercept):
         return cp.abs(X @ coef + intercept - y)
 
-    params = dict(n_regimes=2, alpha=5.0, init=regimes, random_state=0)
+    params = dict(
+        n_regimes=2, alpha=5.0, init=regimes, latent="independent", random_state=0
+    )
     builtin = SwitchingRegression(loss="absolute", penalty="l1", **params).fit(X, y)
     custom = SwitchingRegression(loss=absolute, penalty=cp.norm1, **params).fit(X, y)
     np.testing.assert_allclose(custom.coef_, builtin.coef_, atol=1e-4)
@@ -249,9 +259,9 @@ def test_regression_attributes(smoothing):
     X, y, _, _ = make_switching_regression(
         n_samples=150, n_features=3, n_regimes=3, transition_matrix=0.9, random_state=0
     )
-    model = SwitchingRegression(n_regimes=3, smoothing=smoothing, random_state=0).fit(
-        X, y
-    )
+    model = SwitchingRegression(
+        n_regimes=3, latent="smoothed", smoothing=smoothing, random_state=0
+    ).fit(X, y)
     assert model.coef_.shape == (3, 3) and model.intercept_.shape == (3,)
     assert model.regime_proba_.shape == (150, 3)
     np.testing.assert_allclose(model.regime_proba_.sum(axis=1), 1.0)
@@ -263,7 +273,7 @@ def test_regression_attributes(smoothing):
     assert model.predict(X).shape == (150,)
     # At convergence an F-step at the fitted parameters returns the training factors.
     np.testing.assert_allclose(
-        model.predict_regime_proba(X, y), model.regime_proba_, atol=1e-3
+        model.predict_regimes(X, y), model.regime_proba_, atol=1e-3
     )
 
 
@@ -311,8 +321,16 @@ def test_gating_predicts_regimes_that_depend_on_the_features():
     logistic = SwitchingRegression(n_regimes=2, random_state=0).fit(X, y)
     prior = SwitchingRegression(n_regimes=2, gating="prior", random_state=0).fit(X, y)
     assert logistic.score(X, y) > 0.9 > prior.score(X, y)
+    # the prior of the Markov model: the stationary distribution of its chain
     np.testing.assert_allclose(
-        prior._gating_proba(X[:3]), np.tile(prior.weights_, (3, 1))
+        prior._gating_proba(X[:3]),
+        np.tile(stationary_distribution(prior.transition_matrix_), (3, 1)),
+    )
+    mixture = SwitchingRegression(
+        n_regimes=2, latent="independent", gating="prior", random_state=0
+    ).fit(X, y)
+    np.testing.assert_allclose(
+        mixture._gating_proba(X[:3]), np.tile(mixture.weights_, (3, 1))
     )
 
 
@@ -346,7 +364,9 @@ def test_dask_backend_gives_the_same_fit():
     X, y, _, _ = make_switching_regression(
         n_samples=120, n_features=2, n_regimes=3, random_state=4
     )
-    params = dict(n_regimes=3, n_init=3, smoothing=0.5, random_state=7)
+    params = dict(
+        n_regimes=3, n_init=3, latent="smoothed", smoothing=0.5, random_state=7
+    )
     reference = SwitchingRegression(**params).fit(X, y)
     with distributed.Client(
         processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None
@@ -386,7 +406,9 @@ def test_verbose_prints_the_objective(capsys):
     X, y, _, _ = make_switching_regression(
         n_samples=60, n_features=2, n_regimes=2, random_state=0
     )
-    SwitchingRegression(n_regimes=2, n_init=1, verbose=1, random_state=0).fit(X, y)
+    SwitchingRegression(
+        n_regimes=2, latent="independent", n_init=1, verbose=1, random_state=0
+    ).fit(X, y)
     out = capsys.readouterr().out
     assert "[SwitchingRegression] initialization: objective" in out
     assert "[SwitchingRegression] iteration    1: objective" in out
@@ -425,7 +447,9 @@ def test_empty_regime_is_reseeded_with_a_warning():
     with pytest.warns(
         UserWarning, match="regime 2 became empty at iteration 1; re-seeded"
     ):
-        model = SwitchingRegression(n_regimes=3, init=init, random_state=0).fit(X, y)
+        model = SwitchingRegression(
+            n_regimes=3, latent="independent", init=init, random_state=0
+        ).fit(X, y)
     assert model.regime_proba_[:, 2].sum() >= 1
 
 
@@ -558,9 +582,11 @@ def test_bad_callables_and_solver_name_the_parameter():
         n_samples=40, n_features=2, n_regimes=2, random_state=0
     )
     with pytest.raises(ValueError, match="not convex"):
-        SwitchingRegression(loss=lambda X, y, c, b: -cp.abs(X @ c - y)).fit(X, y)
+        SwitchingRegression(
+            loss=lambda X, y, c, b: -cp.abs(X @ c - y), latent="independent"
+        ).fit(X, y)
     with pytest.raises(TypeError, match="loss callable must return a cvxpy Expression"):
-        SwitchingRegression(loss=lambda X, y, c, b: y).fit(X, y)
+        SwitchingRegression(loss=lambda X, y, c, b: y, latent="independent").fit(X, y)
     with pytest.raises(ValueError, match="constraints of regime 0 are infeasible"):
         SwitchingRegression(constraints=lambda k, c: [c >= 1, c <= 0]).fit(X, y)
     with pytest.raises(
@@ -580,7 +606,9 @@ def test_predict_requires_linear_regimes():
     def first_half(X, y, coef, intercept):
         return cp.square(X[:, :2] @ coef + intercept - y)
 
-    model = SwitchingRegression(loss=first_half, n_init=1, random_state=0).fit(X, y)
+    model = SwitchingRegression(
+        loss=first_half, latent="independent", n_init=1, random_state=0
+    ).fit(X, y)
     assert model.coef_.shape == (2, 2)
     assert model.predict_regime(X, y).shape == (40,)
     with pytest.raises(ValueError, match="predict needs linear regimes"):

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skfactor.switching import _fstep, _pstep
+from skfactor.switching import _fstep
 from skfactor.switching._bcd import (
     bcd_objective,
     reseed_empty,
@@ -108,8 +108,11 @@ def test_smoothed_assignments_interpolate_between_argmin_and_constant():
     strong, _ = smoothed_assignments(R, 1e4)
     # A huge smoothing makes z nearly constant in time.
     assert np.abs(np.diff(strong, axis=0)).max() < 1e-2
+
     # Smoothing never increases the number of regime switches.
-    switches = lambda Z: np.count_nonzero(np.diff(Z.argmax(axis=1)))
+    def switches(Z):
+        return np.count_nonzero(np.diff(Z.argmax(axis=1)))
+
     mid, _ = smoothed_assignments(R, 2.0)
     assert switches(strong) <= switches(mid) <= switches(weak)
 
@@ -143,7 +146,10 @@ def test_newton_direction_solves_the_saddle_point_system():
     # plus the barrier, with one equality per sample.
     n = m * K
     H = barrier * np.eye(n)
-    idx = lambda t, k: t * K + k
+
+    def idx(t, k):
+        return t * K + k
+
     for t in range(m - 1):
         for k in range(K):
             i, j = idx(t, k), idx(t + 1, k)
@@ -187,7 +193,7 @@ def test_scaled_gradient_matches_finite_differences():
     seed=st.integers(0, 10_000),
 )
 def test_smoothed_assignments_beat_every_simple_candidate(m, K, smoothing, seed):
-    """Property: the solution is feasible and no worse than hard, uniform or random z."""
+    """Property: the solution is feasible, no worse than hard, uniform or random z."""
     rng = np.random.default_rng(seed)
     R = rng.normal(scale=3.0, size=(m, K))
     Z, converged = smoothed_assignments(R, smoothing)

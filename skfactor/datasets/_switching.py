@@ -154,13 +154,13 @@ def make_switching_regression(
     Features are standard normal, regime :math:`z_i` is drawn i.i.d. or from
     a Markov chain, and :math:`y_i = x_i^T \beta_{z_i} + b_{z_i} +
     \sigma \varepsilon_i` with standard normal :math:`\varepsilon_i`. The
-    defaults are the seed's mixture of three regressions (500 samples, 10
+    defaults are Zhu et al.'s mixture of three regressions (500 samples, 10
     features, noise 1.5). How well regimes can be told apart depends on the
     spread of the coefficients relative to the noise: even the true
     parameters assign a sample near the intersection of two regression
     hyperplanes to the wrong regime. With the default ``coef_scale=7`` the
     true parameters classify about 94% of the samples correctly, the
-    accuracy reported by the seed's notebook (0.936).
+    accuracy reported by Zhu et al.'s notebook (0.936).
 
     Parameters
     ----------
@@ -246,7 +246,7 @@ def make_switching_classification(
     \beta_{z_i} + b_{z_i})` (two classes) or softmax model
     :math:`P(y_i = c) \propto \exp(x_i^T B_{z_i, :, c} + b_{z_i, c})`. With a
     Markov chain this is an input-output hidden Markov model with logistic
-    emissions, as in the seed.
+    emissions, as in Zhu et al. (2025).
 
     Parameters
     ----------
@@ -327,7 +327,7 @@ def make_forgetting_bandit(
 ):
     r"""Choices of a forgetting Q-learning agent switching between two strategies.
 
-    The seed's hierarchical forgetting Q-learning example: an agent plays a
+    Zhu et al.'s hierarchical forgetting Q-learning example: an agent plays a
     :math:`p`-armed bandit whose arm :math:`a` pays off with probability
     ``reward_probabilities[a]``. The reward signal :math:`u(t) \in \{0\} \cup
     \{e_1, \dots, e_p\}` is :math:`e_a` when the action :math:`a` taken at

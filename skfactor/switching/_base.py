@@ -20,15 +20,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..utils.validation import check_finite_scale
 
 from ._bcd import run_bcd, initial_assignments, transition_counts_matrix
+from ._em import EMISSION_LOSSES, Emission, random_segments, run_em
 from ._fstep import fstep
 from ._gating import fit_gating, gating_proba
-from ._hmm import (
-    HMM_LOSSES,
-    emission_scale,
-    forward_backward,
-    hmm_transition_matrix,
-    stationary_distribution,
-)
+from ._hmm import forward_backward, stationary_distribution
 from ._losses import PENALTIES, RegimeLoss
 from ._pstep import CONSTRAINT_NAMES, make_pstep
 
@@ -58,13 +53,13 @@ penalty : {"l1", "l2", "group"}, callable or None, default="l2"
     "alpha": """\
 alpha : float, default={default}
     Weight :math:`\\alpha \\ge 0` of the penalty. The losses are summed (not
-    averaged) over samples, as in the seed.""",
+    averaged) over samples, as in Zhu et al. (2025).""",
     "smoothing": """\
-smoothing : float, default=0.0
-    Weight :math:`\\lambda \\ge 0` of the temporal smoothing
-    :math:`\\sum_t D_{\\mathrm{KL}}(z_t, z_{t+1})` of the latent factors;
-    the rows of ``X`` must then be in time order. ``0`` gives hard
-    assignments (each sample in the regime that fits it best). The KL
+smoothing : float, default=1.0
+    Only with ``latent="smoothed"``: weight :math:`\\lambda \\ge 0` of the
+    temporal smoothing :math:`\\sum_t D_{\\mathrm{KL}}(z_t, z_{t+1})` of the
+    latent factors; the rows of ``X`` must then be in time order. ``0``
+    gives the hard assignments of ``latent="independent"``. The KL
     term is in nats and the losses in their own units: for the squared
     loss, scale :math:`\\lambda` with the noise variance (about
     :math:`4 \\sigma^2` for sticky regimes; see the User Guide).""",
@@ -75,9 +70,12 @@ fit_intercept : bool, default=True
 gating : {"logistic", "prior"}, default="logistic"
     How :meth:`predict` weighs the regimes of unseen samples, whose target
     is unknown: a multinomial logistic regression of the training
-    assignments on the features (``"logistic"``), or the regime
-    proportions ``weights_`` (``"prior"``). With the target known, use
-    :meth:`predict_regime_proba`.""",
+    regime probabilities ``regime_proba_`` on the features
+    (``"logistic"``), or a prior that ignores the features (``"prior"``):
+    the regime proportions ``weights_``, or for ``latent="markov"`` the
+    stationary distribution of ``transition_matrix_``, where the forward
+    filter of a chain stays when no target is observed. With the target
+    known, use :meth:`predict_regimes`.""",
     "n_init": """\
 n_init : int, default={default}
     Number of runs from different initializations; the run with the
@@ -85,7 +83,9 @@ n_init : int, default={default}
     warm starting.""",
     "init": """\
 init : {"random", "kmeans"} or array-like, default="random"
-    Initial assignments: a random balanced partition of the samples, the
+    Initial assignments: a random balanced partition of the samples (for
+    ``latent="markov"``, every other restart starts instead from random
+    contiguous segments of the series, each given to a random regime), the
     k-means clusters of the standardized ``[X, y]``, or an array of shape
     (n_samples, n_regimes) (rows are normalized) or of integer regime labels
     of shape (n_samples,).""",
@@ -99,22 +99,34 @@ solver : str, default="auto"
     always uses cvxpy with that solver first. When a cvxpy solver fails,
     the other installed conic solvers are tried before an error names the
     regime and the solvers.""",
-    "decoding": """\
-decoding : {"factors", "hmm"}, default="factors"
-    How the fitted model labels the samples (``regime_proba_``,
-    ``labels_``, :meth:`predict_regime_proba`). ``"factors"``: the latent
-    factors :math:`z` of the objective above (the seed's model).
-    ``"hmm"``: the exact posterior marginals of a hidden Markov model whose
-    regimes are the fitted ones, with emission likelihoods
-    :math:`\\exp(-g / \\tau)` (``emission_scale_``: :math:`2\\hat\\sigma^2`
-    for the squared loss, the mean absolute residual for the absolute loss,
-    1 for the logistic and multinomial losses, which are log-likelihoods)
-    and the transition matrix of the factors' labels
-    (``transition_matrix_``), by forward-backward in :math:`O(m K^2)`. The
-    rows of ``X`` must be in time order. The posterior labels the most
-    samples correctly when the model holds; the KL smoothing of the factors
-    is a convex surrogate of it (see the :ref:`User Guide <switching>`).
-    Needs ``loss`` in {"squared", "absolute", "logistic", "multinomial"}.""",
+    "latent": """\
+latent : {"independent", "smoothed", "markov"}, default="markov"
+    Model of the latent regimes. ``"independent"``: a mixture, each sample
+    in the regime that fits it best (hard assignments, the relaxed problem
+    above without the KL term). ``"smoothed"``: the KL smoothing of the
+    latent factors above with strength ``smoothing`` (rows in time order).
+    ``"markov"``: a hidden Markov chain of regimes fitted by EM (rows in
+    time order); the losses are read as negative log-likelihoods (Gaussian
+    noise for ``"squared"``, Laplace for ``"absolute"``, the GLM likelihood
+    for ``"logistic"`` and ``"multinomial"``) and the fit maximizes the
+    penalized likelihood
+
+    .. math::
+
+        \\log p(y_{1:m} \\mid x_{1:m}) - \\alpha \\sum_k P(\\beta_k)
+            + c \\sum_{ij} \\log P_{ij},
+
+    the sum over all regime paths, exactly, by forward-backward. The default:
+    it is the exact posterior of a model that nests the mixture (a chain
+    whose rows are equal) and it labels Markov-switching data best (see the
+    :ref:`User Guide <switching>`). Needs a built-in loss other than
+    ``"huber"``.""",
+    "transition_prior": """\
+transition_prior : float or None, default=None
+    Only with ``latent="markov"``: pseudo-count :math:`c > 0` added to every
+    expected transition count (a symmetric Dirichlet prior on each row of
+    the transition matrix, MAP estimate); None gives the maximum-likelihood
+    transition matrix.""",
     "warm_start": """\
 warm_start : bool, default=False
     Start from the parameters of the previous call to :meth:`fit` (one
@@ -126,29 +138,32 @@ coef_ : ndarray of shape (n_regimes, ...)
 intercept_ : ndarray of shape (n_regimes, ...)
     Intercept of each regime (zeros when ``fit_intercept=False``).
 regime_proba_ : ndarray of shape (n_samples, n_regimes)
-    Latent factors :math:`z` of the training samples (one-hot without
-    smoothing).
+    Latent factors :math:`z` of the training samples (one-hot for
+    ``latent="independent"``; the posterior marginals :math:`p(s_t = k
+    \\mid y_{1:m})` for ``latent="markov"``).
 labels_ : ndarray of shape (n_samples,)
     Most likely regime of each training sample.
 weights_ : ndarray of shape (n_regimes,)
     Regime proportions, the mean of ``regime_proba_``.
 transition_matrix_ : ndarray of shape (n_regimes, n_regimes)
-    Transition frequencies between consecutive training ``labels_`` (rows
-    sum to one; uniform for a regime never followed by a sample). With
-    ``decoding="hmm"``, the transition matrix of the hidden Markov model:
-    the frequencies between the labels of the latent factors with one
-    count added to every cell, so that no transition is impossible.
-emission_scale_ : float
-    Only with ``decoding="hmm"``: the scale :math:`\\tau` of the emission
-    likelihoods :math:`\\exp(-g / \\tau)`.
+    ``[i, j]`` is :math:`P(s_t = j \\mid s_{t-1} = i)` (rows sum to one):
+    the fitted chain for ``latent="markov"``, otherwise the transition
+    frequencies between consecutive training ``labels_`` (uniform for a
+    regime never followed by a sample).
+startprob_ : ndarray of shape (n_regimes,)
+    Only for ``latent="markov"``: fitted distribution of the first regime.
+log_likelihood_ : float
+    Only for ``latent="markov"``: log-likelihood of the training data at
+    the fit (without the penalties).
 gating_coef_ : ndarray of shape (n_features, n_regimes)
     Coefficients of the gating model (zeros for ``gating="prior"``).
 gating_intercept_ : ndarray of shape (n_regimes,)
-    Intercepts of the gating model (log of ``weights_`` for
+    Intercepts of the gating model (log of the prior for
     ``gating="prior"``).
 objective_ : ndarray of shape (`n_iter_` + 1,)
     Objective after initialization and after each iteration of the kept
-    run (nonincreasing, except after re-seeding an empty regime).
+    run (nonincreasing, except after re-seeding an empty regime); for
+    ``latent="markov"`` the penalized negative log-likelihood.
 n_iter_ : int
     Number of iterations of the kept run.
 converged_ : bool
@@ -168,7 +183,8 @@ COMMON_CONSTRAINTS = {
     "smoothing": [Interval(Real, 0, None, closed="left")],
     "fit_intercept": ["boolean"],
     "gating": [StrOptions({"logistic", "prior"})],
-    "decoding": [StrOptions({"factors", "hmm"})],
+    "latent": [StrOptions({"independent", "smoothed", "markov"})],
+    "transition_prior": [None, Interval(Real, 0, None, closed="neither")],
     "n_init": [Interval(Integral, 1, None, closed="left")],
     "init": [StrOptions({"random", "kmeans"}), "array-like"],
     "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -181,8 +197,10 @@ COMMON_CONSTRAINTS = {
 }
 
 
-def _single_run(X, Y, regime_loss, settings, seed, kmeans_features, name, warm):
-    """One BCD run (module level so that joblib can send it to a worker)."""
+def _single_run(
+    X, Y, regime_loss, settings, seed, kmeans_features, name, warm, run_index=0
+):
+    """One BCD or EM run (module level so that joblib can send it to a worker)."""
     pstep = make_pstep(
         X,
         Y,
@@ -194,8 +212,8 @@ def _single_run(X, Y, regime_loss, settings, seed, kmeans_features, name, warm):
         constraints=settings["constraints"],
         solver=settings["solver"],
     )
+    markov = settings["latent"] == "markov"
     common = dict(
-        smoothing=settings["smoothing"],
         penalty=settings["penalty"],
         alpha=settings["alpha"],
         max_iter=settings["max_iter"],
@@ -203,9 +221,19 @@ def _single_run(X, Y, regime_loss, settings, seed, kmeans_features, name, warm):
         verbose=settings["verbose"],
         name=name,
     )
+    if markov:
+        run = run_em
+        common["emission"] = settings["emission"]
+        common["transition_prior"] = settings["transition_prior"]
+    else:
+        run = run_bcd
+        smoothed = settings["latent"] == "smoothed"
+        common["smoothing"] = settings["smoothing"] if smoothed else 0.0
     if warm is not None:
-        coefs0, intercepts0 = warm
-        return run_bcd(
+        coefs0, intercepts0, chain0 = warm
+        if markov:
+            common["chain0"] = chain0
+        return run(
             X,
             Y,
             regime_loss,
@@ -216,10 +244,17 @@ def _single_run(X, Y, regime_loss, settings, seed, kmeans_features, name, warm):
             **common,
         )
     rng = np.random.RandomState(seed)
-    Z0 = initial_assignments(
-        settings["init"], settings["n_regimes"], rng, kmeans_features
-    )
-    return run_bcd(X, Y, regime_loss, pstep, Z0, **common)
+    random_init = isinstance(settings["init"], str) and settings["init"] == "random"
+    if markov and random_init and run_index % 2 == 0:
+        # Even runs start from contiguous segments (distinct regimes on
+        # sticky data), odd ones from a random partition (no bias towards
+        # sticky chains): restarts explore both kinds of optima.
+        Z0 = random_segments(X.shape[0], settings["n_regimes"], rng)
+    else:
+        Z0 = initial_assignments(
+            settings["init"], settings["n_regimes"], rng, kmeans_features
+        )
+    return run(X, Y, regime_loss, pstep, Z0, **common)
 
 
 class _BaseSwitching(BaseEstimator):
@@ -296,13 +331,7 @@ class _BaseSwitching(BaseEstimator):
                 UserWarning,
             )
         regime_loss = self._regime_loss(n, Y)
-        hmm_loss = not callable(self.loss) and self.loss in HMM_LOSSES
-        if self.decoding == "hmm" and not hmm_loss:
-            raise ValueError(
-                f"decoding='hmm' needs a loss that is a negative log-likelihood up "
-                f"to a scale, one of {list(HMM_LOSSES)}; got loss={self.loss!r}. Use "
-                "decoding='factors'."
-            )
+        markov = self.latent == "markov"
         settings = dict(
             n_regimes=K,
             fit_intercept=self.fit_intercept,
@@ -310,7 +339,10 @@ class _BaseSwitching(BaseEstimator):
             penalty=self.penalty,
             constraints=self.constraints,
             solver=solver,
+            latent=self.latent,
             smoothing=self.smoothing,
+            transition_prior=self.transition_prior,
+            emission=self._emission(Y) if markov else None,
             max_iter=self.max_iter,
             tol=self.tol,
             verbose=self.verbose,
@@ -322,8 +354,12 @@ class _BaseSwitching(BaseEstimator):
             and hasattr(self, "coef_")
             and self.coef_.shape == (K, *regime_loss.coef_shape)
             and self.intercept_.shape == (K, *regime_loss.intercept_shape)
+            and (not markov or hasattr(self, "startprob_"))
         ):
-            warm = (list(self.coef_), list(self.intercept_))
+            chain = None
+            if markov:
+                chain = (self.transition_matrix_, self.startprob_, self._scales())
+            warm = (list(self.coef_), list(self.intercept_), chain)
         fixed_init = not isinstance(self.init, str)
         n_runs = 1 if (warm is not None or fixed_init) else self.n_init
         rng = check_random_state(self.random_state)
@@ -346,6 +382,7 @@ class _BaseSwitching(BaseEstimator):
                     kmeans_features,
                     name if n_runs == 1 else f"{name} (init {i + 1}/{n_runs})",
                     warm,
+                    i,
                 )
                 for i, seed in enumerate(seeds)
             )
@@ -363,12 +400,8 @@ class _BaseSwitching(BaseEstimator):
         self.intercept_ = np.stack(
             [np.asarray(b, dtype=float) for b in result.intercepts]
         )
-        if self.decoding == "hmm":
-            R = regime_loss.loss_matrix(X, Y, result.coefs, result.intercepts)
-            n_outputs = Y.shape[1] if self._multi_output and Y.ndim == 2 else 1
-            self.emission_scale_ = emission_scale(self.loss, R, Z, n_outputs)
-            self.transition_matrix_ = hmm_transition_matrix(np.argmax(Z, axis=1), K)
-            Z = self._hmm_posterior(R)
+        if markov:
+            self._store_chain(result, Y)
         else:
             self.transition_matrix_ = transition_counts_matrix(np.argmax(Z, axis=1), K)
         self.regime_proba_ = Z
@@ -381,18 +414,90 @@ class _BaseSwitching(BaseEstimator):
             with threadpool_limits(limits=1, user_api="blas"):
                 self.gating_coef_, self.gating_intercept_ = fit_gating(X, Z)
         else:
+            # Without targets the forward filter of the chain stays at its
+            # stationary distribution; the mixture's prior is its weights.
+            prior = (
+                stationary_distribution(self.transition_matrix_)
+                if markov
+                else self.weights_
+            )
             tiny = np.finfo(float).tiny
             self.gating_coef_ = np.zeros((n, K))
-            self.gating_intercept_ = np.log(np.maximum(self.weights_, tiny))
+            self.gating_intercept_ = np.log(np.maximum(prior, tiny))
         return self
 
     # --- prediction ------------------------------------------------------------
 
-    def _hmm_posterior(self, R):
-        """Posterior marginals of the fitted HMM given the loss matrix R."""
+    def _emission(self, Y):
+        """The emission model of ``latent="markov"``, after checking the loss."""
+        # A callable loss of the classifier is a negative log-likelihood by
+        # its contract; one of the regression has no known noise model.
+        nll_callable = callable(self.loss) and not self._multi_output
+        if not nll_callable and (
+            callable(self.loss) or self.loss not in EMISSION_LOSSES
+        ):
+            loss = "a callable" if callable(self.loss) else repr(self.loss)
+            raise ValueError(
+                f"latent='markov' reads the loss as a negative log-likelihood and "
+                f"needs loss in {list(EMISSION_LOSSES)}; got loss={loss}. Use "
+                "latent='smoothed' or latent='independent' with this loss."
+            )
+        n_outputs = Y.shape[1] if self._multi_output and Y.ndim == 2 else 1
+        floor = 0.0
+        if self.loss in ("squared", "absolute"):
+            spread = np.ptp(Y.reshape(Y.shape[0], -1), axis=0)
+            if np.all(spread == 0):
+                raise ValueError(
+                    "latent='markov' with a regression loss needs a target that "
+                    "varies: y is constant, so the noise variance of the fit is "
+                    "0 and the likelihood is unbounded."
+                )
+            with np.errstate(over="ignore", under="ignore"):
+                scale = float(np.mean(np.var(Y.reshape(Y.shape[0], -1), axis=0)))
+            if not (np.isfinite(scale) and scale > 0):
+                raise ValueError(
+                    "latent='markov' models the noise variance of y, but the "
+                    f"variance of y is {scale} in float64 (y ranges over "
+                    f"{float(np.max(spread)):.3g}): rescale y."
+                )
+            if self.loss == "absolute":
+                scale = np.sqrt(scale)
+            floor = 1e-8 * scale
+        return Emission(
+            "nll" if nll_callable else self.loss,
+            n_outputs=n_outputs,
+            switching=getattr(self, "switching_variance", True),
+            floor=floor,
+        )
+
+    def _store_chain(self, result, Y):
+        """Fitted attributes of the Markov chain and the emission scales."""
+        self.transition_matrix_ = result.transition
+        self.startprob_ = result.startprob
+        self.log_likelihood_ = float(result.log_likelihood)
+        if self.loss == "squared":
+            self.noise_variance_ = np.asarray(result.scales, dtype=float)
+        elif self.loss == "absolute":
+            # Laplace of scale b: variance 2 b^2
+            self.noise_variance_ = 2.0 * np.asarray(result.scales, dtype=float) ** 2
+
+    def _scales(self):
+        """Emission scales (variance or Laplace scale) from ``noise_variance_``."""
+        if self.loss == "squared":
+            return self.noise_variance_
+        if self.loss == "absolute":
+            return np.sqrt(self.noise_variance_ / 2.0)
+        return np.ones(self.n_regimes)
+
+    def _markov_posterior(self, R, Y):
+        """Smoothed marginals of a new series under the fitted chain."""
+        emission = Emission(
+            self.loss if isinstance(self.loss, str) else "nll",
+            n_outputs=Y.shape[1] if self._multi_output and Y.ndim == 2 else 1,
+        )
+        log_b = emission.log_likelihood(R, self._scales())
         P = self.transition_matrix_
-        log_emissions = -R / self.emission_scale_
-        return forward_backward(log_emissions, P, stationary_distribution(P))[0]
+        return forward_backward(log_b, P, stationary_distribution(P))[0]
 
     def _gating_proba(self, X):
         return gating_proba(X, self.gating_coef_, self.gating_intercept_)
@@ -408,15 +513,17 @@ class _BaseSwitching(BaseEstimator):
             multi_output=self._multi_output,
             y_numeric=self._multi_output,
         )
-        self._check_scale(X, y if self._multi_output else None, "predict_regime_proba")
+        self._check_scale(X, y if self._multi_output else None, "predict_regimes")
         return X, self._encode_y(y, fitting=False)
 
-    def predict_regime_proba(self, X, y):
-        """Regime posteriors of labelled samples: an F-step at the fitted parameters.
+    def predict_regimes(self, X, y):
+        """Regime probabilities of a labelled series at the fitted parameters.
 
-        With ``smoothing > 0`` the rows are taken in time order and smoothed
-        as in :meth:`fit`; with ``decoding="hmm"`` they are the posterior
-        marginals of the fitted hidden Markov model (rows in time order).
+        ``latent="markov"``: the smoothed marginals :math:`p(s_t = k \\mid
+        y_{1:m})` of the fitted chain for a new series (rows in time order)
+        starting from the stationary distribution, by forward-backward.
+        ``"smoothed"``: the F-step of :meth:`fit` (rows in time order).
+        ``"independent"``: the one-hot regime of smallest loss.
 
         Parameters
         ----------
@@ -431,9 +538,9 @@ class _BaseSwitching(BaseEstimator):
         X, Y = self._validate_Xy(X, y)
         regime_loss = self._fitted_regime_loss()
         R = regime_loss.loss_matrix(X, Y, list(self.coef_), list(self.intercept_))
-        if self.decoding == "hmm":
-            return self._hmm_posterior(R)
-        return fstep(R, self.smoothing)
+        if self.latent == "markov":
+            return self._markov_posterior(R, Y)
+        return fstep(R, self.smoothing if self.latent == "smoothed" else 0.0)
 
     def predict_regime(self, X, y):
         """Most likely regime of labelled samples.
@@ -447,4 +554,4 @@ class _BaseSwitching(BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        return np.argmax(self.predict_regime_proba(X, y), axis=1)
+        return np.argmax(self.predict_regimes(X, y), axis=1)

@@ -1,4 +1,4 @@
-r"""Block coordinate descent on the relaxed problem (2) of seed 000.
+r"""Block coordinate descent on the relaxed problem (2) of Zhu et al. (2025).
 
 The full objective, in the regime parameters :math:`\theta_k = (\beta_k,
 b_k)` and the latent factors :math:`z_i \in \Delta_K`, is

@@ -21,7 +21,7 @@ class SwitchingClassifier(ClassifierMixin, _BaseSwitching):
     latent factor :math:`z_i` on the probability simplex, and regime
     :math:`k` is a linear classifier with parameters :math:`\theta_k =
     (\beta_k, b_k)`. The fit solves the relaxed discrete latent factor
-    problem of Zhu et al. (seed 000) with the negative log-likelihood of a
+    problem of Zhu et al. (2025) with the negative log-likelihood of a
     softmax model as loss, a penalty and an optional temporal smoothing of
     the latent factors (an input-output hidden Markov model when the rows
     are a time series):
@@ -38,8 +38,17 @@ class SwitchingClassifier(ClassifierMixin, _BaseSwitching):
     \mathcal{C}_k`, by block coordinate descent (P-step: weighted logistic
     regressions by L-BFGS, or cvxpy with constraints or non-smooth
     penalties; F-step: smallest loss, or a linear-time barrier method with
-    smoothing). ``n_init`` restarts keep the best objective. Read more in
-    the :ref:`User Guide <switching>`.
+    smoothing). ``n_init`` restarts keep the best objective. That is
+    ``latent="smoothed"`` (``"independent"``: :math:`\lambda = 0`).
+
+    With ``latent="markov"`` (the default) the regimes form a hidden Markov
+    chain and the classifiers are its emissions (a GLM-HMM, or
+    input-output HMM): the fit maximizes the penalized likelihood
+    :math:`\log p(y \mid X) - \alpha \sum_k P(\beta_k)` by EM, which is
+    block coordinate descent on the free energy (exact posterior by
+    forward-backward, then the same weighted classifiers with the posterior
+    as weights, and the chain in closed form). Read more in the
+    :ref:`User Guide <switching>`.
 
     Parameters
     ----------
@@ -62,10 +71,11 @@ class SwitchingClassifier(ClassifierMixin, _BaseSwitching):
     {{constraints}}
     {{penalty}}
     {{alpha=1.0}}
+    {{latent}}
     {{smoothing}}
+    {{transition_prior}}
     {{fit_intercept}}
     {{gating}}
-    {{decoding}}
     {{n_init=4}}
     {{init}}
     {{max_iter=100}}
@@ -97,12 +107,20 @@ class SwitchingClassifier(ClassifierMixin, _BaseSwitching):
     samples it predicts best, including by their label; the gating model
     then carries part of the prediction. Latent regimes are identifiable
     from classification data mostly through temporal smoothing and
-    constraints, as in the seed's examples.
+    constraints, as in Zhu et al.'s examples.
 
     References
     ----------
     H. Zhu, S. Yan, J. Hoffmann and J. Boedecker, "Multi-convex programming
     for discrete latent factor models prototyping", 2025.
+
+    R. M. Neal and G. E. Hinton, "A view of the EM algorithm that justifies
+    incremental, sparse, and other variants", Learning in Graphical Models,
+    1998.
+
+    Z. C. Ashwood, N. A. Roy, I. R. Stone et al., "Mice alternate between
+    discrete strategies during perceptual decision-making", Nature
+    Neuroscience, 2022.
 
     Examples
     --------
@@ -111,7 +129,7 @@ class SwitchingClassifier(ClassifierMixin, _BaseSwitching):
     >>> X, y, regimes, coef = make_switching_classification(
     ...     n_samples=400, n_features=2, n_regimes=2, transition_matrix=0.98,
     ...     random_state=0)
-    >>> model = SwitchingClassifier(n_regimes=2, loss="logistic", smoothing=2.0,
+    >>> model = SwitchingClassifier(n_regimes=2, loss="logistic",
     ...                             random_state=0).fit(X, y)
     >>> model.coef_.shape
     (2, 2)
@@ -133,10 +151,11 @@ class SwitchingClassifier(ClassifierMixin, _BaseSwitching):
         constraints=None,
         penalty="l2",
         alpha=1.0,
-        smoothing=0.0,
+        latent="markov",
+        smoothing=1.0,
+        transition_prior=None,
         fit_intercept=True,
         gating="logistic",
-        decoding="factors",
         n_init=4,
         init="random",
         max_iter=100,
@@ -152,10 +171,11 @@ class SwitchingClassifier(ClassifierMixin, _BaseSwitching):
         self.constraints = constraints
         self.penalty = penalty
         self.alpha = alpha
+        self.latent = latent
         self.smoothing = smoothing
+        self.transition_prior = transition_prior
         self.fit_intercept = fit_intercept
         self.gating = gating
-        self.decoding = decoding
         self.n_init = n_init
         self.init = init
         self.max_iter = max_iter

@@ -1,7 +1,7 @@
 r"""F-step of the block coordinate descent: latent factors given the losses.
 
 Given the loss matrix :math:`R \in \mathbf{R}^{m \times K}` (``R[i, k]`` is
-the loss of sample ``i`` under regime ``k``), the F-problem of seed 000 is
+the loss of sample ``i`` under regime ``k``), the F-problem of Zhu et al. (2025) is
 
 .. math::
 

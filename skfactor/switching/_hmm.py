@@ -1,46 +1,37 @@
-r"""Hidden Markov model read-out of fitted regimes (``decoding="hmm"``).
+r"""Scaled forward-backward recursions of a hidden Markov model.
 
-The seed's F-step couples the latent factors of consecutive samples by a KL
-penalty; it is not the posterior of any probabilistic model. Given fitted
-regimes, the per-sample losses :math:`\ell_{tk}` define emission
-likelihoods :math:`p(y_t \mid x_t, k) \propto \exp(-\ell_{tk} / \tau)` when
-the loss is a negative log-likelihood up to the scale :math:`\tau`
-(:func:`emission_scale`), and with a transition matrix :math:`P` and an
-initial distribution :math:`\pi` the exact posterior marginals
+With emission likelihoods :math:`b_t(k) = p(y_t \mid x_t, s_t = k)`, a
+transition matrix :math:`P_{ij} = p(s_t = j \mid s_{t-1} = i)` and an
+initial distribution :math:`\pi`, the posterior marginals and pairwise
+marginals
 
 .. math::
 
     \gamma_{tk} = p(s_t = k \mid y_{1:m}) =
-        \frac{\alpha_t(k)\, \beta_t(k)}{\sum_j \alpha_t(j)\, \beta_t(j)}
+        \frac{\alpha_t(k)\, \beta_t(k)}{\sum_j \alpha_t(j)\, \beta_t(j)},
+    \qquad
+    \xi_t(i, j) = p(s_{t-1} = i, s_t = j \mid y_{1:m}) =
+        \frac{\alpha_{t-1}(i) P_{ij} b_t(j) \beta_t(j)}{c_t},
 
 follow from the forward-backward recursions (Rabiner, 1989)
 
 .. math::
 
-    \alpha_t(k) \propto b_t(k) \sum_j \alpha_{t-1}(j) P_{jk}, \qquad
-    \beta_t(j) \propto \sum_k P_{jk}\, b_{t+1}(k)\, \beta_{t+1}(k),
+    \alpha_t(k) = \frac{b_t(k)}{c_t} \sum_j \alpha_{t-1}(j) P_{jk}, \qquad
+    \beta_t(j) = \frac{1}{c_{t+1}} \sum_k P_{jk}\, b_{t+1}(k)\, \beta_{t+1}(k),
 
-with :math:`b_t(k) = \exp(-\ell_{tk} / \tau)`, each step normalized
-(scaled recursions), in :math:`O(m K^2)` time. The posterior marginals
-maximize the expected number of correctly labelled samples given the
-parameters, which is what statsmodels' ``MarkovRegression`` reports.
+normalized at each step by :math:`c_t` (scaled recursions), so that the
+log-likelihood is :math:`\log p(y_{1:m}) = \sum_t \log c_t`; :math:`O(m
+K^2)` time. These are the F-step of the Markov latent model
+(:mod:`._em`).
 """
 
 import numpy as np
 from numba import njit
 
-from ._bcd import transition_counts
+from ..utils._monitor import NonFiniteObjectiveError
 
-__all__ = [
-    "emission_scale",
-    "forward_backward",
-    "hmm_transition_matrix",
-    "stationary_distribution",
-]
-
-# Losses that are negative log-likelihoods up to a scale (Gaussian, Laplace)
-# or exactly (Bernoulli, categorical).
-HMM_LOSSES = ("squared", "absolute", "logistic", "multinomial")
+__all__ = ["forward_backward", "stationary_distribution"]
 
 
 @njit(cache=True)
@@ -75,10 +66,22 @@ def _forward_backward(emissions, transition, initial):  # pragma: no cover - num
             for k in range(K):
                 s += transition[j, k] * emissions[t + 1, k] * beta[t + 1, k]
             beta[t, j] = s / scale[t + 1]
-    return alpha * beta, scale
+    return alpha * beta, scale, alpha, beta
 
 
-def forward_backward(log_emissions, transition, initial):
+@njit(cache=True)
+def _transition_sums(emissions, transition, alpha, beta, scale):  # pragma: no cover
+    m, K = emissions.shape
+    xi = np.zeros((K, K))
+    for t in range(1, m):
+        for j in range(K):
+            b = emissions[t, j] * beta[t, j] / scale[t]
+            for i in range(K):
+                xi[i, j] += alpha[t - 1, i] * transition[i, j] * b
+    return xi
+
+
+def forward_backward(log_emissions, transition, initial, transitions=False):
     r"""Posterior marginals of a hidden Markov model and its log-likelihood.
 
     Parameters
@@ -88,9 +91,12 @@ def forward_backward(log_emissions, transition, initial):
         is shifted by its maximum before exponentiating, and the shift is
         added back to the log-likelihood).
     transition : ndarray of shape (n_states, n_states)
-        Row-stochastic transition matrix :math:`P` with positive entries.
+        Row-stochastic transition matrix :math:`P`.
     initial : ndarray of shape (n_states,)
-        Distribution :math:`\pi` of the first state, positive entries.
+        Distribution :math:`\pi` of the first state.
+    transitions : bool, default=False
+        Also return the expected transition counts :math:`\sum_{t>1}
+        \xi_t(i, j)`.
 
     Returns
     -------
@@ -99,6 +105,9 @@ def forward_backward(log_emissions, transition, initial):
     log_likelihood : float
         :math:`\log \sum_{s} \pi_{s_1} b_1(s_1) \prod_{t>1} P_{s_{t-1} s_t}
         b_t(s_t)`.
+    expected_transitions : ndarray of shape (n_states, n_states)
+        Only with ``transitions=True``: :math:`\sum_{t=2}^m p(s_{t-1} = i,
+        s_t = j \mid y_{1:m})` at ``[i, j]``.
 
     Examples
     --------
@@ -112,74 +121,23 @@ def forward_backward(log_emissions, transition, initial):
     """
     log_emissions = np.asarray(log_emissions, dtype=np.float64)
     shift = log_emissions.max(axis=1, keepdims=True)
-    emissions = np.exp(log_emissions - shift)
-    gamma, scale = _forward_backward(
-        np.ascontiguousarray(emissions),
-        np.ascontiguousarray(transition, dtype=np.float64),
-        np.ascontiguousarray(initial, dtype=np.float64),
+    emissions = np.ascontiguousarray(np.exp(log_emissions - shift))
+    transition = np.ascontiguousarray(transition, dtype=np.float64)
+    gamma, scale, alpha, beta = _forward_backward(
+        emissions, transition, np.ascontiguousarray(initial, dtype=np.float64)
     )
+    if not np.all(scale > 0):
+        raise NonFiniteObjectiveError(
+            "forward_backward: the observations have probability zero or a "
+            "non-finite likelihood under the model (an impossible transition, "
+            "or emissions out of float64 range: rescale the data)."
+        )
     gamma /= gamma.sum(axis=1, keepdims=True)
-    return gamma, float(np.log(scale).sum() + shift.sum())
-
-
-def emission_scale(loss, loss_matrix, weights, n_outputs=1):
-    r"""Scale :math:`\tau` making :math:`\ell / \tau` a negative log-likelihood.
-
-    - ``"squared"``: Gaussian noise, :math:`\ell = \|u\|^2 = 2\sigma^2
-      \times` NLL up to a constant, so :math:`\tau = 2\hat\sigma^2` with
-      :math:`\hat\sigma^2 = \sum_{tk} w_{tk} \ell_{tk} / (m q)` (``q``
-      outputs), the maximum-likelihood variance given the weights;
-    - ``"absolute"``: Laplace noise, :math:`\tau = \hat b = \sum_{tk} w_{tk}
-      \ell_{tk} / (m q)`;
-    - ``"logistic"``, ``"multinomial"``: the loss is the NLL, :math:`\tau =
-      1`.
-
-    Parameters
-    ----------
-    loss : str
-        One of ``HMM_LOSSES``.
-    loss_matrix : ndarray of shape (n_samples, n_regimes)
-    weights : ndarray of shape (n_samples, n_regimes)
-        Regime weights of the samples (rows on the simplex).
-    n_outputs : int, default=1
-
-    Returns
-    -------
-    float
-        Positive, and at least ``eps * max(loss_matrix)`` so that the
-        scaled losses stay finite for a (near-)perfect fit.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> emission_scale("squared", np.array([[1.0, 9.0]]), np.array([[1.0, 0.0]]))
-    2.0
-    """
-    if loss in ("logistic", "multinomial"):
-        return 1.0
-    mean = float(np.sum(weights * loss_matrix)) / (loss_matrix.shape[0] * n_outputs)
-    tau = 2.0 * mean if loss == "squared" else mean
-    # a (near-)perfect fit: floored so that loss / tau stays finite
-    floor = np.finfo(float).eps * float(np.max(loss_matrix, initial=0.0))
-    return max(tau, floor, np.finfo(float).tiny)
-
-
-def hmm_transition_matrix(labels, n_regimes, prior_count=1.0):
-    """Transition matrix of a label sequence with ``prior_count`` added per cell.
-
-    The added count (a symmetric Dirichlet prior) keeps every transition
-    possible, so that the hidden Markov model can still explain a switch the
-    training labels never showed.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> hmm_transition_matrix(np.array([0, 0, 0, 1]), 2, prior_count=1.0)
-    array([[0.6, 0.4],
-           [0.5, 0.5]])
-    """
-    counts = transition_counts(labels, n_regimes) + prior_count
-    return counts / counts.sum(axis=1, keepdims=True)
+    log_likelihood = float(np.log(scale).sum() + shift.sum())
+    if not transitions:
+        return gamma, log_likelihood
+    xi = _transition_sums(emissions, transition, alpha, beta, scale)
+    return gamma, log_likelihood, xi
 
 
 def stationary_distribution(transition):

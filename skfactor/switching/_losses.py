@@ -8,7 +8,7 @@ checks that the two agree. The losses act on the linear predictor
 loss (real values for regression, 0/1 for ``"logistic"``, one-hot or soft
 class probabilities for ``"multinomial"``).
 
-Conventions (they follow the poster of seed 000):
+Conventions (they follow the poster of Zhu et al. (2025)):
 
 - ``squared``: :math:`\\|u - y\\|_2^2` (Frobenius for vector targets);
 - ``absolute``: :math:`\\|u - y\\|_1`;
@@ -220,7 +220,7 @@ def cvxpy_loss(func=None, *, coef_shape=None, intercept_shape=()):
     (``(n_features,)``, or ``(n_features, n_outputs)`` for a 2-D regression
     target) and a scalar intercept. Decorate the callable to declare other
     shapes, e.g. when the coefficients are shared across the rows of a
-    per-sample design matrix flattened into ``X`` (the seed's Q-learning
+    per-sample design matrix flattened into ``X`` (Zhu et al.'s Q-learning
     model). The function gets the attributes ``coef_shape`` and
     ``intercept_shape`` and is returned unchanged otherwise.
 

@@ -1,7 +1,7 @@
 r"""P-step of the block coordinate descent: regime parameters given the weights.
 
 Given latent factors :math:`Z` (``Z[i, k]`` is the weight of sample ``i`` in
-regime ``k``), the P-problem of seed 000 plus the parameter penalty separates
+regime ``k``), the P-problem of Zhu et al. (2025) plus the parameter penalty separates
 over regimes into :math:`K` independent weighted fits
 
 .. math::
@@ -494,9 +494,11 @@ class CvxpyPStep:
     def solve(self, Z, coefs, intercepts, active):
         self.inaccurate = []
         for k in np.flatnonzero(active):
-            # Negligible weights (from smoothing) only hurt the conditioning.
+            # Negligible weights (from smoothing or posteriors) only hurt the
+            # conditioning; negligible relative to the largest, since the
+            # Markov model scales the weights by the inverse noise variance.
             w = np.ascontiguousarray(Z[:, k])
-            self.weights[k].value = np.where(w < 1e-9, 0.0, w)
+            self.weights[k].value = np.where(w < 1e-9 * w.max(), 0.0, w)
             self._solve_one(k)
             coefs[k] = np.asarray(self.coef_vars[k].value, dtype=float)
             if self.fit_intercept:

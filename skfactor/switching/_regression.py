@@ -19,8 +19,8 @@ class SwitchingRegression(RegressorMixin, _BaseSwitching):
     Each sample :math:`i` belongs to one of :math:`K` regimes through a
     latent factor :math:`z_i` on the probability simplex, and regime
     :math:`k` is a linear model :math:`y \approx x^T \beta_k + b_k`. The fit
-    solves the relaxed discrete latent factor problem of Zhu et al. (seed
-    000) plus a penalty and an optional temporal smoothing of the latent
+    solves the relaxed discrete latent factor problem of Zhu et al.
+    (2025) plus a penalty and an optional temporal smoothing of the latent
     factors:
 
     .. math::
@@ -37,7 +37,18 @@ class SwitchingRegression(RegressorMixin, _BaseSwitching):
     F-step assigns samples to regimes (exactly, by a smallest-loss rule
     without smoothing; by a linear-time barrier method with smoothing). The
     problem is not jointly convex: ``n_init`` restarts keep the best
-    objective. Read more in the :ref:`User Guide <switching>`.
+    objective. That is ``latent="smoothed"`` (``"independent"``:
+    :math:`\lambda = 0`).
+
+    With ``latent="markov"`` (the default) the regimes form a hidden Markov
+    chain with transition matrix :math:`P` and Gaussian (squared loss) or
+    Laplace (absolute loss) noise, and the fit maximizes the penalized
+    likelihood :math:`\log p(y \mid X) - \alpha \sum_k P(\beta_k)` by EM,
+    which is block coordinate descent on the free energy: exact posterior
+    by forward-backward (F-step), the same weighted regressions with the
+    posterior over the noise variance as weights, the variances and the
+    chain in closed form (P-step). Read more in the :ref:`User Guide
+    <switching>`.
 
     Parameters
     ----------
@@ -64,10 +75,15 @@ class SwitchingRegression(RegressorMixin, _BaseSwitching):
     {{constraints}}
     {{penalty}}
     {{alpha=0.0}}
+    {{latent}}
     {{smoothing}}
+    {{transition_prior}}
+    switching_variance : bool, default=True
+        Only with ``latent="markov"`` and the squared or absolute loss:
+        whether each regime has its own noise variance (``noise_variance_``)
+        or all share one.
     {{fit_intercept}}
     {{gating}}
-    {{decoding}}
     {{n_init=10}}
     {{init}}
     {{max_iter=100}}
@@ -98,6 +114,13 @@ class SwitchingRegression(RegressorMixin, _BaseSwitching):
     H. Zhu, S. Yan, J. Hoffmann and J. Boedecker, "Multi-convex programming
     for discrete latent factor models prototyping", 2025.
 
+    R. M. Neal and G. E. Hinton, "A view of the EM algorithm that justifies
+    incremental, sparse, and other variants", Learning in Graphical Models,
+    1998.
+
+    J. D. Hamilton, "A new approach to the economic analysis of
+    nonstationary time series and the business cycle", Econometrica, 1989.
+
     Examples
     --------
     >>> from skfactor import SwitchingRegression
@@ -118,6 +141,7 @@ class SwitchingRegression(RegressorMixin, _BaseSwitching):
         **COMMON_CONSTRAINTS,
         "loss": [StrOptions(set(REGRESSION_LOSSES)), callable],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "switching_variance": ["boolean"],
     }
     _multi_output = True
 
@@ -130,10 +154,12 @@ class SwitchingRegression(RegressorMixin, _BaseSwitching):
         constraints=None,
         penalty="l2",
         alpha=0.0,
-        smoothing=0.0,
+        latent="markov",
+        smoothing=1.0,
+        transition_prior=None,
+        switching_variance=True,
         fit_intercept=True,
         gating="logistic",
-        decoding="factors",
         n_init=10,
         init="random",
         max_iter=100,
@@ -150,10 +176,12 @@ class SwitchingRegression(RegressorMixin, _BaseSwitching):
         self.constraints = constraints
         self.penalty = penalty
         self.alpha = alpha
+        self.latent = latent
         self.smoothing = smoothing
+        self.transition_prior = transition_prior
+        self.switching_variance = switching_variance
         self.fit_intercept = fit_intercept
         self.gating = gating
-        self.decoding = decoding
         self.n_init = n_init
         self.init = init
         self.max_iter = max_iter

@@ -30,21 +30,20 @@ def _regime_accuracy(model, data):
 def _regression():
     from . import SwitchingRegression
 
-    return SwitchingRegression(n_regimes=3, random_state=0)
+    # i.i.d. regimes, no time order: the mixture
+    return SwitchingRegression(n_regimes=3, latent="independent", random_state=0)
 
 
 def _classifier():
     from . import SwitchingClassifier
 
-    return SwitchingClassifier(
-        n_regimes=3, loss="logistic", smoothing=2.0, n_init=2, random_state=0
-    )
+    return SwitchingClassifier(n_regimes=3, loss="logistic", n_init=2, random_state=0)
 
 
 TOUR_CASES = [
     TourCase(
         estimator="SwitchingRegression",
-        description="mixture of 3 regressions, 500 x 10, noise 1.5 (seed 000)",
+        description="mixture of 3 regressions, 500 x 10, noise 1.5 (Zhu et al., 2025)",
         make_data=_regression_data,
         make_estimator=_regression,
         quality=_regime_accuracy,
@@ -53,8 +52,7 @@ TOUR_CASES = [
     ),
     TourCase(
         estimator="SwitchingClassifier",
-        description="IO-HMM, logistic emissions, 1000 x 2, 3 sticky regimes, "
-        "smoothing 2",
+        description="GLM-HMM, logistic emissions, 1000 x 2, 3 sticky regimes",
         make_data=_classification_data,
         make_estimator=_classifier,
         quality=_regime_accuracy,
