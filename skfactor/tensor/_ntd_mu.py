@@ -52,7 +52,8 @@ from .._balance import (
     penalty_values,
     sinkhorn_balance_tucker,
 )
-from ..decomposition._mu import EPSILON, _steps
+from ..decomposition._mm_steps import penalized_step
+from ..decomposition._objective import EPSILON
 from ..decomposition._newton import NEWTON_MAX_ITER, solve_activations
 from ..utils._monitor import ConvergenceMonitor
 from ._tensor_algebra import multi_mode_dot, tucker_to_tensor, unfold
@@ -128,22 +129,10 @@ def _step(block, numerator, denominator, weight, pen, beta):
     """Penalized multiplicative step of a block, floored at ``EPSILON``.
 
     The entrywise formula is NMF's
-    (:func:`skfactor.decomposition._mu.penalized_step`), called compiled
+    (:func:`skfactor.decomposition._mm_steps.penalized_step`), called compiled
     on flat arrays.
     """
-    block = np.ascontiguousarray(block, dtype=np.float64)
-    if denominator.shape != block.shape:
-        denominator = np.broadcast_to(denominator, block.shape)
-    new = np.empty(block.shape)
-    _steps(
-        block.reshape(-1),
-        np.ascontiguousarray(numerator, dtype=np.float64).reshape(-1),
-        np.ascontiguousarray(denominator, dtype=np.float64).reshape(-1),
-        float(weight),
-        penalty_degree(pen),
-        float(beta),
-        new.reshape(-1),
-    )
+    new = penalized_step(block, numerator, denominator, weight, pen, beta)
     return np.maximum(new, EPSILON, out=new)
 
 
