@@ -51,6 +51,8 @@ import numpy as np
 from numba import njit
 from scipy.optimize import minimize_scalar
 
+from .utils._penalties import penalty_degree, penalty_values
+
 __all__ = [
     "balance_blocks",
     "balance_factors",
@@ -63,79 +65,6 @@ __all__ = [
     "penalty_values",
     "sinkhorn_balance_tucker",
 ]
-
-_NAMED_DEGREES = {"l1": 1.0, "l2": 2.0}
-
-
-def penalty_degree(penalty):
-    """Homogeneity degree of a penalty.
-
-    ``"l1"`` is the :math:`\\ell_1` norm (degree 1) and ``"l2"`` the squared
-    Frobenius norm (ridge, degree 2); a positive number ``p`` stands for
-    :math:`\\sum_j |x_j|^p` (degree ``p``).
-
-    >>> penalty_degree("l1"), penalty_degree("l2"), penalty_degree(1.5)
-    (1.0, 2.0, 1.5)
-    """
-    if isinstance(penalty, str):
-        try:
-            return _NAMED_DEGREES[penalty]
-        except KeyError:
-            raise ValueError(
-                f"Unknown penalty {penalty!r}; expected 'l1', 'l2' or a positive "
-                "number."
-            ) from None
-    degree = float(penalty)
-    if not degree > 0:
-        raise ValueError(f"A penalty degree must be positive; got {penalty!r}.")
-    return degree
-
-
-def penalty_values(factor, penalty):
-    """Penalty of each column: :math:`g(x) = \\sum_j |x_j|^p`.
-
-    Parameters
-    ----------
-    factor : ndarray of shape (m, r)
-        Factor matrix.
-    penalty : {"l1", "l2"} or float
-        See :func:`penalty_degree`.
-
-    Returns
-    -------
-    values : ndarray of shape (r,)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> penalty_values(np.array([[1.0, -2.0], [3.0, 0.0]]), "l2")
-    array([10.,  4.])
-    """
-    factor = np.ascontiguousarray(factor, dtype=np.float64)
-    if factor.ndim != 2:
-        raise ValueError(f"factor must be 2-dimensional; got shape {factor.shape}.")
-    return column_penalties(factor, penalty_degree(penalty))
-
-
-@njit(cache=True)
-def column_penalties(factor, degree):
-    """:func:`penalty_values` of a C-contiguous float64 matrix, compiled.
-
-    The one implementation of :math:`g`, also called from the compiled
-    solvers; ``degree`` is a float from :func:`penalty_degree`.
-    """
-    m, r = factor.shape
-    values = np.zeros(r)
-    for i in range(m):
-        for q in range(r):
-            x = abs(factor[i, q])
-            if degree == 1.0:
-                values[q] += x
-            elif degree == 2.0:
-                values[q] += x * x
-            else:
-                values[q] += x**degree
-    return values
 
 
 def optimal_scales(a, degrees):

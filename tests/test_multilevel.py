@@ -489,21 +489,6 @@ def test_all_zero_ranks_is_a_diagonal_model():
     assert model.n_components_ == 0 and model.transform(X).shape == (40, 0)
 
 
-def test_truncated_svd_randomized_branch_matches_the_exact_svd():
-    from skfactor.multilevel._init import truncated_svd
-
-    rng = np.random.default_rng(0)
-    A = rng.standard_normal((300, 5)) @ rng.standard_normal((5, 200)) * 10
-    A += 0.01 * rng.standard_normal(A.shape)
-    U, S, Vt = truncated_svd(A, 5, 0)  # min(A.shape) > 4 k + 20: randomized
-    exact = np.linalg.svd(A, full_matrices=False)
-    np.testing.assert_allclose(S, exact[1][:5], rtol=1e-8)
-    np.testing.assert_allclose(
-        (U * S) @ Vt, (exact[0][:, :5] * exact[1][:5]) @ exact[2][:5], atol=1e-6
-    )
-    assert truncated_svd(A, 0, 0)[0].shape == (300, 0)
-
-
 # ----------------------------------------------------- structure parameters
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_hierarchy_none_means_learn_it():

@@ -36,7 +36,7 @@ import scipy.sparse as sp
 from numba import njit
 from sklearn.utils.extmath import safe_sparse_dot
 
-from .._balance import column_penalties
+from ..utils._penalties import column_penalties
 from ._mm_steps import balance_in_place
 from ._objective import EPSILON
 

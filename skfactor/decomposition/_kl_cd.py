@@ -51,7 +51,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from .._balance import column_penalties
+from ..utils._penalties import column_penalties
 from ._mm_steps import balance_in_place
 from ._objective import _TINY, EPSILON, csr_arrays
 

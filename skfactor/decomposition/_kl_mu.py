@@ -32,7 +32,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from .._balance import column_penalties
+from ..utils._penalties import column_penalties
 from ._mm_steps import balance_in_place, entry_step, make_penalties
 from ._objective import _TINY, EPSILON, csr_arrays
 

@@ -27,7 +27,8 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from .._balance import column_penalties, penalty_degree, scales_of_penalties
+from .._balance import scales_of_penalties
+from ..utils._penalties import column_penalties, penalty_degree
 from ._objective import _TINY, EPSILON
 
 #: Penalty of one factor: weight ``alpha`` and homogeneity ``degree`` (1 for

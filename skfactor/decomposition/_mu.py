@@ -43,9 +43,8 @@ from .._balance import (
     frobenius_scale_fit,
     kl_optimal_initial_scale,
     optimal_initial_scale,
-    penalty_degree,
-    penalty_values,
 )
+from ..utils._penalties import penalty_degree, penalty_values
 from ..utils._monitor import ConvergenceMonitor
 from ._frobenius_mu import FrobeniusUpdates, frobenius_update_W
 from . import _kl_mu

@@ -41,7 +41,7 @@ from numba import njit
 from sklearn.utils.extmath import safe_sparse_dot
 
 from ..utils._monitor import ConvergenceMonitor
-from .._balance import penalty_degree, penalty_values
+from ..utils._penalties import penalty_degree, penalty_values
 from ._mm_steps import Penalty
 from ._objective import EPSILON, Nonzeros, beta_divergence, csr_arrays
 

@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import xlogy
 
-from .._balance import penalty_values
+from ..utils._penalties import penalty_values
 
 #: Lower bound of every factor entry after an update (Cohen and Leplat use
 #: 1e-16).

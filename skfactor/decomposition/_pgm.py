@@ -62,7 +62,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from .._balance import optimal_scales, penalty_values
+from .._balance import optimal_scales
+from ..utils._penalties import penalty_values
 from ..utils._monitor import ConvergenceMonitor
 
 __all__ = ["PGMResult", "block_pgm", "power_iteration", "squared_frobenius"]

@@ -24,6 +24,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._docstrings import fill_doc
+from ..utils._monitor import warn_at_caller
 from ._em import fit_em, posterior, rank_mask
 from ._init import init_random, init_svd
 from ._hierarchy import check_hierarchy, check_ranks, rank_offsets
@@ -420,13 +421,12 @@ class MultilevelFactorModel(
             shown = ", ".join(map(str, original[:10])) + (
                 ", ..." if original.size > 10 else ""
             )
-            warnings.warn(
+            warn_at_caller(
                 f"{original.size} constant feature(s) (indices {shown}): their "
                 "factor loadings are zero and their noise variance is the floor, "
                 f"noise_floor={self.noise_floor:g} times the median variance of "
                 "the other features.",
                 UserWarning,
-                stacklevel=3,
             )
         with np.errstate(over="ignore", under="ignore"):
             variance = scale**2

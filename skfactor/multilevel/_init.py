@@ -17,24 +17,9 @@ variance of every feature, :math:`d_i = 1/2`.
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils.extmath import randomized_svd
 
+from ..utils._linalg import truncated_svd
 from ._hierarchy import rank_offsets
-
-
-def truncated_svd(A, k, random_state):
-    """Top ``k`` singular triplets: exact for small matrices, randomized otherwise.
-
-    Large matrices use scikit-learn's :func:`~sklearn.utils.extmath.randomized_svd`
-    (the randomized range finder of Halko, Martinsson and Tropp, 10 oversamples,
-    4 normalized power iterations); deterministic given ``random_state``.
-    """
-    if k == 0:
-        return np.zeros((A.shape[0], 0)), np.zeros(0), np.zeros((0, A.shape[1]))
-    if min(A.shape) <= 4 * k + 20:
-        U, S, Vt = np.linalg.svd(A, full_matrices=False)
-        return U[:, :k], S[:k], Vt[:k]
-    return randomized_svd(A, k, n_oversamples=10, n_iter=4, random_state=random_state)
 
 
 def _residual_sq_norms(R, U, S, Vt):

@@ -37,7 +37,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 from sklearn.utils import check_random_state
 
-from ._init import truncated_svd
+from ..utils._linalg import truncated_svd
 
 # Groups up to this size get a dense affinity matrix; larger ones the
 # matrix-free operator.

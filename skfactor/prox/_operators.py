@@ -14,6 +14,7 @@ import numpy as np
 from scipy.special import wrightomega
 
 from ..utils._docstrings import fill_doc
+from ..utils._penalties import group_norms as _group_norms
 
 # Parameter and return descriptions every operator shares (see fill_doc).
 _POINT = """\
@@ -95,17 +96,6 @@ def _check_axis(axis, ndim):
             f"axis={axis} is out of bounds for an array of dimension {ndim}."
         )
     return int(axis) % ndim
-
-
-def _group_norms(X, axis):
-    """l2 norms of the slices along ``axis`` (all of X if None), keepdims."""
-    if axis is None:
-        return np.sqrt(np.sum(X * X, keepdims=True, dtype=X.dtype))
-    return np.sqrt(np.sum(X * X, axis=axis, keepdims=True, dtype=X.dtype))
-
-
-# --------------------------------------------------------------------------
-# operators
 
 
 def prox_identity(X, step):

@@ -12,6 +12,7 @@ import functools
 import numpy as np
 from scipy.special import xlogy
 
+from ..utils._penalties import penalty_values
 from ._operators import (
     _check_axis,
     _group_norms,
@@ -35,7 +36,7 @@ def _zero(X, **params):
 
 
 def _l1_value(X, *, alpha=1.0):
-    return float(alpha) * float(np.abs(X).sum())
+    return float(alpha) * float(penalty_values(np.reshape(X, (-1, 1)), "l1")[0])
 
 
 def _nonnegative_l1_value(X, *, alpha=1.0):

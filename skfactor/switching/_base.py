@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils.validation import check_finite_scale
+from ..utils._monitor import warn_at_caller
 
 from ._bcd import run_bcd, initial_assignments, transition_counts_matrix
 from ._em import EMISSION_LOSSES, Emission, random_segments, run_em
@@ -392,7 +393,7 @@ class _BaseSwitching(BaseEstimator):
         for category, message in result.warnings:
             if (category, message) not in seen:
                 seen.add((category, message))
-                warnings.warn(message, category, stacklevel=4)
+                warn_at_caller(message, category)
         result.monitor.warn_if_not_converged()
 
         Z = result.Z

@@ -27,6 +27,8 @@ import cvxpy as cp
 import numpy as np
 from scipy.special import expit, logsumexp, softmax
 
+from ..utils._penalties import group_norms, penalty_values
+
 REGRESSION_LOSSES = ("squared", "absolute", "huber")
 CLASSIFICATION_LOSSES = ("logistic", "multinomial")
 PENALTIES = ("l1", "l2", "group")
@@ -135,12 +137,10 @@ def penalty_value(penalty, coef):
     coef = np.asarray(coef)
     if penalty is None:
         return 0.0
-    if penalty == "l1":
-        return float(np.abs(coef).sum())
-    if penalty == "l2":
-        return float(np.sum(coef**2))
+    if penalty in ("l1", "l2"):
+        return float(penalty_values(coef.reshape(-1, 1), penalty)[0])
     if penalty == "group":
-        return float(np.linalg.norm(coef.ravel()))
+        return float(group_norms(coef, None).sum())
     raise ValueError(f"Unknown penalty {penalty!r}.")
 
 

@@ -35,10 +35,10 @@ import warnings
 
 import cvxpy as cp
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve, lstsq
 from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
 
+from ..utils._linalg import ridge_solve
 from ._losses import (
     cvxpy_penalty,
     linear_predictor,
@@ -102,19 +102,8 @@ def weighted_ridge(X, Y, w, alpha, fit_intercept):
         X = X - x_mean
         Y = Y - y_mean
     gram = X.T @ (w[:, None] * X)
-    gram[np.diag_indices_from(gram)] += alpha
     rhs = X.T @ (w[:, None] * Y if Y.ndim == 2 else w * Y)
-    coef = None
-    if alpha > 0:
-        # gram + alpha I has eigenvalues >= alpha: Cholesky is safe unless
-        # alpha is negligible next to the data, when it fails and we fall
-        # back to the least-squares solver.
-        try:
-            coef = cho_solve(cho_factor(gram, check_finite=False), rhs)
-        except np.linalg.LinAlgError:
-            coef = None
-    if coef is None:
-        coef = lstsq(gram, rhs, check_finite=False, cond=1e-12)[0]
+    coef = ridge_solve(gram, rhs, alpha)
     if fit_intercept:
         intercept = y_mean - x_mean @ coef
     else:

@@ -34,6 +34,7 @@ from .._balance import (
     optimal_initial_scale,
     optimal_scales,
 )
+from ..utils._linalg import ridge_solve
 from ..utils._monitor import ConvergenceMonitor
 from ._tensor_algebra import gram_hadamard, mttkrp
 
@@ -122,15 +123,7 @@ def ridge_least_squares(rhs, normal, alpha):
     >>> ridge_least_squares(np.array([[4.0]]), np.array([[1.0]]), alpha=1.0)
     array([[2.]])
     """
-    system = _with_ridge(normal, alpha)
-    if alpha > 0:
-        try:
-            solution = np.linalg.solve(system, rhs.T).T
-            if np.all(np.isfinite(solution)):
-                return solution
-        except np.linalg.LinAlgError:
-            pass
-    return rhs @ np.linalg.pinv(system, hermitian=True)
+    return ridge_solve(normal, rhs.T, alpha).T
 
 
 def _dead_columns(system_diag):

@@ -8,6 +8,7 @@ magnitudes are brought near one by an exact power of two.
 import numpy as np
 from sklearn.utils.validation import check_array, validate_data
 
+from ..utils import _scaling
 from ..utils.validation import check_shape
 
 __all__ = ["TensorInputMixin", "sample_ndim", "scale_exponent"]
@@ -20,15 +21,16 @@ _MAX_UNSCALED_EXPONENT = 32
 def scale_exponent(max_abs, n_modes):
     """``k`` such that data / 2^(N k) has entries of order one, 0 if moderate.
 
+    The package's overflow policy (:func:`skfactor.utils._scaling.scale_exponent`)
+    with an exponent shared by the N factors, each taking :math:`2^k`.
+
     >>> scale_exponent(1e300, 3), scale_exponent(5.0, 3)
     (332, 0)
     """
-    if max_abs == 0.0:
-        return 0
-    exponent = np.log2(max_abs)
-    if abs(exponent) <= _MAX_UNSCALED_EXPONENT:
-        return 0
-    return int(np.round(exponent / n_modes))
+    exponent = _scaling.scale_exponent(
+        max_abs, multiple=n_modes, unscaled_range=_MAX_UNSCALED_EXPONENT
+    )
+    return exponent // n_modes
 
 
 def sample_ndim(X):

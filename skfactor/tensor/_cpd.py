@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..utils._docstrings import fill_doc
+from ..utils._linalg import column_signs
 from ._base import TensorInputMixin, sample_ndim, scale_exponent
 from ._als import (
     fit_ridge_cp,
@@ -22,7 +23,6 @@ from ._als import (
 )
 from ._init import initialize_cp
 from ._tensor_algebra import (
-    column_signs,
     component_norms,
     cp_to_tensor,
     gram_hadamard,

@@ -1,11 +1,10 @@
 """Initial factors of CP and Tucker decompositions."""
 
 import numpy as np
-from sklearn.utils.extmath import randomized_svd
 
+from ..utils._linalg import truncated_svd
 from ._als import ridge_least_squares
 from ._tensor_algebra import (
-    column_signs,
     gram_hadamard,
     mttkrp,
     multi_mode_dot,
@@ -15,33 +14,10 @@ from ._tensor_algebra import (
 __all__ = ["initialize_cp", "initialize_tucker"]
 
 
-def _leading_singular_vectors(matrix, rank, rng):
-    """Leading left singular vectors of a matrix, with deterministic signs.
-
-    From the eigendecomposition of the smaller Gram matrix (one BLAS product
-    and a small symmetric eigensolver, much cheaper than a full SVD of a
-    wide unfolding), or by randomized SVD when both sides are large. Signs
-    make the entry of largest magnitude of every vector positive.
-    """
-    n_rows, n_cols = matrix.shape
-    k = min(rank, n_rows, n_cols)
-    if min(n_rows, n_cols) > 1000:
-        U, _, _ = randomized_svd(matrix, k, random_state=rng)
-    elif n_rows <= n_cols:
-        eigval, eigvec = np.linalg.eigh(matrix @ matrix.T)
-        U = eigvec[:, ::-1][:, :k]
-    else:
-        eigval, eigvec = np.linalg.eigh(matrix.T @ matrix)
-        eigval, V = eigval[::-1][:k], eigvec[:, ::-1][:, :k]
-        U = matrix @ V
-        norms = np.linalg.norm(U, axis=0)
-        U = U / np.where(norms > 0, norms, 1.0)
-    return U * column_signs(U)
-
-
 def _svd_factor(tensor, mode, rank, rng, nonnegative):
     """HOSVD factor of one mode; random columns beyond the size of the mode."""
-    U = _leading_singular_vectors(unfold(tensor, mode), rank, rng)
+    matrix = unfold(tensor, mode)
+    U = truncated_svd(matrix, min(rank, *matrix.shape), rng)[0]
     k = U.shape[1]
     factor = np.empty((tensor.shape[mode], rank))
     factor[:, :k] = np.abs(U) if nonnegative else U

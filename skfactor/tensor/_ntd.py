@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from .._balance import penalty_degree
+from ..utils._penalties import penalty_degree
 from ..utils._docstrings import fill_doc
 from ..utils.validation import check_nonnegative
 from . import _ntd_mu

@@ -48,10 +48,9 @@ from .._balance import (
     frobenius_scale_fit,
     kl_optimal_initial_scale,
     optimal_initial_scale,
-    penalty_degree,
-    penalty_values,
     sinkhorn_balance_tucker,
 )
+from ..utils._penalties import penalty_degree, penalty_values
 from ..decomposition._mm_steps import penalized_step
 from ..decomposition._objective import EPSILON
 from ..decomposition._newton import NEWTON_MAX_ITER, solve_activations

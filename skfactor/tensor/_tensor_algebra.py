@@ -36,7 +36,6 @@ import math
 import numpy as np
 
 __all__ = [
-    "column_signs",
     "component_norms",
     "cp_to_tensor",
     "gram_hadamard",
@@ -192,18 +191,6 @@ def component_norms(factors):
     array([10.,  1.])
     """
     return np.prod([np.linalg.norm(f, axis=0) for f in factors], axis=0)
-
-
-def column_signs(matrix):
-    """Signs (+1 or -1) making the entry of largest magnitude of every column positive.
-
-    >>> import numpy as np
-    >>> column_signs(np.array([[1.0, -3.0], [-2.0, 0.5]]))
-    array([-1., -1.])
-    """
-    matrix = np.asarray(matrix)
-    pivot = matrix[np.argmax(np.abs(matrix), axis=0), np.arange(matrix.shape[1])]
-    return np.where(pivot < 0, -1.0, 1.0)
 
 
 def mode_dot(tensor, matrix, mode):
