@@ -9,7 +9,7 @@ scikit-learn's ``load_digits``) all methods minimize the same objective,
   norms, Nesterov extrapolation, adaptive restart);
 - ``ProximalMF`` with ``step_size="lipschitz"`` (the inverse block Lipschitz
   constants: the previous automatic rule);
-- the seed's method: the proximal gradient update of both factors at once
+- Melchior's method: the proximal gradient update of both factors at once
   (gradients of the same point, as autograd gives them) with heavy-ball
   momentum and hand-set learning rates, as its ``PGM(SGD)`` optimizer does
   (reference implementation below), with the best learning rates of a grid;
@@ -23,7 +23,7 @@ common objective: 0.1% above the worst of the methods' best final
 objectives, a level every method reaches (the problem is nonconvex and the
 methods may end in different local minima; the last columns show where each
 ends). Work is counted in products costing O(n m k) (with X, or with the
-residual for the seed's method) and in proximal steps (the backtracking of
+residual for Melchior's method) and in proximal steps (the backtracking of
 ``"auto"`` computes rejected trial steps too, each with an O((n + m) k^2)
 test but no product with X). For the grids, the setting that reaches the
 target first is shown; grids are centred on the inverse Lipschitz constants
@@ -61,7 +61,7 @@ def objective(X, W, H):
 
 
 def seed_pgm(X, W, H, lr_W, lr_H, momentum, n_iter):
-    """The seed's PGM: torch.optim.SGD with momentum, then the prox.
+    """Melchior's PGM: torch.optim.SGD with momentum, then the prox.
 
     Both gradients are taken at the same point (one ``loss.backward()``),
     the momentum buffer is ``b = momentum * b + grad`` and the step
@@ -163,7 +163,7 @@ def run_dataset(name, X, n_components, truth, budget, grid, momenta, repeats):
         history, W, H = sklearn_cd_history(X, *init, budget)
         candidates["cd"].append((None, history, (W, H)))
 
-    if len(momenta) > 1 and 0.5 in momenta:  # the seed's own setting
+    if len(momenta) > 1 and 0.5 in momenta:  # Melchior's own setting
         candidates["seed_0.5"] = [c for c in candidates["seed"] if c[0][1] == 0.5]
     # a level every method reaches: 0.1% above the worst of the methods' best
     # final objectives (nonconvex: the methods may end in different minima;
@@ -211,8 +211,8 @@ def run_dataset(name, X, n_components, truth, budget, grid, momenta, repeats):
             return ""
         lr, momentum = chosen[method][0]
         return (
-            f"seed's PGM, best lr ({lr[0]:.3g}, {lr[1]:.3g}), momentum {momentum}"
-            + (" (the seed's setting)" if method == "seed_0.5" else "")
+            f"Melchior's PGM, best lr ({lr[0]:.3g}, {lr[1]:.3g}), momentum {momentum}"
+            + (" (Melchior's setting)" if method == "seed_0.5" else "")
         )
 
     descriptions = {

@@ -10,7 +10,7 @@ the fraction of the pixel each covers: the image matrix :math:`X` (pixels x
 bands) is a product :math:`W H` of abundances and spectra, both nonnegative.
 
 :class:`~skfactor.ProximalMF` imposes that knowledge through proximal
-operators, here the combination of the seed (Peter Melchior's "Proximal
+operators, here the combination of the source (Peter Melchior's "Proximal
 matrix factorization in pytorch"):
 
 - ``prox_H="simplex"``: each spectrum is nonnegative and sums to one, which

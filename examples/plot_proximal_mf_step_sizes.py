@@ -5,7 +5,7 @@ Automatic step sizes versus hand-set step sizes
 
 The proximal gradient method for constrained matrix factorization takes a
 gradient step on each factor before applying that factor's proximal
-operator. The seed of :class:`~skfactor.ProximalMF` (a blog post by Peter
+operator. The source of :class:`~skfactor.ProximalMF` (a blog post by Peter
 Melchior) sets the two step sizes by hand and leaves their choice as an open
 problem: the right values depend on the data, on the current iterates and
 differ by orders of magnitude between the two factors.
@@ -18,7 +18,7 @@ every iteration by a warm-started power iteration. The default,
 it until an exact sufficient-decrease test passes, so the steps can exceed
 the Lipschitz bound along the directions the iteration actually takes. Here
 we compare both with a grid of fixed step pairs :math:`(t_W, t_H)`, all with
-the same accelerated iteration, on the seed's problem: nonnegative spectra
+the same accelerated iteration, on Melchior's problem: nonnegative spectra
 normalized to sum to one (``prox_H="simplex"``) and maximum-entropy
 abundances (``prox_W="max_entropy"``).
 """

@@ -1,4 +1,4 @@
-"""Constrained matrix factorization by block proximal gradient (seed 003)."""
+"""Constrained matrix factorization by block proximal gradient (Melchior, 2018)."""
 
 from numbers import Integral, Real
 
@@ -184,7 +184,7 @@ class ProximalMF(_BaseMatrixFactorization):
         :math:`1/\|H H^\top\|_2` and :math:`1/\|W^\top W\|_2`, updated
         every iteration (one proximal step per factor and iteration, but
         more iterations). A float: the same fixed step for both factors; a
-        pair: fixed steps ``(t_W, t_H)`` (the seed's hand-set learning
+        pair: fixed steps ``(t_W, t_H)`` (Melchior's hand-set learning
         rates). Fixed steps larger than twice the inverse Lipschitz constants
         make the iteration diverge, which raises a ``ValueError``.
     acceleration : bool, default=True
@@ -251,7 +251,7 @@ class ProximalMF(_BaseMatrixFactorization):
     Notes
     -----
     The model comes from Peter Melchior's "Proximal matrix factorization in
-    pytorch" (2018; seed 003 of this package), which runs the same
+    pytorch" (2018), which runs the same
     proximal gradient iteration with hand-set step sizes and leaves their
     choice as an open problem. Here they come from an adaptive backtracking
     that can increase the step as well as decrease it (Scheinberg, Goldfarb
@@ -260,7 +260,7 @@ class ProximalMF(_BaseMatrixFactorization):
     :math:`(W, H) \to (cW, H/c)` when the constraints are cones (and, with
     the balanced components, to the rescaling of each component), and
     adaptive restart (Xu and Yin, 2013; O'Donoghue and Candès, 2015) keeps
-    the accelerated iteration monotone. The seed's sum-to-one normalization
+    the accelerated iteration monotone. Melchior's sum-to-one normalization
     ``X / X.sum()`` is not a proximal operator; ``"simplex"`` is the
     projection onto the same constraint set.
 

@@ -27,7 +27,7 @@ def _hyperspectral_image():
 def _proximal_mf():
     from ._proximal_mf import ProximalMF
 
-    # the seed's combination: normalized nonnegative spectra, max-entropy
+    # Melchior's combination: normalized nonnegative spectra, max-entropy
     # (hence positive) abundances
     return ProximalMF(
         3, prox_H="simplex", prox_W="max_entropy", alpha_W=1e-5, random_state=0
