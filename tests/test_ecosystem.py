@@ -254,14 +254,15 @@ def test_sample_weight_is_routed_through_pipeline_and_grid_search():
     X, y = _fm_data()
     weights = np.random.default_rng(0).uniform(0.0, 2.0, size=y.shape[0])
     with config_context(enable_metadata_routing=True):
-        fm = skfactor.ProxFMClassifier(n_components=2, random_state=0)
+        # alpha as in the grid below, so that every fit is the same problem
+        fm = skfactor.ProxFMClassifier(n_components=2, alpha=0.03, random_state=0)
         fm.set_fit_request(sample_weight=True).set_score_request(sample_weight=False)
         pipe = make_pipeline(MaxAbsScaler(), fm)
         routed = clone(pipe).fit(X, y, sample_weight=weights)
         search = GridSearchCV(pipe, {"proxfmclassifier__alpha": [0.03]}, cv=2).fit(
             X, y, sample_weight=weights
         )
-    direct = skfactor.ProxFMClassifier(n_components=2, random_state=0).fit(
+    direct = skfactor.ProxFMClassifier(n_components=2, alpha=0.03, random_state=0).fit(
         MaxAbsScaler().fit_transform(X), y, sample_weight=weights
     )
     unweighted = clone(pipe).fit(X, y)
