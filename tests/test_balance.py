@@ -4,8 +4,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
+from _oracles import balance_factors
+
 from skfactor._balance import (
-    balance_factors,
     frobenius_scale_fit,
     kl_optimal_initial_scale,
     kl_scale_fit,

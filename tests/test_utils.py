@@ -219,3 +219,18 @@ def test_ridge_solve_against_the_normal_equations(alpha):
     else:
         expected = np.linalg.pinv(A) @ b  # the minimum-norm solution
     np.testing.assert_allclose(x, expected, rtol=1e-6, atol=1e-8)
+
+
+def test_cholesky_solve_in_place_against_numpy():
+    from skfactor.utils._small_linalg import cholesky_solve_in_place
+
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((6, 6))
+    S = A @ A.T + 0.1 * np.eye(6)
+    B = rng.standard_normal((6, 3))
+    out = B.copy()
+    cholesky_solve_in_place(S.copy(), out)
+    np.testing.assert_allclose(out, np.linalg.solve(S, B), rtol=1e-10, atol=1e-12)
+    vector = B[:, 0].copy()  # a 1-D right-hand side through a (d, 1) view
+    cholesky_solve_in_place(S.copy(), vector.reshape((6, 1)))
+    np.testing.assert_allclose(vector, np.linalg.solve(S, B[:, 0]), rtol=1e-10)

@@ -171,7 +171,7 @@ def balance_in_place(W, Ht, penalties):
 def balance(W, H, alpha_W, alpha_H, penalty_W, penalty_H):
     """Optimal rescaling of the components ``(W[:, q], H[q])`` above the floor.
 
-    The scales of :func:`skfactor._balance.balance_factors` applied to
+    The scales of :func:`skfactor._balance.optimal_scales` applied to
     ``[W, H.T]``, clipped so that no entry falls below ``EPSILON``: the
     penalty is convex in the log of the scale, so the clipped scale is the
     best one that keeps the factors feasible (it is the unclipped one unless

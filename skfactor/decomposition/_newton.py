@@ -40,6 +40,7 @@ import scipy.sparse as sp
 from numba import njit
 from sklearn.utils.extmath import safe_sparse_dot
 
+from ..utils._small_linalg import cholesky_solve_in_place
 from ..utils._monitor import ConvergenceMonitor
 from ..utils._penalties import penalty_degree, penalty_values
 from ._mm_steps import Penalty
@@ -74,34 +75,6 @@ def _quadratic_form(A, u, v):
     for k in range(u.size):
         total += u[k] * _dot(A[k], v)
     return total
-
-
-@njit(cache=True)
-def _solve_in_place(A, b):
-    """Solve ``A x = b`` by Gaussian elimination with partial pivoting.
-
-    ``A`` (r, r) and ``b`` (r,) are overwritten; ``b`` holds the solution.
-    """
-    r = b.size
-    for c in range(r):
-        pivot = c
-        for i in range(c + 1, r):
-            if abs(A[i, c]) > abs(A[pivot, c]):
-                pivot = i
-        if pivot != c:
-            for k in range(r):
-                A[c, k], A[pivot, k] = A[pivot, k], A[c, k]
-            b[c], b[pivot] = b[pivot], b[c]
-        for i in range(c + 1, r):
-            factor = A[i, c] / A[c, c]
-            for k in range(c + 1, r):
-                A[i, k] -= factor * A[c, k]
-            b[i] -= factor * b[c]
-    for c in range(r - 1, -1, -1):
-        total = b[c]
-        for k in range(c + 1, r):
-            total -= A[c, k] * b[k]
-        b[c] = total / A[c, c]
 
 
 @njit(cache=True)
@@ -148,7 +121,7 @@ def _newton_direction(w, grad, hess, size, binding, direction):
     for k in range(r):
         hess[k, k] += 1e-12 * scale + regularization + (scale if binding[k] else 0.0)
         direction[k] = 0.0 if binding[k] else -grad[k]
-    _solve_in_place(hess, direction)
+    cholesky_solve_in_place(hess, direction.reshape((r, 1)))
     # Newton decrement on the free variables plus the decrease of the
     # projected gradient step on the binding ones: >= 0, 0 when stationary
     promised = 0.0

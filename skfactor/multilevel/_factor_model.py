@@ -23,6 +23,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..utils._scaling import row_scale_exponents
 from ..utils._docstrings import fill_doc
 from ..utils._monitor import warn_at_caller
 from ._em import fit_em, posterior, rank_mask
@@ -41,7 +42,8 @@ _AUTO_ITER = 30
 def _standardize(Yt):
     """Center and scale the rows of ``Yt`` (features x samples) in place.
 
-    Works on rows divided by their largest magnitude first, so that neither
+    Works on rows divided by a power of two near their largest magnitude
+    first (:func:`skfactor.utils._scaling.row_scale_exponents`), so that neither
     the mean nor the variance overflows for entries near the float64 limit.
 
     Returns
@@ -49,14 +51,15 @@ def _standardize(Yt):
     mean, std : ndarray of shape (n_features,)
         In the units of the input; ``std`` is 0 for constant rows.
     """
-    amax = np.max(np.abs(Yt), axis=1)
-    amax[amax == 0] = 1.0
-    Yt /= amax[:, None]
+    # exact power-of-two row scaling (the package's overflow policy)
+    # (ldexp of the data, not a division by 2**e, which overflows near 1e308)
+    exponents = row_scale_exponents(np.max(np.abs(Yt), axis=1))
+    np.ldexp(Yt, -exponents[:, None], out=Yt)
     mean = Yt.mean(axis=1)
     Yt -= mean[:, None]
     std = np.sqrt(np.einsum("ij,ij->i", Yt, Yt) / Yt.shape[1])
     Yt /= np.where(std > 0, std, 1.0)[:, None]
-    return mean * amax, std * amax
+    return np.ldexp(mean, exponents), np.ldexp(std, exponents)
 
 
 @fill_doc

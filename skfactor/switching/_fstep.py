@@ -45,6 +45,8 @@ import cvxpy as cp
 import numpy as np
 from numba import njit
 
+from ..utils._small_linalg import cholesky_solve_in_place
+
 _FLOOR = 1e-300
 
 
@@ -118,33 +120,6 @@ def _newton_direction(Z, G, smoothing, barrier):
         float(smoothing),
         float(barrier),
     )
-
-
-@njit(cache=True)
-def _cholesky_solve_inplace(S, rhs):  # pragma: no cover (numba)
-    """Overwrite ``rhs`` with ``S^{-1} rhs`` for a small SPD ``S`` (destroyed)."""
-    d = S.shape[0]
-    for j in range(d):  # S = L L^T, L in the lower triangle of S
-        acc = S[j, j]
-        for k in range(j):
-            acc -= S[j, k] * S[j, k]
-        S[j, j] = np.sqrt(acc)
-        for i in range(j + 1, d):
-            acc = S[i, j]
-            for k in range(j):
-                acc -= S[i, k] * S[j, k]
-            S[i, j] = acc / S[j, j]
-    for c in range(rhs.shape[1]):
-        for i in range(d):  # L x = b
-            acc = rhs[i, c]
-            for k in range(i):
-                acc -= S[i, k] * rhs[k, c]
-            rhs[i, c] = acc / S[i, i]
-        for i in range(d - 1, -1, -1):  # L^T x = y
-            acc = rhs[i, c]
-            for k in range(i + 1, d):
-                acc -= S[k, i] * rhs[k, c]
-            rhs[i, c] = acc / S[i, i]
 
 
 @njit(cache=True)
@@ -223,7 +198,7 @@ def _block_newton_kernel(Z, G, smoothing, barrier):  # pragma: no cover (numba)
         else:
             rhs[:, :d] = 0.0
         rhs[:, d] = y
-        _cholesky_solve_inplace(S, rhs)
+        cholesky_solve_in_place(S, rhs)
         C[t] = rhs[:, :d]
         W[t] = rhs[:, d]
     delta = np.empty((m, K))
