@@ -111,13 +111,13 @@ class MultilevelFactorModel(
         Guide). A group with fewer features than its level's rank gets as
         many factors as it has features (the others would be redundant); the
         factor blocks and ``transform`` then skip the missing ones.
-    hierarchy : "auto", None or list of array-like of shape (n_features,), \
-            default="auto"
+    hierarchy : "auto", None or list of array-like, default="auto"
         Group label of every feature at every level, coarsest first, one
-        label array per level. Groups of a level must be nested in the groups
-        of the level above. ``"auto"`` or None learns the hierarchy top-down,
-        splitting every group in two by a spectral bi-partition of the
-        residual feature correlations (see the User Guide).
+        label array of shape (n_features,) per level. Groups of a level must
+        be nested in the groups of the level above. ``"auto"`` or None learns
+        the hierarchy top-down, splitting every group in two by a spectral
+        bi-partition of the residual feature correlations (see the User
+        Guide).
     n_levels : int, default=None
         Number of levels of a learned hierarchy when ``ranks`` is an int or
         ``"auto"`` (None: 3); with a sequence of ranks it must equal its
