@@ -132,7 +132,7 @@ def class_probabilities(loss, U):
     raise ValueError(f"Unknown classification loss {loss!r}.")
 
 
-def penalty_value(penalty, coef):
+def coef_penalty_value(penalty, coef):
     """Penalty of one regime's coefficients (NumPy)."""
     coef = np.asarray(coef)
     if penalty is None:

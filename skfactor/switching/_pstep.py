@@ -44,7 +44,7 @@ from ._losses import (
     linear_predictor,
     loss_gradient,
     loss_values,
-    penalty_value,
+    coef_penalty_value,
 )
 
 CONSTRAINT_NAMES = ("nonnegative", "unit_ball", "simplex")
@@ -64,7 +64,7 @@ def penalty_term(penalty, alpha, coef):
         return 0.0
     if callable(penalty):
         return alpha * float(penalty(cp.Constant(coef)).value)
-    return alpha * penalty_value(penalty, coef)
+    return alpha * coef_penalty_value(penalty, coef)
 
 
 # --------------------------------------------------------------------------
