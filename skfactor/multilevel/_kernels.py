@@ -20,6 +20,8 @@ the cost is :math:`O(n r_l m)` either way with no per-group Python overhead.
 import numpy as np
 from numba import njit
 
+from ..utils._small_linalg import cholesky_in_place, cholesky_substitute
+
 # A level whose groups have at least this many rows on average uses BLAS per
 # group; below, one compiled loop over the rows.
 _BLAS_MIN_ROWS = 96
@@ -284,29 +286,6 @@ def path_cross_gram(Z, path, representatives, starts, column_offsets, out):
                     out[own, c] = total
 
 
-@njit(cache=True, fastmath=_FAST)
-def _cholesky_in_place(C):
-    """Cholesky factor ``L`` of ``C`` in its lower triangle and ``L^T`` in its upper.
-
-    Returns False if ``C`` is not numerically positive definite.
-    """
-    size = C.shape[0]
-    for j in range(size):
-        total = C[j, j]
-        for k in range(j):
-            total -= C[j, k] * C[j, k]
-        if not total > 0.0:
-            return False
-        C[j, j] = np.sqrt(total)
-        for i in range(j + 1, size):
-            total = C[i, j]
-            for k in range(j):
-                total -= C[i, k] * C[j, k]
-            C[i, j] = total / C[j, j]
-            C[j, i] = C[i, j]
-    return True
-
-
 @njit(cache=True)
 def lower_inverse(L):
     """Inverses of a stack of lower-triangular matrices (forward substitution)."""
@@ -350,7 +329,6 @@ def leaf_solve(V, K, path, stops, n_samples, B, bounds, out):
     """
     size = V.shape[1]
     C = np.empty((size, size))
-    y = np.empty(size)
     for g in range(bounds.size - 1):
         for j in range(size):
             row = path[g, j]
@@ -358,19 +336,11 @@ def leaf_solve(V, K, path, stops, n_samples, B, bounds, out):
                 value = n_samples * V[g, j, c] + K[row, c]
                 C[j, c] = value
                 C[c, j] = value
-        if not _cholesky_in_place(C):
+        if not cholesky_in_place(C):
             return False
         for i in range(bounds[g], bounds[g + 1]):
-            for j in range(size):  # forward: L y = b
-                total = B[i, j]
-                for k in range(j):
-                    total -= C[j, k] * y[k]
-                y[j] = total / C[j, j]
-            for j in range(size - 1, -1, -1):  # backward: L^T x = y
-                total = y[j]
-                for k in range(j + 1, size):
-                    total -= C[j, k] * out[i, k]
-                out[i, j] = total / C[j, j]
+            out[i] = B[i]
+            cholesky_substitute(C, out[i])
     return True
 
 

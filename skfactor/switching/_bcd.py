@@ -182,6 +182,25 @@ class BCDResult:
         return self.objective[-1]
 
 
+def empty_regime_warnings(name, Z, weight_name, hint=""):
+    """``[(UserWarning, message)]`` naming the regimes left with almost no weight.
+
+    A regime whose column of ``Z`` sums to less than ``EMPTY_WEIGHT`` at the end
+    of a fit explains (almost) no sample; the message says so once per fit.
+    """
+    empty = np.flatnonzero(Z.sum(axis=0) < EMPTY_WEIGHT)
+    if not empty.size:
+        return []
+    return [
+        (
+            UserWarning,
+            f"{name}: regime(s) {empty.tolist()} ended with less than "
+            f"{EMPTY_WEIGHT} samples of {weight_name} weight; n_regimes may be "
+            f"too large for this data{hint}.",
+        )
+    ]
+
+
 def run_bcd(
     X,
     Y,
@@ -282,16 +301,9 @@ def run_bcd(
                 "last P-step to reduced accuracy (status optimal_inaccurate)."
             )
     messages.extend(getattr(pstep, "messages", ()))
-    empty = np.flatnonzero(Z.sum(axis=0) < EMPTY_WEIGHT)
-    if empty.size:
-        messages.append(
-            (
-                UserWarning,
-                f"{name}: regime(s) {empty.tolist()} ended with less than "
-                f"{EMPTY_WEIGHT} samples of total weight; n_regimes may be too "
-                "large for this data (or smoothing too strong).",
-            )
-        )
+    messages.extend(
+        empty_regime_warnings(name, Z, "total", " (or smoothing too strong)")
+    )
     return BCDResult(
         coefs=coefs,
         intercepts=intercepts,

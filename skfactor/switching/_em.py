@@ -48,7 +48,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..utils._monitor import ConvergenceMonitor
-from ._bcd import EMPTY_WEIGHT, BCDResult, one_hot, run_bcd, transition_counts
+from ._bcd import (
+    EMPTY_WEIGHT,
+    BCDResult,
+    empty_regime_warnings,
+    one_hot,
+    run_bcd,
+    transition_counts,
+)
 from ._hmm import forward_backward
 from ._pstep import penalty_term
 
@@ -305,16 +312,7 @@ def run_em(
         transition = _floored(update_transition(xi, transition_prior, transition))
         startprob = _floored(gamma[0])
     messages.extend(getattr(pstep, "messages", ()))
-    empty = np.flatnonzero(gamma.sum(axis=0) < EMPTY_WEIGHT)
-    if empty.size:
-        messages.append(
-            (
-                UserWarning,
-                f"{name}: regime(s) {empty.tolist()} ended with less than "
-                f"{EMPTY_WEIGHT} samples of posterior weight; n_regimes may be "
-                "too large for this data.",
-            )
-        )
+    messages.extend(empty_regime_warnings(name, gamma, "posterior"))
     return EMResult(
         coefs=coefs,
         intercepts=intercepts,
