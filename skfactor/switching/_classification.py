@@ -78,8 +78,8 @@ class SwitchingClassifier(ClassifierMixin, _BaseSwitching):
     {{gating}}
     {{n_init=4}}
     {{init}}
-    {{max_iter=100}}
-    {{tol=1e-4}}
+    {{max_iter=500}}
+    {{tol=1e-7}}
     {{solver}}
     {{random_state}}
     {{n_jobs}}
@@ -158,8 +158,8 @@ class SwitchingClassifier(ClassifierMixin, _BaseSwitching):
         gating="logistic",
         n_init=4,
         init="random",
-        max_iter=100,
-        tol=1e-4,
+        max_iter=500,
+        tol=1e-7,
         solver="auto",
         random_state=None,
         n_jobs=None,

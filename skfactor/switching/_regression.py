@@ -86,8 +86,8 @@ class SwitchingRegression(RegressorMixin, _BaseSwitching):
     {{gating}}
     {{n_init=10}}
     {{init}}
-    {{max_iter=100}}
-    {{tol=1e-4}}
+    {{max_iter=500}}
+    {{tol=1e-7}}
     {{solver}}
     {{random_state}}
     {{n_jobs}}
@@ -162,8 +162,8 @@ class SwitchingRegression(RegressorMixin, _BaseSwitching):
         gating="logistic",
         n_init=10,
         init="random",
-        max_iter=100,
-        tol=1e-4,
+        max_iter=500,
+        tol=1e-7,
         solver="auto",
         random_state=None,
         n_jobs=None,
