@@ -13,7 +13,10 @@
    LogisticRegression -> myFM log-loss gap each method closes, and the
    recommender view: each user's held-out movies ranked by the predicted
    probability (NDCG@10 with graded gains, per-user AUC).
-3. ``ua.test``, looked at only here, at the end.
+3. Online learning on the time-ordered ratings: each of the last weeks is
+   predicted from the ratings before it, by ``partial_fit`` on each new
+   week against refitting from scratch on all the past.
+4. ``ua.test``, looked at only here, at the end.
 
     python benchmarks/bench_fm.py [--quick]
 
@@ -25,6 +28,7 @@ repository-relative ``../shared/data``; see
 import argparse
 import contextlib
 import os
+import pickle
 import platform
 import sys
 import time
@@ -112,6 +116,54 @@ def myfm_gibbs(n_iter):
         return fm.predict_proba(X_test)
 
     return fit_predict
+
+
+def online_rows(X, y, ratings, n_weeks, passes=(1, 3)):
+    """``partial_fit`` on each new week against refitting on all the past.
+
+    The ratings are cut into weeks by timestamp. For each of the last
+    ``n_weeks`` weeks, every model predicts that week's ratings having seen
+    only the earlier ones: *refit* is ``ProxFMClassifier().fit`` on all the
+    past ratings; *partial_fit* starts as the first refit, then at each week
+    calls ``partial_fit`` (``n`` passes) on the ratings of the week just
+    ended only. Returns the markdown rows (mean and worst week).
+    """
+    week = ((ratings[:, 3] - ratings[:, 3].min()) // (7 * 86400)).astype(int)
+    weeks = np.arange(week.max() - n_weeks + 1, week.max() + 1)
+    results = {"refit on all the past": []}
+    results.update({f"partial_fit, {n} pass(es) per week": [] for n in passes})
+    online = {}
+    for w in weeks:
+        past, now = week < w, week == w
+        start = time.perf_counter()
+        refit = ProxFMClassifier(random_state=0).fit(X[past], y[past])
+        elapsed = time.perf_counter() - start
+        p = refit.predict_proba(X[now])[:, 1]
+        results["refit on all the past"].append((*_scores(y[now], p), elapsed))
+        if not online:  # the online models start from the first refit
+            online = {n: pickle.loads(pickle.dumps(refit)) for n in passes}
+            for n in passes:
+                results[f"partial_fit, {n} pass(es) per week"].append(
+                    results["refit on all the past"][-1]
+                )
+            continue
+        new = week == w - 1
+        for n in passes:
+            start = time.perf_counter()
+            for _ in range(n):
+                online[n].partial_fit(X[new], y[new])
+            elapsed = time.perf_counter() - start
+            p = online[n].predict_proba(X[now])[:, 1]
+            name = f"partial_fit, {n} pass(es) per week"
+            results[name].append((*_scores(y[now], p), elapsed))
+    rows = []
+    for name, values in results.items():
+        v = np.array(values[1:])  # week 1 is the same fit for every method
+        rows.append(
+            f"| {name} | {v[:, 0].mean():.4f} | {v[:, 0].max():.4f} | "
+            f"{v[:, 1].mean():.4f} | {v[:, 1].min():.4f} | {v[:, 2].mean():.3f} |"
+        )
+    return rows
 
 
 def methods(quick):
@@ -229,7 +281,25 @@ def run(quick=False):
             f"{r[:, 1].mean():.4f} | {r[:, 1].min():.4f} |"
         )
 
-    # 3. ua.test, at the end
+    # 3. online: the time-ordered ratings week by week
+    n_weeks = 4 if quick else 10
+    with threadpool_limits(1):
+        online = online_rows(X, y, ratings, n_weeks)
+    lines += [
+        f"\n#### Online learning: the last {n_weeks} weeks of ua.base, each "
+        "predicted from the ratings before it\n",
+        "Refit: `ProxFMClassifier().fit` on all the past ratings every week. "
+        "partial_fit: the first week's refit, then every week `partial_fit` on "
+        "that week's new ratings only. Scores on the following week's ratings, "
+        f"mean and worst over the last {n_weeks - 1} weeks (the first is the "
+        "common starting fit); update time per week.\n",
+        "| method | mean log-loss | worst log-loss | mean AUC | worst AUC "
+        "| update time (s) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        *online,
+    ]
+
+    # 4. ua.test, at the end
     lines += [
         "\n#### ua.test (train on all of ua.base)\n",
         "| method | test log-loss | test AUC |",

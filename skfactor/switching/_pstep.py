@@ -75,9 +75,14 @@ def penalty_term(penalty, alpha, coef):
 def weighted_ridge(X, Y, w, alpha, fit_intercept):
     r"""Minimize :math:`\sum_i w_i \|y_i - x_i^T \beta - b\|^2 + \alpha \|\beta\|^2`.
 
-    Solved by the normal equations after weighted centering (which removes
-    the intercept); a singular system (fewer weighted samples than features
-    and ``alpha=0``) gets the minimum-norm solution.
+    Solved by the normal equations of the weighted-centered data (which
+    removes the intercept). The centering acts on the weighted moments
+    :math:`X^T W X`, :math:`X^T W 1`, ... rather than on copies of the data,
+    one pass over ``X`` per regime; the subtraction of the weighted means
+    is well conditioned when ``X`` and ``Y`` are roughly centered, which
+    :class:`ClosedFormPStep` ensures once per fit. A singular system (fewer
+    weighted samples than features and ``alpha=0``) gets the minimum-norm
+    solution.
 
     Parameters
     ----------
@@ -93,16 +98,15 @@ def weighted_ridge(X, Y, w, alpha, fit_intercept):
     coef : ndarray of shape (n_features,) or (n_features, n_outputs)
     intercept : float or ndarray of shape (n_outputs,)
     """
-    keep = w > 0
-    X, Y, w = X[keep], Y[keep], w[keep]
+    wX = X * w[:, None]
+    gram = wX.T @ X
+    rhs = wX.T @ Y
     if fit_intercept:
         total = w.sum()
-        x_mean = w @ X / total
-        y_mean = w @ Y / total
-        X = X - x_mean
-        Y = Y - y_mean
-    gram = X.T @ (w[:, None] * X)
-    rhs = X.T @ (w[:, None] * Y if Y.ndim == 2 else w * Y)
+        x_mean = wX.sum(axis=0) / total
+        y_mean = (w @ Y) / total
+        gram -= total * np.outer(x_mean, x_mean)
+        rhs -= total * (np.outer(x_mean, y_mean) if Y.ndim == 2 else x_mean * y_mean)
     coef = ridge_solve(gram, rhs, alpha)
     if fit_intercept:
         intercept = y_mean - x_mean @ coef
@@ -203,16 +207,25 @@ class ClosedFormPStep:
     """Weighted ridge regression per regime (squared loss, l2 or no penalty)."""
 
     def __init__(self, X, Y, regime_loss, n_regimes, fit_intercept, alpha):
-        self.X, self.Y = X, Y
+        # With an intercept the model is invariant to shifts of X and Y:
+        # centering once here keeps the moments of weighted_ridge well
+        # conditioned, and the shift goes back into the intercepts.
+        self.x_shift = X.mean(axis=0) if fit_intercept else 0.0
+        self.y_shift = Y.mean(axis=0) if fit_intercept else 0.0
+        self.X = X - self.x_shift if fit_intercept else X
+        self.Y = Y - self.y_shift if fit_intercept else Y
         self.fit_intercept = fit_intercept
         self.alpha = alpha
 
     def solve(self, Z, coefs, intercepts, active):
         """Update ``coefs[k], intercepts[k]`` in place for the active regimes."""
         for k in np.flatnonzero(active):
-            coefs[k], intercepts[k] = weighted_ridge(
+            coef, intercept = weighted_ridge(
                 self.X, self.Y, Z[:, k], self.alpha, self.fit_intercept
             )
+            if self.fit_intercept:
+                intercept = intercept + self.y_shift - self.x_shift @ coef
+            coefs[k], intercepts[k] = coef, intercept
 
 
 class LbfgsPStep:

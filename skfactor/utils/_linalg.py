@@ -26,7 +26,6 @@ singular.
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import LinAlgError, cho_factor, cho_solve, lstsq
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd
 
@@ -134,8 +133,9 @@ def ridge_solve(gram, rhs, alpha):
     Returns
     -------
     x : ndarray of the shape of ``rhs``
-        By Cholesky when :math:`\alpha > 0` (the system is then positive
-        definite unless :math:`\alpha` is negligible next to :math:`G`);
+        By a solve certified by a Cholesky factorization when :math:`\alpha
+        > 0` (the system is then positive definite unless :math:`\alpha` is
+        negligible next to :math:`G`);
         otherwise, or if that fails or is not finite, the minimum-norm
         least-squares solution (which covers a rank-deficient :math:`G`, e.g.
         a component that is exactly zero).
@@ -152,9 +152,13 @@ def ridge_solve(gram, rhs, alpha):
     system.flat[:: system.shape[0] + 1] += alpha
     if alpha > 0:
         try:
-            x = cho_solve(cho_factor(system, check_finite=False), rhs)
+            # The Cholesky factorization certifies positive definiteness;
+            # numpy's LAPACK calls cost a fraction of scipy's wrappers on
+            # the small systems solved here at every iteration.
+            np.linalg.cholesky(system)
+            x = np.linalg.solve(system, rhs)
             if np.all(np.isfinite(x)):
                 return x
-        except LinAlgError:
+        except np.linalg.LinAlgError:
             pass
-    return lstsq(system, rhs, check_finite=False, cond=1e-12)[0]
+    return np.linalg.lstsq(system, rhs, rcond=1e-12)[0]
