@@ -339,8 +339,12 @@ def leaf_solve(V, K, path, stops, n_samples, B, bounds, out):
         if not cholesky_in_place(C):
             return False
         for i in range(bounds[g], bounds[g + 1]):
-            out[i] = B[i]
-            cholesky_substitute(C, out[i])
+            row = out[i]
+            # a scalar loop: the array assignment out[i] = B[i] alone added
+            # about 5 s to the kernel's first compilation
+            for j in range(size):
+                row[j] = B[i, j]
+            cholesky_substitute(C, row)
     return True
 
 
