@@ -221,6 +221,18 @@ def test_ridge_solve_against_the_normal_equations(alpha):
     np.testing.assert_allclose(x, expected, rtol=1e-6, atol=1e-8)
 
 
+def test_ridge_solve_falls_back_to_least_squares_when_ill_posed():
+    # Positive definite, but the pivots are 1e-14 apart: a direct solve would
+    # amplify the right-hand side by 1e14; the least-squares solution drops
+    # the direction below its cutoff.
+    gram = np.diag([1.0, 1e-14])
+    np.testing.assert_allclose(ridge_solve(gram, np.ones(2), 0.0), [1.0, 0.0])
+    # a well-posed system is solved directly, whatever alpha
+    np.testing.assert_allclose(
+        ridge_solve(np.diag([2.0, 4.0]), np.ones(2), 0.0), [0.5, 0.25]
+    )
+
+
 def test_cholesky_solve_in_place_against_numpy():
     from skfactor.utils._small_linalg import cholesky_solve_in_place
 

@@ -26,6 +26,8 @@ K^2)` time. These are the F-step of the Markov latent model
 (:mod:`._em`).
 """
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -35,50 +37,56 @@ __all__ = ["forward_backward", "stationary_distribution"]
 
 
 @njit(cache=True)
-def _forward_backward(emissions, transition, initial):  # pragma: no cover - numba
-    m, K = emissions.shape
+def _forward_backward(log_emissions, transition, initial):  # pragma: no cover
+    # One pass forward (shift, exponentiate, filter), one backward (beta,
+    # marginals, expected transitions); returns log_lik = nan when a scale
+    # c_t is not positive and finite.
+    m, K = log_emissions.shape
+    emissions = np.empty((m, K))
     alpha = np.empty((m, K))
-    beta = np.empty((m, K))
+    gamma = np.empty((m, K))
     scale = np.empty(m)
-    total = 0.0
-    for k in range(K):
-        alpha[0, k] = initial[k] * emissions[0, k]
-        total += alpha[0, k]
-    scale[0] = total
-    for k in range(K):
-        alpha[0, k] /= total
-    for t in range(1, m):
+    xi = np.zeros((K, K))
+    beta = np.ones(K)
+    weighted = np.empty(K)
+    log_lik = 0.0
+    for t in range(m):
+        shift = log_emissions[t, 0]
+        for k in range(1, K):
+            shift = max(shift, log_emissions[t, k])
         total = 0.0
         for k in range(K):
-            s = 0.0
-            for j in range(K):
-                s += alpha[t - 1, j] * transition[j, k]
+            emissions[t, k] = math.exp(log_emissions[t, k] - shift)
+            if t == 0:
+                s = initial[k]
+            else:
+                s = 0.0
+                for j in range(K):
+                    s += alpha[t - 1, j] * transition[j, k]
             alpha[t, k] = s * emissions[t, k]
             total += alpha[t, k]
+        if not (total > 0.0 and total < math.inf):
+            return gamma, math.nan, xi
         scale[t] = total
+        log_lik += math.log(total) + shift
         for k in range(K):
             alpha[t, k] /= total
-    for k in range(K):
-        beta[m - 1, k] = 1.0
+    gamma[m - 1] = alpha[m - 1]
     for t in range(m - 2, -1, -1):
+        for k in range(K):
+            weighted[k] = emissions[t + 1, k] * beta[k] / scale[t + 1]
+        total = 0.0
         for j in range(K):
             s = 0.0
             for k in range(K):
-                s += transition[j, k] * emissions[t + 1, k] * beta[t + 1, k]
-            beta[t, j] = s / scale[t + 1]
-    return alpha * beta, scale, alpha, beta
-
-
-@njit(cache=True)
-def _transition_sums(emissions, transition, alpha, beta, scale):  # pragma: no cover
-    m, K = emissions.shape
-    xi = np.zeros((K, K))
-    for t in range(1, m):
+                s += transition[j, k] * weighted[k]
+                xi[j, k] += alpha[t, j] * transition[j, k] * weighted[k]
+            beta[j] = s
+            gamma[t, j] = alpha[t, j] * s
+            total += gamma[t, j]
         for j in range(K):
-            b = emissions[t, j] * beta[t, j] / scale[t]
-            for i in range(K):
-                xi[i, j] += alpha[t - 1, i] * transition[i, j] * b
-    return xi
+            gamma[t, j] /= total
+    return gamma, log_lik, xi
 
 
 def forward_backward(log_emissions, transition, initial, transitions=False):
@@ -119,24 +127,19 @@ def forward_backward(log_emissions, transition, initial, transitions=False):
     >>> gamma.argmax(axis=1)
     array([0, 0, 0])
     """
-    log_emissions = np.asarray(log_emissions, dtype=np.float64)
-    shift = log_emissions.max(axis=1, keepdims=True)
-    emissions = np.ascontiguousarray(np.exp(log_emissions - shift))
-    transition = np.ascontiguousarray(transition, dtype=np.float64)
-    gamma, scale, alpha, beta = _forward_backward(
-        emissions, transition, np.ascontiguousarray(initial, dtype=np.float64)
+    gamma, log_likelihood, xi = _forward_backward(
+        np.ascontiguousarray(log_emissions, dtype=np.float64),
+        np.ascontiguousarray(transition, dtype=np.float64),
+        np.ascontiguousarray(initial, dtype=np.float64),
     )
-    if not np.all(scale > 0):
+    if not np.isfinite(log_likelihood):
         raise NonFiniteObjectiveError(
             "forward_backward: the observations have probability zero or a "
             "non-finite likelihood under the model (an impossible transition, "
             "or emissions out of float64 range: rescale the data)."
         )
-    gamma /= gamma.sum(axis=1, keepdims=True)
-    log_likelihood = float(np.log(scale).sum() + shift.sum())
     if not transitions:
         return gamma, log_likelihood
-    xi = _transition_sums(emissions, transition, alpha, beta, scale)
     return gamma, log_likelihood, xi
 
 

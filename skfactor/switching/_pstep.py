@@ -72,17 +72,96 @@ def penalty_term(penalty, alpha, coef):
 # --------------------------------------------------------------------------
 
 
+# Largest ``n_samples * n_moments`` for which ClosedFormPStep keeps the
+# products of the columns of [1, X, Y] (the moments of every regime are then
+# one matrix product per iteration); beyond it, one pass over the data per
+# regime. 4M floats is 32 MB.
+PRODUCTS_BUDGET = 4_000_000
+
+
+def augmented_design(X, Y):
+    """Columns :math:`[1, X, Y]` whose weighted moments give the normal equations."""
+    Y2 = Y[:, None] if Y.ndim == 1 else Y
+    return np.hstack([np.ones((X.shape[0], 1)), X, Y2])
+
+
+def column_products(A):
+    r"""Products :math:`a_{ti} a_{tj}`, :math:`i \le j`, of the columns of ``A``.
+
+    Returns the products, shape (n_samples, d (d + 1) / 2), and the indices
+    (rows, columns) of the upper triangle they fill.
+    """
+    upper = np.triu_indices(A.shape[1])
+    return A[:, upper[0]] * A[:, upper[1]], upper
+
+
+def weighted_moments(A, W, products=None):
+    r"""Weighted moment matrices :math:`M_k = \sum_t w_{tk} a_t a_t^\top`.
+
+    Parameters
+    ----------
+    A : ndarray of shape (n_samples, d)
+    W : ndarray of shape (n_samples, K)
+        Nonnegative weights, one column per regime.
+    products : tuple, default=None
+        :func:`column_products` of ``A``: the moments of all regimes are
+        then one matrix product (cheaper for small ``d``); otherwise one
+        pass over ``A`` per regime.
+
+    Returns
+    -------
+    ndarray of shape (K, d, d), symmetric.
+    """
+    K, d = W.shape[1], A.shape[1]
+    if products is None:
+        return np.stack([(A * W[:, k, None]).T @ A for k in range(K)])
+    values, (rows, cols) = products
+    M = np.empty((K, d, d))
+    flat = W.T @ values
+    M[:, rows, cols] = flat
+    M[:, cols, rows] = flat
+    return M
+
+
+def ridge_from_moments(M, n_features, alpha, fit_intercept):
+    r"""Weighted ridge regression from the moments of :math:`[1, X, Y]`.
+
+    Minimizes :math:`\sum_t w_t \|y_t - \beta^\top x_t - b\|^2 +
+    \alpha \|\beta\|^2` given :math:`M = \sum_t w_t a_t a_t^\top`,
+    :math:`a_t = (1, x_t, y_t)`. With an intercept, the normal equations of
+    the weighted-centered data, :math:`X^\top W X - s\, \bar x \bar
+    x^\top` (:math:`s = \sum_t w_t`), follow from the moments, which is
+    well conditioned when ``X`` and ``Y`` are roughly centered (as
+    :class:`ClosedFormPStep` ensures once per fit). A singular system
+    (fewer weighted samples than features and ``alpha=0``) gets the
+    minimum-norm solution.
+
+    Returns
+    -------
+    coef : ndarray of shape (n_features, n_outputs)
+    intercept : ndarray of shape (n_outputs,)
+    """
+    x, y = slice(1, 1 + n_features), slice(1 + n_features, None)
+    gram = M[x, x].copy()
+    rhs = M[x, y].copy()
+    if fit_intercept:
+        total = M[0, 0]
+        x_mean = M[0, x] / total
+        y_mean = M[0, y] / total
+        gram -= total * np.outer(x_mean, x_mean)
+        rhs -= total * np.outer(x_mean, y_mean)
+    coef = ridge_solve(gram, rhs, alpha)
+    if fit_intercept:
+        intercept = y_mean - x_mean @ coef
+    else:
+        intercept = np.zeros(rhs.shape[1])
+    return coef, intercept
+
+
 def weighted_ridge(X, Y, w, alpha, fit_intercept):
     r"""Minimize :math:`\sum_i w_i \|y_i - x_i^T \beta - b\|^2 + \alpha \|\beta\|^2`.
 
-    Solved by the normal equations of the weighted-centered data (which
-    removes the intercept). The centering acts on the weighted moments
-    :math:`X^T W X`, :math:`X^T W 1`, ... rather than on copies of the data,
-    one pass over ``X`` per regime; the subtraction of the weighted means
-    is well conditioned when ``X`` and ``Y`` are roughly centered, which
-    :class:`ClosedFormPStep` ensures once per fit. A singular system (fewer
-    weighted samples than features and ``alpha=0``) gets the minimum-norm
-    solution.
+    One regime of :class:`ClosedFormPStep`, by :func:`ridge_from_moments`.
 
     Parameters
     ----------
@@ -98,20 +177,10 @@ def weighted_ridge(X, Y, w, alpha, fit_intercept):
     coef : ndarray of shape (n_features,) or (n_features, n_outputs)
     intercept : float or ndarray of shape (n_outputs,)
     """
-    wX = X * w[:, None]
-    gram = wX.T @ X
-    rhs = wX.T @ Y
-    if fit_intercept:
-        total = w.sum()
-        x_mean = wX.sum(axis=0) / total
-        y_mean = (w @ Y) / total
-        gram -= total * np.outer(x_mean, x_mean)
-        rhs -= total * (np.outer(x_mean, y_mean) if Y.ndim == 2 else x_mean * y_mean)
-    coef = ridge_solve(gram, rhs, alpha)
-    if fit_intercept:
-        intercept = y_mean - x_mean @ coef
-    else:
-        intercept = np.zeros(Y.shape[1:]) if Y.ndim == 2 else 0.0
+    M = weighted_moments(augmented_design(X, Y), w[:, None])[0]
+    coef, intercept = ridge_from_moments(M, X.shape[1], alpha, fit_intercept)
+    if Y.ndim == 1:
+        return coef[:, 0], float(intercept[0])
     return coef, intercept
 
 
@@ -208,23 +277,33 @@ class ClosedFormPStep:
 
     def __init__(self, X, Y, regime_loss, n_regimes, fit_intercept, alpha):
         # With an intercept the model is invariant to shifts of X and Y:
-        # centering once here keeps the moments of weighted_ridge well
-        # conditioned, and the shift goes back into the intercepts.
+        # centering once here keeps the moments well conditioned, and the
+        # shift goes back into the intercepts.
         self.x_shift = X.mean(axis=0) if fit_intercept else 0.0
         self.y_shift = Y.mean(axis=0) if fit_intercept else 0.0
-        self.X = X - self.x_shift if fit_intercept else X
-        self.Y = Y - self.y_shift if fit_intercept else Y
+        self.A = augmented_design(
+            X - self.x_shift if fit_intercept else X,
+            Y - self.y_shift if fit_intercept else Y,
+        )
+        d = self.A.shape[1]
+        small = X.shape[0] * d * (d + 1) // 2 <= PRODUCTS_BUDGET
+        self.products = column_products(self.A) if small else None
+        self.n_features = X.shape[1]
+        self.one_output = Y.ndim == 1
         self.fit_intercept = fit_intercept
         self.alpha = alpha
 
     def solve(self, Z, coefs, intercepts, active):
         """Update ``coefs[k], intercepts[k]`` in place for the active regimes."""
+        moments = weighted_moments(self.A, Z, self.products)
         for k in np.flatnonzero(active):
-            coef, intercept = weighted_ridge(
-                self.X, self.Y, Z[:, k], self.alpha, self.fit_intercept
+            coef, intercept = ridge_from_moments(
+                moments[k], self.n_features, self.alpha, self.fit_intercept
             )
             if self.fit_intercept:
                 intercept = intercept + self.y_shift - self.x_shift @ coef
+            if self.one_output:
+                coef, intercept = coef[:, 0], float(intercept[0])
             coefs[k], intercepts[k] = coef, intercept
 
 
