@@ -153,7 +153,7 @@ class SwitchingClassifier(ClassifierMixin, _BaseSwitching):
         alpha=1.0,
         latent="markov",
         smoothing=1.0,
-        transition_prior=None,
+        transition_prior=0.1,
         fit_intercept=True,
         gating="logistic",
         n_init=4,

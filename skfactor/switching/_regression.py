@@ -156,7 +156,7 @@ class SwitchingRegression(RegressorMixin, _BaseSwitching):
         alpha=0.0,
         latent="markov",
         smoothing=1.0,
-        transition_prior=None,
+        transition_prior=0.1,
         switching_variance=True,
         fit_intercept=True,
         gating="logistic",
