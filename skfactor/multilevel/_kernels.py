@@ -20,7 +20,7 @@ the cost is :math:`O(n r_l m)` either way with no per-group Python overhead.
 import numpy as np
 from numba import njit
 
-from ..utils._small_linalg import cholesky_in_place, cholesky_substitute
+from ..utils._small_linalg import cholesky_rows_in_place, cholesky_substitute
 
 # A level whose groups have at least this many rows on average uses BLAS per
 # group; below, one compiled loop over the rows.
@@ -323,20 +323,29 @@ def leaf_solve(V, K, path, stops, n_samples, B, bounds, out):
 
     ``C_g = N V_g + Zp_g Zp_g^T``, the second term read from the products of
     :func:`path_cross_gram` (``stops[j]``: the path columns of column
-    ``j``'s level). Each ``C_g`` is factored once (Cholesky) and every row is
-    solved by two triangular substitutions. Returns False (leaving ``out``
-    partly written) if some ``C_g`` is not numerically positive definite.
+    ``j``'s level). The leading block of ``C_g`` over the columns of a
+    group's ancestors is the same for all the leaves below it (the ancestors'
+    covariance and products), and the leaves come in hierarchy order: each
+    ``C_g`` is refilled and refactored (Cholesky, row by row) only from the
+    first column whose group differs from the previous leaf's, and every row
+    is solved by two triangular substitutions. Returns False (leaving
+    ``out`` partly written) if some ``C_g`` is not numerically positive
+    definite.
     """
     size = V.shape[1]
     C = np.empty((size, size))
     for g in range(bounds.size - 1):
-        for j in range(size):
+        start = 0
+        if g > 0:
+            while start < size and path[g, start] == path[g - 1, start]:
+                start += 1
+        for j in range(start, size):
             row = path[g, j]
             for c in range(stops[j]):
                 value = n_samples * V[g, j, c] + K[row, c]
                 C[j, c] = value
                 C[c, j] = value
-        if not cholesky_in_place(C):
+        if not cholesky_rows_in_place(C, start):
             return False
         for i in range(bounds[g], bounds[g + 1]):
             row = out[i]
