@@ -13,12 +13,12 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from threadpoolctl import threadpool_limits
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils.validation import check_finite_scale
 from ..utils._monitor import warn_at_caller
+from ..utils._threads import single_blas_thread
 
 from ._bcd import run_bcd, initial_assignments, transition_counts_matrix
 from ._em import EMISSION_LOSSES, Emission, random_segments, run_em
@@ -26,7 +26,7 @@ from ._fstep import fstep
 from ._gating import fit_gating, gating_proba
 from ._hmm import forward_backward, stationary_distribution
 from ._losses import PENALTIES, RegimeLoss
-from ._pstep import CONSTRAINT_NAMES, make_pstep
+from ._pstep import CONSTRAINT_NAMES, make_pstep, use_fast_path
 
 # Parameter descriptions shared by SwitchingRegression and SwitchingClassifier,
 # filled in their docstrings by ``fill_doc(fragments=PARAMETER_DOCS)``.
@@ -192,6 +192,9 @@ feature_names_in_ : ndarray of shape (`n_features_in_`,)
     names.""",
 }
 
+# The settings of a fit that choose and build its P-step solver.
+PSTEP_SETTINGS = ("fit_intercept", "alpha", "penalty", "constraints", "solver")
+
 # Restarts are compared at this tolerance; the best is refined to ``tol``.
 SCREENING_TOL = 1e-4
 
@@ -220,17 +223,17 @@ COMMON_CONSTRAINTS = {
 def _single_run(
     X, Y, regime_loss, settings, seed, kmeans_features, name, warm, run_index=0
 ):
-    """One BCD or EM run (module level so that joblib can send it to a worker)."""
-    pstep = make_pstep(
+    """One BCD or EM run (module level so that joblib can send it to a worker).
+
+    ``settings["pstep"]``, when set, is a P-step solver that keeps no state
+    between solves (the closed form), built once for all the runs of a fit.
+    """
+    pstep = settings.get("pstep") or make_pstep(
         X,
         Y,
         regime_loss,
         settings["n_regimes"],
-        fit_intercept=settings["fit_intercept"],
-        alpha=settings["alpha"],
-        penalty=settings["penalty"],
-        constraints=settings["constraints"],
-        solver=settings["solver"],
+        **{key: settings[key] for key in PSTEP_SETTINGS},
     )
     markov = settings["latent"] == "markov"
     common = dict(
@@ -368,6 +371,18 @@ class _BaseSwitching(BaseEstimator):
             verbose=self.verbose,
             init=self.init,
         )
+        fast = use_fast_path(
+            regime_loss, self.penalty, self.alpha, self.constraints, solver
+        )
+        if fast == "closed_form":
+            # Stateless between solves: its design products serve every run.
+            settings["pstep"] = make_pstep(
+                X,
+                Y,
+                regime_loss,
+                K,
+                **{key: settings[key] for key in PSTEP_SETTINGS},
+            )
         warm = None
         if (
             self.warm_start
@@ -395,7 +410,7 @@ class _BaseSwitching(BaseEstimator):
         # (n_features-sized systems, L-BFGS vector updates) and BLAS threads
         # only add synchronization cost, worst on a loaded machine. Process
         # workers of joblib get their own limits from joblib.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_blas_thread():
             results = Parallel(n_jobs=self.n_jobs)(
                 delayed(_single_run)(
                     X,
@@ -437,7 +452,7 @@ class _BaseSwitching(BaseEstimator):
         self.n_iter_ = result.n_iter
         self.converged_ = result.converged
         if self.gating == "logistic":
-            with threadpool_limits(limits=1, user_api="blas"):
+            with single_blas_thread():
                 self.gating_coef_, self.gating_intercept_ = fit_gating(X, Z)
         else:
             # Without targets the forward filter of the chain stays at its
@@ -471,7 +486,7 @@ class _BaseSwitching(BaseEstimator):
         if self.latent == "markov":
             chain = (result.transition, result.startprob, result.scales)
         refined_settings = dict(settings, tol=self.tol, max_iter=budget)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_blas_thread():
             refined = _single_run(
                 X,
                 Y,

@@ -27,6 +27,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
 
+from ..utils._linalg import column_sums
 from ..utils._monitor import ConvergenceMonitor
 from ._fstep import CvxpyFStep, fstep, kl_chain
 from ._pstep import penalty_term
@@ -149,7 +150,7 @@ def reseed_empty(Z, R, smoothing):
     one) samples with the largest loss under their current assignment.
     """
     m, K = Z.shape
-    empty = np.flatnonzero(Z.sum(axis=0) < EMPTY_WEIGHT)
+    empty = np.flatnonzero(column_sums(Z) < EMPTY_WEIGHT)
     if empty.size == 0 or R is None:
         return Z, empty[:0]
     Z = Z.copy()
@@ -188,7 +189,7 @@ def empty_regime_warnings(name, Z, weight_name, hint=""):
     A regime whose column of ``Z`` sums to less than ``EMPTY_WEIGHT`` at the end
     of a fit explains (almost) no sample; the message says so once per fit.
     """
-    empty = np.flatnonzero(Z.sum(axis=0) < EMPTY_WEIGHT)
+    empty = np.flatnonzero(column_sums(Z) < EMPTY_WEIGHT)
     if not empty.size:
         return []
     return [
@@ -279,7 +280,7 @@ def run_bcd(
                     )
                 )
             reseeds_left -= len(reseeded)
-        weights = Z.sum(axis=0)
+        weights = column_sums(Z)
         active = weights >= EMPTY_WEIGHT
         if iteration == 0 and Z0 is not None:
             # Nothing fitted yet: every regime with any weight is fitted.

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..utils._linalg import column_sums
 from ..utils._monitor import ConvergenceMonitor
 from ._bcd import (
     EMPTY_WEIGHT,
@@ -117,10 +118,10 @@ class Emission:
         if not self.switching:
             value = float(np.sum(gamma * R)) / (q * R.shape[0])
             return np.full(R.shape[1], max(value, self.floor))
-        weight = gamma.sum(axis=0)
+        weight = column_sums(gamma)
         scales = previous.copy()
         full = weight >= EMPTY_WEIGHT
-        scales[full] = np.sum(gamma * R, axis=0)[full] / (q * weight[full])
+        scales[full] = column_sums(gamma * R)[full] / (q * weight[full])
         return np.maximum(scales, self.floor)
 
 
@@ -219,7 +220,7 @@ def _initial_parameters(X, Y, regime_loss, pstep, Z0, emission, penalty, alpha):
     K = Z0.shape[1]
     coefs = [np.zeros(regime_loss.coef_shape) for _ in range(K)]
     intercepts = [np.zeros(regime_loss.intercept_shape) for _ in range(K)]
-    pstep.solve(Z0, coefs, intercepts, Z0.sum(axis=0) > 0)
+    pstep.solve(Z0, coefs, intercepts, column_sums(Z0) > 0)
     return coefs, intercepts, Z0
 
 
@@ -305,7 +306,7 @@ def run_em(
             break
         # P-step: regimes, then scales, then the chain.
         weights = gamma / emission.tau(scales)
-        active = gamma.sum(axis=0) >= EMPTY_WEIGHT
+        active = column_sums(gamma) >= EMPTY_WEIGHT
         pstep.solve(weights, coefs, intercepts, active)
         R = regime_loss.loss_matrix(X, Y, coefs, intercepts)
         scales = emission.update_scales(R, gamma, scales)
