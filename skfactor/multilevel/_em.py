@@ -63,6 +63,7 @@ from ._kernels import (
     group_product,
     leaf_matrices,
     leaf_solve,
+    path_covariance_rows,
     path_cross_gram,
     path_dot,
     path_gram,
@@ -97,7 +98,7 @@ def rank_mask(h, ranks):
 
 
 def posterior_covariances(psi, h, ranks):
-    """Posterior covariance of the path factors of every finest group.
+    """Posterior covariance of the path factors of every finest group, stacked.
 
     Parameters
     ----------
@@ -108,27 +109,20 @@ def posterior_covariances(psi, h, ranks):
 
     Returns
     -------
-    V : ndarray of shape (n_finest_groups, r, r)
-        ``V[g]`` is the covariance of the factors of the groups on the path
-        from the root to ``g``, levels in order.
+    V : ndarray of shape (S, sum(ranks))
+        The covariance ``V_g`` of the factors of the groups on the path from
+        the root to the finest group ``g`` (levels in order) has its row
+        ``j`` in row ``path[g, j]`` of ``V``, columns up to the last of
+        ``j``'s level (:func:`._kernels.path_index`): the row is the same
+        for all the finest groups below ``j``'s group.
     """
     off = rank_offsets(ranks)
-    V = np.eye(ranks[0]) - psi[0]
-    for level in range(1, len(ranks)):
-        R = off[level]
-        own = slice(R, off[level + 1])
-        V_parent = V[h.parent[level]]
-        X = psi[level][:, :R, own]
-        VX = np.matmul(V_parent, X)
-        V = np.empty((h.n_groups[level], off[level + 1], off[level + 1]))
-        V[:, :R, :R] = V_parent
-        V[:, :R, own] = -VX
-        V[:, own, :R] = -VX.transpose(0, 2, 1)
-        V[:, own, own] = (
-            np.eye(ranks[level])
-            - psi[level][:, own, own]
-            + np.matmul(X.transpose(0, 2, 1), VX)
-        )
+    path, base = path_index(h, ranks)
+    leaves, starts = representatives(h)
+    V = np.zeros((base[-1], off[-1]))
+    for level in range(len(ranks)):
+        first = leaves[starts[level] : starts[level + 1]]
+        path_covariance_rows(psi[level], path, first, off[level], V)
     return V
 
 
@@ -154,7 +148,7 @@ def posterior(Yt, sigma, means=True, covariances=True):
         :math:`\\log\\det\\Sigma`.
     Z : list of ndarray of shape (n_groups_l, r_l, n_samples) or None
         Posterior means of the factors of every group.
-    V : ndarray of shape (n_finest_groups, r, r) or None
+    V : ndarray of shape (S, sum(ranks)) or None
         See :func:`posterior_covariances`.
     """
     psi, _, logdet = sigma._smw_recursion()
@@ -170,17 +164,16 @@ def posterior(Yt, sigma, means=True, covariances=True):
     T = np.zeros((base[-1], Yt.shape[1]))
     path_gram(H[:, n_coarse:], Yt, leaf, path[:, n_coarse:], T)
     if n_coarse:
-        for start, stop, first, _ in blocks:
+        for start, stop, first, _, _ in blocks:
             T[path[first, :n_coarse]] += H[start:stop, :n_coarse].T @ Yt[start:stop]
     quad = np.zeros(Yt.shape[1])
     Z = np.zeros((base[-1] if means else 0, Yt.shape[1]))
-    for start, stop, first, last in blocks:
+    for start, stop, first, last, bounds in blocks:
         rows = slice(start, stop)
         W = Yt[rows] * inverse._d[rows, None]
         coarse = path[first, :n_coarse]
         if n_coarse:
             W -= H[rows, :n_coarse] @ T[coarse]
-        bounds = np.clip(leaf[first : last + 1], start, stop) - start
         posterior_rows(
             Yt[rows],
             W,
@@ -199,12 +192,10 @@ def posterior(Yt, sigma, means=True, covariances=True):
     return quad, logdet, Z, V
 
 
-def _solve_by_lstsq(V, stacked, path, n_samples, B, bounds):
+def _solve_by_lstsq(G, path, stops, B, bounds):
     """Fallback of :func:`leaf_solve` when rounding breaks positive definiteness."""
     F = np.zeros_like(B)
-    for g in range(bounds.size - 1):
-        Zp = stacked[path[g]]
-        C = n_samples * V[g] + Zp @ Zp.T
+    for g, C in enumerate(leaf_matrices(G, path, stops)):
         rows = slice(bounds[g], bounds[g + 1])
         F[rows] = np.linalg.lstsq(C, B[rows].T, rcond=None)[0].T
     return F
@@ -245,26 +236,24 @@ def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask):
         leaf = h.bounds[-1]
         n_coarse, blocks = row_blocks(h, ranks)
         path_dot(Yt, stacked, leaf, path[:, n_coarse:], B[:, n_coarse:])
-        for start, stop, first, _ in blocks[: len(blocks) if n_coarse else 0]:
+        for start, stop, first, _, _ in blocks[: len(blocks) if n_coarse else 0]:
             B[start:stop, :n_coarse] = (
                 Yt[start:stop] @ stacked[path[first, :n_coarse]].T
             )
-        # C_g = N V_g + Zp Zp^T for every finest group g: the products of two
-        # factors on a common path, computed once per pair.
+        # C_g = N V_g + Zp Zp^T for every finest group g, stacked like V:
+        # the products of two factors on a common path, computed once per pair.
         offsets = np.asarray(off, dtype=np.intp)
-        K = np.zeros((stacked.shape[0], off[-1]))
+        G = V * n_samples
         leaves, starts = representatives(h)
-        path_cross_gram(stacked, path, leaves, starts, offsets, K)
-        column_level = np.repeat(np.arange(n_levels), ranks)
-        stops = offsets[column_level + 1]
+        path_cross_gram(stacked, path, leaves, starts, offsets, G)
+        stops = offsets[np.repeat(np.arange(n_levels), ranks) + 1]
         if _blas(leaf):  # large finest groups: batched inverses, then BLAS
-            C = leaf_matrices(V, K, path, stops, float(n_samples))
             try:
-                group_product(B, np.linalg.inv(C), leaf, F)
+                group_product(B, np.linalg.inv(leaf_matrices(G, path, stops)), leaf, F)
             except np.linalg.LinAlgError:
-                F = _solve_by_lstsq(V, stacked, path, n_samples, B, leaf)
-        elif not leaf_solve(V, K, path, stops, float(n_samples), B, leaf, F):
-            F = _solve_by_lstsq(V, stacked, path, n_samples, B, leaf)
+                F = _solve_by_lstsq(G, path, stops, B, leaf)
+        elif not leaf_solve(G, path, stops, B, leaf, F):
+            F = _solve_by_lstsq(G, path, stops, B, leaf)
         # Masked entries stay exactly zero by themselves (their factor has
         # zero posterior mean and is uncorrelated with the others); the mask
         # only guards against rounding.

@@ -122,6 +122,18 @@ def group_product(A, T, bounds, out, sign=1.0):
 # over the rows then serves all the levels at once.
 
 
+def memoized(h, key, build):
+    """``build()`` computed once per hierarchy and ``key`` (read-only result).
+
+    The index arrays below depend only on the hierarchy (immutable) and the
+    ranks; an EM iteration asks for them several times.
+    """
+    memo = h.__dict__.setdefault("_memo", {})
+    if key not in memo:
+        memo[key] = build()
+    return memo[key]
+
+
 def path_index(h, ranks):
     """Stacked rows of the path factors of every finest group.
 
@@ -131,6 +143,10 @@ def path_index(h, ranks):
     base : list of int
         First stacked row of every level, and the total ``S`` last.
     """
+    return memoized(h, ("path", tuple(ranks)), lambda: _path_index(h, ranks))
+
+
+def _path_index(h, ranks):
     base = [0]
     for level, rank in enumerate(ranks):
         base.append(base[-1] + h.n_groups[level] * rank)
@@ -156,10 +172,17 @@ def row_blocks(h, ranks, chunk=4096):
     n_coarse : int
         Number of coarse columns, ``r_1 + ... + r_c``.
     blocks : list of tuple
-        ``(start, stop, first_leaf, last_leaf)``: rows ``start:stop`` (at
-        most ``chunk``) lie in one group of every coarse level and overlap
-        the finest groups ``first_leaf:last_leaf``.
+        ``(start, stop, first_leaf, last_leaf, leaf_bounds)``: rows
+        ``start:stop`` (at most ``chunk``) lie in one group of every coarse
+        level and overlap the finest groups ``first_leaf:last_leaf``, whose
+        row ranges clipped to the block and relative to ``start`` are
+        ``leaf_bounds``.
     """
+    key = ("blocks", tuple(ranks), chunk, _BLAS_MIN_ROWS)
+    return memoized(h, key, lambda: _row_blocks(h, ranks, chunk))
+
+
+def _row_blocks(h, ranks, chunk):
     n_levels = 0
     for bound in h.bounds:
         if bound[-1] < _BLAS_MIN_ROWS * (bound.size - 1):
@@ -174,7 +197,8 @@ def row_blocks(h, ranks, chunk=4096):
             stop = min(start + chunk, int(edges[k + 1]))
             first = int(np.searchsorted(leaf, start, side="right")) - 1
             last = int(np.searchsorted(leaf, stop, side="left"))
-            blocks.append((start, stop, first, last))
+            bounds = np.clip(leaf[first : last + 1], start, stop) - start
+            blocks.append((start, stop, first, last, bounds))
     return n_coarse, blocks
 
 
@@ -188,6 +212,10 @@ def representatives(h):
         ``k`` of level ``l``.
     starts : ndarray of intp of shape (n_levels + 1,)
     """
+    return memoized(h, ("representatives",), lambda: _representatives(h))
+
+
+def _representatives(h):
     leaves = [np.searchsorted(h.bounds[-1], bound[:-1]) for bound in h.bounds]
     starts = np.concatenate(([0], np.cumsum([leaf.size for leaf in leaves])))
     return np.concatenate(leaves).astype(np.intp), starts.astype(np.intp)
@@ -264,12 +292,12 @@ def posterior_rows(Y, W, H, T, F, bounds, path, quad, Z):
 
 @njit(cache=True, fastmath=_FAST)
 def path_cross_gram(Z, path, representatives, starts, column_offsets, out):
-    """Products of the posterior means of every factor with those of its path.
+    """Add the products of the posterior means of every factor with those of its path.
 
     For every group ``b`` of level ``l``, given by a finest group ``g`` inside
     it (``representatives[starts[l]:starts[l + 1]]``), and every column ``j``
-    of level ``l``: ``out[path[g, j], c] = Z[path[g, j]] . Z[path[g, c]]`` for
-    the columns ``c < column_offsets[l + 1]`` of the levels up to ``l``.
+    of level ``l``: ``out[path[g, j], c] += Z[path[g, j]] . Z[path[g, c]]``
+    for the columns ``c < column_offsets[l + 1]`` of the levels up to ``l``.
     Every product of two factors on a common path is computed once.
     """
     width = Z.shape[1]
@@ -283,7 +311,57 @@ def path_cross_gram(Z, path, representatives, starts, column_offsets, out):
                     total = 0.0
                     for t in range(width):
                         total += Z[own, t] * Z[other, t]
-                    out[own, c] = total
+                    out[own, c] += total
+
+
+@njit(cache=True)
+def path_covariance_rows(psi, path, representatives, R, out):
+    r"""Rows of the path posterior covariances of the groups of one level.
+
+    Stacked like :func:`path_cross_gram`: the covariance :math:`V_c` of the
+    factors on the path of group ``c`` of this level (given by a finest group
+    ``g`` inside it, ``representatives[c]``) has the rows of its ancestors
+    already in ``out`` (row ``path[g, k]``, columns up to ``k``'s level) and
+    gets its own rows ``path[g, R + j]``, columns ``:R + r_l``:
+
+    .. math::
+
+        V_c^{[R + j, :R]} = -(V_a X_c)_{:, j}, \qquad
+        V_c^{[R + j, R + i]} = \delta_{ji} - \Psi_c^{R + j, R + i}
+        + (X_c^T V_a X_c)_{ji}, \qquad X_c = \Psi_c^{[:R], R:},
+
+    ``psi`` of shape ``(n_groups, R + r_l, R + r_l)``, :math:`V_a` the
+    parent's covariance read from its rows (symmetric).
+    """
+    rank = psi.shape[1] - R
+    parent = np.empty((R, R))  # V_a, dense, refilled when the parent changes
+    VXt = np.empty((rank, R))
+    previous = -1
+    for c in range(psi.shape[0]):
+        g = representatives[c]
+        if R and path[g, R - 1] != previous:
+            previous = path[g, R - 1]
+            for m in range(R):
+                source = out[path[g, m]]
+                for k in range(m + 1):
+                    parent[m, k] = source[k]
+                    parent[k, m] = source[k]
+        for j in range(rank):  # (V_a X_c)^T, rows of V_a symmetric
+            VXt[j, :] = 0.0
+            for m in range(R):
+                x = psi[c, m, R + j]
+                for k in range(R):
+                    VXt[j, k] += x * parent[m, k]
+        for j in range(rank):
+            row = out[path[g, R + j]]
+            for k in range(R):
+                row[k] = -VXt[j, k]
+            for i in range(rank):
+                total = -psi[c, R + j, R + i]
+                for k in range(R):
+                    total += psi[c, k, R + j] * VXt[i, k]
+                row[R + i] = total
+            row[R + j] += 1.0
 
 
 @njit(cache=True)
@@ -303,36 +381,35 @@ def lower_inverse(L):
 
 
 @njit(cache=True)
-def leaf_matrices(V, K, path, stops, n_samples):
-    """``C_g = N V_g + Zp_g Zp_g^T`` of every finest group (see :func:`leaf_solve`)."""
-    size = V.shape[1]
-    C = np.empty_like(V)
-    for g in range(V.shape[0]):
+def leaf_matrices(G, path, stops):
+    """``C_g`` of every finest group from its stacked rows (see :func:`leaf_solve`)."""
+    size = path.shape[1]
+    C = np.empty((path.shape[0], size, size))
+    for g in range(path.shape[0]):
         for j in range(size):
             row = path[g, j]
             for c in range(stops[j]):
-                value = n_samples * V[g, j, c] + K[row, c]
+                value = G[row, c]
                 C[g, j, c] = value
                 C[g, c, j] = value
     return C
 
 
 @njit(cache=True, fastmath=_FAST)
-def leaf_solve(V, K, path, stops, n_samples, B, bounds, out):
+def leaf_solve(G, path, stops, B, bounds, out):
     """M-step of the loadings: ``f_i = C_g^{-1} b_i`` for the rows of every leaf.
 
-    ``C_g = N V_g + Zp_g Zp_g^T``, the second term read from the products of
-    :func:`path_cross_gram` (``stops[j]``: the path columns of column
-    ``j``'s level). The leading block of ``C_g`` over the columns of a
-    group's ancestors is the same for all the leaves below it (the ancestors'
-    covariance and products), and the leaves come in hierarchy order: each
-    ``C_g`` is refilled and refactored (Cholesky, row by row) only from the
-    first column whose group differs from the previous leaf's, and every row
-    is solved by two triangular substitutions. Returns False (leaving
-    ``out`` partly written) if some ``C_g`` is not numerically positive
-    definite.
+    ``C_g = N V_g + Zp_g Zp_g^T`` is read from its stacked rows ``G`` (row
+    ``path[g, j]``, columns ``:stops[j]``, the path columns of column
+    ``j``'s level; see :func:`path_cross_gram`). The leading block of
+    ``C_g`` over the columns of a group's ancestors is the same for all the
+    leaves below it, and the leaves come in hierarchy order: each ``C_g`` is
+    refilled and refactored (Cholesky, row by row) only from the first
+    column whose group differs from the previous leaf's, and every row is
+    solved by two triangular substitutions. Returns False (leaving ``out``
+    partly written) if some ``C_g`` is not numerically positive definite.
     """
-    size = V.shape[1]
+    size = path.shape[1]
     C = np.empty((size, size))
     for g in range(bounds.size - 1):
         start = 0
@@ -342,7 +419,7 @@ def leaf_solve(V, K, path, stops, n_samples, B, bounds, out):
         for j in range(start, size):
             row = path[g, j]
             for c in range(stops[j]):
-                value = n_samples * V[g, j, c] + K[row, c]
+                value = G[row, c]
                 C[j, c] = value
                 C[c, j] = value
         if not cholesky_rows_in_place(C, start):

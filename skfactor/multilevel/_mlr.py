@@ -181,8 +181,6 @@ class MLRMatrix:
         self._offsets = rank_offsets(ranks)
         self._smw = None
         self._inverse = None
-        self._path = None
-        self._row_blocks = None
 
     # ------------------------------------------------------------------ views
     @property
@@ -225,15 +223,11 @@ class MLRMatrix:
 
     def _paths(self):
         """Stacked rows of the path factors, see :func:`._kernels.path_index`."""
-        if self._path is None:
-            self._path = path_index(self._h, self.ranks)
-        return self._path
+        return path_index(self._h, self.ranks)
 
     def _blocks(self):
         """Row blocks of the passes over the data (:func:`._kernels.row_blocks`)."""
-        if self._row_blocks is None:
-            self._row_blocks = row_blocks(self._h, self.ranks)
-        return self._row_blocks
+        return row_blocks(self._h, self.ranks)
 
     def _stacked(self, X, first_level=0):
         """Per-group Gram matrices ``F_a^T X_a`` of the levels from ``first_level``.
@@ -449,8 +443,6 @@ class MLRMatrix:
             group_product(Y, inverse_chol_t, h.bounds[level], H[:, own])
         inverse = MLRMatrix._from_permuted(h, H, 1.0 / self._d, self.ranks, -self.sign)
         inverse._inverse = self
-        inverse._path = self._path
-        inverse._row_blocks = self._row_blocks
         self._inverse = inverse
         return inverse
 
