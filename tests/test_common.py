@@ -56,7 +56,7 @@ def test_sklearn_compatible_estimator(estimator, check):
         warnings.simplefilter("ignore", ConvergenceWarning)
         # and a switching model with more regimes than the noise supports
         # says so, which the checks' random data provokes on purpose
-        warnings.filterwarnings("ignore", "regime.*n_regimes may be too large")
+        warnings.filterwarnings("ignore", ".*regime.*n_regimes may be too large")
         check(estimator)
 
 
