@@ -20,7 +20,11 @@ the cost is :math:`O(n r_l m)` either way with no per-group Python overhead.
 import numpy as np
 from numba import njit
 
-from ..utils._small_linalg import cholesky_rows_in_place, cholesky_substitute
+from ..utils._small_linalg import (
+    cholesky_rows_in_place,
+    cholesky_substitute,
+    lower_inverse_rows,
+)
 
 # A level whose groups have at least this many rows on average uses BLAS per
 # group; below, one compiled loop over the rows.
@@ -364,19 +368,58 @@ def path_covariance_rows(psi, path, representatives, R, out):
             row[R + j] += 1.0
 
 
+@njit(cache=True, fastmath=_FAST)
+def smw_level(P, start, stop, sign, psi, factors):
+    r"""One level of the Sherman-Morrison-Woodbury recursion, all its groups.
+
+    For every group ``a``, with ``own = start:stop`` the columns of the
+    level: :math:`M_a = I + s P_a^{own, own} = L_a L_a^T` (``L_a`` into
+    ``factors[a]``, zero above the diagonal) and
+    :math:`\Psi_a = P_a - s P_a^{:, own} M_a^{-1} P_a^{own, :}` into
+    ``psi[a]``. Returns :math:`\sum_a \log\det M_a`, or NaN if some
+    :math:`M_a` is not numerically positive definite.
+    """
+    rank, size = stop - start, P.shape[1]
+    M = np.empty((rank, rank))
+    X = np.empty((rank, size))  # M_a^{-1} P_a^{own, :}
+    x = np.empty(rank)
+    logdet = 0.0
+    for a in range(P.shape[0]):
+        for i in range(rank):
+            for j in range(rank):
+                M[i, j] = sign * P[a, start + i, start + j]
+            M[i, i] += 1.0
+        if not cholesky_rows_in_place(M, 0):
+            return np.nan
+        for i in range(rank):
+            logdet += 2.0 * np.log(M[i, i])
+            for j in range(rank):
+                factors[a, i, j] = M[i, j] if j <= i else 0.0
+        for c in range(size):
+            for i in range(rank):
+                x[i] = P[a, start + i, c]
+            cholesky_substitute(M, x)
+            for i in range(rank):
+                X[i, c] = x[i]
+        for i in range(size):  # lower triangle, then mirrored
+            target = psi[a, i]
+            for j in range(i + 1):
+                target[j] = P[a, i, j]
+            for k in range(rank):
+                coefficient = sign * P[a, start + k, i]
+                for j in range(i + 1):
+                    target[j] -= coefficient * X[k, j]
+            for j in range(i):
+                psi[a, j, i] = target[j]
+    return logdet
+
+
 @njit(cache=True)
 def lower_inverse(L):
     """Inverses of a stack of lower-triangular matrices (forward substitution)."""
     out = np.zeros_like(L)
-    size = L.shape[1]
     for m in range(L.shape[0]):
-        for j in range(size):
-            out[m, j, j] = 1.0 / L[m, j, j]
-            for i in range(j + 1, size):
-                total = 0.0
-                for k in range(j, i):
-                    total -= L[m, i, k] * out[m, k, j]
-                out[m, i, j] = total / L[m, i, i]
+        lower_inverse_rows(L[m], out[m], 0)
     return out
 
 
@@ -405,12 +448,15 @@ def leaf_solve(G, path, stops, B, bounds, out):
     ``C_g`` over the columns of a group's ancestors is the same for all the
     leaves below it, and the leaves come in hierarchy order: each ``C_g`` is
     refilled and refactored (Cholesky, row by row) only from the first
-    column whose group differs from the previous leaf's, and every row is
-    solved by two triangular substitutions. Returns False (leaving ``out``
-    partly written) if some ``C_g`` is not numerically positive definite.
+    column whose group differs from the previous leaf's, as are the rows of
+    the inverse Cholesky factor, and every row is solved by two triangular
+    products with it. Returns False (leaving ``out`` partly written) if some
+    ``C_g`` is not numerically positive definite.
     """
     size = path.shape[1]
     C = np.empty((size, size))
+    inverse = np.empty((size, size))  # L^{-1}, lower triangle
+    y = np.empty(size)
     for g in range(bounds.size - 1):
         start = 0
         if g > 0:
@@ -424,13 +470,22 @@ def leaf_solve(G, path, stops, B, bounds, out):
                 C[c, j] = value
         if not cholesky_rows_in_place(C, start):
             return False
+        lower_inverse_rows(C, inverse, start)
         for i in range(bounds[g], bounds[g + 1]):
-            row = out[i]
-            # a scalar loop: the array assignment out[i] = B[i] alone added
-            # about 5 s to the kernel's first compilation
+            # f_i = L^{-T} (L^{-1} b_i): a dot product per entry of y, then
+            # the rows of L^{-1} added (no chains of dependent divisions)
             for j in range(size):
-                row[j] = B[i, j]
-            cholesky_substitute(C, row)
+                total = 0.0
+                for k in range(j + 1):
+                    total += inverse[j, k] * B[i, k]
+                y[j] = total
+            row = out[i]
+            for j in range(size):
+                row[j] = 0.0
+            for j in range(size):
+                coefficient = y[j]
+                for k in range(j + 1):
+                    row[k] += coefficient * inverse[j, k]
     return True
 
 

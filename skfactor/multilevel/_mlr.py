@@ -57,6 +57,7 @@ from ._kernels import (
     path_index,
     path_product,
     row_blocks,
+    smw_level,
     sum_children,
 )
 
@@ -351,23 +352,16 @@ class MLRMatrix:
         P = group_gram(self._F, self._F / self._d[:, None], h.bounds[-1])
         logdet = float(np.sum(np.log(self._d)))
         for level in range(n_levels - 1, -1, -1):
-            own = slice(off[level], off[level + 1])
-            M = P[:, own, own] * s
-            M[:, np.arange(self.ranks[level]), np.arange(self.ranks[level])] += 1.0
-            try:
-                L = np.linalg.cholesky(M)
-            except np.linalg.LinAlgError:
+            psi_level = np.empty_like(P)
+            L = np.empty((P.shape[0], self.ranks[level], self.ranks[level]))
+            level_logdet = smw_level(P, off[level], off[level + 1], s, psi_level, L)
+            if not np.isfinite(level_logdet):
                 raise ValueError(
                     "The MLR matrix is not positive definite (a Schur complement "
                     f"of level {level} is not positive definite)."
-                ) from None
+                )
             L = lower_inverse(L)
-            if self.ranks[level]:
-                Q = np.matmul(L, P[:, own, :])
-                psi_level = P - s * np.matmul(Q.transpose(0, 2, 1), Q)
-                logdet -= 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
-            else:
-                psi_level = P
+            logdet += level_logdet
             if not np.isfinite(logdet):
                 raise ValueError("The MLR matrix is not positive definite.")
             psi[level] = psi_level
