@@ -170,12 +170,14 @@ def posterior(Yt, sigma, means=True, covariances=True):
     Z = np.zeros((base[-1] if means else 0, Yt.shape[1]))
     for start, stop, first, last, bounds in blocks:
         rows = slice(start, stop)
-        W = Yt[rows] * inverse._d[rows, None]
         coarse = path[first, :n_coarse]
         if n_coarse:
-            W -= H[rows, :n_coarse] @ T[coarse]
+            W = H[rows, :n_coarse] @ T[coarse]
+        else:
+            W = np.zeros((stop - start, Yt.shape[1]))
         posterior_rows(
             Yt[rows],
+            inverse._d[rows],
             W,
             H[rows, n_coarse:],
             T,

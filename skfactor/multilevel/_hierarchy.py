@@ -13,6 +13,7 @@ in which every group of every level is a contiguous range of rows
 :math:`r_1 + \dots + r_{l-1}` of :func:`rank_offsets`.
 """
 
+from itertools import accumulate
 from numbers import Integral
 
 import numpy as np
@@ -238,4 +239,4 @@ def check_ranks(ranks, n_levels=None):
 
 def rank_offsets(ranks):
     """Column offsets of every level in the compressed factor array."""
-    return np.concatenate(([0], np.cumsum(ranks, dtype=int))).astype(int).tolist()
+    return [0, *accumulate(int(rank) for rank in ranks)]

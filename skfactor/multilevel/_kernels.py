@@ -267,19 +267,23 @@ def path_dot(Y, Z, bounds, path, out):
 
 
 @njit(cache=True, fastmath=_FAST)
-def posterior_rows(Y, W, H, T, F, bounds, path, quad, Z):
+def posterior_rows(Y, d, W, H, T, F, bounds, path, quad, Z):
     r"""Fused E-step pass over a block of rows, ``W`` updated in place.
 
-    ``W`` holds ``D^{-1} Y`` minus the coarse levels' part of ``H H^T Y`` on
-    entry; with ``T = H^T Y`` stacked per group (:func:`path_gram`), row ``i``
-    becomes ``w_i = W_i - sum_j H[i, j] T[path[g, j]]`` (a row of
-    :math:`\Sigma^{-1} Y`), then ``quad += y_i * w_i`` (the quadratic forms)
-    and ``Z[path[g, j]] += F[i, j] w_i`` (the posterior means ``F^T W``).
+    ``W`` holds the coarse levels' part of ``H H^T Y`` on entry; with
+    ``T = H^T Y`` stacked per group (:func:`path_gram`), row ``i`` becomes
+    ``w_i = d_i Y_i - W_i - sum_j H[i, j] T[path[g, j]]`` (a row of
+    :math:`\Sigma^{-1} Y`, ``d`` the diagonal of the inverse), then
+    ``quad += y_i * w_i`` (the quadratic forms) and
+    ``Z[path[g, j]] += F[i, j] w_i`` (the posterior means ``F^T W``).
     """
     width = Y.shape[1]
     for g in range(bounds.size - 1):
         for i in range(bounds[g], bounds[g + 1]):
             w = W[i]
+            scale = d[i]
+            for t in range(width):
+                w[t] = scale * Y[i, t] - w[t]
             for j in range(H.shape[1]):
                 a = H[i, j]
                 source = T[path[g, j]]
