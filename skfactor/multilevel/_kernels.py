@@ -248,6 +248,37 @@ def _accumulate(out, coefficients, X, rows, sign):
         k += 1
 
 
+@njit(cache=True, fastmath=_FAST)
+def _add_dots(x, X, rows, out):
+    """``out[k] += x . X[rows[k]]`` for every ``k < out.size``, four at a time.
+
+    One load of ``x`` per four products (the loops are bound by the loads).
+    """
+    count, width = out.size, x.size
+    k = 0
+    while k + 4 <= count:
+        x0, x1, x2, x3 = X[rows[k]], X[rows[k + 1]], X[rows[k + 2]], X[rows[k + 3]]
+        s0 = s1 = s2 = s3 = 0.0
+        for t in range(width):
+            v = x[t]
+            s0 += v * x0[t]
+            s1 += v * x1[t]
+            s2 += v * x2[t]
+            s3 += v * x3[t]
+        out[k] += s0
+        out[k + 1] += s1
+        out[k + 2] += s2
+        out[k + 3] += s3
+        k += 4
+    while k < count:
+        y = X[rows[k]]
+        total = 0.0
+        for t in range(width):
+            total += x[t] * y[t]
+        out[k] += total
+        k += 1
+
+
 @njit(cache=True)
 def _leaf_rows(bounds):
     """``arange`` of the size of the largest leaf (row indices within a leaf)."""
@@ -278,15 +309,11 @@ def path_product(A, T, bounds, path, out, sign):
 @njit(cache=True, fastmath=_FAST)
 def path_dot(Y, Z, bounds, path, out):
     """``out[i, j] = Y[i] . Z[path[g, j]]`` for the rows of every finest group."""
-    width = Y.shape[1]
     for g in range(bounds.size - 1):
         for i in range(bounds[g], bounds[g + 1]):
-            for j in range(out.shape[1]):
-                source = Z[path[g, j]]
-                total = 0.0
-                for t in range(width):
-                    total += Y[i, t] * source[t]
-                out[i, j] = total
+            row = out[i]
+            row[:] = 0.0
+            _add_dots(Y[i], Z, path[g], row)
 
 
 @njit(cache=True, fastmath=_FAST)
@@ -325,18 +352,13 @@ def path_cross_gram(Z, path, representatives, starts, column_offsets, out):
     for the columns ``c < column_offsets[l + 1]`` of the levels up to ``l``.
     Every product of two factors on a common path is computed once.
     """
-    width = Z.shape[1]
     for level in range(starts.size - 1):
+        stop = column_offsets[level + 1]
         for position in range(starts[level], starts[level + 1]):
             g = representatives[position]
-            for j in range(column_offsets[level], column_offsets[level + 1]):
+            for j in range(column_offsets[level], stop):
                 own = path[g, j]
-                for c in range(column_offsets[level + 1]):
-                    other = path[g, c]
-                    total = 0.0
-                    for t in range(width):
-                        total += Z[own, t] * Z[other, t]
-                    out[own, c] += total
+                _add_dots(Z[own], Z, path[g], out[own, :stop])
 
 
 @njit(cache=True)
