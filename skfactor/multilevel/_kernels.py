@@ -34,31 +34,87 @@ _FAST = {"reassoc", "contract", "nsz"}
 
 
 @njit(cache=True, fastmath=_FAST)
+def _accumulate(out, coefficients, X, rows, sign):
+    """``out += sign * sum_k coefficients[k] * X[rows[k]]``, four rows at a time.
+
+    One load and store of ``out`` per four products instead of one per
+    product: the loops are bound by the stores otherwise.
+    """
+    count, width = coefficients.size, out.size
+    k = 0
+    while k + 4 <= count:
+        a0, a1 = sign * coefficients[k], sign * coefficients[k + 1]
+        a2, a3 = sign * coefficients[k + 2], sign * coefficients[k + 3]
+        x0, x1, x2, x3 = X[rows[k]], X[rows[k + 1]], X[rows[k + 2]], X[rows[k + 3]]
+        for t in range(width):
+            out[t] += a0 * x0[t] + a1 * x1[t] + a2 * x2[t] + a3 * x3[t]
+        k += 4
+    while k < count:
+        a, x = sign * coefficients[k], X[rows[k]]
+        for t in range(width):
+            out[t] += a * x[t]
+        k += 1
+
+
+@njit(cache=True, fastmath=_FAST)
+def _add_dots(x, X, rows, out):
+    """``out[k] += x . X[rows[k]]`` for every ``k < out.size``, four at a time.
+
+    One load of ``x`` per four products (the loops are bound by the loads).
+    """
+    count, width = out.size, x.size
+    k = 0
+    while k + 4 <= count:
+        x0, x1, x2, x3 = X[rows[k]], X[rows[k + 1]], X[rows[k + 2]], X[rows[k + 3]]
+        s0 = s1 = s2 = s3 = 0.0
+        for t in range(width):
+            v = x[t]
+            s0 += v * x0[t]
+            s1 += v * x1[t]
+            s2 += v * x2[t]
+            s3 += v * x3[t]
+        out[k] += s0
+        out[k + 1] += s1
+        out[k + 2] += s2
+        out[k + 3] += s3
+        k += 4
+    while k < count:
+        y = X[rows[k]]
+        total = 0.0
+        for t in range(width):
+            total += x[t] * y[t]
+        out[k] += total
+        k += 1
+
+
+@njit(cache=True)
+def _leaf_rows(bounds):
+    """``arange`` of the size of the largest leaf (row indices within a leaf)."""
+    largest = 0
+    for g in range(bounds.size - 1):
+        largest = max(largest, bounds[g + 1] - bounds[g])
+    return np.arange(largest)
+
+
+@njit(cache=True, fastmath=_FAST)
 def _gram_loop(A, B, bounds, out):
     """``out[k] = A[s:e].T @ B[s:e]`` for the ranges of ``bounds`` (loops)."""
-    rank, width = A.shape[1], B.shape[1]
+    local = _leaf_rows(bounds)
     for k in range(bounds.size - 1):
         acc = out[k]
         acc[:] = 0.0
-        for i in range(bounds[k], bounds[k + 1]):
-            for j in range(rank):
-                a = A[i, j]
-                for t in range(width):
-                    acc[j, t] += a * B[i, t]
+        first, last = bounds[k], bounds[k + 1]
+        for j in range(A.shape[1]):
+            _accumulate(acc[j], A[first:last, j], B[first:last], local, 1.0)
 
 
 @njit(cache=True, fastmath=_FAST)
 def _product_loop(A, T, bounds, out, sign):
     """``out[s:e] += sign * A[s:e] @ T[k]`` for the ranges of ``bounds`` (loops)."""
-    rank, width = A.shape[1], T.shape[2]
+    columns = np.arange(A.shape[1])
     for k in range(bounds.size - 1):
-        block = T[k]
         for i in range(bounds[k], bounds[k + 1]):
-            row = out[i]
-            for j in range(rank):
-                a = sign * A[i, j]
-                for t in range(width):
-                    row[t] += a * block[j, t]
+            _accumulate(out[i], A[i], T[k], columns, sign)
 
 
 def _blas(bounds):
@@ -223,69 +279,6 @@ def _representatives(h):
     leaves = [np.searchsorted(h.bounds[-1], bound[:-1]) for bound in h.bounds]
     starts = np.concatenate(([0], np.cumsum([leaf.size for leaf in leaves])))
     return np.concatenate(leaves).astype(np.intp), starts.astype(np.intp)
-
-
-@njit(cache=True, fastmath=_FAST)
-def _accumulate(out, coefficients, X, rows, sign):
-    """``out += sign * sum_k coefficients[k] * X[rows[k]]``, four rows at a time.
-
-    One load and store of ``out`` per four products instead of one per
-    product: the loops are bound by the stores otherwise.
-    """
-    count, width = coefficients.size, out.size
-    k = 0
-    while k + 4 <= count:
-        a0, a1 = sign * coefficients[k], sign * coefficients[k + 1]
-        a2, a3 = sign * coefficients[k + 2], sign * coefficients[k + 3]
-        x0, x1, x2, x3 = X[rows[k]], X[rows[k + 1]], X[rows[k + 2]], X[rows[k + 3]]
-        for t in range(width):
-            out[t] += a0 * x0[t] + a1 * x1[t] + a2 * x2[t] + a3 * x3[t]
-        k += 4
-    while k < count:
-        a, x = sign * coefficients[k], X[rows[k]]
-        for t in range(width):
-            out[t] += a * x[t]
-        k += 1
-
-
-@njit(cache=True, fastmath=_FAST)
-def _add_dots(x, X, rows, out):
-    """``out[k] += x . X[rows[k]]`` for every ``k < out.size``, four at a time.
-
-    One load of ``x`` per four products (the loops are bound by the loads).
-    """
-    count, width = out.size, x.size
-    k = 0
-    while k + 4 <= count:
-        x0, x1, x2, x3 = X[rows[k]], X[rows[k + 1]], X[rows[k + 2]], X[rows[k + 3]]
-        s0 = s1 = s2 = s3 = 0.0
-        for t in range(width):
-            v = x[t]
-            s0 += v * x0[t]
-            s1 += v * x1[t]
-            s2 += v * x2[t]
-            s3 += v * x3[t]
-        out[k] += s0
-        out[k + 1] += s1
-        out[k + 2] += s2
-        out[k + 3] += s3
-        k += 4
-    while k < count:
-        y = X[rows[k]]
-        total = 0.0
-        for t in range(width):
-            total += x[t] * y[t]
-        out[k] += total
-        k += 1
-
-
-@njit(cache=True)
-def _leaf_rows(bounds):
-    """``arange`` of the size of the largest leaf (row indices within a leaf)."""
-    largest = 0
-    for g in range(bounds.size - 1):
-        largest = max(largest, bounds[g + 1] - bounds[g])
-    return np.arange(largest)
 
 
 @njit(cache=True, fastmath=_FAST)
