@@ -78,7 +78,10 @@ def make_averaging(n_features, n_components):
     )
 
 
-@njit(cache=True, nogil=True)
+# No reference counting: the epoch allocates nothing, and the arrays it
+# passes around (the row's slices, the tuples' members) belong to the caller,
+# so the runtime's atomic counter updates would be pure per-sample overhead.
+@njit(cache=True, nogil=True, _nrt=False)
 def run_epoch(
     rows, yhat, sample_weight, max_step, order, settings, model, work, averaging
 ):
