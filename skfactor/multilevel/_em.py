@@ -67,6 +67,7 @@ from ._kernels import (
     path_cross_gram,
     path_dot,
     path_gram,
+    path_columns,
     path_index,
     posterior_rows,
     representatives,
@@ -162,7 +163,8 @@ def posterior(Yt, sigma, means=True, covariances=True):
     # T = H^T Y per group: fine levels by the path kernel, coarse levels by
     # one BLAS product per block of rows.
     T = np.zeros((base[-1], Yt.shape[1]))
-    path_gram(H[:, n_coarse:], Yt, leaf, path[:, n_coarse:], T)
+    fine = path_columns(h, sigma.ranks, n_coarse)
+    path_gram(H[:, n_coarse:], Yt, leaf, fine, T)
     if n_coarse:
         for start, stop, first, _, _ in blocks:
             T[path[first, :n_coarse]] += H[start:stop, :n_coarse].T @ Yt[start:stop]
@@ -183,7 +185,7 @@ def posterior(Yt, sigma, means=True, covariances=True):
             T,
             F[rows, n_coarse:],
             bounds,
-            path[first:last, n_coarse:],
+            fine[first:last],
             quad,
             Z,
         )
@@ -237,7 +239,9 @@ def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask):
         path, _ = path_index(h, ranks)
         leaf = h.bounds[-1]
         n_coarse, blocks = row_blocks(h, ranks)
-        path_dot(Yt, stacked, leaf, path[:, n_coarse:], B[:, n_coarse:])
+        fine = np.empty((n_features, off[-1] - n_coarse))
+        path_dot(Yt, stacked, leaf, path_columns(h, ranks, n_coarse), fine)
+        B[:, n_coarse:] = fine
         for start, stop, first, _, _ in blocks[: len(blocks) if n_coarse else 0]:
             B[start:stop, :n_coarse] = (
                 Yt[start:stop] @ stacked[path[first, :n_coarse]].T

@@ -20,11 +20,7 @@ the cost is :math:`O(n r_l m)` either way with no per-group Python overhead.
 import numpy as np
 from numba import njit
 
-from ..utils._small_linalg import (
-    cholesky_rows_in_place,
-    cholesky_substitute,
-    lower_inverse_rows,
-)
+from ..utils._small_linalg import cholesky_rows_in_place, lower_inverse_rows
 
 # A level whose groups have at least this many rows on average uses BLAS per
 # group; below, one compiled loop over the rows.
@@ -93,7 +89,10 @@ def _leaf_rows(bounds):
     largest = 0
     for g in range(bounds.size - 1):
         largest = max(largest, bounds[g + 1] - bounds[g])
-    return np.arange(largest)
+    rows = np.empty(largest, dtype=np.intp)
+    for k in range(largest):
+        rows[k] = k
+    return rows
 
 
 @njit(cache=True, fastmath=_FAST)
@@ -111,10 +110,15 @@ def _gram_loop(A, B, bounds, out):
 @njit(cache=True, fastmath=_FAST)
 def _product_loop(A, T, bounds, out, sign):
     """``out[s:e] += sign * A[s:e] @ T[k]`` for the ranges of ``bounds`` (loops)."""
-    columns = np.arange(A.shape[1])
+    rank, width = A.shape[1], T.shape[2]
     for k in range(bounds.size - 1):
+        block = T[k]
         for i in range(bounds[k], bounds[k + 1]):
-            _accumulate(out[i], A[i], T[k], columns, sign)
+            row = out[i]
+            for j in range(rank):
+                a = sign * A[i, j]
+                for t in range(width):
+                    row[t] += a * block[j, t]
 
 
 def _blas(bounds):
@@ -204,6 +208,16 @@ def path_index(h, ranks):
         First stacked row of every level, and the total ``S`` last.
     """
     return memoized(h, ("path", tuple(ranks)), lambda: _path_index(h, ranks))
+
+
+def path_columns(h, ranks, start):
+    """``path_index(h, ranks)[0][:, start:]``, contiguous (built once).
+
+    The kernels then always get the same array layout (one compilation).
+    """
+    key = ("path", tuple(ranks), start)
+    build = lambda: np.ascontiguousarray(path_index(h, ranks)[0][:, start:])  # noqa: E731
+    return memoized(h, key, build)
 
 
 def _path_index(h, ranks):
@@ -296,7 +310,7 @@ def path_product(A, T, bounds, path, out, sign):
     """``out[i] += sign * sum_j A[i, j] T[path[g, j]]`` over the rows of every leaf."""
     for g in range(bounds.size - 1):
         for i in range(bounds[g], bounds[g + 1]):
-            _accumulate(out[i], A[i], T, path[g], sign)
+            _accumulate(out[i], A[i], T, path[g], 1.0 * sign)
 
 
 @njit(cache=True, fastmath=_FAST)
@@ -404,58 +418,13 @@ def path_covariance_rows(psi, path, representatives, R, out):
             row[R + j] += 1.0
 
 
-@njit(cache=True, fastmath=_FAST)
-def smw_level(P, start, stop, sign, psi, factors):
-    r"""One level of the Sherman-Morrison-Woodbury recursion, all its groups.
-
-    For every group ``a``, with ``own = start:stop`` the columns of the
-    level: :math:`M_a = I + s P_a^{own, own} = L_a L_a^T` (``L_a`` into
-    ``factors[a]``, zero above the diagonal) and
-    :math:`\Psi_a = P_a - s P_a^{:, own} M_a^{-1} P_a^{own, :}` into
-    ``psi[a]``. Returns :math:`\sum_a \log\det M_a`, or NaN if some
-    :math:`M_a` is not numerically positive definite.
-    """
-    rank, size = stop - start, P.shape[1]
-    M = np.empty((rank, rank))
-    X = np.empty((rank, size))  # M_a^{-1} P_a^{own, :}
-    x = np.empty(rank)
-    logdet = 0.0
-    for a in range(P.shape[0]):
-        for i in range(rank):
-            for j in range(rank):
-                M[i, j] = sign * P[a, start + i, start + j]
-            M[i, i] += 1.0
-        if not cholesky_rows_in_place(M, 0):
-            return np.nan
-        for i in range(rank):
-            logdet += 2.0 * np.log(M[i, i])
-            for j in range(rank):
-                factors[a, i, j] = M[i, j] if j <= i else 0.0
-        for c in range(size):
-            for i in range(rank):
-                x[i] = P[a, start + i, c]
-            cholesky_substitute(M, x)
-            for i in range(rank):
-                X[i, c] = x[i]
-        for i in range(size):  # lower triangle, then mirrored
-            target = psi[a, i]
-            for j in range(i + 1):
-                target[j] = P[a, i, j]
-            for k in range(rank):
-                coefficient = sign * P[a, start + k, i]
-                for j in range(i + 1):
-                    target[j] -= coefficient * X[k, j]
-            for j in range(i):
-                psi[a, j, i] = target[j]
-    return logdet
-
-
 @njit(cache=True)
 def lower_inverse(L):
     """Inverses of a stack of lower-triangular matrices (forward substitution)."""
     out = np.zeros_like(L)
+    start = L.shape[0] - L.shape[0]  # a literal 0 would compile a second version
     for m in range(L.shape[0]):
-        lower_inverse_rows(L[m], out[m], 0)
+        lower_inverse_rows(L[m], out[m], start)
     return out
 
 

@@ -54,10 +54,10 @@ from ._kernels import (
     group_product,
     lower_inverse,
     path_gram,
+    path_columns,
     path_index,
     path_product,
     row_blocks,
-    smw_level,
     sum_children,
 )
 
@@ -235,10 +235,11 @@ class MLRMatrix:
 
         Returns the stacked ``(S, m)`` array (:func:`._kernels.path_index`).
         """
-        path, base = self._paths()
+        _, base = self._paths()
         start = self._offsets[first_level]
         T = np.zeros((base[-1], X.shape[1]))
-        path_gram(self._F[:, start:], X, self._h.bounds[-1], path[:, start:], T)
+        fine = path_columns(self._h, self.ranks, start)
+        path_gram(self._F[:, start:], X, self._h.bounds[-1], fine, T)
         return T
 
     def _unstack(self, T):
@@ -263,10 +264,10 @@ class MLRMatrix:
         start = self._offsets[first_level]
         if start == self._F.shape[1]:
             return out
-        path, _ = self._paths()
         T = self._stacked(X, first_level)
         leaf = self._h.bounds[-1]
-        path_product(self._F[:, start:], T, leaf, path[:, start:], out, self.sign)
+        fine = path_columns(self._h, self.ranks, start)
+        path_product(self._F[:, start:], T, leaf, fine, out, self.sign)
         return out
 
     def _check_vectors(self, x, name):
@@ -352,16 +353,23 @@ class MLRMatrix:
         P = group_gram(self._F, self._F / self._d[:, None], h.bounds[-1])
         logdet = float(np.sum(np.log(self._d)))
         for level in range(n_levels - 1, -1, -1):
-            psi_level = np.empty_like(P)
-            L = np.empty((P.shape[0], self.ranks[level], self.ranks[level]))
-            level_logdet = smw_level(P, off[level], off[level + 1], s, psi_level, L)
-            if not np.isfinite(level_logdet):
+            own = slice(off[level], off[level + 1])
+            M = P[:, own, own] * s
+            M[:, np.arange(self.ranks[level]), np.arange(self.ranks[level])] += 1.0
+            try:
+                L = np.linalg.cholesky(M)
+            except np.linalg.LinAlgError:
                 raise ValueError(
                     "The MLR matrix is not positive definite (a Schur complement "
                     f"of level {level} is not positive definite)."
-                )
+                ) from None
             L = lower_inverse(L)
-            logdet += level_logdet
+            if self.ranks[level]:
+                Q = np.matmul(L, P[:, own, :])
+                psi_level = P - s * np.matmul(Q.transpose(0, 2, 1), Q)
+                logdet -= 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
+            else:
+                psi_level = P
             if not np.isfinite(logdet):
                 raise ValueError("The MLR matrix is not positive definite.")
             psi[level] = psi_level
@@ -406,7 +414,7 @@ class MLRMatrix:
         h = self._h
         off = self._offsets
         H = np.zeros_like(self._F)
-        path, base = self._paths()
+        _, base = self._paths()
         leaf = h.bounds[-1]
         # The partial inverse (A^{(l+1)})^{-1} = D^{-1} - s sum_{l' > l} H_l' H_l'^T
         # shares H with the final inverse: build it level by level in place.
@@ -430,8 +438,9 @@ class MLRMatrix:
                 group_product(H_level, T, h.bounds[coarse], Y, -self.sign)
             if finer < off[-1]:
                 T = np.zeros((base[-1], F.shape[1]))
-                path_gram(H[:, finer:], F, leaf, path[:, finer:], T)
-                path_product(H[:, finer:], T, leaf, path[:, finer:], Y, -self.sign)
+                fine = path_columns(h, self.ranks, finer)
+                path_gram(H[:, finer:], F, leaf, fine, T)
+                path_product(H[:, finer:], T, leaf, fine, Y, -self.sign)
             # H_a = Y_a L_a^{-T}, the r_l x r_l triangular inverses batched.
             inverse_chol_t = chol[level].transpose(0, 2, 1)
             group_product(Y, inverse_chol_t, h.bounds[level], H[:, own])
