@@ -354,18 +354,3 @@ def test_path_kernels_match_per_group_products():
     np.testing.assert_allclose(
         dots, np.einsum("it,ijt->ij", X, T[path[leaf_of_row]]), atol=1e-12
     )
-
-
-def test_lower_inverse_rows_updates_only_the_changed_rows():
-    # Nested factors sharing leading rows (sibling leaves): refreshing the
-    # rows from `start` gives the inverse of the new factor.
-    from skfactor.utils._small_linalg import lower_inverse_rows
-
-    rng = np.random.default_rng(5)
-    L = np.tril(rng.standard_normal((6, 6))) + 4.0 * np.eye(6)
-    out = np.full((6, 6), np.nan)
-    lower_inverse_rows(L, out, 0)
-    np.testing.assert_allclose(np.tril(out), np.linalg.inv(L), atol=1e-12)
-    L[4:, :] = np.tril(rng.standard_normal((2, 6)), 4)[:, :6] + 3.0 * np.eye(6)[4:]
-    lower_inverse_rows(L, out, 4)
-    np.testing.assert_allclose(np.tril(out), np.linalg.inv(np.tril(L)), atol=1e-12)

@@ -20,7 +20,6 @@ the cost is :math:`O(n r_l m)` either way with no per-group Python overhead.
 import numpy as np
 from numba import njit
 
-from ..utils._small_linalg import cholesky_rows_in_place, lower_inverse_rows
 
 # A level whose groups have at least this many rows on average uses BLAS per
 # group; below, one compiled loop over the rows.
@@ -83,22 +82,12 @@ def _add_dots(x, X, rows, out):
         k += 1
 
 
-@njit(cache=True)
-def _leaf_rows(bounds):
-    """``arange`` of the size of the largest leaf (row indices within a leaf)."""
-    largest = 0
-    for g in range(bounds.size - 1):
-        largest = max(largest, bounds[g + 1] - bounds[g])
-    rows = np.empty(largest, dtype=np.intp)
-    for k in range(largest):
-        rows[k] = k
-    return rows
-
-
 @njit(cache=True, fastmath=_FAST)
 def _gram_loop(A, B, bounds, out):
     """``out[k] = A[s:e].T @ B[s:e]`` for the ranges of ``bounds`` (loops)."""
-    local = _leaf_rows(bounds)
+    local = np.empty(B.shape[0], dtype=np.intp)  # row numbers within a leaf
+    for k in range(local.size):
+        local[k] = k
     for k in range(bounds.size - 1):
         acc = out[k]
         acc[:] = 0.0
@@ -298,7 +287,9 @@ def _representatives(h):
 @njit(cache=True, fastmath=_FAST)
 def path_gram(A, B, bounds, path, out):
     """``out[path[g, j]] += A[i, j] * B[i]`` over the rows ``i`` of every leaf ``g``."""
-    local = _leaf_rows(bounds)
+    local = np.empty(B.shape[0], dtype=np.intp)  # row numbers within a leaf
+    for k in range(local.size):
+        local[k] = k
     for g in range(bounds.size - 1):
         first, last = bounds[g], bounds[g + 1]
         for j in range(A.shape[1]):
@@ -335,7 +326,9 @@ def posterior_rows(Y, d, W, H, T, F, bounds, path, quad, Z):
     ``Z[path[g, j]] += F[i, j] w_i`` (the posterior means ``F^T W``).
     """
     width = Y.shape[1]
-    local = _leaf_rows(bounds)
+    local = np.empty(W.shape[0], dtype=np.intp)  # row numbers within a leaf
+    for k in range(local.size):
+        local[k] = k
     for g in range(bounds.size - 1):
         first, last = bounds[g], bounds[g + 1]
         for i in range(first, last):
@@ -422,9 +415,15 @@ def path_covariance_rows(psi, path, representatives, R, out):
 def lower_inverse(L):
     """Inverses of a stack of lower-triangular matrices (forward substitution)."""
     out = np.zeros_like(L)
-    start = L.shape[0] - L.shape[0]  # a literal 0 would compile a second version
+    size = L.shape[1]
     for m in range(L.shape[0]):
-        lower_inverse_rows(L[m], out[m], start)
+        for j in range(size):
+            out[m, j, j] = 1.0 / L[m, j, j]
+            for i in range(j + 1, size):
+                total = 0.0
+                for k in range(j, i):
+                    total -= L[m, i, k] * out[m, k, j]
+                out[m, i, j] = total / L[m, i, i]
     return out
 
 
@@ -452,15 +451,19 @@ def leaf_solve(G, path, stops, B, bounds, out):
     ``j``'s level; see :func:`path_cross_gram`). The leading block of
     ``C_g`` over the columns of a group's ancestors is the same for all the
     leaves below it, and the leaves come in hierarchy order: each ``C_g`` is
-    refilled and refactored (Cholesky, row by row) only from the first
-    column whose group differs from the previous leaf's, as are the rows of
-    the inverse Cholesky factor, and every row is solved by two triangular
-    products with it. Returns False (leaving ``out`` partly written) if some
-    ``C_g`` is not numerically positive definite.
+    refilled, and the inverse of its Cholesky factor recomputed, only from
+    the first column whose group differs from the previous leaf's; every row
+    is solved by two triangular products with that inverse. Returns False
+    (leaving ``out`` partly written) if some ``C_g`` is not numerically
+    positive definite.
     """
     size = path.shape[1]
-    C = np.empty((size, size))
-    inverse = np.empty((size, size))  # L^{-1}, lower triangle
+    C = np.empty((size, size))  # lower triangle
+    inverse = np.zeros((size, size))  # L^{-1}, zero above the diagonal
+    transposed = np.zeros((size, size))
+    columns = np.empty(size, dtype=np.intp)
+    for k in range(size):
+        columns[k] = k
     y = np.empty(size)
     for g in range(bounds.size - 1):
         start = 0
@@ -470,27 +473,37 @@ def leaf_solve(G, path, stops, B, bounds, out):
         for j in range(start, size):
             row = path[g, j]
             for c in range(stops[j]):
-                value = G[row, c]
-                C[j, c] = value
-                C[c, j] = value
-        if not cholesky_rows_in_place(C, start):
-            return False
-        lower_inverse_rows(C, inverse, start)
+                C[j, c] = G[row, c]
+        # Rows start: of L^{-1} (C = L L^T): row i of L is l = L_{<i}^{-1} c_{<i},
+        # L_ii = sqrt(C_ii - l.l), and row i of the inverse is
+        # -l^T L_{<i}^{-1} / L_ii: dot products with the rows of the inverse
+        # and of its transpose, no chains of dependent divisions.
+        for i in range(start, size):
+            factor_row = y[:i]
+            factor_row[:] = 0.0
+            _add_dots(C[i, :i], inverse, columns, factor_row)
+            pivot = C[i, i]
+            for k in range(i):
+                pivot -= factor_row[k] * factor_row[k]
+            if not pivot > 0.0:
+                return False
+            pivot = 1.0 / np.sqrt(pivot)
+            row = inverse[i, :i]
+            row[:] = 0.0
+            _add_dots(factor_row, transposed, columns, row)
+            for j in range(i):
+                row[j] *= -pivot
+                transposed[j, i] = row[j]
+            inverse[i, i] = pivot
+            transposed[i, i] = pivot
         for i in range(bounds[g], bounds[g + 1]):
-            # f_i = L^{-T} (L^{-1} b_i): a dot product per entry of y, then
-            # the rows of L^{-1} added (no chains of dependent divisions)
-            for j in range(size):
-                total = 0.0
-                for k in range(j + 1):
-                    total += inverse[j, k] * B[i, k]
-                y[j] = total
+            # f_i = L^{-T} (L^{-1} b_i) by dot products with full rows (zero
+            # above the diagonal): no chains of dependent divisions
+            y[:] = 0.0
+            _add_dots(B[i], inverse, columns, y)
             row = out[i]
-            for j in range(size):
-                row[j] = 0.0
-            for j in range(size):
-                coefficient = y[j]
-                for k in range(j + 1):
-                    row[k] += coefficient * inverse[j, k]
+            row[:] = 0.0
+            _add_dots(y, transposed, columns, row)
     return True
 
 

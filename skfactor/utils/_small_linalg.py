@@ -22,7 +22,6 @@ __all__ = [
     "cholesky_rows_in_place",
     "cholesky_solve_in_place",
     "cholesky_substitute",
-    "lower_inverse_rows",
 ]
 
 
@@ -52,26 +51,6 @@ def cholesky_rows_in_place(S, start):  # pragma: no cover (numba)
             return False
         S[i, i] = np.sqrt(acc)
     return True
-
-
-@njit(cache=True, fastmath=_FAST)
-def lower_inverse_rows(L, out, start):  # pragma: no cover (numba)
-    """Rows ``start:`` of the inverse of a lower-triangular ``L``, rows above done.
-
-    ``out``'s lower triangle becomes :math:`L^{-1}` (row ``i`` of the inverse
-    needs only the rows of ``L`` and of the inverse up to ``i``, so nested
-    factors that share leading rows update only the rest, as
-    :func:`cholesky_rows_in_place`); its strict upper triangle and the strict
-    upper triangle of ``L`` are not touched nor read.
-    """
-    for i in range(start, L.shape[0]):
-        pivot = 1.0 / L[i, i]
-        for j in range(i):
-            acc = 0.0
-            for k in range(j, i):
-                acc += L[i, k] * out[k, j]
-            out[i, j] = -acc * pivot
-        out[i, i] = pivot
 
 
 @njit(cache=True)
