@@ -366,7 +366,9 @@ class MLRMatrix:
             L = lower_inverse(L)
             if self.ranks[level]:
                 Q = np.matmul(L, P[:, own, :])
-                psi_level = P - s * np.matmul(Q.transpose(0, 2, 1), Q)
+                # P - s Q^T Q in the product's buffer (P is up to MBs)
+                psi_level = np.matmul(Q.transpose(0, 2, 1), Q)
+                (np.subtract if s > 0 else np.add)(P, psi_level, out=psi_level)
                 logdet -= 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
             else:
                 psi_level = P
