@@ -127,7 +127,7 @@ def posterior_covariances(psi, h, ranks):
     return V
 
 
-def posterior(Yt, sigma, means=True, covariances=True):
+def posterior(Yt, sigma, means=True, covariances=True, stacked=False):
     """E-step quantities of centered data under the covariance ``sigma``.
 
     Parameters
@@ -140,6 +140,10 @@ def posterior(Yt, sigma, means=True, covariances=True):
         Whether to compute the posterior means of the factors.
     covariances : bool, default=True
         Whether to compute the path posterior covariances.
+    stacked : bool, default=False
+        Return ``Z`` as one ``(S, n_samples)`` array, the levels' groups'
+        factors stacked (:func:`._kernels.path_index`), as :func:`m_step`
+        uses it.
 
     Returns
     -------
@@ -148,7 +152,8 @@ def posterior(Yt, sigma, means=True, covariances=True):
     logdet : float
         :math:`\\log\\det\\Sigma`.
     Z : list of ndarray of shape (n_groups_l, r_l, n_samples) or None
-        Posterior means of the factors of every group.
+        Posterior means of the factors of every group (one stacked array
+        if ``stacked``).
     V : ndarray of shape (S, sum(ranks)) or None
         See :func:`posterior_covariances`.
     """
@@ -191,7 +196,7 @@ def posterior(Yt, sigma, means=True, covariances=True):
         )
         if means and n_coarse:
             Z[coarse] += F[rows, :n_coarse].T @ W
-    Z = sigma._unstack(Z) if means else None
+    Z = None if not means else Z if stacked else sigma._unstack(Z)
     V = posterior_covariances(psi, h, sigma.ranks) if covariances else None
     return quad, logdet, Z, V
 
@@ -213,7 +218,7 @@ def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask):
     Yt : ndarray of shape (n_features, n_samples)
     sumsq : ndarray of shape (n_features,)
         :math:`\\sum_t y_{ti}^2`.
-    Z, V : output of :func:`posterior`.
+    Z, V : output of :func:`posterior` (``Z`` stacked or not).
     h : _Hierarchy
     ranks : tuple of int
     floor : float or ndarray of shape (n_features,)
@@ -235,7 +240,10 @@ def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask):
         # B = Y Zp^T, level by level: row i of level l's columns is
         # y_i Z_a^T, a the level-l group of feature i.
         B = np.empty((n_features, off[-1]))
-        stacked = np.concatenate([z.reshape(-1, n_samples) for z in Z])
+        if isinstance(Z, np.ndarray):  # posterior(..., stacked=True)
+            stacked = Z
+        else:
+            stacked = np.concatenate([z.reshape(-1, n_samples) for z in Z])
         path, _ = path_index(h, ranks)
         leaf = h.bounds[-1]
         n_coarse, blocks = row_blocks(h, ranks)
@@ -289,12 +297,12 @@ def fit_em(Yt, F, d, h, ranks, floor, mask, max_iter, tol, verbose=0):
         objective_name="log-likelihood (standardized data)",
     )
     sigma = MLRMatrix._from_permuted(h, F, d, ranks, 1)
-    quad, logdet, Z, V = posterior(Yt, sigma)
+    quad, logdet, Z, V = posterior(Yt, sigma, stacked=True)
     monitor.start(np.sum(gaussian_log_density(quad, logdet, n_features)))
     while True:
         F, d = m_step(Yt, sumsq, Z, V, h, ranks, floor, mask)
         sigma = MLRMatrix._from_permuted(h, F, d, ranks, 1)
-        quad, logdet, Z, V = posterior(Yt, sigma)
+        quad, logdet, Z, V = posterior(Yt, sigma, stacked=True)
         if monitor.update(np.sum(gaussian_log_density(quad, logdet, n_features))):
             break
     return F, d, monitor
