@@ -17,6 +17,7 @@ from skfactor.datasets import make_multilevel_factor
 from skfactor.multilevel import _em, _kernels
 from skfactor.multilevel._hierarchy import check_hierarchy
 from skfactor.multilevel._mlr import MLRMatrix, gaussian_log_density
+from skfactor.multilevel import _partition
 from skfactor.multilevel._partition import spectral_bipartition
 
 from .test_mlr import dense_reference, random_hierarchy
@@ -254,6 +255,49 @@ def test_spectral_bipartition_splits_two_blocks_and_handles_degenerate_groups():
     assert not spectral_bipartition(Y[:1], 0, 2).any()  # one feature
     assert not spectral_bipartition(np.zeros((5, 10)), 0, 2).any()  # no structure
     assert not spectral_bipartition(Y, n_shared=12, k=2).any()  # nothing left
+
+
+@pytest.mark.parametrize("branching", [3, 4])
+def test_learned_hierarchy_splits_a_group_into_more_than_two_children(branching):
+    X, truth = make_multilevel_factor(
+        n_samples=400,
+        n_features=120,
+        ranks=(2, 2, 1),
+        branching=branching,
+        snr=10.0,
+        random_state=0,
+    )
+    Yt = (X - X.mean(0)).T / X.std(0)[:, None]
+    learned = _partition.spectral_hierarchy(Yt, (2, 2, 1), random_state=0)
+    assert np.unique(learned[1]).size == branching
+    assert adjusted_rand_score(truth.hierarchy[1], learned[1]) == 1.0
+    check_hierarchy(learned)
+
+
+def test_sibling_test_tells_two_children_from_two_halves_of_one():
+    rng = np.random.default_rng(0)
+    shared = np.linalg.qr(rng.standard_normal((300, 2)))[0]
+    own = rng.standard_normal((3, 300))  # the own factors of three children
+
+    def features(child, n):
+        loadings = rng.standard_normal((n, 3))
+        return (
+            loadings[:, :2] @ shared.T
+            + loadings[:, 2:] * own[child]
+            + 0.3 * rng.standard_normal((n, 300))
+        )
+
+    rs = np.random.RandomState(0)
+    one, other = features(0, 20), features(0, 20)
+    assert _partition._share_own_factors(one, other, shared, 1, 0, rs)
+    assert not _partition._share_own_factors(one, features(1, 20), shared, 1, 0, rs)
+    # k-subspaces puts back features moved to the wrong sibling
+    Y = np.vstack([features(c, 15) for c in range(3)])
+    truth = np.repeat(np.arange(3), 15)
+    labels = truth.copy()
+    labels[[0, 16, 31]] = [1, 2, 0]
+    refined = _partition._refine_children(Y, labels, shared, 1, rs)
+    np.testing.assert_array_equal(refined, truth)
 
 
 def test_groups_smaller_than_their_rank_get_fewer_factors():

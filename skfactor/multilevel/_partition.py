@@ -1,9 +1,10 @@
-r"""Top-down spectral bi-partition of the features (``hierarchy="auto"``).
+r"""Top-down spectral partition of the features (``hierarchy="auto"``).
 
 The hierarchy is grown one level at a time: level 0 is one group, and every
-group of a level is split in two to make the next level.
+group of a level is split into its children (two or more) to make the next
+level.
 
-Splitting group :math:`a`, with standardized data :math:`Y_a` (one row per
+A binary split of group :math:`a`, with standardized data :math:`Y_a` (one row per
 feature) and :math:`R` factors shared by all its features (those of the
 group and of its ancestors):
 
@@ -29,6 +30,21 @@ group and of its ancestors):
    :math:`R` leading principal vectors between the sample-space subspaces of
    the two halves (principal angles), and steps 1-3 are repeated until the
    split no longer changes (a few times at most).
+5. *Children.* Each part is split again (steps 1-3, with the same shared
+   directions). Two parts of one child share the child's own factors, two
+   different children share nothing beyond :math:`P`: the new split is kept
+   when the largest principal-angle cosine between the residual subspaces
+   of its sides (dimension: the child's factors and those below it) is
+   below ``SIBLING_COSINE`` (independent subspaces of a few dimensions in
+   hundreds of samples have cosines far below it), and each side has more
+   features than that dimension.
+6. *Reassignment.* Every feature goes to the sibling child whose residual
+   subspace holds the largest share of its residual energy, the subspaces
+   refitted until no feature moves (k-subspaces).
+7. *Passing down.* A child's shared directions are its parent's :math:`P`
+   and the top principal directions of its own residual, one per factor of
+   its level: the ancestors' factors are estimated from all the features
+   that load on them, not from the child's alone.
 
 Everything is linear in the number of features.
 """
@@ -44,6 +60,11 @@ from ..utils._linalg import truncated_svd
 _DENSE_MAX = 1000
 # Largest spectral embedding dimension (beyond it, only noise is added).
 _MAX_EMBEDDING = 32
+# Two parts whose residual subspaces have a principal-angle cosine at least
+# this large share a factor of their own: they are one child.
+SIBLING_COSINE = 0.5
+# Most children of a group in a learned hierarchy.
+MAX_CHILDREN = 8
 
 
 def _normalized_cut(Y, k, rng, scale):
@@ -101,6 +122,43 @@ def _shared_directions(Y, side, n_shared, k, rng):
     return bases[0] @ left[:, :n_shared]
 
 
+def _bipartition(Ya, n_shared, k, rng, n_refine, shared=None):
+    """:func:`spectral_bipartition` and the shared directions it ends with.
+
+    ``shared``, when given, is an orthonormal basis (n_samples, n_shared)
+    of the sample-space directions of the shared factors to start from
+    (those passed down by the parent's split) instead of the top principal
+    directions of ``Ya``. Returns ``(side, P)``, ``P`` None when nothing is
+    shared.
+    """
+    m, n_samples = Ya.shape
+    k = max(1, min(k, _MAX_EMBEDDING))
+    none = np.zeros(m, dtype=bool)
+    if m < 2 or n_shared >= min(m, n_samples):
+        return none, None
+    scale = np.linalg.norm(Ya)
+    P = None
+    if n_shared:
+        P = shared if shared is not None else truncated_svd(Ya, n_shared, rng)[2].T
+        side = _normalized_cut(Ya - (Ya @ P) @ P.T, k, rng, scale)
+    else:
+        side = _normalized_cut(Ya, k, rng, scale)
+    if side is None:
+        return none, P
+    for _ in range(n_refine if n_shared else 0):
+        if side.all() or not side.any():
+            break
+        refined = _shared_directions(Ya, side, n_shared, k, rng)
+        if refined is None:
+            break
+        P = refined
+        new = _normalized_cut(Ya - (Ya @ P) @ P.T, k, rng, scale)
+        if new is None or np.array_equal(new, side) or np.array_equal(new, ~side):
+            break
+        side = new
+    return (~side if side[0] else side), P
+
+
 def spectral_bipartition(Ya, n_shared, k, random_state=None, n_refine=5):
     """Split the rows of ``Ya`` (features x samples) in two.
 
@@ -125,41 +183,117 @@ def spectral_bipartition(Ya, n_shared, k, random_state=None, n_refine=5):
         feature is always on the False side.
     """
     rng = check_random_state(random_state)
-    m, n_samples = Ya.shape
-    k = max(1, min(k, _MAX_EMBEDDING))
-    if m < 2 or n_shared >= min(m, n_samples):
-        return np.zeros(m, dtype=bool)
-    scale = np.linalg.norm(Ya)
-    if n_shared:
-        P = truncated_svd(Ya, n_shared, rng)[2].T
-        side = _normalized_cut(Ya - (Ya @ P) @ P.T, k, rng, scale)
-    else:
-        side = _normalized_cut(Ya, k, rng, scale)
-    if side is None:
-        return np.zeros(m, dtype=bool)
-    for _ in range(n_refine if n_shared else 0):
-        if side.all() or not side.any():
+    return _bipartition(Ya, n_shared, k, rng, n_refine)[0]
+
+
+def _share_own_factors(A, B, P, rank, below, rng):
+    """Whether two parts share ``rank`` directions beyond the shared ``P``.
+
+    Two parts of one child share the child's own factors: their residual
+    sample-space subspaces (``P`` removed, top ``rank + below`` directions
+    each, ``below`` the factors of the levels under the child)
+    then have ``rank`` principal angles near zero. Parts of two different
+    children share nothing beyond ``P``.
+    """
+    bases = []
+    for part in (A, B):
+        residual = part - (part @ P) @ P.T if P is not None else part
+        q = min(rank + below, *residual.shape)
+        if q < rank:
+            return False
+        bases.append(truncated_svd(residual, q, rng)[2].T)
+    cosines = np.linalg.svd(bases[0].T @ bases[1], compute_uv=False)
+    return bool(cosines[0] >= SIBLING_COSINE)
+
+
+def _children(Ya, n_shared, rank, k, below, rng, shared, max_children):
+    """Split a group into its children: labels (0, 1, ...) and the shared ``P``.
+
+    A binary split first; then every part is split again with the same
+    shared directions, and the new split is kept when its two sides share no
+    factor of their own (they are two children, not two subgroups of one
+    child) and each side has more features than the ``rank + below``
+    directions that describe a child, up to ``max_children`` children.
+    """
+    side, P = _bipartition(Ya, n_shared, k, rng, 5, shared)
+    labels = side.astype(np.intp)
+    if not side.any() or rank == 0:
+        return labels, P
+    pending = [0, 1]
+    n_children = 2
+    while pending and n_children < max_children:
+        child = pending.pop(0)
+        members = np.flatnonzero(labels == child)
+        sub, _ = _bipartition(Ya[members], n_shared, k, rng, 0, P)
+        smaller = min(np.count_nonzero(sub), np.count_nonzero(~sub))
+        # a child's own and lower directions need more features than them
+        if smaller <= rank + below or _share_own_factors(
+            Ya[members[~sub]], Ya[members[sub]], P, rank, below, rng
+        ):
+            continue
+        labels[members[sub]] = n_children
+        pending += [child, n_children]
+        n_children += 1
+    labels = _refine_children(Ya, labels, P, rank + below, rng)
+    return labels, P
+
+
+def _refine_children(Ya, labels, P, q, rng, n_iter=10):
+    """Reassign features among sibling children by the subspace they lie in.
+
+    Every child spans, beyond the shared ``P``, the ``q`` sample-space
+    directions of its own factors and of those below it (k-subspaces):
+    each feature goes to the child whose subspace holds the largest share
+    of its residual energy, and the subspaces are refitted, until no feature
+    moves. A child left with ``q`` features or fewer stops the refinement
+    (the last assignment is kept).
+    """
+    residual = Ya - (Ya @ P) @ P.T if P is not None else Ya
+    n_children = labels.max() + 1
+    for _ in range(n_iter):
+        counts = np.bincount(labels, minlength=n_children)
+        if counts.min() <= q:
             break
-        P = _shared_directions(Ya, side, n_shared, k, rng)
-        if P is None:
+        captured = np.empty((Ya.shape[0], n_children))
+        for child in range(n_children):
+            basis = truncated_svd(residual[labels == child], q, rng)[2].T
+            captured[:, child] = np.einsum(
+                "ij,ij->i", residual @ basis, residual @ basis
+            )
+        new = np.argmax(captured, axis=1)
+        if np.array_equal(new, labels):
             break
-        new = _normalized_cut(Ya - (Ya @ P) @ P.T, k, rng, scale)
-        if new is None or np.array_equal(new, side) or np.array_equal(new, ~side):
-            break
-        side = new
-    return ~side if side[0] else side
+        labels = new
+    return labels
+
+
+def _passed_down(Yb, P, rank, rng):
+    """Shared directions of a child: the parent's ``P`` and the child's own.
+
+    The child's own factors (``rank`` of them) are the top principal
+    directions of its data once the parent's shared directions are removed;
+    they are orthogonal to ``P``.
+    """
+    if P is None or rank == 0:
+        return P
+    residual = Yb - (Yb @ P) @ P.T
+    q = min(rank, *residual.shape)
+    if q < rank:
+        return None
+    Q = truncated_svd(residual, rank, rng)[2].T
+    return np.hstack([P, Q])
 
 
 def spectral_hierarchy(Yt, ranks, random_state=None):
-    """Nested partition of the features by recursive spectral bi-partition.
+    """Nested partition of the features by recursive spectral splits.
 
     Parameters
     ----------
     Yt : ndarray of shape (n_features, n_samples)
         Centered, standardized data, one row per feature.
     ranks : tuple of int
-        Ranks of the levels; the hierarchy has ``len(ranks)`` levels, level
-        ``l`` at most ``2**l`` groups.
+        Ranks of the levels; the hierarchy has ``len(ranks)`` levels, every
+        group at most ``MAX_CHILDREN`` children.
     random_state : int, RandomState instance or None
 
     Returns
@@ -172,20 +306,33 @@ def spectral_hierarchy(Yt, ranks, random_state=None):
     labels = np.zeros(n_features, dtype=np.intp)
     hierarchy = [labels]
     n_levels = len(ranks)
+    # shared directions of every group of the current level (None: top
+    # principal directions of the group's own data)
+    shared = [None]
     for level in range(1, n_levels):
         n_shared = sum(ranks[:level])
-        # factors of the levels below, for a binary tree
+        # factors of the levels below (embedding of a binary split)
         k = sum(2 ** (j - level + 1) * ranks[j] for j in range(level, n_levels))
         new = np.empty_like(labels)
-        n_groups = 0
+        children_shared = []
         order = np.argsort(labels, kind="stable")
-        for members in np.split(order, np.cumsum(np.bincount(labels))[:-1]):
-            side = spectral_bipartition(Yt[members], n_shared, max(k, 2), rng)
-            new[members[~side]] = n_groups
-            n_groups += 1
-            if side.any():
-                new[members[side]] = n_groups
-                n_groups += 1
+        groups = np.split(order, np.cumsum(np.bincount(labels))[:-1])
+        for members, P in zip(groups, shared):
+            split, P = _children(
+                Yt[members],
+                n_shared,
+                ranks[level],
+                max(k, 2),
+                k // 2 - ranks[level],
+                rng,
+                P,
+                MAX_CHILDREN,
+            )
+            for child in range(split.max() + 1):
+                part = members[split == child]
+                new[part] = len(children_shared)
+                children_shared.append(_passed_down(Yt[part], P, ranks[level], rng))
         labels = new
+        shared = children_shared
         hierarchy.append(labels)
     return hierarchy
