@@ -593,6 +593,13 @@ def test_rank_allocation_greedy_on_the_gain_per_rank():
     assert history[0] == ((1, 1, 1), score((1, 1, 1)))
     ranks, _ = allocate_ranks(lambda r: sum(r), 2, 9)  # always gains: spends all
     assert sum(ranks) == 9
+    # greedy commits level 1 first; one exchange (a rank of level 1 to level
+    # 0) then finds the best allocation of the budget
+    table = {(1, 2, 1): 2.0, (2, 1, 1): 1.5, (2, 2, 1): 2.5, (1, 3, 1): 2.2}
+    table[(3, 1, 1)] = 3.0
+    ranks, history = allocate_ranks(lambda r: table.get(r, 0.0), 3, 5)
+    assert ranks == (3, 1, 1)
+    assert [r for r, _ in history].count((2, 2, 1)) == 1  # each scored once
 
 
 def test_auto_ranks_respect_the_budget_and_find_the_true_allocation():

@@ -18,8 +18,13 @@ on a training split), the allocation is greedy on the gain per rank:
 
 with step :math:`\delta = \lceil (\text{budget} - L) / \text{max\_rounds}
 \rceil` (1 for small budgets, capped by what is left), stopping when the
-budget is spent or when no increment raises the score. Every level keeps at
-least one factor, so the budget must be at least the number of levels.
+budget is spent or when no increment raises the score. Greedy increments
+commit early: a rank given to a level while the coarser ones were still
+short may be worth more elsewhere once they have theirs. The allocation is
+then refined by the paper's own move, rank exchanges: one rank moved from a
+level to another, the best such move taken while it raises the score. Every
+level keeps at least one factor, so the budget must be at least the number
+of levels.
 """
 
 from math import ceil
@@ -49,7 +54,7 @@ def even_ranks(n_factors, n_levels):
 
 
 def allocate_ranks(score, n_levels, n_factors, max_rounds=16):
-    """Greedy allocation of ``n_factors`` ranks over ``n_levels`` levels.
+    """Ranks of ``n_levels`` levels within ``n_factors``: greedy, then exchanges.
 
     Parameters
     ----------
@@ -67,7 +72,7 @@ def allocate_ranks(score, n_levels, n_factors, max_rounds=16):
     ranks : tuple of int
         Sums to at most ``n_factors``, every entry at least 1.
     history : list of (tuple, float)
-        Every candidate scored, in order.
+        Every candidate scored, in order (greedy increments, then exchanges).
     """
     check_budget(n_factors, n_levels)
     ranks = (1,) * n_levels
@@ -89,6 +94,34 @@ def allocate_ranks(score, n_levels, n_factors, max_rounds=16):
             if delta > 1:  # a smaller step may still help
                 step = max(1, delta // 2)
                 continue
+            break
+        best, ranks = value, candidate
+    return _exchange(score, ranks, best, history, max_rounds)
+
+
+def _exchange(score, ranks, best, history, max_rounds):
+    """Move one rank between two levels while the best such move gains."""
+    scored = dict(history)
+    for _ in range(max_rounds):
+        candidates = []
+        for source, rank in enumerate(ranks):
+            if rank == 1:
+                continue
+            for target in range(len(ranks)):
+                if target == source:
+                    continue
+                candidate = list(ranks)
+                candidate[source] -= 1
+                candidate[target] += 1
+                candidate = tuple(candidate)
+                if candidate not in scored:
+                    scored[candidate] = score(candidate)
+                    history.append((candidate, scored[candidate]))
+                candidates.append((scored[candidate], candidate))
+        if not candidates:
+            break
+        value, candidate = max(candidates)
+        if not value > best:
             break
         best, ranks = value, candidate
     return ranks, history
