@@ -106,10 +106,11 @@ class MultilevelFactorModel(
         Number of factors of every group of each level, coarsest level first.
         An int ``k`` gives every level rank ``k``. ``"auto"`` allocates the
         total budget ``n_factors`` across the levels, greedily on the gain of
-        held-out log-likelihood per rank (a fifth of the samples held out,
-        short EM fits; every level keeps at least one factor; see the User
-        Guide). A group with fewer features than its level's rank gets as
-        many factors as it has features (the others would be redundant); the
+        held-out log-likelihood per rank, then by rank exchanges between
+        levels (a fifth of the samples held out, short EM fits; every level
+        keeps at least one factor; see the User Guide). A group with fewer
+        features than its level's rank gets as many factors as it has
+        features (the others would be redundant); the
         factor blocks and ``transform`` then skip the missing ones.
     hierarchy : "auto", None or list of array-like, default="auto"
         Group label of every feature at every level, coarsest first, one
@@ -386,7 +387,7 @@ class MultilevelFactorModel(
         )
 
     def _allocate(self, Yt, h, n_levels, rng):
-        """Ranks by greedy allocation scored by held-out log-likelihood."""
+        """Ranks allocated (greedy, then exchanges) by held-out log-likelihood."""
         n_samples = Yt.shape[1]
         if n_samples < 4:
             raise ValueError(
