@@ -33,14 +33,17 @@ group and of its ancestors):
 5. *Children.* Each part is split again (steps 1-3, with the same shared
    directions). Two parts of one child share the child's own factors, two
    different children share nothing beyond :math:`P`: the new split is kept
-   when the largest principal-angle cosine between the residual subspaces
-   of its sides (dimension: the child's factors and those below it) is
-   below ``SIBLING_COSINE`` (independent subspaces of a few dimensions in
-   hundreds of samples have cosines far below it), and each side has more
-   features than that dimension.
+   when the smaller of the two shares of each side's residual energy in the
+   other side's leading residual directions (as many as the factors of a
+   child and below it) is under ``SIBLING_SHARE`` (parts of one child hold
+   their own factors' share of the variance, parts of two children about
+   the number of directions over the number of samples), and each side has
+   more features than those directions. Children that the binary cuts
+   separated are merged back by the same test, pair by pair.
 6. *Reassignment.* Every feature goes to the sibling child whose residual
    subspace holds the largest share of its residual energy, the subspaces
-   refitted until no feature moves (k-subspaces).
+   refitted until no feature moves (k-subspaces); a child too small to
+   estimate its directions is dissolved into the others.
 7. *Passing down.* A child's shared directions are its parent's :math:`P`
    and the top principal directions of its own residual, one per factor of
    its level: the ancestors' factors are estimated from all the features
@@ -60,9 +63,10 @@ from ..utils._linalg import truncated_svd
 _DENSE_MAX = 1000
 # Largest spectral embedding dimension (beyond it, only noise is added).
 _MAX_EMBEDDING = 32
-# Two parts whose residual subspaces have a principal-angle cosine at least
-# this large share a factor of their own: they are one child.
-SIBLING_COSINE = 0.5
+# Two parts each holding at least this share of its residual energy in the
+# other's leading residual directions share factors of their own: they are
+# one child.
+SIBLING_SHARE = 0.08
 # Most children of a group in a learned hierarchy.
 MAX_CHILDREN = 8
 
@@ -140,7 +144,7 @@ def _bipartition(Ya, n_shared, k, rng, n_refine, shared=None):
     P = None
     if n_shared:
         P = shared if shared is not None else truncated_svd(Ya, n_shared, rng)[2].T
-        side = _normalized_cut(Ya - (Ya @ P) @ P.T, k, rng, scale)
+        side = _normalized_cut(_residual(Ya, P), k, rng, scale)
     else:
         side = _normalized_cut(Ya, k, rng, scale)
     if side is None:
@@ -152,7 +156,7 @@ def _bipartition(Ya, n_shared, k, rng, n_refine, shared=None):
         if refined is None:
             break
         P = refined
-        new = _normalized_cut(Ya - (Ya @ P) @ P.T, k, rng, scale)
+        new = _normalized_cut(_residual(Ya, P), k, rng, scale)
         if new is None or np.array_equal(new, side) or np.array_equal(new, ~side):
             break
         side = new
@@ -186,24 +190,62 @@ def spectral_bipartition(Ya, n_shared, k, random_state=None, n_refine=5):
     return _bipartition(Ya, n_shared, k, rng, n_refine)[0]
 
 
-def _share_own_factors(A, B, P, rank, below, rng):
-    """Whether two parts share ``rank`` directions beyond the shared ``P``.
+def _residual(part, P):
+    """``part`` with the shared sample-space directions ``P`` removed."""
+    return part - (part @ P) @ P.T if P is not None else part
 
-    Two parts of one child share the child's own factors: their residual
-    sample-space subspaces (``P`` removed, top ``rank + below`` directions
-    each, ``below`` the factors of the levels under the child)
-    then have ``rank`` principal angles near zero. Parts of two different
-    children share nothing beyond ``P``.
+
+def _overlap(first, second, q, rng):
+    """Share of each part's residual energy in the other's top ``q`` directions.
+
+    The smaller of the two shares: parts of one child both hold the child's
+    own factors (a share of the order of their part of the features'
+    variance), parts of two different children only noise (about ``q`` over
+    the number of samples). A few features of the wrong child in a part move
+    its share little, unlike its leading directions.
     """
-    bases = []
-    for part in (A, B):
-        residual = part - (part @ P) @ P.T if P is not None else part
-        q = min(rank + below, *residual.shape)
-        if q < rank:
-            return False
-        bases.append(truncated_svd(residual, q, rng)[2].T)
-    cosines = np.linalg.svd(bases[0].T @ bases[1], compute_uv=False)
-    return bool(cosines[0] >= SIBLING_COSINE)
+    shares = []
+    for source, target in ((first, second), (second, first)):
+        q_source = min(q, *source.shape)
+        energy = float(np.sum(target * target))
+        if q_source < 1 or energy <= 0:
+            return 0.0
+        basis = truncated_svd(source, q_source, rng)[2].T
+        projected = target @ basis
+        shares.append(float(np.sum(projected * projected)) / energy)
+    return min(shares)
+
+
+def _share_own_factors(A, B, P, rank, below, rng):
+    """Whether two parts share factors of their own beyond the shared ``P``.
+
+    Two parts of one child share the child's own factors (``rank`` of them,
+    ``below`` more under the child): see :func:`_overlap`.
+    """
+    return (
+        _overlap(_residual(A, P), _residual(B, P), rank + below, rng) >= SIBLING_SHARE
+    )
+
+
+def _merge_children(Ya, labels, P, q, rng):
+    """Merge sibling children that share factors of their own, closest first.
+
+    The halves of a child can end up on different sides of the first cut;
+    every pair of children is tested as in :func:`_share_own_factors`.
+    """
+    residual = _residual(Ya, P)
+    while labels.max() > 0:
+        best, pair = SIBLING_SHARE, None
+        for a in range(labels.max() + 1):
+            for b in range(a + 1, labels.max() + 1):
+                share = _overlap(residual[labels == a], residual[labels == b], q, rng)
+                if share >= best:
+                    best, pair = share, (a, b)
+        if pair is None:
+            break
+        labels = np.where(labels == pair[1], pair[0], labels)
+        labels[labels > pair[1]] -= 1
+    return labels
 
 
 def _children(Ya, n_shared, rank, k, below, rng, shared, max_children):
@@ -234,6 +276,7 @@ def _children(Ya, n_shared, rank, k, below, rng, shared, max_children):
         labels[members[sub]] = n_children
         pending += [child, n_children]
         n_children += 1
+    labels = _merge_children(Ya, labels, P, rank + below, rng)
     labels = _refine_children(Ya, labels, P, rank + below, rng)
     return labels, P
 
@@ -245,23 +288,23 @@ def _refine_children(Ya, labels, P, q, rng, n_iter=10):
     directions of its own factors and of those below it (k-subspaces):
     each feature goes to the child whose subspace holds the largest share
     of its residual energy, and the subspaces are refitted, until no feature
-    moves. A child left with ``q`` features or fewer stops the refinement
-    (the last assignment is kept).
+    moves. A child of fewer than ``2 q + 2`` features (too few to estimate
+    its directions) is dissolved first, its features going to the others.
     """
-    residual = Ya - (Ya @ P) @ P.T if P is not None else Ya
-    n_children = labels.max() + 1
+    residual = _residual(Ya, P)
+    min_size = 2 * q + 2
     for _ in range(n_iter):
-        counts = np.bincount(labels, minlength=n_children)
-        if counts.min() <= q:
+        counts = np.bincount(labels)
+        kept = np.flatnonzero(counts >= min_size)
+        if kept.size == 0:
             break
-        captured = np.empty((Ya.shape[0], n_children))
-        for child in range(n_children):
+        captured = np.empty((Ya.shape[0], kept.size))
+        for column, child in enumerate(kept):
             basis = truncated_svd(residual[labels == child], q, rng)[2].T
-            captured[:, child] = np.einsum(
-                "ij,ij->i", residual @ basis, residual @ basis
-            )
-        new = np.argmax(captured, axis=1)
-        if np.array_equal(new, labels):
+            projected = residual @ basis
+            captured[:, column] = np.einsum("ij,ij->i", projected, projected)
+        new = np.argmax(captured, axis=1)  # children renumbered 0, 1, ...
+        if kept.size == counts.size and np.array_equal(new, labels):
             break
         labels = new
     return labels
@@ -276,7 +319,7 @@ def _passed_down(Yb, P, rank, rng):
     """
     if P is None or rank == 0:
         return P
-    residual = Yb - (Yb @ P) @ P.T
+    residual = _residual(Yb, P)
     q = min(rank, *residual.shape)
     if q < rank:
         return None
