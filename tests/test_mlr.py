@@ -94,6 +94,29 @@ def test_inverse_is_mlr_with_the_same_structure(case):
     np.testing.assert_allclose(inverse.diagonal, 1 / diagonal, rtol=1e-14)
 
 
+def test_a_matrix_and_its_inverse_are_freed_without_the_garbage_collector():
+    import gc
+    import pickle
+    import weakref
+
+    rng = np.random.default_rng(0)
+    hierarchy = [np.zeros(8, dtype=int), np.repeat([0, 1], 4)]
+    factors = [rng.standard_normal((8, 2)), rng.standard_normal((8, 1))]
+    A = MLRMatrix(hierarchy, factors, np.ones(8))
+    inverse = A.inv()
+    assert A.inv() is inverse and inverse.inv() is A  # cached both ways
+    assert inverse.logdet() == -A.logdet()
+    restored = pickle.loads(pickle.dumps(A))  # the weak back-reference is dropped
+    np.testing.assert_allclose(restored.inv().to_dense(), inverse.to_dense())
+    probe = weakref.ref(A)
+    gc.disable()
+    try:
+        del A, inverse, restored
+        assert probe() is None  # no reference cycle keeps the pair alive
+    finally:
+        gc.enable()
+
+
 @SETTINGS
 @given(mlr_cases())
 def test_inverse_of_the_inverse_and_of_negative_sign(case):

@@ -53,7 +53,8 @@ def _standardize(Yt):
     """
     # exact power-of-two row scaling (the package's overflow policy)
     # (ldexp of the data, not a division by 2**e, which overflows near 1e308)
-    exponents = row_scale_exponents(np.max(np.abs(Yt), axis=1))
+    # (largest magnitude from the row extremes: no temporary of the data's size)
+    exponents = row_scale_exponents(np.maximum(Yt.max(axis=1), -Yt.min(axis=1)))
     np.ldexp(Yt, -exponents[:, None], out=Yt)
     mean = Yt.mean(axis=1)
     Yt -= mean[:, None]

@@ -42,6 +42,7 @@ so that :math:`A^{-1} = D^{-1} - s \sum_a H_a H_a^T` and
 :math:`H` then cost :math:`O(n r^2)` too.
 """
 
+import weakref
 from numbers import Integral
 
 import numpy as np
@@ -182,6 +183,21 @@ class MLRMatrix:
         self._offsets = rank_offsets(ranks)
         self._smw = None
         self._inverse = None
+        # The matrix this one is the inverse of, weakly: a strong reference
+        # both ways would be a cycle, freed only by the garbage collector
+        # (EM makes one such pair per iteration, tens of MB each).
+        self._inverse_of = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_inverse_of"] = None  # weak references do not pickle
+        return state
+
+    def _known_inverse(self):
+        """The cached inverse, or the live matrix this one inverts, or None."""
+        if self._inverse is not None:
+            return self._inverse
+        return self._inverse_of() if self._inverse_of is not None else None
 
     # ------------------------------------------------------------------ views
     @property
@@ -389,9 +405,9 @@ class MLRMatrix:
         -------
         logdet : float
         """
-        if self._smw is None and self._inverse is not None:
-            if self._inverse._smw is not None:
-                return -self._inverse._smw[2]
+        known = self._known_inverse()
+        if self._smw is None and known is not None and known._smw is not None:
+            return -known._smw[2]
         return self._smw_recursion()[2]
 
     def inv(self):
@@ -410,8 +426,9 @@ class MLRMatrix:
         ValueError
             If the matrix is not positive definite.
         """
-        if self._inverse is not None:
-            return self._inverse
+        known = self._known_inverse()
+        if known is not None:
+            return known
         _, chol, _ = self._smw_recursion()
         h = self._h
         off = self._offsets
@@ -447,7 +464,7 @@ class MLRMatrix:
             inverse_chol_t = chol[level].transpose(0, 2, 1)
             group_product(Y, inverse_chol_t, h.bounds[level], H[:, own])
         inverse = MLRMatrix._from_permuted(h, H, 1.0 / self._d, self.ranks, -self.sign)
-        inverse._inverse = self
+        inverse._inverse_of = weakref.ref(self)
         self._inverse = inverse
         return inverse
 
