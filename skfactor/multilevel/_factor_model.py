@@ -111,8 +111,8 @@ class MultilevelFactorModel(
         levels (a fifth of the samples held out, short EM fits; every level
         keeps at least one factor; see the User Guide). A group with fewer
         features than its level's rank gets as many factors as it has
-        features (the others would be redundant); the
-        factor blocks and ``transform`` then skip the missing ones.
+        features (the others would be redundant); the factor blocks and
+        ``transform`` then skip the missing ones.
     hierarchy : "auto", None or list of array-like, default="auto"
         Group label of every feature at every level, coarsest first, one
         label array of shape (n_features,) per level. Groups of a level must

@@ -13,44 +13,7 @@ group, a substitution per feature), call them from their loops.
 import numpy as np
 from numba import njit
 
-# The inner products may be reassociated (vectorized); inf and NaN keep their
-# meaning, so a factorization that is not positive definite is still caught.
-_FAST = {"reassoc", "contract", "nsz"}
-
-__all__ = [
-    "cholesky_in_place",
-    "cholesky_rows_in_place",
-    "cholesky_solve_in_place",
-    "cholesky_substitute",
-]
-
-
-@njit(cache=True, fastmath=_FAST)
-def cholesky_rows_in_place(S, start):  # pragma: no cover (numba)
-    """Factor the rows ``start:`` of a small SPD ``S = L L^T``, the rows above done.
-
-    Row by row (each row of ``L`` needs only the rows above it): on entry
-    the lower triangle of rows ``:start`` already holds ``L`` and rows
-    ``start:`` hold ``S``; on exit the lower triangle is ``L``. Nested
-    systems that share a leading block (the path systems of sibling groups
-    of a hierarchy) are factored by refilling and refactoring only the rows
-    that differ. Returns False (``S`` partly overwritten) if ``S`` is not
-    numerically positive definite; the strict upper triangle is not read.
-    """
-    d = S.shape[0]
-    for i in range(start, d):
-        for k in range(i):
-            acc = S[i, k]
-            for m in range(k):
-                acc -= S[i, m] * S[k, m]
-            S[i, k] = acc / S[k, k]
-        acc = S[i, i]
-        for m in range(i):
-            acc -= S[i, m] * S[i, m]
-        if not acc > 0.0:
-            return False
-        S[i, i] = np.sqrt(acc)
-    return True
+__all__ = ["cholesky_in_place", "cholesky_solve_in_place", "cholesky_substitute"]
 
 
 @njit(cache=True)
@@ -60,10 +23,23 @@ def cholesky_in_place(S):  # pragma: no cover (numba)
     Returns False (``S`` partly overwritten) if ``S`` is not numerically
     positive definite. The strict upper triangle is left as it was.
     """
-    return cholesky_rows_in_place(S, 0)
+    d = S.shape[0]
+    for j in range(d):
+        acc = S[j, j]
+        for k in range(j):
+            acc -= S[j, k] * S[j, k]
+        if not acc > 0.0:
+            return False
+        S[j, j] = np.sqrt(acc)
+        for i in range(j + 1, d):
+            acc = S[i, j]
+            for k in range(j):
+                acc -= S[i, k] * S[j, k]
+            S[i, j] = acc / S[j, j]
+    return True
 
 
-@njit(cache=True, fastmath=_FAST)
+@njit(cache=True)
 def cholesky_substitute(L, x):  # pragma: no cover (numba)
     """Overwrite the 1-D ``x`` with the solution of ``L L^T z = x``.
 
