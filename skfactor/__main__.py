@@ -21,7 +21,19 @@ def main(argv=None):
         metavar="NAME",
         help="only run the cases of this estimator (repeatable)",
     )
+    parser.add_argument(
+        "--precompile",
+        action="store_true",
+        help=(
+            "compile and cache the numba kernels of every estimator, then exit "
+            "(done at install; needed again only for a wheel built on another CPU)"
+        ),
+    )
     args = parser.parse_args(argv)
+    if args.precompile:
+        from skfactor._precompile import precompile
+
+        return 1 if precompile() else 0
 
     import skfactor
     from skfactor._tour import collect_cases, run_tour
