@@ -5,9 +5,10 @@ the package is installed (``_build/backend.py`` runs ``skfactor._precompile``)
 and ships the cache with the package, so the first fit after ``pip install``
 loads compiled code. This script checks that from scratch:
 
-1. copies the repository's tracked files (no ``__pycache__``, no cache) to a
-   temporary folder, makes a new virtual environment and runs the README's
-   ``pip install <source>`` in it (the install time is reported);
+1. extracts the repository's last commit (``git archive HEAD``: no
+   ``__pycache__``, no cache) to a temporary folder, makes a new virtual
+   environment and runs the README's ``pip install <source>`` in it (the
+   install time is reported);
 2. for every row of the ``python -m skfactor`` tour, in a new Python process
    each, times the import, the first fit and a second fit (*installed*);
 3. times the same first fit with numba's cache pointed at an empty folder
@@ -24,7 +25,6 @@ Rows run one after the other so they do not compete for the CPU.
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -70,21 +70,20 @@ def _run_child(python, argument, cache_dir=None):
         cwd=tempfile.gettempdir(),  # import the installed package, not the source
         capture_output=True,
         text=True,
-        check=True,
     )
+    if out.returncode != 0:
+        raise RuntimeError(f"tour case {argument} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _fresh_install(workdir):
-    """New venv with ``pip install <copy of the tracked files>``; (python, seconds)."""
+    """New venv with ``pip install <git archive HEAD>``; (python, seconds)."""
     source = Path(workdir) / "source"
-    tracked = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=REPOSITORY, capture_output=True, check=True
-    ).stdout.split(b"\0")
-    for name in filter(None, tracked):
-        target = source / name.decode()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPOSITORY / name.decode(), target)
+    source.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", "HEAD"], cwd=REPOSITORY, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
     subprocess.run(
         [sys.executable, "-m", "venv", str(Path(workdir) / "venv")], check=True
     )
@@ -125,7 +124,7 @@ def run(quick=False, python=None):
             )
     rows.append("")
     where = (
-        f"a new virtual environment, `pip install` of a copy of the repository "
+        f"a new virtual environment, `pip install` of the last commit "
         f"({install:.0f} s, kernels compiled included)"
         if install is not None
         else f"the environment of `{python}`"
