@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skfactor._balance import balance_blocks, sinkhorn_balance_tucker
-from skfactor.tensor import _ntd_mu
+from skfactor.tensor import _ntd_hals, _ntd_mu
 from skfactor.tensor._tensor_algebra import (
     mode_dot,
     multi_mode_dot,
@@ -61,22 +61,41 @@ def test_mode_dot_matches_einsum():
     assert skip.shape == (2, 4, 2)
 
 
+def _coordinate_descent(f, numerator, normal, alpha, pen, sweeps):
+    """Plain cyclic coordinate descent on min 1/2 f Q f - a f + penalty, f >= eps."""
+    f = f.astype(float).copy()
+    for _ in range(sweeps):
+        for k in range(f.size):
+            curvature = normal[k, k] + (2 * alpha if pen == "l2" else 0.0)
+            rest = normal[k] @ f - normal[k, k] * f[k]
+            value = numerator[k] - rest - (alpha if pen == "l1" else 0.0)
+            f[k] = max(value / curvature, _ntd_mu.EPSILON)
+    return f
+
+
 def _dense_factor_step(tensor, core, factors, n, problem):
-    """The NMF multiplicative step of mode n on the explicit unfolding."""
+    """The NMF block update of mode n on the explicit unfolding.
+
+    Kullback-Leibler: the multiplicative step; Frobenius: HALS sweeps, i.e.
+    coordinate descent on each row (the rows of A_n are independent).
+    """
     others = [factors[k] for k in range(len(factors)) if k != n]
     B = unfold(core, n) @ _kron(others).T
     X, A = unfold(tensor, n), factors[n]
     alpha, pen = problem.weights[n + 1], problem.penalties[n + 1]
-    if problem.beta == 1:
-        s = A * ((X / (A @ B)) @ B.T)
-        c = B.sum(axis=1)[None, :]
-        if pen == "l1" or alpha == 0:
-            new = s / (c + alpha)
-        else:  # eq. 36 of Cohen and Leplat with mu = 2 alpha
-            new = (np.sqrt(c**2 + 8 * alpha * s) - c) / (4 * alpha)
-    else:
-        num, den = X @ B.T, A @ B @ B.T
-        new = A * num / (den + (alpha if pen == "l1" else 2 * alpha * A))
+    if problem.beta == 2:
+        sweeps = _ntd_hals.FACTOR_SWEEPS
+        rows = [
+            _coordinate_descent(a, x @ B.T, B @ B.T, alpha, pen, sweeps)
+            for a, x in zip(A, X)
+        ]
+        return np.array(rows)
+    s = A * ((X / (A @ B)) @ B.T)
+    c = B.sum(axis=1)[None, :]
+    if pen == "l1" or alpha == 0:
+        new = s / (c + alpha)
+    else:  # eq. 36 of Cohen and Leplat with mu = 2 alpha
+        new = (np.sqrt(c**2 + 8 * alpha * s) - c) / (4 * alpha)
     return np.maximum(new, _ntd_mu.EPSILON)
 
 
@@ -89,18 +108,52 @@ def test_factor_update_matches_the_dense_nmf_step(beta, seed, n_modes):
     tensor = rng.uniform(0, 2, size=tucker_to_tensor(core, factors).shape)
     problem = _problem(rng, n_modes, beta)
     for n in range(n_modes):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(_ntd_mu, "_FROBENIUS_INNER", 1)
-            new = _ntd_mu.update_factor(tensor, core, factors, n, problem)
+        new = _ntd_mu.update_factor(tensor, core, factors, n, problem)
         expected = _dense_factor_step(tensor, core, factors, n, problem)
         np.testing.assert_allclose(new, expected, rtol=1e-9)
 
 
-@pytest.mark.parametrize("beta", [1, 2])
+@given(seed=st.integers(0, 2**31), n_modes=st.integers(2, 4))
+@SETTINGS
+def test_frobenius_core_update_is_coordinate_descent_on_the_kronecker_problem(
+    seed, n_modes
+):
+    # vec(T) ~ (A_0 kron ... kron A_{N-1}) vec(G) in C order: with the same
+    # number of sweeps, the HALS core update is plain cyclic coordinate
+    # descent on the explicit Kronecker design, entry for entry
+    rng = np.random.default_rng(seed)
+    _, _, core, factors = _random_model(rng, n_modes)
+    tensor = rng.uniform(0, 2, size=tucker_to_tensor(core, factors).shape)
+    problem = _problem(rng, n_modes, 2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_ntd_hals, "CORE_SWEEPS", 7)
+        patch.setattr(_ntd_hals, "_CORE_RTOL", 0.0)
+        new = _ntd_mu.update_core(tensor, core, factors, problem)
+    design = _kron(factors)
+    expected = _coordinate_descent(
+        core.ravel(),
+        design.T @ tensor.ravel(),
+        design.T @ design,
+        problem.weights[0],
+        problem.penalties[0],
+        sweeps=7,
+    )
+    np.testing.assert_allclose(new.ravel(), expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("beta", [1, 2, "2, core too large for HALS"])
 @pytest.mark.parametrize("how", ["sinkhorn", "scalar", "none"])
 @given(seed=st.integers(0, 2**31), n_modes=st.integers(2, 4))
 @SETTINGS
 def test_iterations_never_increase_the_objective(beta, how, seed, n_modes):
+    if beta == "2, core too large for HALS":
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(_ntd_mu, "CORE_MAX_SIZE", 0)
+            return _never_increase(2, how, seed, n_modes)
+    _never_increase(beta, how, seed, n_modes)
+
+
+def _never_increase(beta, how, seed, n_modes):
     rng = np.random.default_rng(seed)
     _, _, core, factors = _random_model(rng, n_modes)
     shape = tucker_to_tensor(core, factors).shape

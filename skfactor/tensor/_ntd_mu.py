@@ -26,13 +26,13 @@ mode products (:mod:`skfactor.tensor._tensor_algebra`), never forming
   :math:`(R \times_{k \ne n} A_k^T)_{(n)} G_{(n)}^T`, denominator
   :math:`B_n \mathbf{1} = G \times_{k \ne n} \mathbf{1}^T A_k`; for the
   core, :math:`R \times_k A_k^T` and :math:`\bigotimes_k A_k^T \mathbf{1}`;
-- Frobenius: numerator :math:`(T \times_{k \ne n} A_k^T)_{(n)}
-  G_{(n)}^T`, denominator :math:`A_n (G \times_{k \ne n} A_k^T
-  A_k)_{(n)} G_{(n)}^T`; for the core, :math:`T \times_k A_k^T` and
-  :math:`G \times_k A_k^T A_k`.
+- Frobenius: the blocks take exact HALS updates instead
+  (:mod:`skfactor.tensor._ntd_hals`), except a core too large for them,
+  whose multiplicative update has the numerator :math:`T \times_k A_k^T`
+  and the denominator :math:`G \times_k A_k^T A_k`.
 
-Every update minimizes a majorizer of the objective in its block, so the
-objective never increases; balancing (:mod:`skfactor._balance`) keeps the
+Every update minimizes the objective, or a majorizer of it, in its block,
+so the objective never increases; balancing (:mod:`skfactor._balance`) keeps the
 model and never increases the penalty. Entries are kept ``>= EPSILON``.
 
 All functions are pure: they return new arrays.
@@ -55,6 +55,7 @@ from ..decomposition._mm_steps import penalized_step
 from ..decomposition._objective import EPSILON
 from ..decomposition._newton import NEWTON_MAX_ITER, solve_activations
 from ..utils._monitor import ConvergenceMonitor
+from ._ntd_hals import CORE_MAX_SIZE, hals_update_core, hals_update_factor
 from ._tensor_algebra import multi_mode_dot, tucker_to_tensor, unfold
 
 __all__ = [
@@ -78,8 +79,8 @@ NTDProblem = namedtuple("NTDProblem", ["beta", "weights", "penalties"])
 # solve near the optimum before projected Newton (as NMF's transform does).
 _WARM_START = 30
 _TINY = np.finfo(np.float64).tiny
-# Multiplicative updates per block and outer iteration for Frobenius, where
-# repeating one costs only products with the small normal matrices.
+# Multiplicative updates per outer iteration of a core too large for HALS
+# (Frobenius), where repeating one costs only products with the Grams.
 _FROBENIUS_INNER = 10
 # Sinkhorn sweeps per outer iteration (eq. 32-34 once, as Cohen and Leplat):
 # warm-started from the previous balanced scales, the sweeps of successive
@@ -136,42 +137,36 @@ def _step(block, numerator, denominator, weight, pen, beta):
 
 
 def update_factor(tensor, core, factors, mode, problem, model=None):
-    """Multiplicative update of ``factors[mode]``, the rest fixed.
+    """Update of ``factors[mode]``, the rest fixed: MU (KL) or HALS (Frobenius).
 
     ``model`` (the current Tucker model) is used for Kullback-Leibler when
-    given. For Frobenius the numerator and the normal matrix
-    :math:`B_n B_n^T` do not change with :math:`A_n`, so the update is
-    repeated ``_FROBENIUS_INNER`` times at the cost of small products only
-    (the accelerated MU of Gillis and Glineur, 2012); each repetition is a
-    majorization-minimization step, so the objective still never increases.
+    given. For Frobenius the block takes the exact column-wise minimization
+    of :func:`skfactor.tensor._ntd_hals.hals_update_factor`.
     """
+    if problem.beta == 2:
+        return hals_update_factor(tensor, core, factors, mode, problem)
     factor = factors[mode]
     weight = problem.weights[mode + 1]
     pen = problem.penalties[mode + 1]
-    core_unfolded = unfold(core, mode)
-    if problem.beta == 1:
-        if model is None:
-            model = tucker_to_tensor(core, factors)
-        ratio = tensor / np.maximum(model, _TINY)
-        projected = multi_mode_dot(ratio, factors, skip=mode, transpose=True)
-        numerator = unfold(projected, mode) @ core_unfolded.T
-        sums = [f.sum(axis=0)[None, :] for f in factors]
-        denominator = multi_mode_dot(core, sums, skip=mode).ravel()[None, :]
-        return _step(factor, numerator, denominator, weight, pen, 1)
-    projected = multi_mode_dot(tensor, factors, skip=mode, transpose=True)
-    numerator = unfold(projected, mode) @ core_unfolded.T
-    grams = [f.T @ f for f in factors]
-    normal = unfold(multi_mode_dot(core, grams, skip=mode), mode) @ core_unfolded.T
-    for _ in range(_FROBENIUS_INNER):
-        factor = _step(factor, numerator, factor @ normal, weight, pen, 2)
-    return factor
+    if model is None:
+        model = tucker_to_tensor(core, factors)
+    ratio = tensor / np.maximum(model, _TINY)
+    projected = multi_mode_dot(ratio, factors, skip=mode, transpose=True)
+    numerator = unfold(projected, mode) @ unfold(core, mode).T
+    sums = [f.sum(axis=0)[None, :] for f in factors]
+    denominator = multi_mode_dot(core, sums, skip=mode).ravel()[None, :]
+    return _step(factor, numerator, denominator, weight, pen, 1)
 
 
 def update_core(tensor, core, factors, problem, model=None):
-    """Multiplicative update of the core, the factors fixed.
+    """Update of the core, the factors fixed.
 
-    Repeated ``_FROBENIUS_INNER`` times for Frobenius, as in
-    :func:`update_factor`.
+    Kullback-Leibler: one multiplicative update. Frobenius: coordinate
+    descent over the core entries
+    (:func:`skfactor.tensor._ntd_hals.hals_update_core`), or, for cores
+    larger than :data:`~skfactor.tensor._ntd_hals.CORE_MAX_SIZE`, the
+    multiplicative update repeated ``_FROBENIUS_INNER`` times at the cost of
+    small products (the accelerated MU of Gillis and Glineur, 2012).
     """
     weight, pen = problem.weights[0], problem.penalties[0]
     if problem.beta == 1:
@@ -183,6 +178,8 @@ def update_core(tensor, core, factors, problem, model=None):
         for f in factors:
             denominator = np.multiply.outer(denominator, f.sum(axis=0))
         return _step(core, numerator, denominator, weight, pen, 1)
+    if core.size <= CORE_MAX_SIZE:
+        return hals_update_core(tensor, core, factors, problem)
     numerator = multi_mode_dot(tensor, factors, transpose=True)
     grams = [f.T @ f for f in factors]
     for _ in range(_FROBENIUS_INNER):
