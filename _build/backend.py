@@ -128,8 +128,11 @@ def _add_to_wheel(wheel_path, files):
                 continue
             wheel.writestr(info, data)
         added = []
+        present = {info.filename for info, _ in entries}
         for path in files:
             arcname = path.replace(os.sep, "/")
+            if arcname in present:
+                continue
             with open(os.path.join(_SOURCE_DIR, path), "rb") as file:
                 data = file.read()
             wheel.writestr(arcname, data)
