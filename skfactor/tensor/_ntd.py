@@ -57,8 +57,9 @@ class SparseNTD(
     the scales are chosen to minimize the penalty (``balance``): exactly for
     each mode in turn, alternated to convergence (``"sinkhorn"``), or by one
     scalar per block (``"scalar"``). The solver is multiplicative updates
-    (majorization-minimization; for the ridge the closed form of Cohen and
-    Leplat, eq. 36, with the penalty applied as written), so the objective
+    for Kullback-Leibler (majorization-minimization; for the ridge the
+    closed form of Cohen and Leplat, eq. 36, with the penalty applied as
+    written) and exact HALS block updates for Frobenius, so the objective
     never increases.
 
     Data enter as scikit-learn samples, as for :class:`RidgeCPD`: a 2-D
@@ -141,8 +142,10 @@ class SparseNTD(
     Notes
     -----
     An outer iteration updates :math:`A_0, \dots, A_{N-1}` and then
-    :math:`G`, each by one multiplicative update, and then balances
-    (:mod:`skfactor.tensor._ntd_mu`, :mod:`skfactor._balance`). After the
+    :math:`G`, each by one multiplicative update (Kullback-Leibler) or by
+    HALS sweeps (Frobenius), and then balances
+    (:mod:`skfactor.tensor._ntd_mu`, :mod:`skfactor.tensor._ntd_hals`,
+    :mod:`skfactor._balance`). After the
     iterations, :math:`A_0` is replaced by the exact minimizer of the
     objective with the rest fixed (a convex problem solved row by row by
     projected Newton), which is what :meth:`transform` computes, so
@@ -163,6 +166,10 @@ class SparseNTD(
 
     Y.-D. Kim and S. Choi, "Nonnegative Tucker decomposition", IEEE CVPR,
     2007 (multiplicative updates for NTD).
+
+    A. Cichocki and A.-H. Phan, "Fast local algorithms for large scale
+    nonnegative matrix and tensor factorizations", IEICE Transactions on
+    Fundamentals, 2009 (HALS).
 
     A. Marmoret, J. E. Cohen, N. Bertin and F. Bimbot, "Uncovering audio
     patterns in music with nonnegative Tucker decomposition for structural
