@@ -94,6 +94,13 @@ def _check_em_step(n_features, n_levels, seed):
     sigma = MLRMatrix._from_permuted(h, F, d, ranks, 1)
     quad, logdet, Z, V = _em.posterior(Yt, sigma)
     F_new, d_new = _em.m_step(Yt, np.sum(Yt**2, axis=1), Z, V, h, ranks, 1e-12, mask)
+    # into a used buffer (EM passes the previous factors'): the same step
+    used = np.full_like(F, np.nan)
+    F_out, d_out = _em.m_step(
+        Yt, np.sum(Yt**2, axis=1), Z, V, h, ranks, 1e-12, mask, used
+    )
+    np.testing.assert_array_equal(F_out, F_new)
+    np.testing.assert_array_equal(d_out, d_new)
 
     offsets = np.cumsum((0,) + ranks)
     factors = [F[h.iperm, offsets[lev] : offsets[lev + 1]] for lev in range(n_levels)]

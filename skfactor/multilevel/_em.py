@@ -210,7 +210,7 @@ def _solve_by_lstsq(G, path, stops, B, bounds):
     return F
 
 
-def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask):
+def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask, out=None):
     """New factors and noise variances (canonical row order).
 
     Parameters
@@ -225,16 +225,20 @@ def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask):
         Lower bound of the noise variances.
     mask : ndarray of shape (n_features, sum(ranks))
         Entries held at zero (see :func:`rank_mask`).
+    out : ndarray of shape (n_features, sum(ranks)), default=None
+        Buffer of the new factors (its values are not read), e.g. the
+        previous iteration's; a new array when None.
 
     Returns
     -------
     F : ndarray of shape (n_features, sum(ranks))
+        ``out`` when given (unless the fallback solve ran).
     d : ndarray of shape (n_features,)
     """
     n_features, n_samples = Yt.shape
     off = rank_offsets(ranks)
     n_levels = len(ranks)
-    F = np.zeros((n_features, off[-1]))
+    F = np.zeros((n_features, off[-1])) if out is None else out
     d = sumsq / n_samples
     if off[-1]:
         # B = Y Zp^T, level by level: row i of level l's columns is
@@ -245,15 +249,20 @@ def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask):
         else:
             stacked = np.concatenate([z.reshape(-1, n_samples) for z in Z])
         path, _ = path_index(h, ranks)
-        leaf = h.bounds[-1]
         n_coarse, blocks = row_blocks(h, ranks)
-        fine = np.empty((n_features, off[-1] - n_coarse))
-        path_dot(Yt, stacked, leaf, path_columns(h, ranks, n_coarse), fine)
-        B[:, n_coarse:] = fine
-        for start, stop, first, _, _ in blocks[: len(blocks) if n_coarse else 0]:
-            B[start:stop, :n_coarse] = (
-                Yt[start:stop] @ stacked[path[first, :n_coarse]].T
-            )
+        fine_path = path_columns(h, ranks, n_coarse)
+        # one block of rows at a time (the blocks cover every row), so that
+        # the fine levels' columns need no temporary of the size of B
+        rows_max = max(block[1] - block[0] for block in blocks)
+        fine = np.empty((rows_max, off[-1] - n_coarse))
+        for start, stop, first, last, bounds in blocks:
+            rows = slice(start, stop)
+            part = fine[: stop - start]
+            path_dot(Yt[rows], stacked, bounds, fine_path[first:last], part)
+            B[rows, n_coarse:] = part
+            if n_coarse:
+                B[rows, :n_coarse] = Yt[rows] @ stacked[path[first, :n_coarse]].T
+        leaf = h.bounds[-1]
         # C_g = N V_g + Zp Zp^T for every finest group g, stacked like V:
         # the products of two factors on a common path, computed once per pair.
         offsets = np.asarray(off, dtype=np.intp)
@@ -262,6 +271,8 @@ def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask):
         path_cross_gram(stacked, path, leaves, starts, offsets, G)
         stops = offsets[np.repeat(np.arange(n_levels), ranks) + 1]
         if _blas(leaf):  # large finest groups: batched inverses, then BLAS
+            if out is not None:
+                F.fill(0.0)  # group_product accumulates
             try:
                 group_product(B, np.linalg.inv(leaf_matrices(G, path, stops)), leaf, F)
             except np.linalg.LinAlgError:
@@ -278,6 +289,8 @@ def m_step(Yt, sumsq, Z, V, h, ranks, floor, mask):
 
 def fit_em(Yt, F, d, h, ranks, floor, mask, max_iter, tol, verbose=0):
     """Run EM from ``(F, d)`` until the relative log-likelihood gain is below ``tol``.
+
+    ``F`` is overwritten: every iteration's new factors reuse its buffer.
 
     Returns
     -------
@@ -300,7 +313,13 @@ def fit_em(Yt, F, d, h, ranks, floor, mask, max_iter, tol, verbose=0):
     quad, logdet, Z, V = posterior(Yt, sigma, stacked=True)
     monitor.start(np.sum(gaussian_log_density(quad, logdet, n_features)))
     while True:
-        F, d = m_step(Yt, sumsq, Z, V, h, ranks, floor, mask)
+        # The M-step reads the posterior only: the covariance and its inverse
+        # (an n x r factor array each) are freed first, and the new factors
+        # overwrite the old ones, so that an iteration holds two n x r arrays
+        # (F and H in the E-step, plus one level's n x r_l; F and B in the
+        # M-step) besides the data.
+        sigma = None
+        F, d = m_step(Yt, sumsq, Z, V, h, ranks, floor, mask, out=F)
         sigma = MLRMatrix._from_permuted(h, F, d, ranks, 1)
         quad, logdet, Z, V = posterior(Yt, sigma, stacked=True)
         if monitor.update(np.sum(gaussian_log_density(quad, logdet, n_features))):

@@ -23,7 +23,6 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..utils._scaling import row_scale_exponents
 from ..utils._docstrings import fill_doc
 from ..utils._monitor import warn_at_caller
 from ._em import fit_em, posterior, rank_mask
@@ -32,35 +31,12 @@ from ._hierarchy import check_hierarchy, check_ranks, rank_offsets
 from ._mlr import MLRMatrix, gaussian_log_density
 from ._partition import spectral_hierarchy
 from ._ranks import allocate_ranks, check_budget, even_ranks
+from ._standardize import standardize
 
 __all__ = ["MultilevelFactorModel"]
 
 # EM iterations of every candidate fit of the rank allocation.
 _AUTO_ITER = 30
-
-
-def _standardize(Yt):
-    """Center and scale the rows of ``Yt`` (features x samples) in place.
-
-    Works on rows divided by a power of two near their largest magnitude
-    first (:func:`skfactor.utils._scaling.row_scale_exponents`), so that neither
-    the mean nor the variance overflows for entries near the float64 limit.
-
-    Returns
-    -------
-    mean, std : ndarray of shape (n_features,)
-        In the units of the input; ``std`` is 0 for constant rows.
-    """
-    # exact power-of-two row scaling (the package's overflow policy)
-    # (ldexp of the data, not a division by 2**e, which overflows near 1e308)
-    # (largest magnitude from the row extremes: no temporary of the data's size)
-    exponents = row_scale_exponents(np.maximum(Yt.max(axis=1), -Yt.min(axis=1)))
-    np.ldexp(Yt, -exponents[:, None], out=Yt)
-    mean = Yt.mean(axis=1)
-    Yt -= mean[:, None]
-    std = np.sqrt(np.einsum("ij,ij->i", Yt, Yt) / Yt.shape[1])
-    Yt /= np.where(std > 0, std, 1.0)[:, None]
-    return np.ldexp(mean, exponents), np.ldexp(std, exponents)
 
 
 @fill_doc
@@ -301,7 +277,7 @@ class MultilevelFactorModel(
             Yt = np.array(X.T, dtype=np.float64, order="C")
         else:
             Yt = np.ascontiguousarray(X.T[h.perm], dtype=np.float64)
-        mean, std = _standardize(Yt)
+        mean, std = standardize(Yt)
         if learn:
             provisional = ranks or even_ranks(self.n_factors, n_levels)
             h = check_hierarchy(spectral_hierarchy(Yt, provisional, rng))
@@ -314,6 +290,7 @@ class MultilevelFactorModel(
 
         mask, active = rank_mask(h, ranks)
         F, d, monitor = self._em(Yt, h, ranks, mask, rng, self.max_iter)
+        del Yt  # the largest array of the fit, before the inverse is made
         monitor.warn_if_not_converged()
 
         iperm = h.iperm
@@ -325,10 +302,11 @@ class MultilevelFactorModel(
         self._sigma.inv()  # computed once here, so that predicting never mutates
         self._active = np.concatenate([a.ravel() for a in active])
         self.mean_ = mean[iperm]
-        F_original = (F * scale[:, None])[iperm]
-        offsets = rank_offsets(ranks)
-        self.components_ = [
-            np.ascontiguousarray(F_original[:, offsets[lev] : offsets[lev + 1]].T)
+        off = rank_offsets(ranks)
+        self.components_ = [  # level by level: no n x r temporaries
+            np.ascontiguousarray(
+                (F[:, off[lev] : off[lev + 1]] * scale[:, None])[iperm].T
+            )
             for lev in range(len(ranks))
         ]
         self.noise_variance_ = (d * scale**2)[iperm]

@@ -441,7 +441,7 @@ class MLRMatrix:
             if not self.ranks[level]:
                 continue
             own = slice(off[level], off[level + 1])
-            F = np.ascontiguousarray(self._F[:, own])
+            F = self._F[:, own]  # a view: BLAS takes it as is
             Y = F / self._d[:, None]
             # Y -= s H_finer H_finer^T F: levels of large groups by BLAS per
             # group, the others all at once by the path kernels.
@@ -456,6 +456,7 @@ class MLRMatrix:
                 T = group_gram(H_level, F, h.bounds[coarse])
                 group_product(H_level, T, h.bounds[coarse], Y, -self.sign)
             if finer < off[-1]:
+                F = np.ascontiguousarray(F)  # the compiled kernels take rows
                 T = np.zeros((base[-1], F.shape[1]))
                 fine = path_columns(h, self.ranks, finer)
                 path_gram(H[:, finer:], F, leaf, fine, T)
