@@ -30,6 +30,7 @@ from ._init import init_random, init_svd
 from ._hierarchy import check_hierarchy, check_ranks, rank_offsets
 from ._mlr import MLRMatrix, gaussian_log_density
 from ._partition import spectral_hierarchy
+from ._refine import refine_hierarchy
 from ._ranks import allocate_ranks, check_budget, even_ranks
 from ._standardize import standardize
 
@@ -281,6 +282,7 @@ class MultilevelFactorModel(
         if learn:
             provisional = ranks or even_ranks(self.n_factors, n_levels)
             h = check_hierarchy(spectral_hierarchy(Yt, provisional, rng))
+            h = refine_hierarchy(Yt, h, provisional, self._em, rng)[0]
             Yt = Yt[h.perm]
             mean, std = mean[h.perm], std[h.perm]
         scale = self._check_scale(std, h)

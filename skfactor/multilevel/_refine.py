@@ -1,0 +1,253 @@
+r"""Refinement of a learned hierarchy by the fitted factors (path reassignment).
+
+The spectral partition (:mod:`._partition`) decides every split from the
+group's data alone, level by level; a feature sent to the wrong side of an
+early split never comes back. Once a model is fitted on the learned
+hierarchy, the posterior means of its factors :math:`\bar z` (one series
+per factor, over the samples) describe every group, and a feature can be
+sent to the group whose factors explain it best.
+
+Every finest group :math:`g` (leaf) has a *path*: its own factors and those
+of its ancestors. Feature :math:`i`, centred and standardized data
+:math:`y_i \in \mathbb{R}^N`, moves as a whole path to the leaf
+
+.. math::
+
+    g(i) = \arg\max_g \lVert Q_g^T y_i \rVert^2,
+
+:math:`Q_g` an orthonormal basis of the posterior factor means of the path
+of :math:`g` (the least-squares regression of :math:`y_i` on the path's
+factors leaves the smallest residual); its groups at every level are the
+ancestors of :math:`g`, so the new labels are nested by construction.
+
+The bases are orthonormalized along the tree (Gram-Schmidt, root first):
+the basis :math:`Q_a` of group :math:`a` spans its factors' means minus
+their projection on its ancestors' bases, so that
+:math:`\lVert Q_g^T y_i \rVert^2 = \sum_{a \text{ on the path}}
+\lVert Q_a^T y_i \rVert^2`. One product of the data with every group's basis
+(:math:`O(n N r_\text{total})`, :math:`r_\text{total}` the number of
+factors of the model) scores all the leaves; the features are processed in
+blocks, so the memory beyond the data is that of a block.
+
+:func:`refine_hierarchy` alternates a short EM fit and the reassignment,
+and keeps a new hierarchy only when its fit has a higher training
+log-likelihood.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+
+from ._em import posterior, rank_mask
+from ._hierarchy import check_hierarchy
+from ._mlr import MLRMatrix
+
+# Entries of the per-block temporaries of the reassignment (32 MB of float64).
+_BLOCK_ENTRIES = 1 << 22
+# Rounds of reassignment and refit of a learned hierarchy.
+REFINE_ROUNDS = 5
+# EM iterations of the intermediate fits of the refinement.
+REFINE_ITER = 30
+# Folds of the cross-fitted reassignment.
+REFINE_FOLDS = 5
+
+
+def _orthonormal(A, tol=1e-10):
+    """Orthonormal basis of the column span of ``A`` (rank-revealing)."""
+    if A.shape[1] == 0:
+        return A
+    U, S, _ = np.linalg.svd(A, full_matrices=False)
+    if S.size == 0 or S[0] == 0:
+        return U[:, :0]
+    return U[:, S > tol * max(S[0], 1.0) * max(A.shape)]
+
+
+def path_bases(h, Z):
+    """Orthonormal basis of every group, orthogonal to its ancestors' bases.
+
+    Parameters
+    ----------
+    h : _Hierarchy
+    Z : list of ndarray of shape (n_groups_l, r_l, n_samples)
+        Posterior means of the factors of every group (:func:`._em.posterior`).
+
+    Returns
+    -------
+    bases : list of list of ndarray of shape (n_samples, q_a)
+        ``bases[l][a]``: ``q_a <= r_l`` orthonormal columns spanning the
+        factors of group ``a`` of level ``l`` beyond those of its ancestors.
+    """
+    bases, paths = [], []
+    for level, z in enumerate(Z):
+        level_bases, level_paths = [], []
+        for group in range(h.n_groups[level]):
+            columns = z[group].T
+            above = paths[-1][h.parent[level][group]] if level else None
+            if above is not None and above.shape[1]:
+                columns = columns - above @ (above.T @ columns)
+            basis = _orthonormal(columns)
+            if above is not None and above.shape[1]:
+                # a second pass removes what rounding left of the ancestors
+                basis = _orthonormal(basis - above @ (above.T @ basis))
+            level_bases.append(basis)
+            level_paths.append(basis if above is None else np.hstack([above, basis]))
+        bases.append(level_bases)
+        paths.append(level_paths)
+    return bases
+
+
+def _best_leaves(Yt, rows, h, Z):
+    """Leaf whose path basis captures most of each row of ``Yt[rows]``."""
+    bases = path_bases(h, Z)
+    ancestors = h.leaf_ancestors
+    # per level: all the groups' bases side by side, and each group's first
+    # column (groups without columns capture nothing)
+    stacked, starts, nonempty = [], [], []
+    for level_bases in bases:
+        widths = np.array([b.shape[1] for b in level_bases])
+        stacked.append(np.hstack(level_bases))
+        starts.append(np.concatenate([[0], np.cumsum(widths)[:-1]])[widths > 0])
+        nonempty.append(np.flatnonzero(widths > 0))
+    width = max(sum(s.shape[1] for s in stacked), h.n_groups[-1], Yt.shape[1])
+    block = max(1, _BLOCK_ENTRIES // width)
+    leaf = np.empty(rows.size, dtype=np.intp)
+    for start in range(0, rows.size, block):
+        chunk = Yt[rows[start : start + block]]
+        captured = np.zeros((chunk.shape[0], h.n_groups[-1]))
+        for level, basis in enumerate(stacked):
+            if not nonempty[level].size:
+                continue
+            projected = chunk @ basis
+            projected *= projected
+            energy = np.zeros((chunk.shape[0], h.n_groups[level]))
+            energy[:, nonempty[level]] = np.add.reduceat(
+                projected, starts[level], axis=1
+            )
+            captured += energy[:, ancestors[level]]
+        leaf[start : start + chunk.shape[0]] = np.argmax(captured, axis=1)
+    return leaf
+
+
+def reassign_paths(Yt, h, F, d, ranks, n_folds=5, random_state=None):
+    """Every feature to the leaf whose path of factors captures most of it.
+
+    The factors' posterior means of a feature's own fit include the
+    feature's noise, which draws it to the group it is in. With
+    ``n_folds > 1`` the features are split at random into folds, and the
+    features of each fold are scored against the posterior means of the
+    factors given the other features only (cross-fitting): the model's
+    marginal on them, its loadings of the fold's features set to zero, so
+    neither the data nor the hierarchy is copied.
+
+    Parameters
+    ----------
+    Yt : ndarray of shape (n_features, n_samples)
+        Centred data (standardized or not: the choice of each feature does
+        not depend on its scale), one row per feature, in the canonical
+        order of ``h``.
+    h : _Hierarchy
+        The hierarchy the model was fitted on.
+    F : ndarray of shape (n_features, sum(ranks))
+        Compressed loadings of the fit, canonical order.
+    d : ndarray of shape (n_features,)
+        Noise variances of the fit.
+    ranks : tuple of int
+    n_folds : int, default=5
+        Folds of the cross-fitting (1: every feature against the factors of
+        the whole fit).
+    random_state : int, RandomState instance or None
+        For the folds.
+
+    Returns
+    -------
+    hierarchy : list of ndarray of shape (n_features,)
+        New group labels of every level, in the original feature order (that
+        of ``h.labels``), nested by construction (every level follows from
+        the leaf); a group that keeps no feature disappears (labels are
+        ``h``'s group indices, not renumbered: pass them to
+        :func:`check_hierarchy`).
+    leaf : ndarray of shape (n_features,)
+        New leaf of every feature, canonical order of ``h``.
+    """
+    n_features = Yt.shape[0]
+    n_folds = max(1, min(n_folds, n_features))
+    fold = check_random_state(random_state).permutation(n_features) % n_folds
+    leaf = np.empty(n_features, dtype=np.intp)
+    for k in range(n_folds):
+        rows = np.flatnonzero(fold == k)
+        F_rest = F.copy() if n_folds > 1 else F
+        if n_folds > 1:
+            F_rest[rows] = 0.0
+        sigma = MLRMatrix._from_permuted(h, F_rest, d, ranks, 1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            _, _, Z, _ = posterior(Yt, sigma, covariances=False)
+        leaf[rows] = _best_leaves(Yt, rows, h, Z)
+    hierarchy = [ancestors[leaf][h.iperm] for ancestors in h.leaf_ancestors]
+    return hierarchy, leaf
+
+
+def refine_hierarchy(
+    Yt,
+    h,
+    ranks,
+    em,
+    rng,
+    n_rounds=REFINE_ROUNDS,
+    n_iter=REFINE_ITER,
+    n_folds=REFINE_FOLDS,
+):
+    """Alternate short EM fits and path reassignments of a learned hierarchy.
+
+    Parameters
+    ----------
+    Yt : ndarray of shape (n_features, n_samples)
+        Standardized data, original feature order.
+    h : _Hierarchy
+        The learned hierarchy.
+    ranks : tuple of int
+    em : callable
+        ``em(Yt, h, ranks, mask, rng, max_iter, verbose)`` returns
+        ``(F, d, monitor)`` (``MultilevelFactorModel._em``); ``Yt`` in the
+        canonical order of ``h``.
+    rng : RandomState
+    n_rounds : int
+        Most reassignments.
+    n_iter : int
+        EM iterations of every fit.
+    n_folds : int
+        Folds of :func:`reassign_paths`.
+
+    Returns
+    -------
+    h : _Hierarchy
+        The last hierarchy whose fit raised the training log-likelihood over
+        that of the hierarchy it came from (``h`` itself when none did).
+    history : list of float
+        Training log-likelihood (standardized data, ``n_iter`` EM
+        iterations) of the starting hierarchy and of every accepted one,
+        increasing.
+    """
+
+    def fit(h):
+        Yp = Yt[h.perm]
+        mask, _ = rank_mask(h, ranks)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            F, d, monitor = em(Yp, h, ranks, mask, rng, n_iter, 0)
+        return Yp, F, d, monitor.history[-1]
+
+    Yp, F, d, loglike = fit(h)
+    history = [loglike]
+    for _ in range(n_rounds):
+        labels, leaf = reassign_paths(Yp, h, F, d, ranks, n_folds, rng)
+        if np.array_equal(leaf, h.labels[-1][h.perm]):
+            break
+        new = check_hierarchy(labels)
+        Yp, F, d, new_loglike = fit(new)
+        if not new_loglike > loglike:
+            break
+        h, loglike = new, new_loglike
+        history.append(loglike)
+    return h, history
