@@ -141,3 +141,41 @@ def test_refinement_does_not_lower_the_ari_of_a_learned_hierarchy(seed, monkeypa
     plain = MultilevelFactorModel(ranks, None, max_iter=30, random_state=0).fit(X)
     assert worst(refined) >= worst(plain)
     assert worst(refined) > 0.9
+
+
+def test_split_merge_splits_two_leaves_in_one_and_merges_a_halved_leaf():
+    ranks = (2, 2, 2)
+    X, truth = make_multilevel_factor(
+        n_samples=400,
+        n_features=160,
+        ranks=ranks,
+        branching=2,
+        snr=10.0,
+        random_state=0,
+    )
+    true = check_hierarchy(truth.hierarchy)
+    leaves = true.labels[-1]
+    parent = true.parent[-1]
+    # two sibling leaves as one; another leaf cut in two halves
+    first = next(a for a in range(true.n_groups[-1]) if np.sum(parent == parent[a]) > 1)
+    sibling = next(b for b in np.flatnonzero(parent == parent[first]) if b != first)
+    halved = next(g for g in range(true.n_groups[-1]) if parent[g] != parent[first])
+    wrong = leaves.copy()
+    wrong[leaves == sibling] = first
+    members = np.flatnonzero(leaves == halved)
+    wrong[members[: members.size // 2]] = leaves.max() + 1
+    h = check_hierarchy([*true.labels[:-1], wrong])
+    Yp, F, d = _fit(_standardized(X), h, ranks)
+    labels, n_moves = _refine.split_merge_leaves(Yp, h, F, d, ranks, 0)
+    assert n_moves == 2
+    new = check_hierarchy(labels)
+    for level in range(2):
+        np.testing.assert_array_equal(labels[level], h.labels[level])
+    assert adjusted_rand_score(leaves, labels[-1]) > 0.9
+    assert new.n_groups[-1] == true.n_groups[-1]
+    # then path reassignment places the features the cut got wrong
+    em = MultilevelFactorModel(ranks, random_state=0)._em
+    refined, _ = _refine.refine_hierarchy(
+        _standardized(X), h, ranks, em, check_random_state(0)
+    )
+    assert adjusted_rand_score(leaves, refined.labels[-1]) > 0.95

@@ -37,17 +37,19 @@ log-likelihood.
 import warnings
 
 import numpy as np
+from sklearn.decomposition import FactorAnalysis
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from ._em import posterior, rank_mask
 from ._hierarchy import check_hierarchy
 from ._mlr import MLRMatrix
+from ._partition import spectral_bipartition
 
 # Entries of the per-block temporaries of the reassignment (32 MB of float64).
 _BLOCK_ENTRIES = 1 << 22
 # Rounds of reassignment and refit of a learned hierarchy.
-REFINE_ROUNDS = 5
+REFINE_ROUNDS = 8
 # EM iterations of the intermediate fits of the refinement.
 REFINE_ITER = 30
 # Folds of the cross-fitted reassignment.
@@ -188,6 +190,130 @@ def reassign_paths(Yt, h, F, d, ranks, n_folds=5, random_state=None):
     return hierarchy, leaf
 
 
+def _factor_loglike(R, rank):
+    """Log-likelihood of the rows of ``R`` (features x samples) under a factor
+    analysis of ``rank`` factors (a Gaussian per feature when too few rows)."""
+    if R.shape[0] <= rank + 1:
+        variance = np.maximum(R.var(axis=1), np.finfo(np.float64).tiny)
+        return -0.5 * R.shape[1] * float(np.sum(np.log(2 * np.pi * variance) + 1))
+    fa = FactorAnalysis(rank, tol=1e-4, max_iter=200, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return float(fa.fit(R.T).score(R.T)) * R.shape[1]
+
+
+def _two_subspaces(R, side, rank, n_iter=5):
+    """Refine a split of the rows of ``R`` by the rank-``rank`` subspaces of
+    its two sides (k-subspaces); None when a side gets too small."""
+    for _ in range(n_iter):
+        if min(np.count_nonzero(side), np.count_nonzero(~side)) <= rank + 1:
+            return None
+        captured = []
+        for part in (~side, side):
+            basis = np.linalg.svd(R[part], full_matrices=False)[2][:rank].T
+            projected = R @ basis
+            captured.append(np.einsum("ij,ij->i", projected, projected))
+        new = captured[1] > captured[0]
+        if np.array_equal(new, side):
+            break
+        side = new
+    if min(np.count_nonzero(side), np.count_nonzero(~side)) <= rank + 1:
+        return None
+    return side
+
+
+def split_merge_leaves(Yt, h, F, d, ranks, random_state=None):
+    """Split leaves that hold two groups, merge sibling leaves that are one.
+
+    Path reassignment moves features but never changes the number of
+    groups. Given the posterior means of the ancestors' factors, the leaves
+    are independent: a leaf's residual (its data minus their least-squares
+    projection on the ancestors' factors) follows a factor analysis of the
+    leaf's rank. A leaf is split in two (spectral cut of its residual, then
+    two-subspace refinement) when the two halves' factor analyses have a
+    higher log-likelihood than the leaf's; two sibling leaves are merged
+    (each leaf with the sibling whose residual subspace is closest to its
+    own, leaves not split) when one factor analysis of their union has a
+    higher log-likelihood than the two. Both models have about the same
+    number of parameters (every feature keeps ``r`` loadings).
+
+    Parameters
+    ----------
+    Yt, h, F, d, ranks, random_state : see :func:`reassign_paths`.
+
+    Returns
+    -------
+    hierarchy : list of ndarray of shape (n_features,)
+        New labels, original feature order (levels above the finest
+        unchanged).
+    n_moves : int
+        Number of splits and merges.
+    """
+    rng = check_random_state(random_state)
+    rank, last = ranks[-1], h.n_levels - 1
+    n_leaves = h.n_groups[-1]
+    if rank == 0 or last == 0:
+        return [labels.copy() for labels in h.labels], 0
+    sigma = MLRMatrix._from_permuted(h, F, d, ranks, 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        _, _, Z, _ = posterior(Yt, sigma, covariances=False)
+    bounds = h.bounds[-1]
+
+    def residual(leaf):
+        rows = Yt[bounds[leaf] : bounds[leaf + 1]]
+        ancestors = [Z[level][h.leaf_ancestors[level][leaf]] for level in range(last)]
+        Q = _orthonormal(np.vstack(ancestors).T)
+        return rows - (rows @ Q) @ Q.T
+
+    leaf = h.labels[-1][h.perm].copy()
+    loglike, bases, split = np.empty(n_leaves), [], np.zeros(n_leaves, dtype=bool)
+    n_moves = 0
+    for g in range(n_leaves):
+        R = residual(g)
+        loglike[g] = _factor_loglike(R, rank)
+        bases.append(np.linalg.svd(R, full_matrices=False)[2][:rank].T)
+        if R.shape[0] < 4 * (rank + 1):
+            continue
+        side = spectral_bipartition(R, 0, 2 * rank, rng)
+        side = _two_subspaces(R, side, rank)
+        if side is None:
+            continue
+        gain = (
+            _factor_loglike(R[~side], rank)
+            + _factor_loglike(R[side], rank)
+            - loglike[g]
+        )
+        if gain > 0:
+            leaf[bounds[g] + np.flatnonzero(side)] = n_leaves + n_moves
+            split[g] = True
+            n_moves += 1
+    # merges: every unsplit leaf with its closest unsplit sibling
+    parent = h.parent[-1]
+    candidates = {}
+    for a in np.flatnonzero(~split):
+        siblings = [b for b in np.flatnonzero((parent == parent[a]) & ~split) if b != a]
+        if siblings:
+            overlap = [np.sum((bases[a].T @ bases[b]) ** 2) for b in siblings]
+            b = siblings[int(np.argmax(overlap))]
+            candidates[(min(a, b), max(a, b))] = None
+    gains = []
+    for a, b in candidates:
+        union = np.vstack([residual(a), residual(b)])
+        gain = _factor_loglike(union, rank) - loglike[a] - loglike[b]
+        if gain > 0:
+            gains.append((gain, a, b))
+    merged = set()
+    for _, a, b in sorted(gains, reverse=True):
+        if a not in merged and b not in merged:
+            leaf[bounds[b] : bounds[b + 1]] = a
+            merged.update((a, b))
+            n_moves += 1
+    # a split leaf's new half lies in the same parent: the levels above are
+    # those of the leaf it came from
+    hierarchy = [labels.copy() for labels in h.labels[:-1]] + [leaf[h.iperm]]
+    return hierarchy, n_moves
+
+
 def refine_hierarchy(
     Yt,
     h,
@@ -240,14 +366,25 @@ def refine_hierarchy(
 
     Yp, F, d, loglike = fit(h)
     history = [loglike]
+    stalled = False  # the last reassignment moved nothing or was rejected
     for _ in range(n_rounds):
-        labels, leaf = reassign_paths(Yp, h, F, d, ranks, n_folds, rng)
-        if np.array_equal(leaf, h.labels[-1][h.perm]):
+        if stalled:
+            labels, n_moves = split_merge_leaves(Yp, h, F, d, ranks, rng)
+        else:
+            labels, leaf = reassign_paths(Yp, h, F, d, ranks, n_folds, rng)
+            n_moves = np.count_nonzero(leaf != h.labels[-1][h.perm])
+        accepted = False
+        if n_moves:
+            new = check_hierarchy(labels)
+            del Yp  # one permuted copy of the data at a time
+            Yp, F_new, d_new, new_loglike = fit(new)
+            if new_loglike > loglike:
+                h, F, d, loglike = new, F_new, d_new, new_loglike
+                history.append(loglike)
+                accepted = True
+            else:
+                Yp = Yt[h.perm]
+        if not accepted and stalled:
             break
-        new = check_hierarchy(labels)
-        Yp, F, d, new_loglike = fit(new)
-        if not new_loglike > loglike:
-            break
-        h, loglike = new, new_loglike
-        history.append(loglike)
+        stalled = not accepted
     return h, history
