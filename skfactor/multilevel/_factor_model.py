@@ -94,9 +94,9 @@ class MultilevelFactorModel(
         Group label of every feature at every level, coarsest first, one
         label array of shape (n_features,) per level. Groups of a level must
         be nested in the groups of the level above. ``"auto"`` or None learns
-        the hierarchy top-down, splitting every group into its children by
-        spectral cuts of the residual feature correlations (see the User
-        Guide).
+        the hierarchy top-down by spectral cuts of the residual feature
+        correlations, then refines it by short EM refits that move features
+        and split or merge leaves (see the User Guide).
     n_levels : int, default=None
         Number of levels of a learned hierarchy when ``ranks`` is an int or
         ``"auto"`` (None: 3); with a sequence of ranks it must equal its

@@ -29,9 +29,16 @@ their projection on its ancestors' bases, so that
 factors of the model) scores all the leaves; the features are processed in
 blocks, so the memory beyond the data is that of a block.
 
-:func:`refine_hierarchy` alternates a short EM fit and the reassignment,
-and keeps a new hierarchy only when its fit has a higher training
-log-likelihood.
+:func:`split_merge_leaves` changes the number of leaves, which reassignment
+cannot: given the ancestors' factors, the leaves are independent, and a leaf
+is split in two, or two sibling leaves merged, when factor analyses of the
+residuals say so (log-likelihood of the halves against that of the union).
+
+:func:`refine_hierarchy` alternates short EM fits with reassignments, and
+with a split/merge step whenever a reassignment moves nothing or is
+rejected; a new hierarchy is kept only when its fit has a higher training
+log-likelihood than the current one, so the refinement never makes the fit
+(of the short EM) worse.
 """
 
 import warnings
