@@ -118,6 +118,7 @@ def test_refinement_recovers_a_perturbed_truth_and_raises_the_loglike():
     assert np.all(np.diff(history) > 0)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("seed", [0, 1])
 def test_refinement_does_not_lower_the_ari_of_a_learned_hierarchy(seed, monkeypatch):
     ranks = (2, 2, 2)
