@@ -12,7 +12,7 @@ from skfactor import MultilevelFactorModel
 from skfactor.datasets import make_multilevel_factor
 from skfactor.multilevel import _factor_model, _refine
 from skfactor.multilevel._em import rank_mask
-from skfactor.multilevel._factor_model import _standardize
+from skfactor.multilevel._standardize import standardize as _standardize
 from skfactor.multilevel._hierarchy import check_hierarchy
 
 
