@@ -37,7 +37,7 @@ _CHILD = r"""
 import json, sys, time, warnings
 start = time.perf_counter()
 import skfactor
-from skfactor._tour import collect_cases
+from skfactor._tour import collect_cases, fit_arguments
 imported = time.perf_counter() - start
 cases = collect_cases()
 if sys.argv[1] == "count":
@@ -48,11 +48,10 @@ data = case.make_data()
 times = []
 for _ in range(2):
     estimator = case.make_estimator()
-    args = (data["X"],) if data.get("y") is None else (data["X"], data["y"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start = time.perf_counter()
-        estimator.fit(*args)
+        estimator.fit(*fit_arguments(data))
         times.append(time.perf_counter() - start)
 print(json.dumps({"name": case.estimator, "data": case.description,
                   "import": imported, "first": times[0], "second": times[1]}))

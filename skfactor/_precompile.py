@@ -23,14 +23,11 @@ __all__ = ["precompile", "cache_files"]
 
 
 def _tour_case(case):
+    from ._tour import fit_arguments
+
     def run():
         data = case.make_data()
-        estimator = case.make_estimator()
-        if data.get("y") is None:
-            estimator.fit(data["X"])
-        else:
-            estimator.fit(data["X"], data["y"])
-        case.quality(estimator, data)
+        case.quality(case.make_estimator().fit(*fit_arguments(data)), data)
 
     return run
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Callable, Optional
 
-__all__ = ["TourCase", "collect_cases", "run_tour"]
+__all__ = ["TourCase", "collect_cases", "fit_arguments", "run_tour"]
 
 
 @dataclass(frozen=True)
@@ -63,16 +63,18 @@ def collect_cases():
     return cases
 
 
+def fit_arguments(data):
+    """``(X,)`` or ``(X, y)``: the arguments of ``fit`` for a case's data."""
+    return (data["X"],) if data.get("y") is None else (data["X"], data["y"])
+
+
 def _run_case(case):
     row = {"estimator": case.estimator, "data": case.description}
     try:
         data = case.make_data()
         estimator = case.make_estimator()
         start = time.perf_counter()
-        if data.get("y") is None:
-            estimator.fit(data["X"])
-        else:
-            estimator.fit(data["X"], data["y"])
+        estimator.fit(*fit_arguments(data))
         row["time"] = time.perf_counter() - start
         value = float(case.quality(estimator, data))
     except Exception as exc:  # the tour reports every failure and goes on
