@@ -51,7 +51,7 @@ from sklearn.utils import check_random_state
 from ._em import posterior, rank_mask
 from ._hierarchy import check_hierarchy
 from ._mlr import MLRMatrix
-from ._partition import spectral_bipartition
+from ._partition import _residual, spectral_bipartition
 
 # Entries of the per-block temporaries of the reassignment (32 MB of float64).
 _BLOCK_ENTRIES = 1 << 22
@@ -269,8 +269,7 @@ def split_merge_leaves(Yt, h, F, d, ranks, random_state=None):
     def residual(leaf):
         rows = Yt[bounds[leaf] : bounds[leaf + 1]]
         ancestors = [Z[level][h.leaf_ancestors[level][leaf]] for level in range(last)]
-        Q = _orthonormal(np.vstack(ancestors).T)
-        return rows - (rows @ Q) @ Q.T
+        return _residual(rows, _orthonormal(np.vstack(ancestors).T))
 
     leaf = h.labels[-1][h.perm].copy()
     loglike, bases, split = np.empty(n_leaves), [], np.zeros(n_leaves, dtype=bool)
