@@ -53,7 +53,7 @@ from numba import njit
 
 from ..utils._penalties import column_penalties
 from ._mm_steps import balance_in_place
-from ._objective import _TINY, EPSILON, csr_arrays
+from ._objective import _TINY, EPSILON, csr_arrays, kl_log_term
 
 #: Newton steps per entry and sweep.
 NEWTON_STEPS = 1
@@ -240,12 +240,11 @@ class KLCoordinateDescent:
         self.n_inner = n_inner
         self.model = np.empty(self.data.size)
         self.model_T = np.empty(self.data.size)
+        self.ratio = np.empty(self.data.size)  # scratch of the objective
 
     def _objective(self):
         model_values(self.rows, self.W, self.Ht, self.model)
-        support = self.data > 0
-        x = self.data[support]
-        log_term = float(x @ np.log(x / self.model[support]))
+        log_term = kl_log_term(self.data, self.model, self.ratio)
         return log_term + _objective_rest(
             self.data_sum, self.W, self.Ht, self.penalties
         )

@@ -27,8 +27,10 @@ from collections import namedtuple
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 from scipy.special import xlogy
 
+from ..utils._log import abnormal, exact_weighted_log_sum, log
 from ..utils._penalties import penalty_values
 
 #: Lower bound of every factor entry after an update (Cohen and Leplat use
@@ -101,6 +103,25 @@ def model_ratio(X, W, H):
             (X.data / np.maximum(values, _TINY), X.indices, X.indptr), shape=X.shape
         )
     return X / np.maximum(W @ H, _TINY)
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
+def kl_log_term(x, y, ratio):  # pragma: no cover (compiled)
+    r""":math:`\sum x \log(x / y)` over the nonzeros of ``x`` (flat arrays),
+    ``y`` floored at the smallest normal number; writes ``x / y`` into
+    ``ratio`` in the same pass. The pass is vectorized only when ``ratio``
+    does not overlap ``y`` (LLVM's alias check)."""
+    total = 0.0
+    n_abnormal = 0
+    for p in range(y.size):
+        value = x[p] / max(y[p], _TINY)
+        ratio[p] = value
+        value = value if x[p] != 0.0 else 1.0  # log 1 = 0
+        n_abnormal += abnormal(value)
+        total += x[p] * log(value)
+    if n_abnormal:
+        return exact_weighted_log_sum(x, ratio)
+    return total
 
 
 def beta_divergence(X, W, H, beta, ratio=None):
