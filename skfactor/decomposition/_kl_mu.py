@@ -18,8 +18,8 @@ gives their objective,
 :math:`\sum x \log(x / y) - \sum x + \sum_k (\sum_i w_{ik})(\sum_j h_{kj})
 + \text{penalties}`, so :class:`KLSweeps` gets the objective of each
 iterate from the first sweep of the next iteration instead of a separate
-pass over the data (its logarithms are taken by numpy, vectorized, for a
-batch of iterations at a time).
+pass over the data (its logarithms are taken afterwards, for a batch of
+iterations at a time, by the vectorized :func:`~skfactor.utils._log.log`).
 
 Kernels take their scalars packed: penalties as
 :class:`~skfactor.decomposition._mm_steps.Penalties`, the nonzeros as
@@ -32,9 +32,9 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from ..utils._penalties import column_penalties
-from ._mm_steps import balance_in_place, entry_step, make_penalties
-from ._objective import _TINY, EPSILON, csr_arrays
+from ..utils._log import weighted_log_sum
+from ._mm_steps import balance_in_place, entry_step, make_penalties, penalty_value
+from ._objective import _TINY, EPSILON, csr_arrays, kl_log_term
 
 # Compiled KL iterations run in batches of at most _BATCH, recording the
 # iterates and the ratios X / WH (at most _RECORDED floats in all), so that
@@ -60,7 +60,7 @@ Record = namedtuple("Record", ["values", "ratios", "W_history", "Ht_history"])
 # reassociation lets LLVM vectorize the sums over the components and the
 # nonzeros (about 20% faster on 30 x 30, 10% on digits); results change at
 # the rounding level only, and stay deterministic
-@njit(cache=True, fastmath={"reassoc", "contract"})
+@njit(cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
 def _kl_sweep(nonzeros, W, Ht, weight, W_out, numerator_T, ratios):
     r"""One pass over the nonzeros of X for the KL fit of ``X ~ W Ht^T``.
 
@@ -72,8 +72,8 @@ def _kl_sweep(nonzeros, W, Ht, weight, W_out, numerator_T, ratios):
     the numerator :math:`((X / WH)^\top W)` of the update of ``H = Ht^T``,
     for the updated W (or W itself without update).
 
-    The logarithms are left to numpy, whose vectorized ``log`` is an order
-    of magnitude faster than a compiled scalar loop.
+    The logarithms are left to a separate loop
+    (:func:`~skfactor.utils._log.weighted_log_sum`), which LLVM vectorizes.
     """
     indptr, indices, data = nonzeros
     m, r = W.shape
@@ -133,19 +133,13 @@ def _kl_objective_rest(data_sum, W, Ht, penalties):
     for j in range(Ht.shape[0]):
         for k in range(r):
             h_sum[k] += Ht[j, k]
-    g_W = column_penalties(W, penalties.W.degree)
-    g_H = column_penalties(Ht, penalties.H.degree)
     value = -data_sum
     for k in range(r):
-        value += (
-            w_sum[k] * h_sum[k]
-            + penalties.W.alpha * g_W[k]
-            + penalties.H.alpha * g_H[k]
-        )
-    return value
+        value += w_sum[k] * h_sum[k]
+    return value + penalty_value(W, Ht, penalties)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _kl_update_columns(W, Ht, numerator_T, weight):
     """Multiplicative update of ``H = Ht^T`` in place from its numerator."""
     r = W.shape[1]
@@ -219,16 +213,20 @@ def _kl_iterations(nonzeros, data_sum, factors, penalties, schedule, record):
         _copy(Ht, record.Ht_history[step])
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
-def _add_weighted_sums(values, rows, weights):
-    """``values += rows @ weights``, with a summation order that depends only
-    on the length of the rows (so an objective does not depend on where its
-    iteration falls in a batch)."""
+@njit(cache=True)
+def _add_log_terms(values, ratios, weights):
+    """``values += log(ratios) @ weights``, each row by the same vectorized
+    sum (so an objective does not depend on where its iteration falls in a
+    batch)."""
     for step in range(values.size):
-        total = 0.0
-        for p in range(weights.size):
-            total += weights[p] * rows[step, p]
-        values[step] += total
+        values[step] += weighted_log_sum(weights, ratios[step])
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
+def _ratio_in_place(X, model):
+    """``model = X / max(model, tiny)``, entrywise (flat arrays)."""
+    for p in range(model.size):
+        model[p] = X[p] / max(model[p], _TINY)
 
 
 def kl_update_W(X, W, H, alpha, penalty):
@@ -290,10 +288,9 @@ class KLSweeps:
             record,
         )
         self.record = record
-        # sum x log(x / y), the logarithms of the whole batch at once
-        values, ratios = record.values, record.ratios
-        _add_weighted_sums(values, np.log(ratios, out=ratios), self.nonzeros.data)
-        return values
+        # sum x log(x / y), compiled and vectorized
+        _add_log_terms(record.values, record.ratios, self.nonzeros.data)
+        return record.values
 
     def start(self):
         return self._run(1, False)[0]
@@ -330,62 +327,67 @@ class KLDenseUpdates:
 
     def __init__(self, X, W, H, penalties, *, fit_H, balance_every, n_inner):
         self.X = np.ascontiguousarray(X, dtype=np.float64)
-        # 1 where X is 0, so that log(ratio + pad) is 0 there
-        self.pad = (self.X == 0).astype(np.float64)
         self.data_sum = float(self.X.sum())
         self.W = np.array(W, dtype=np.float64, order="C")
-        self.H = np.array(H, dtype=np.float64, order="C")
+        self.Ht = np.array(H.T, dtype=np.float64, order="C")
         self.penalties = penalties
         self.fit_H, self.balance_every, self.n_inner = fit_H, balance_every, n_inner
+        # WH and X / WH, separate buffers: the compiled loop that writes the
+        # ratio and takes its logarithms vectorizes only if they do not alias
+        self.model = np.empty(self.X.shape)
+        self.ratio = np.empty(self.X.shape)
 
-    def _ratio(self, W, H):
-        model = W @ H
-        np.maximum(model, _TINY, out=model)
-        return np.divide(self.X, model, out=model)
+    def _ratio(self, W, Ht):
+        np.matmul(W, Ht.T, out=self.ratio)
+        _ratio_in_place(self.X.reshape(-1), self.ratio.reshape(-1))
+        return self.ratio
 
-    def _objective(self):
-        log = np.log(self.ratio + self.pad)
-        Ht = np.ascontiguousarray(self.H.T)
-        rest = _kl_objective_rest(self.data_sum, self.W, Ht, self.penalties)
-        return float(self.X.ravel() @ log.ravel()) + rest
+    def _ratio_objective(self):
+        """The ratio at the current iterate, and its objective."""
+        np.matmul(self.W, self.Ht.T, out=self.model)
+        log_term = kl_log_term(
+            self.X.reshape(-1), self.model.reshape(-1), self.ratio.reshape(-1)
+        )
+        rest = _kl_objective_rest(self.data_sum, self.W, self.Ht, self.penalties)
+        return log_term + rest
 
     def start(self):
-        self.ratio = self._ratio(self.W, self.H)
-        return self._objective()
+        return self._ratio_objective()
 
     def iterate(self, n_steps):
         """One iteration (whatever ``n_steps``); its objective."""
-        W, H, p = self.W, self.H, self.penalties
-        h_sum = H.sum(axis=1)
+        W, Ht, p = self.W, self.Ht, self.penalties
         for inner in range(self.n_inner):
-            ratio = self.ratio if inner == 0 else self._ratio(W, H)
-            W = _step_columns(W, ratio @ H.T, h_sum, p.W)
+            ratio = self.ratio if inner == 0 else self._ratio(W, Ht)
+            W = _step_columns(W, ratio @ Ht, Ht, p.W)
         if self.fit_H:
-            w_sum = W.sum(axis=0)
-            Ht = np.ascontiguousarray(H.T)
             for _ in range(self.n_inner):
-                numerator_T = self._ratio(W, Ht.T).T @ W
-                Ht = _step_columns(Ht, numerator_T, w_sum, p.H)
+                Ht = _step_columns(Ht, self._ratio(W, Ht).T @ W, W, p.H)
             if self.balance_every:
                 balance_in_place(W, Ht, p)
-            H = np.ascontiguousarray(Ht.T)
-        self.W, self.H = W, H
-        self.ratio = self._ratio(W, H)
-        return [self._objective()]
+        self.W, self.Ht = W, Ht
+        return [self._ratio_objective()]
 
     def keep(self, step):
         pass
 
     def factors(self):
-        return self.W, self.H
+        return self.W, np.ascontiguousarray(self.Ht.T)
 
 
-@njit(cache=True)
-def _step_columns(F, numerator, denominator, weight):
-    """KL :func:`entry_step` of ``F`` (denominator per column), floored."""
+@njit(cache=True, error_model="numpy")
+def _step_columns(F, numerator, other, weight):
+    """KL :func:`entry_step` of ``F``, its denominators the column sums of
+    the other factor ``other`` (C-contiguous, a row per column of X or per
+    row), floored."""
+    r = F.shape[1]
+    denominator = np.zeros(r)
+    for j in range(other.shape[0]):
+        for k in range(r):
+            denominator[k] += other[j, k]
     out = np.empty(F.shape)
     for i in range(F.shape[0]):
-        for k in range(F.shape[1]):
+        for k in range(r):
             step = entry_step(F[i, k], numerator[i, k], denominator[k], weight, 1.0)
             out[i, k] = max(step, EPSILON)
     return out

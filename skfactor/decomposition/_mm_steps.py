@@ -131,41 +131,63 @@ def entry_step(f, numerator, denominator, weight, beta):
 
 
 @njit(cache=True)
+def penalty_value(W, Ht, penalties):
+    """:math:`\alpha_W g_W(W) + \alpha_H g_H(H)` of ``(W, Ht^T)``, compiled."""
+    g_W = column_penalties(W, penalties.W.degree)
+    g_H = column_penalties(Ht, penalties.H.degree)
+    return penalties.W.alpha * g_W.sum() + penalties.H.alpha * g_H.sum()
+
+
+@njit(cache=True, error_model="numpy")
 def _steps(F, numerator, denominator, weight, beta, out):
     for i in range(F.size):
         out[i] = entry_step(F[i], numerator[i], denominator[i], weight, beta)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def balance_in_place(W, Ht, penalties):
     """Balance the components of ``(W, Ht^T)`` in place, above the floor.
 
-    ``penalties`` is a :class:`Penalties`; see :func:`balance`.
+    ``penalties`` is a :class:`Penalties`; see :func:`balance`. Loops run
+    along the rows of the C-contiguous factors. Returns the scales of the
+    columns of ``W`` (those of ``Ht`` are their inverses) and the penalty of
+    the balanced factors (from that of the columns before, by homogeneity).
     """
-    m, r = W.shape
-    n = Ht.shape[0]
+    r = W.shape[1]
     a = np.empty((2, r))
-    g_W = column_penalties(W, penalties.W.degree)
-    g_H = column_penalties(Ht, penalties.H.degree)
     degrees = np.empty(2)
     degrees[0], degrees[1] = penalties.W.degree, penalties.H.degree
+    g_W, w_min = _column_penalties_minima(W, degrees[0])
+    g_H, h_min = _column_penalties_minima(Ht, degrees[1])
     for k in range(r):
         a[0, k] = penalties.W.alpha * g_W[k]
         a[1, k] = penalties.H.alpha * g_H[k]
     scales = scales_of_penalties(a, degrees)
+    scale = np.empty(r)
+    penalty = 0.0
     for k in range(r):
-        w_min, h_min = np.inf, np.inf
-        for i in range(m):
-            w_min = min(w_min, W[i, k])
-        for j in range(n):
-            h_min = min(h_min, Ht[j, k])
-        low = EPSILON / max(w_min, _TINY)
-        high = max(h_min, _TINY) / EPSILON
-        scale = min(max(scales[0, k], min(low, 1.0)), max(high, 1.0))
-        for i in range(m):
-            W[i, k] *= scale
-        for j in range(n):
-            Ht[j, k] /= scale
+        low = EPSILON / max(w_min[k], _TINY)
+        high = max(h_min[k], _TINY) / EPSILON
+        s = min(max(scales[0, k], min(low, 1.0)), max(high, 1.0))
+        scale[k] = s
+        penalty += a[0, k] * s ** degrees[0] + a[1, k] / s ** degrees[1]
+    for i in range(W.shape[0]):
+        for k in range(r):
+            W[i, k] *= scale[k]
+    for j in range(Ht.shape[0]):
+        for k in range(r):
+            Ht[j, k] /= scale[k]
+    return scale, penalty
+
+
+@njit(cache=True)
+def _column_penalties_minima(F, degree):
+    """:func:`column_penalties` of ``F`` and the minima of its columns."""
+    minima = np.full(F.shape[1], np.inf)
+    for i in range(F.shape[0]):
+        for k in range(F.shape[1]):
+            minima[k] = min(minima[k], F[i, k])
+    return column_penalties(F, degree), minima
 
 
 def balance(W, H, alpha_W, alpha_H, penalty_W, penalty_H):
