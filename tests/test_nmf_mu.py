@@ -451,3 +451,64 @@ def test_sparse_frobenius_objective_is_zero_at_an_exact_fit():
     rng = np.random.default_rng(15)
     W, H = rng.uniform(size=(4, 2)), rng.uniform(size=(2, 3))
     assert _mu.beta_divergence(sp.csr_matrix(W @ H), W, H, 2) <= 1e-25
+
+
+def test_kl_log_term_is_the_log_part_of_the_divergence():
+    X, W, H = _problem(21, m=40, n=30)
+    y = (W @ H).reshape(-1)
+    x = X.reshape(-1)
+    ratio = np.empty_like(y)
+    value = _objective.kl_log_term(x, y, ratio)
+    support = x > 0
+    expected = np.sum(x[support] * np.log(x[support] / y[support]))
+    np.testing.assert_allclose(value, expected, rtol=1e-13)
+    np.testing.assert_allclose(ratio, x / y, rtol=1e-15)
+    # a model entry below the smallest normal number is floored
+    y[np.flatnonzero(support)[0]] = 0.0
+    assert np.isfinite(_objective.kl_log_term(x, y, ratio))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_frobenius_objective_from_the_gram_identity(sparse):
+    """The Frobenius iterations take the fit term from X H^T and the Gram
+    matrices; it equals the residual's on a problem of some size."""
+    rng = np.random.default_rng(3)
+    W_true, H_true = rng.uniform(0, 1, (60, 4)), rng.uniform(0, 1, (4, 40))
+    X = rng.poisson(20 * W_true @ H_true).astype(float)
+    X = sp.csr_matrix(X) if sparse else X
+    W0, H0 = rng.uniform(0.1, 1, (60, 4)), rng.uniform(0.1, 1, (4, 40))
+    args = (2, 0.5, 0.2, "l1", "l2")
+    _, _, monitor = _mu.fit_mu(
+        X, W0, H0, beta=2, alpha_W=0.5, alpha_H=0.2, penalty_W="l1",
+        penalty_H="l2", max_iter=30, tol=0,
+    )  # fmt: skip
+    _, _, history = _reference_mu(X, W0, H0, args, 30)
+    np.testing.assert_allclose(monitor.history, history, rtol=1e-10)
+
+
+def test_frobenius_objective_at_an_exact_fit_is_the_residuals():
+    """Near an exact fit the Gram identity keeps no digits: the residual
+    itself is summed (no cancellation noise of the size of ||X||^2 eps)."""
+    rng = np.random.default_rng(4)
+    W, H = rng.uniform(0.5, 1, (30, 3)), rng.uniform(0.5, 1, (3, 20))
+    X = W @ H * 1e4
+    _, _, monitor = _mu.fit_mu(
+        X, W * 100, H * 100, beta=2, alpha_W=0.0, alpha_H=0.0, penalty_W="l1",
+        penalty_H="l1", balance_every=False, max_iter=3, tol=0,
+    )  # fmt: skip
+    for value in monitor.history:
+        assert 0.0 <= value <= 1e-20 * 0.5 * np.sum(X**2)
+
+
+@pytest.mark.parametrize("penalties", [("l1", "l1"), ("l2", "l1"), ("l1", "l2")])
+def test_balance_in_place_returns_scales_and_the_new_penalty(penalties):
+    from skfactor.decomposition._mm_steps import balance_in_place, make_penalties
+
+    _, W, H = _problem(9)
+    W = W * np.array([100.0, 1.0, 0.01])
+    W2, Ht2 = W.copy(), np.ascontiguousarray(H.T)
+    scale, penalty = balance_in_place(W2, Ht2, make_penalties(0.3, 2.0, *penalties))
+    np.testing.assert_allclose(W2, W * scale, rtol=1e-15)
+    np.testing.assert_allclose(Ht2, H.T / scale, rtol=1e-15)
+    expected = _mu.penalty(W2, Ht2.T, 0.3, 2.0, *penalties)
+    np.testing.assert_allclose(penalty, expected, rtol=1e-12)

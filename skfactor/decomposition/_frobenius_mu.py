@@ -6,57 +6,144 @@ the update of :math:`W` is the entrywise
 :math:`b = XH^\top` and denominator :math:`d = \tilde W HH^\top` (Lee and
 Seung's majorizer, plus the penalty): :math:`f = \tilde f b / (d + \alpha)`
 for :math:`\ell_1`, :math:`f = \tilde f b / (d + 2\alpha\tilde f)` for
-ridge. The products are BLAS matrix products; sparse :math:`X` enters only
-through :math:`XH^\top` and :math:`X^\top W`.
+ridge.
+
+An iteration is two compiled calls (:func:`_update_W`, :func:`_update_H`:
+the updates, the balancing, the small :math:`r \times r` Gram matrices)
+and the two products with :math:`X`, by numpy or scipy.sparse. The
+numerator :math:`XH^\top` of the next W-update also gives the objective of
+the iterate (:func:`_fit_from_gram`), so an iteration multiplies by
+:math:`X` twice, as scikit-learn's does, and never forms :math:`WH`.
 """
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.extmath import safe_sparse_dot
+from numba import njit
 
-from ._mm_steps import balance, penalized_step
-from ._objective import EPSILON, objective
+from ._mm_steps import balance_in_place, entry_step, make_penalties, penalty_value
+from ._objective import EPSILON, beta_divergence
+
+# The fit term from the Gram identity (_fit_from_gram) has an absolute error
+# of a few eps * ||X||^2: below this fraction of 1/2 ||X||^2 (relative error
+# above about 1e-9), it is computed from the residual itself.
+_CANCELLATION = 1e-6
+
+
+@njit(cache=True, error_model="numpy")
+def _update(F, numerator, gram, weight):  # pragma: no cover (compiled)
+    """MM update of ``F``: numerator ``b``, denominator ``F @ gram`` (``gram``
+    the Gram matrix of the other factor), floored at ``EPSILON``; ``weight``
+    the :class:`Penalty` of ``F``."""
+    denominator = np.dot(F, gram)
+    out = np.empty_like(F)
+    for i in range(F.shape[0]):
+        for k in range(F.shape[1]):
+            step = entry_step(F[i, k], numerator[i, k], denominator[i, k], weight, 2.0)
+            out[i, k] = max(step, EPSILON)
+    return out
+
+
+@njit(cache=True)
+def _fit_from_gram(half_norm, numerator, W, gram_W, gram_H):  # pragma: no cover
+    r""":math:`\frac12\|X - WH\|^2 = \frac12\|X\|^2 - \langle XH^\top, W
+    \rangle + \frac12\langle W^\top W, HH^\top\rangle`, from ``X H^T``
+    and the Gram matrices (C-contiguous arrays)."""
+    cross = np.dot(numerator.reshape(-1), W.reshape(-1))
+    return half_norm - cross + 0.5 * np.dot(gram_W.reshape(-1), gram_H.reshape(-1))
+
+
+@njit(cache=True)
+def _update_W(W, numerator, gram_H, weight, n_inner):  # pragma: no cover
+    """``n_inner`` updates of ``W`` (its numerator and the Gram matrix of H
+    fixed: H does not change in between); the new W and its Gram matrix."""
+    for _ in range(n_inner):
+        W = _update(W, numerator, gram_H, weight)
+    return W, np.dot(W.T, W)
+
+
+@njit(cache=True)
+def _update_H(W, Ht, numerator_T, gram_W, penalties, balance_every, n_inner):
+    """``n_inner`` updates of ``Ht``, then balancing of ``(W, Ht^T)`` in
+    place; the new Ht, the Gram matrices of W and Ht (that of W rescaled as
+    W is), and the penalty."""  # pragma: no cover (compiled)
+    for _ in range(n_inner):
+        Ht = _update(Ht, numerator_T, gram_W, penalties.H)
+    if not balance_every:
+        return Ht, gram_W, np.dot(Ht.T, Ht), penalty_value(W, Ht, penalties)
+    # W -> W diag(s): its Gram matrix -> diag(s) G diag(s)
+    scale, penalty = balance_in_place(W, Ht, penalties)
+    for k in range(scale.size):
+        for q in range(scale.size):
+            gram_W[k, q] *= scale[k] * scale[q]
+    return Ht, gram_W, np.dot(Ht.T, Ht), penalty
 
 
 def frobenius_update_W(X, W, H, alpha, penalty):
     """One multiplicative (MM) update of ``W`` for Frobenius, ``H`` fixed."""
-    numerator = np.asarray(safe_sparse_dot(X, H.T))
-    denominator = W @ (H @ H.T)
-    return np.maximum(
-        penalized_step(W, numerator, denominator, alpha, penalty, 2), EPSILON
-    )
+    Ht = np.ascontiguousarray(H.T, dtype=np.float64)
+    numerator = np.asarray(X @ Ht, dtype=np.float64)
+    weight = make_penalties(alpha, 0.0, penalty, "l1").W
+    W = np.ascontiguousarray(W, dtype=np.float64)
+    return _update(W, numerator, Ht.T @ Ht, weight)
 
 
 class FrobeniusUpdates:
-    """Iterations of the Frobenius updates, one per :meth:`iterate` call."""
+    """Frobenius multiplicative updates, one compiled iteration per
+    :meth:`iterate` (see the module)."""
 
-    def __init__(self, X, W, H, model, *, fit_H, balance_every, n_inner):
-        self.X, self.W, self.H = X, W, H
-        self.XT = X.T.tocsr() if sp.issparse(X) else X.T
-        self.model = model  # (alpha_W, alpha_H, penalty_W, penalty_H)
-        self.fit_H = fit_H
-        self.balance_every = balance_every
-        self.n_inner = n_inner
+    def __init__(self, X, W, H, penalties, *, fit_H, balance_every, n_inner):
+        if sp.issparse(X):
+            self.X = X.tocsr()
+            self.XT = X.T.tocsr()
+            data = self.X.data
+        else:
+            self.X = np.ascontiguousarray(X, dtype=np.float64)
+            self.XT = None
+            data = self.X.reshape(-1)
+        self.half_norm = 0.5 * float(data @ data)
+        self.W = np.array(W, dtype=np.float64, order="C")
+        self.Ht = np.array(H.T, dtype=np.float64, order="C")
+        self.penalties = penalties
+        self.fit_H, self.balance_every, self.n_inner = fit_H, balance_every, n_inner
+
+    def _times_X(self, Ht):
+        """``X @ Ht``, C-contiguous."""
+        return np.ascontiguousarray(self.X @ Ht)
+
+    def _objective(self, gram_W, penalty):
+        fit = _fit_from_gram(
+            self.half_norm, self.numerator, self.W, gram_W, self.gram_H
+        )
+        if fit <= _CANCELLATION * self.half_norm:  # too few digits left
+            fit = beta_divergence(self.X, self.W, self.Ht.T, 2)
+        return fit + penalty
 
     def start(self):
-        return objective(self.X, self.W, self.H, 2, *self.model)
+        W, Ht = self.W, self.Ht
+        self.numerator = self._times_X(Ht)
+        self.gram_H = Ht.T @ Ht
+        return self._objective(W.T @ W, penalty_value(W, Ht, self.penalties))
 
     def iterate(self, n_steps):
         """One iteration (whatever ``n_steps``); its objective."""
-        alpha_W, alpha_H, penalty_W, penalty_H = self.model
-        for _ in range(self.n_inner):
-            self.W = frobenius_update_W(self.X, self.W, self.H, alpha_W, penalty_W)
-        if self.fit_H:
-            for _ in range(self.n_inner):
-                self.H = frobenius_update_W(
-                    self.XT, self.H.T, self.W.T, alpha_H, penalty_H
-                ).T
-            if self.balance_every:
-                self.W, self.H = balance(self.W, self.H, *self.model)
-        return [objective(self.X, self.W, self.H, 2, *self.model)]
+        p, n_inner = self.penalties, self.n_inner
+        W, gram_W = _update_W(self.W, self.numerator, self.gram_H, p.W, n_inner)
+        self.W = W
+        if not self.fit_H:
+            return [self._objective(gram_W, penalty_value(W, self.Ht, p))]
+        # X^T W by numpy's BLAS (faster than numba's for this product)
+        if self.XT is None:
+            numerator_T = (W.T @ self.X).T  # F-contiguous, as it comes
+        else:
+            numerator_T = np.ascontiguousarray(self.XT @ W)
+        self.Ht, gram_W, self.gram_H, penalty = _update_H(
+            W, self.Ht, numerator_T, gram_W, p, self.balance_every, n_inner
+        )
+        self.numerator = self._times_X(self.Ht)
+        return [self._objective(gram_W, penalty)]
 
     def keep(self, step):
         pass
 
     def factors(self):
-        return self.W, self.H
+        return self.W, np.ascontiguousarray(self.Ht.T)

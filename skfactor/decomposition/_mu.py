@@ -212,7 +212,7 @@ def fit_mu(
     elif beta == 1:
         state = KLSweeps(X, W, H, make_penalties(*model), **options)
     else:
-        state = FrobeniusUpdates(X, W, H, model, **options)
+        state = FrobeniusUpdates(X, W, H, make_penalties(*model), **options)
     W, H = run_monitored(state, monitor)
     return W, H, monitor
 
