@@ -61,10 +61,6 @@ REFINE_ROUNDS = 8
 REFINE_ITER = 30
 # Folds of the cross-fitted reassignment.
 REFINE_FOLDS = 5
-# An accepted reassignment that moved fewer than this share of the features is
-# followed by a split/merge round: with many features the cross-fitted
-# reassignment keeps moving a few features every round and never stalls.
-SPLIT_MERGE_SHARE = 0.01
 
 
 def _orthonormal(A, tol=1e-10):
@@ -359,13 +355,8 @@ def refine_hierarchy(
     Yp, F, d, loglike = fit(h)
     history = [loglike]
     stalled = False  # the last reassignment moved nothing or was rejected
-    settled = False  # the last one was accepted but moved few features
-    # a split/merge after a settled reassignment found nothing since the last
-    # accepted split/merge
-    tried = False
     for _ in range(n_rounds):
-        splitting = stalled or (settled and not tried)
-        if splitting:
+        if stalled:
             labels, n_moves = split_merge_leaves(Yp, h, F, d, ranks, rng)
         else:
             labels, leaf = reassign_paths(Yp, h, F, d, ranks, n_folds, rng)
@@ -381,12 +372,7 @@ def refine_hierarchy(
                 accepted = True
             else:
                 Yp = Yt[h.perm]
-        if splitting:
-            if not accepted and stalled:
-                break
-            tried = not accepted
-            stalled = settled = False
-        else:
-            stalled = not accepted
-            settled = accepted and n_moves < SPLIT_MERGE_SHARE * Yt.shape[0]
+        if not accepted and stalled:
+            break
+        stalled = not accepted
     return h, history
