@@ -518,6 +518,31 @@ def test_make_multilevel_factor_returns_the_true_model():
     assert np.unique(tiny.hierarchy[1]).size == 3
 
 
+def test_make_multilevel_factor_returns_the_latent_scores():
+    X, truth = make_multilevel_factor(
+        n_samples=2000, n_features=30, ranks=(2, 1, 1), branching=(3, 2), random_state=0
+    )
+    assert [z.shape for z in truth.scores] == [(2000, 1, 2), (2000, 3, 1), (2000, 6, 1)]
+    signal = sum(
+        np.einsum("sir,ir->si", z[:, labels], F)
+        for z, labels, F in zip(truth.scores, truth.hierarchy, truth.factors)
+    )
+    noise = X - signal
+    # what is left is the noise: its variance, independent of the factors
+    np.testing.assert_allclose(noise.var(axis=0), truth.noise_variance, rtol=0.2)
+    for z in truth.scores:
+        z = z.reshape(2000, -1)
+        correlation = (z - z.mean(0)).T @ (noise - noise.mean(0)) / 2000
+        correlation /= np.outer(z.std(0), noise.std(0))
+        assert np.abs(correlation).max() < 0.15
+    # the samples are those of the covariance's own sampler
+    rs = np.random.RandomState(1)
+    state = rs.get_state()
+    sampled = truth.covariance.sample(5, random_state=rs)
+    rs.set_state(state)
+    np.testing.assert_array_equal(sampled, truth.covariance._sample(5, rs)[0])
+
+
 @pytest.mark.parametrize(
     "params, error, message",
     [

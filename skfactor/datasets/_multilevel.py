@@ -106,9 +106,15 @@ def make_multilevel_factor(
     truth : :class:`~sklearn.utils.Bunch`
         The true model: ``hierarchy`` (list of label arrays of shape
         ``(n_features,)``, coarsest first), ``ranks`` (tuple),
-        ``factors`` (list of compressed ``(n_features, r_l)`` arrays),
-        ``noise_variance`` (``(n_features,)``) and ``covariance`` (the
-        :class:`~skfactor.multilevel.MLRMatrix` :math:`F F^T + D`).
+        ``factors`` (list of compressed ``(n_features, r_l)`` arrays: the
+        loadings of every feature on the factors of its group),
+        ``noise_variance`` (``(n_features,)``), ``covariance`` (the
+        :class:`~skfactor.multilevel.MLRMatrix` :math:`F F^T + D`) and
+        ``scores`` (list of ``(n_samples, n_groups_l, r_l)`` arrays: the
+        latent factors :math:`z` drawn for every sample, ``scores[l][:, a]``
+        those of the group labelled ``a`` at level ``l``), so that
+        ``X[:, i] - sum(scores[l][:, hierarchy[l][i]] @ factors[l][i] for l
+        in range(len(ranks)))`` is the noise of feature ``i``.
 
     Examples
     --------
@@ -150,12 +156,19 @@ def make_multilevel_factor(
         factors = [F[order] for F in factors]
         noise_variance = noise_variance[order]
     covariance = MLRMatrix(hierarchy, factors, noise_variance)
-    X = covariance.sample(n_samples, random_state=rng)
+    X, latent = covariance._sample(n_samples, rng)
+    scores = []
+    for level, z in enumerate(latent):
+        # the MLR matrix numbers the groups in its canonical order
+        canonical = np.empty(z.shape[0], dtype=np.intp)
+        canonical[hierarchy[level]] = covariance._h.labels[level]
+        scores.append(np.ascontiguousarray(z[canonical].transpose(2, 0, 1)))
     truth = Bunch(
         hierarchy=hierarchy,
         ranks=ranks,
         factors=factors,
         noise_variance=noise_variance,
         covariance=covariance,
+        scores=scores,
     )
     return X, truth

@@ -539,7 +539,15 @@ class MLRMatrix:
             raise ValueError(
                 f"n_samples must be a positive integer, got {n_samples!r}."
             )
-        rng = check_random_state(random_state)
+        return self._sample(n_samples, check_random_state(random_state))[0]
+
+    def _sample(self, n_samples, rng):
+        """Samples and the latent factors ``z`` that made them (no validation).
+
+        Returns ``(X, latent)``, ``latent[l]`` of shape
+        ``(n_groups_l, r_l, n_samples)``: the factors of every group of level
+        ``l``, canonical group order of the hierarchy.
+        """
         h = self._h
         latent = [
             rng.standard_normal((h.n_groups[lev], self.ranks[lev], n_samples))
@@ -551,4 +559,4 @@ class MLRMatrix:
             group_product(self._level(level), latent[level], h.bounds[level], block)
         samples = np.empty((n_samples, h.n_features))
         samples[:, h.perm] = block.T
-        return samples
+        return samples, latent

@@ -42,8 +42,8 @@ group and of its ancestors):
    separated are merged back by the same test, pair by pair.
 6. *Reassignment.* Every feature goes to the sibling child whose residual
    subspace holds the largest share of its residual energy, the subspaces
-   refitted until no feature moves (k-subspaces); a child too small to
-   estimate its directions is dissolved into the others.
+   refitted until no feature moves (k-subspaces, :func:`_k_subspaces`); a
+   child too small to estimate its directions is dissolved into the others.
 7. *Passing down.* A child's shared directions are its parent's :math:`P`
    and the top principal directions of its own residual, one per factor of
    its level: the ancestors' factors are estimated from all the features
@@ -281,33 +281,70 @@ def _children(Ya, n_shared, rank, k, below, rng, shared, max_children):
     return labels, P
 
 
+def _k_subspaces(R, labels, q, rng, n_iter, min_size):
+    """Reassign the rows of ``R`` among groups by the subspace they lie in.
+
+    k-subspaces: every group spans the top ``q`` right singular vectors of
+    its rows (sample-space directions); each row goes to the group whose
+    subspace holds the largest share of its energy, and the subspaces are
+    refitted, until no row moves or after ``n_iter`` reassignments. A group
+    of fewer than ``min_size`` rows (too few to estimate its directions) is
+    dissolved before the subspaces are fitted, its rows going to the others.
+
+    Parameters
+    ----------
+    R : ndarray of shape (n_rows, n_samples)
+        Residual rows (the directions shared by all the groups removed).
+    labels : ndarray of shape (n_rows,), dtype int
+        Initial groups, 0, 1, ...
+    q : int
+        Dimension of every group's subspace, ``q < min_size``.
+    rng : RandomState
+        For the randomized SVDs.
+    n_iter : int
+        Most reassignments.
+    min_size : int
+        Fewest rows of a group that keeps its subspace.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_rows,) or None
+        The new groups, renumbered 0, 1, ... when a group was dissolved or
+        emptied; None when fewer than two groups have ``min_size`` rows, at
+        the start of a reassignment or at the end.
+    """
+    labels = np.asarray(labels)
+    for _ in range(n_iter):
+        counts = np.bincount(labels)
+        kept = np.flatnonzero(counts >= min_size)
+        if kept.size < 2:
+            return None
+        captured = np.empty((R.shape[0], kept.size))
+        for column, group in enumerate(kept):
+            basis = truncated_svd(R[labels == group], q, rng)[2].T
+            projected = R @ basis
+            captured[:, column] = np.einsum("ij,ij->i", projected, projected)
+        new = np.argmax(captured, axis=1)  # groups renumbered 0, 1, ...
+        if kept.size == counts.size and np.array_equal(new, labels):
+            break
+        labels = new
+    if np.count_nonzero(np.bincount(labels) >= min_size) < 2:
+        return None
+    return labels
+
+
 def _refine_children(Ya, labels, P, q, rng, n_iter=10):
     """Reassign features among sibling children by the subspace they lie in.
 
     Every child spans, beyond the shared ``P``, the ``q`` sample-space
-    directions of its own factors and of those below it (k-subspaces):
-    each feature goes to the child whose subspace holds the largest share
-    of its residual energy, and the subspaces are refitted, until no feature
-    moves. A child of fewer than ``2 q + 2`` features (too few to estimate
-    its directions) is dissolved first, its features going to the others.
+    directions of its own factors and of those below it: the children's
+    residuals are refined by :func:`_k_subspaces`, a child of fewer than
+    ``2 q + 2`` features (too few to estimate its directions) dissolved into
+    the others. When fewer than two children are that large, the group is
+    not split (one child).
     """
-    residual = _residual(Ya, P)
-    min_size = 2 * q + 2
-    for _ in range(n_iter):
-        counts = np.bincount(labels)
-        kept = np.flatnonzero(counts >= min_size)
-        if kept.size == 0:
-            break
-        captured = np.empty((Ya.shape[0], kept.size))
-        for column, child in enumerate(kept):
-            basis = truncated_svd(residual[labels == child], q, rng)[2].T
-            projected = residual @ basis
-            captured[:, column] = np.einsum("ij,ij->i", projected, projected)
-        new = np.argmax(captured, axis=1)  # children renumbered 0, 1, ...
-        if kept.size == counts.size and np.array_equal(new, labels):
-            break
-        labels = new
-    return labels
+    refined = _k_subspaces(_residual(Ya, P), labels, q, rng, n_iter, 2 * q + 2)
+    return np.zeros_like(labels) if refined is None else refined
 
 
 def _passed_down(Yb, P, rank, rng):

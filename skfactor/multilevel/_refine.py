@@ -51,7 +51,7 @@ from sklearn.utils import check_random_state
 from ._em import posterior, rank_mask
 from ._hierarchy import check_hierarchy
 from ._mlr import MLRMatrix
-from ._partition import _residual, spectral_bipartition
+from ._partition import _k_subspaces, _residual, spectral_bipartition
 
 # Entries of the per-block temporaries of the reassignment (32 MB of float64).
 _BLOCK_ENTRIES = 1 << 22
@@ -209,26 +209,6 @@ def _factor_loglike(R, rank):
         return float(fa.fit(R.T).score(R.T)) * R.shape[1]
 
 
-def _two_subspaces(R, side, rank, n_iter=5):
-    """Refine a split of the rows of ``R`` by the rank-``rank`` subspaces of
-    its two sides (k-subspaces); None when a side gets too small."""
-    for _ in range(n_iter):
-        if min(np.count_nonzero(side), np.count_nonzero(~side)) <= rank + 1:
-            return None
-        captured = []
-        for part in (~side, side):
-            basis = np.linalg.svd(R[part], full_matrices=False)[2][:rank].T
-            projected = R @ basis
-            captured.append(np.einsum("ij,ij->i", projected, projected))
-        new = captured[1] > captured[0]
-        if np.array_equal(new, side):
-            break
-        side = new
-    if min(np.count_nonzero(side), np.count_nonzero(~side)) <= rank + 1:
-        return None
-    return side
-
-
 def split_merge_leaves(Yt, h, F, d, ranks, random_state=None):
     """Split leaves that hold two groups, merge sibling leaves that are one.
 
@@ -281,9 +261,11 @@ def split_merge_leaves(Yt, h, F, d, ranks, random_state=None):
         if R.shape[0] < 4 * (rank + 1):
             continue
         side = spectral_bipartition(R, 0, 2 * rank, rng)
-        side = _two_subspaces(R, side, rank)
-        if side is None:
+        # two-sided k-subspaces refinement of the cut; None: a side too small
+        halves = _k_subspaces(R, side.astype(np.intp), rank, rng, 5, rank + 2)
+        if halves is None:
             continue
+        side = halves == 1
         gain = (
             _factor_loglike(R[~side], rank)
             + _factor_loglike(R[side], rank)
