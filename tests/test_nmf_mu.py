@@ -486,13 +486,17 @@ def test_frobenius_objective_from_the_gram_identity(sparse):
     np.testing.assert_allclose(monitor.history, history, rtol=1e-10)
 
 
-def test_frobenius_objective_at_an_exact_fit_is_the_residuals():
+@pytest.mark.parametrize("solver", ["mu", "cd"])
+def test_frobenius_objective_at_an_exact_fit_is_the_residuals(solver):
     """Near an exact fit the Gram identity keeps no digits: the residual
     itself is summed (no cancellation noise of the size of ||X||^2 eps)."""
+    from skfactor.decomposition._cd import fit_cd
+
     rng = np.random.default_rng(4)
     W, H = rng.uniform(0.5, 1, (30, 3)), rng.uniform(0.5, 1, (3, 20))
     X = W @ H * 1e4
-    _, _, monitor = _mu.fit_mu(
+    fit = _mu.fit_mu if solver == "mu" else fit_cd
+    _, _, monitor = fit(
         X, W * 100, H * 100, beta=2, alpha_W=0.0, alpha_H=0.0, penalty_W="l1",
         penalty_H="l1", balance_every=False, max_iter=3, tol=0,
     )  # fmt: skip

@@ -12,8 +12,9 @@ An iteration is two compiled calls (:func:`_update_W`, :func:`_update_H`:
 the updates, the balancing, the small :math:`r \times r` Gram matrices)
 and the two products with :math:`X`, by numpy or scipy.sparse. The
 numerator :math:`XH^\top` of the next W-update also gives the objective of
-the iterate (:func:`_fit_from_gram`), so an iteration multiplies by
-:math:`X` twice, as scikit-learn's does, and never forms :math:`WH`.
+the iterate (:func:`~._objective.frobenius_fit_from_gram`), so an
+iteration multiplies by :math:`X` twice, as scikit-learn's does, and never
+forms :math:`WH`.
 """
 
 import numpy as np
@@ -21,12 +22,7 @@ import scipy.sparse as sp
 from numba import njit
 
 from ._mm_steps import balance_in_place, entry_step, make_penalties, penalty_value
-from ._objective import EPSILON, beta_divergence
-
-# The fit term from the Gram identity (_fit_from_gram) has an absolute error
-# of a few eps * ||X||^2: below this fraction of 1/2 ||X||^2 (relative error
-# above about 1e-9), it is computed from the residual itself.
-_CANCELLATION = 1e-6
+from ._objective import EPSILON, frobenius_fit_from_gram
 
 
 @njit(cache=True, error_model="numpy")
@@ -41,15 +37,6 @@ def _update(F, numerator, gram, weight):  # pragma: no cover (compiled)
             step = entry_step(F[i, k], numerator[i, k], denominator[i, k], weight, 2.0)
             out[i, k] = max(step, EPSILON)
     return out
-
-
-@njit(cache=True)
-def _fit_from_gram(half_norm, numerator, W, gram_W, gram_H):  # pragma: no cover
-    r""":math:`\frac12\|X - WH\|^2 = \frac12\|X\|^2 - \langle XH^\top, W
-    \rangle + \frac12\langle W^\top W, HH^\top\rangle`, from ``X H^T``
-    and the Gram matrices (C-contiguous arrays)."""
-    cross = np.dot(numerator.reshape(-1), W.reshape(-1))
-    return half_norm - cross + 0.5 * np.dot(gram_W.reshape(-1), gram_H.reshape(-1))
 
 
 @njit(cache=True)
@@ -111,12 +98,10 @@ class FrobeniusUpdates:
         return np.ascontiguousarray(self.X @ Ht)
 
     def _objective(self, gram_W, penalty):
-        fit = _fit_from_gram(
-            self.half_norm, self.numerator, self.W, gram_W, self.gram_H
+        W, Ht = self.W, self.Ht
+        return penalty + frobenius_fit_from_gram(
+            self.X, self.half_norm, self.numerator, W, gram_W, self.gram_H, W, Ht
         )
-        if fit <= _CANCELLATION * self.half_norm:  # too few digits left
-            fit = beta_divergence(self.X, self.W, self.Ht.T, 2)
-        return fit + penalty
 
     def start(self):
         W, Ht = self.W, self.Ht

@@ -19,10 +19,8 @@ coordinate descent of scikit-learn), so each column update, and each sweep,
 decreases the objective. :math:`H` is updated the same way on
 :math:`X^\top \approx H^\top W^\top`. Sparse :math:`X` enters only through
 the products :math:`XH^\top` and :math:`X^\top W`. The fit term is
-evaluated without forming the residual,
-:math:`\frac12(\|X\|_F^2 - 2\langle H^\top, X^\top W\rangle
-+ \langle W^\top W, HH^\top\rangle)` (exact up to a rounding error relative
-to :math:`\|X\|_F^2`).
+evaluated without forming the residual, from :math:`X^\top W` and the Gram
+matrices (:func:`~._objective.frobenius_fit_from_gram`).
 
 References
 ----------
@@ -36,9 +34,8 @@ import scipy.sparse as sp
 from numba import njit
 from sklearn.utils.extmath import safe_sparse_dot
 
-from ..utils._penalties import column_penalties
-from ._mm_steps import balance_in_place
-from ._objective import EPSILON
+from ._mm_steps import balance_in_place, penalty_value
+from ._objective import EPSILON, frobenius_fit_from_gram
 
 
 @njit(cache=True)
@@ -70,29 +67,25 @@ class HALS:
         self.X = X
         self.XT = X.T.tocsr() if sp.issparse(X) else np.ascontiguousarray(X.T)
         data = X.data if sp.issparse(X) else X.ravel()
-        self.norm_sq = float(np.dot(data, data))
+        self.half_norm = 0.5 * float(np.dot(data, data))
         self.W = np.array(W, dtype=np.float64, order="C")
         self.Ht = np.array(H.T, dtype=np.float64, order="C")
         self.penalties = penalties
         self.balance_every = balance_every
         self.n_inner = n_inner
 
-    def _penalty(self):
-        p = self.penalties
-        return float(
-            p.W.alpha * column_penalties(self.W, p.W.degree).sum()
-            + p.H.alpha * column_penalties(self.Ht, p.H.degree).sum()
-        )
-
     def _fit(self, XtW, WtW):
         """Fit term from ``X^T W`` and ``W^T W`` at the current factors."""
-        cross = float(np.sum(self.Ht * XtW))
-        energy = float(np.sum(WtW * (self.Ht.T @ self.Ht)))
-        return max(0.5 * (self.norm_sq - 2.0 * cross + energy), 0.0)
+        W, Ht = self.W, self.Ht
+        return frobenius_fit_from_gram(
+            self.X, self.half_norm, XtW, Ht, WtW, Ht.T @ Ht, W, Ht
+        )
 
     def start(self):
-        XtW = np.asarray(safe_sparse_dot(self.XT, self.W))
-        return self._fit(XtW, self.W.T @ self.W) + self._penalty()
+        XtW = np.ascontiguousarray(safe_sparse_dot(self.XT, self.W))
+        return self._fit(XtW, self.W.T @ self.W) + penalty_value(
+            self.W, self.Ht, self.penalties
+        )
 
     def iterate(self, n_steps):
         """One iteration (whatever ``n_steps``); its objective."""
@@ -106,8 +99,10 @@ class HALS:
             hals_columns(self.Ht, XtW, WtW, self.penalties.H)
         fit = self._fit(XtW, WtW)
         if self.balance_every:
-            balance_in_place(self.W, self.Ht, self.penalties)
-        return [fit + self._penalty()]
+            _, penalty = balance_in_place(self.W, self.Ht, self.penalties)
+        else:
+            penalty = penalty_value(self.W, self.Ht, self.penalties)
+        return [fit + penalty]
 
     def keep(self, step):
         pass

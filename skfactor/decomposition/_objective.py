@@ -42,6 +42,9 @@ _TINY = np.finfo(np.float64).tiny
 _BLOCK = 1 << 16
 
 BETA = {"kullback-leibler": 1, "frobenius": 2}
+#: The Frobenius fit from Gram matrices (:func:`frobenius_fit_from_gram`) is
+#: replaced by the residual's below this fraction of 1/2 ||X||^2.
+GRAM_CANCELLATION = 1e-6
 
 #: The nonzeros of X row by row (CSR arrays), as passed to compiled kernels.
 Nonzeros = namedtuple("Nonzeros", ["indptr", "indices", "data"])
@@ -175,6 +178,53 @@ def beta_divergence(X, W, H, beta, ratio=None):
         return float(0.5 * (at_support + elsewhere))
     residual = X - W @ H
     return float(0.5 * np.einsum("ij,ij->", residual, residual))
+
+
+def frobenius_fit_from_gram(X, half_norm, product, factor, gram_W, gram_H, W, Ht):
+    r""":math:`\frac12\|X - WH\|_F^2` without forming :math:`WH`.
+
+    .. math::
+
+        \tfrac12\|X - WH\|_F^2 = \tfrac12\|X\|_F^2 - \langle A, F\rangle
+        + \tfrac12\langle W^\top W, HH^\top\rangle,
+
+    with :math:`\langle A, F\rangle = \langle X, WH\rangle` given by a
+    product the solvers have anyway: ``product`` :math:`XH^\top` with
+    ``factor`` :math:`W`, or :math:`X^\top W` with :math:`H^\top`. Its
+    absolute error is a few :math:`\epsilon\|X\|_F^2`; when the result is
+    below ``GRAM_CANCELLATION`` times ``half_norm`` (a relative error above
+    about :math:`10^{-9}`: a near-exact fit), the residual itself is summed
+    (:func:`beta_divergence`).
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (m, n)
+    half_norm : float
+        :math:`\frac12\|X\|_F^2`.
+    product, factor : C-contiguous ndarray of the same shape
+    gram_W, gram_H : C-contiguous ndarray of shape (r, r)
+        :math:`W^\top W` and :math:`HH^\top`.
+    W : ndarray of shape (m, r)
+    Ht : ndarray of shape (n, r)
+        :math:`H^\top`.
+
+    Returns
+    -------
+    fit : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X, W, Ht = np.array([[1.0, 2.0]]), np.ones((1, 1)), np.ones((2, 1))
+    >>> A = X @ Ht
+    >>> float(frobenius_fit_from_gram(X, 2.5, A, W, W.T @ W, Ht.T @ Ht, W, Ht))
+    0.5
+    """
+    cross = np.dot(product.reshape(-1), factor.reshape(-1))
+    fit = half_norm - cross + 0.5 * np.dot(gram_W.reshape(-1), gram_H.reshape(-1))
+    if fit <= GRAM_CANCELLATION * half_norm:  # too few digits left
+        return beta_divergence(X, W, Ht.T, 2)
+    return float(fit)
 
 
 def penalty(W, H, alpha_W, alpha_H, penalty_W, penalty_H):
