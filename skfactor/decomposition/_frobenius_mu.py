@@ -21,8 +21,8 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from ._mm_steps import balance_in_place, entry_step, make_penalties, penalty_value
-from ._objective import EPSILON, frobenius_fit_from_gram
+from ._mm_steps import balance_in_place, entry_step, make_penalties
+from ._objective import EPSILON, frobenius_fit_from_gram, penalty_value
 
 
 @njit(cache=True, error_model="numpy")

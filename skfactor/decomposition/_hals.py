@@ -34,8 +34,8 @@ import scipy.sparse as sp
 from numba import njit
 from sklearn.utils.extmath import safe_sparse_dot
 
-from ._mm_steps import balance_in_place, penalty_value
-from ._objective import EPSILON, frobenius_fit_from_gram
+from ._mm_steps import balance_in_place
+from ._objective import EPSILON, frobenius_fit_from_gram, penalty_value
 
 
 @njit(cache=True)

@@ -51,9 +51,8 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from ..utils._penalties import column_penalties
 from ._mm_steps import balance_in_place
-from ._objective import _TINY, EPSILON, csr_arrays, kl_log_term
+from ._objective import _TINY, EPSILON, csr_arrays, kl_log_term, kl_objective_rest
 
 #: Newton steps per entry and sweep.
 NEWTON_STEPS = 1
@@ -198,22 +197,6 @@ def model_values(nonzeros, F, Gt, model):
             model[p] = max(y, _TINY)
 
 
-@njit(cache=True)
-def _objective_rest(data_sum, W, Ht, penalties):
-    r"""The KL objective but its term :math:`\sum x \log(x / y)`."""
-    w_sum, h_sum = _column_sums(W), _column_sums(Ht)
-    g_W = column_penalties(W, penalties.W.degree)
-    g_H = column_penalties(Ht, penalties.H.degree)
-    value = -data_sum
-    for k in range(W.shape[1]):
-        value += (
-            w_sum[k] * h_sum[k]
-            + penalties.W.alpha * g_W[k]
-            + penalties.H.alpha * g_H[k]
-        )
-    return value
-
-
 def _transposed(X):
     """:class:`~skfactor.decomposition._objective.Nonzeros` of X and of X^T."""
     X = sp.csr_matrix(X) if not sp.issparse(X) else X
@@ -245,7 +228,7 @@ class KLCoordinateDescent:
     def _objective(self):
         model_values(self.rows, self.W, self.Ht, self.model)
         log_term = kl_log_term(self.data, self.model, self.ratio)
-        return log_term + _objective_rest(
+        return log_term + kl_objective_rest(
             self.data_sum, self.W, self.Ht, self.penalties
         )
 

@@ -33,8 +33,8 @@ import numpy as np
 from numba import njit
 
 from ..utils._log import weighted_log_sum
-from ._mm_steps import balance_in_place, entry_step, make_penalties, penalty_value
-from ._objective import _TINY, EPSILON, csr_arrays, kl_log_term
+from ._mm_steps import balance_in_place, entry_step, make_penalties
+from ._objective import _TINY, EPSILON, csr_arrays, kl_log_term, kl_objective_rest
 
 # Compiled KL iterations run in batches of at most _BATCH, recording the
 # iterates and the ratios X / WH (at most _RECORDED floats in all), so that
@@ -121,24 +121,6 @@ def _kl_sweep(nonzeros, W, Ht, weight, W_out, numerator_T, ratios):
                     numerator_T[j, k] += ratio * row[k]
 
 
-@njit(cache=True)
-def _kl_objective_rest(data_sum, W, Ht, penalties):
-    r"""The KL objective but its term :math:`\sum x \log(x / y)`."""
-    r = W.shape[1]
-    w_sum = np.zeros(r)
-    for i in range(W.shape[0]):
-        for k in range(r):
-            w_sum[k] += W[i, k]
-    h_sum = np.zeros(r)
-    for j in range(Ht.shape[0]):
-        for k in range(r):
-            h_sum[k] += Ht[j, k]
-    value = -data_sum
-    for k in range(r):
-        value += w_sum[k] * h_sum[k]
-    return value + penalty_value(W, Ht, penalties)
-
-
 @njit(cache=True, error_model="numpy")
 def _kl_update_columns(W, Ht, numerator_T, weight):
     """Multiplicative update of ``H = Ht^T`` in place from its numerator."""
@@ -208,7 +190,7 @@ def _kl_iterations(nonzeros, data_sum, factors, penalties, schedule, record):
                 numerator_T if schedule.fit_H and last else no_array,
                 record.ratios[step] if inner == 0 else scratch,
             )
-        record.values[step] = _kl_objective_rest(data_sum, W, Ht, penalties)
+        record.values[step] = kl_objective_rest(data_sum, W, Ht, penalties)
         _copy(W, record.W_history[step])
         _copy(Ht, record.Ht_history[step])
 
@@ -348,7 +330,7 @@ class KLDenseUpdates:
         log_term = kl_log_term(
             self.X.reshape(-1), self.model.reshape(-1), self.ratio.reshape(-1)
         )
-        rest = _kl_objective_rest(self.data_sum, self.W, self.Ht, self.penalties)
+        rest = kl_objective_rest(self.data_sum, self.W, self.Ht, self.penalties)
         return log_term + rest
 
     def start(self):

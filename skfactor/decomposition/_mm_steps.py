@@ -130,14 +130,6 @@ def entry_step(f, numerator, denominator, weight, beta):
     return f * numerator / (denominator + 2.0 * alpha * f)
 
 
-@njit(cache=True)
-def penalty_value(W, Ht, penalties):
-    """:math:`\alpha_W g_W(W) + \alpha_H g_H(H)` of ``(W, Ht^T)``, compiled."""
-    g_W = column_penalties(W, penalties.W.degree)
-    g_H = column_penalties(Ht, penalties.H.degree)
-    return penalties.W.alpha * g_W.sum() + penalties.H.alpha * g_H.sum()
-
-
 @njit(cache=True, error_model="numpy")
 def _steps(F, numerator, denominator, weight, beta, out):
     for i in range(F.size):

@@ -31,7 +31,7 @@ from numba import njit
 from scipy.special import xlogy
 
 from ..utils._log import abnormal, exact_weighted_log_sum, log
-from ..utils._penalties import penalty_values
+from ..utils._penalties import column_penalties, penalty_values
 
 #: Lower bound of every factor entry after an update (Cohen and Leplat use
 #: 1e-16).
@@ -225,6 +225,35 @@ def frobenius_fit_from_gram(X, half_norm, product, factor, gram_W, gram_H, W, Ht
     if fit <= GRAM_CANCELLATION * half_norm:  # too few digits left
         return beta_divergence(X, W, Ht.T, 2)
     return float(fit)
+
+
+@njit(cache=True)
+def penalty_value(W, Ht, penalties):
+    """:math:`\alpha_W g_W(W) + \alpha_H g_H(H)` of ``(W, Ht^T)``, compiled;
+    ``penalties`` a :class:`~._mm_steps.Penalties`."""
+    g_W = column_penalties(W, penalties.W.degree)
+    g_H = column_penalties(Ht, penalties.H.degree)
+    return penalties.W.alpha * g_W.sum() + penalties.H.alpha * g_H.sum()
+
+
+@njit(cache=True)
+def kl_objective_rest(data_sum, W, Ht, penalties):
+    r"""The KL objective of ``(W, Ht^T)`` but its term :math:`\sum x \log(x / y)`:
+    :math:`-\sum x + \sum_k (\sum_i w_{ik})(\sum_j h_{kj})` plus the
+    penalty (``data_sum`` is :math:`\sum x`)."""
+    r = W.shape[1]
+    w_sum = np.zeros(r)
+    for i in range(W.shape[0]):
+        for k in range(r):
+            w_sum[k] += W[i, k]
+    h_sum = np.zeros(r)
+    for j in range(Ht.shape[0]):
+        for k in range(r):
+            h_sum[k] += Ht[j, k]
+    value = -data_sum
+    for k in range(r):
+        value += w_sum[k] * h_sum[k]
+    return value + penalty_value(W, Ht, penalties)
 
 
 def penalty(W, H, alpha_W, alpha_H, penalty_W, penalty_H):
