@@ -68,7 +68,7 @@ def _column_sums(F):
     return sums
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+@njit(cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
 def _derivatives(nonzeros, start, stop, Gt, k, inv):
     r""":math:`\sum x g / y` and :math:`\sum x g^2 / y^2` over a row (``inv = 1/y``)."""
     indices, data = nonzeros.indices, nonzeros.data
@@ -81,7 +81,7 @@ def _derivatives(nonzeros, start, stop, Gt, k, inv):
     return first, second
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+@njit(cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
 def _move(nonzeros, start, stop, Gt, k, s, model, inv, k_next):
     """Add ``s * Gt[:, k]`` to the row's model; the bound term and the next
     derivatives (those of column ``k_next`` at the new model)."""
@@ -103,14 +103,14 @@ def _move(nonzeros, start, stop, Gt, k, s, model, inv, k_next):
     return 0.5 * s * s * bound, first, second
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _undo(nonzeros, start, stop, Gt, k, s, model, inv):
     for p in range(start, stop):
         model[p] = max(model[p] - s * Gt[nonzeros.indices[p], k], _TINY)
         inv[p] = 1.0 / model[p]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _newton_target(f, c, first, second, weight):
     """Projected 1-D Newton point of an entry and the gradient there."""
     alpha, degree = weight
@@ -128,7 +128,7 @@ def _newton_target(f, c, first, second, weight):
     return f, grad
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _row_sweep(nonzeros, i, F, Gt, c, weight, model, inv, n_steps):
     """Newton steps on the entries of row ``i`` of F in turn, in place.
 
@@ -169,7 +169,7 @@ def _row_sweep(nonzeros, i, F, Gt, c, weight, model, inv, n_steps):
                 first, second = _derivatives(nonzeros, start, stop, Gt, k_next, inv)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def cd_sweep(nonzeros, F, Gt, weight, model, n_steps):
     """One cyclic sweep over the entries of ``F`` for ``X ~ F Gt^T``, in place.
 
