@@ -188,3 +188,30 @@ def test_transform_checks_its_input():
         model.transform(-np.ones((2, 3, 2)))
     with pytest.raises(ValueError, match="sample-mode components"):
         model.inverse_transform(np.ones((2, 3)))
+
+
+def test_svd_initialization_is_nndsvda_of_every_unfolding():
+    """Factors: NNDSVDa of each unfolding, one scale per factor (largest
+    column norm 1); core: the projection of the data on them. Scaling the
+    data scales the core only."""
+    from skfactor.decomposition._init import nndsvda_init
+    from skfactor.tensor._init import initialize_tucker
+    from skfactor.tensor._tensor_algebra import multi_mode_dot, unfold
+
+    T, _ = make_sparse_tucker((9, 6, 5), (3, 2, 2), random_state=1)
+    ranks = (3, 2, 2)
+    core, factors = initialize_tucker(T, ranks, "svd", np.random.RandomState(0))
+    rng = np.random.RandomState(0)
+    for mode, (factor, rank) in enumerate(zip(factors, ranks)):
+        U = nndsvda_init(unfold(T, mode), rank, rng)[0]
+        np.testing.assert_allclose(factor * np.linalg.norm(U, axis=0).max(), U)
+        assert np.all(factor >= 0) and np.isclose(
+            np.linalg.norm(factor, axis=0).max(), 1.0
+        )
+    np.testing.assert_allclose(core, multi_mode_dot(T, factors, transpose=True))
+    big_core, big_factors = initialize_tucker(
+        T * 2.0**600, ranks, "svd", np.random.RandomState(0)
+    )
+    np.testing.assert_allclose(big_core / 2.0**600, core, rtol=1e-10)
+    for big, factor in zip(big_factors, factors):
+        np.testing.assert_allclose(big, factor, rtol=1e-10)
