@@ -98,10 +98,11 @@ class SparseNTD(
         With ``"sinkhorn"`` and ``"scalar"`` the start is also multiplied by
         the best common scalar.
     init : {"svd", "random"}, default="svd"
-        ``"svd"``: absolute values of the leading singular vectors of every
-        unfolding (random columns beyond a mode's size), and the core from
-        the projection of the data on them; ``"random"``: every block
-        uniform on [0, 1). Both are then rescaled to the data.
+        ``"svd"``: the NNDSVDa left factor of every unfolding (the
+        initialization of ``BalancedSparseNMF``; random columns beyond a
+        mode's size), and the core from the projection of the data on them;
+        ``"random"``: every block uniform on [0, 1). Both are then rescaled
+        to the data.
     {{max_iter=500}}
     {{tol=1e-5}}
     {{random_state}}
