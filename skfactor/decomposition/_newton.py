@@ -134,7 +134,7 @@ def _newton_direction(w, grad, hess, size, binding, direction):
     return promised
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _newton_pass(nonzeros, Ht, quadratic, beta, weight, W, active):
     """One projected Newton iteration on the active rows of ``W`` (in place).
 
@@ -158,6 +158,9 @@ def _newton_pass(nonzeros, Ht, quadratic, beta, weight, W, active):
     for i in range(indptr.size - 1):
         longest = max(longest, indptr[i + 1] - indptr[i])
     model = np.empty(longest)
+    # the row's components scaled by the root of their curvature: the KL
+    # Hessian is scaled^T scaled, one BLAS product per row
+    scaled = np.empty((longest, r))
     grad_fit = np.empty(r)
     grad = np.empty(r)
     hess = np.empty((r, r))
@@ -176,22 +179,19 @@ def _newton_pass(nonzeros, Ht, quadratic, beta, weight, W, active):
             size = _dot(w, h_sum)
             for k in range(r):
                 grad_fit[k] = h_sum[k]
-                for q in range(r):
-                    hess[k, q] = 0.0
             for p in range(start, stop):
                 x = data[p]
                 column = Ht[indices[p]]
                 y = _dot(w, column)
                 model[p - start] = y
                 size += x
-                if x == 0.0:
-                    continue
                 ratio = x / y
-                curvature = ratio / y
+                root = np.sqrt(ratio / y)
                 for k in range(r):
                     grad_fit[k] -= ratio * column[k]
-                    for q in range(r):
-                        hess[k, q] += curvature * column[k] * column[q]
+                    scaled[p - start, k] = root * column[k]
+            rows = scaled[: stop - start]
+            hess[:, :] = np.dot(rows.T, rows)
         else:
             for k in range(r):
                 grad_fit[k] = _dot(HHt[k], w) - XHt[i, k]
