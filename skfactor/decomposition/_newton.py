@@ -185,8 +185,9 @@ def _newton_pass(nonzeros, Ht, quadratic, beta, weight, W, active):
                 y = _dot(w, column)
                 model[p - start] = y
                 size += x
-                ratio = x / y
-                root = np.sqrt(ratio / y)
+                # (an explicit zero of X adds nothing, even where y is 0)
+                ratio = x / y if x != 0.0 else 0.0
+                root = np.sqrt(ratio / y) if x != 0.0 else 0.0
                 for k in range(r):
                     grad_fit[k] -= ratio * column[k]
                     scaled[p - start, k] = root * column[k]
