@@ -52,6 +52,10 @@ NEWTON_MAX_ITER = 100
 #: is below it has converged.
 NOISE = 1e-13
 _ARMIJO = 1e-4
+# Rows of at least this many nonzeros get their Kullback-Leibler Hessian by a
+# BLAS product (measured: 120 nonzeros, rank 8, faster without; 300, rank
+# 10, 25% faster with)
+_BLAS_ROW = 200
 _MAX_BACKTRACK = 40
 _TINY = np.finfo(np.float64).tiny
 
@@ -134,6 +138,24 @@ def _newton_direction(w, grad, hess, size, binding, direction):
     return promised
 
 
+@njit(cache=True)
+def _gram(scaled, n_rows, hess):
+    """``scaled[:n_rows]^T scaled[:n_rows]`` into ``hess``: one BLAS product
+    for long rows, rank-one updates below ``_BLAS_ROW`` rows (where the
+    call costs more than the arithmetic)."""
+    rows = scaled[:n_rows]
+    if n_rows >= _BLAS_ROW:
+        hess[:, :] = np.dot(rows.T, rows)
+        return
+    r = hess.shape[0]
+    hess[:, :] = 0.0
+    for p in range(n_rows):
+        for k in range(r):
+            c = rows[p, k]
+            for q in range(r):
+                hess[k, q] += c * rows[p, q]
+
+
 @njit(cache=True, error_model="numpy")
 def _newton_pass(nonzeros, Ht, quadratic, beta, weight, W, active):
     """One projected Newton iteration on the active rows of ``W`` (in place).
@@ -159,7 +181,7 @@ def _newton_pass(nonzeros, Ht, quadratic, beta, weight, W, active):
         longest = max(longest, indptr[i + 1] - indptr[i])
     model = np.empty(longest)
     # the row's components scaled by the root of their curvature: the KL
-    # Hessian is scaled^T scaled, one BLAS product per row
+    # Hessian is scaled^T scaled
     scaled = np.empty((longest, r))
     grad_fit = np.empty(r)
     grad = np.empty(r)
@@ -191,8 +213,7 @@ def _newton_pass(nonzeros, Ht, quadratic, beta, weight, W, active):
                 for k in range(r):
                     grad_fit[k] -= ratio * column[k]
                     scaled[p - start, k] = root * column[k]
-            rows = scaled[: stop - start]
-            hess[:, :] = np.dot(rows.T, rows)
+            _gram(scaled, stop - start, hess)
         else:
             for k in range(r):
                 grad_fit[k] = _dot(HHt[k], w) - XHt[i, k]
