@@ -516,3 +516,22 @@ def test_balance_in_place_returns_scales_and_the_new_penalty(penalties):
     np.testing.assert_allclose(Ht2, H.T / scale, rtol=1e-15)
     expected = _mu.penalty(W2, Ht2.T, 0.3, 2.0, *penalties)
     np.testing.assert_allclose(penalty, expected, rtol=1e-12)
+
+
+def test_exact_w_step_on_long_rows_satisfies_kkt():
+    """Rows of at least _BLAS_ROW nonzeros take their Hessian from one BLAS
+    product: the W-step still lands on the KKT point of every row."""
+    from skfactor.decomposition._newton import _BLAS_ROW
+
+    rng = np.random.default_rng(5)
+    n_columns = 2 * _BLAS_ROW
+    H = rng.uniform(0.1, 1.0, (4, n_columns))
+    X = rng.poisson(rng.uniform(0.5, 3, (6, 4)) @ H).astype(float)
+    W, monitor = solve_activations(
+        X, H, np.ones((6, 4)), beta=1, alpha=0.5, penalty="l1"
+    )
+    assert monitor.converged
+    grad = H.sum(axis=1) - (X / (W @ H)) @ H.T + 0.5
+    interior = W > 1e-6
+    assert np.all(np.abs(grad[interior]) <= 1e-8 * np.abs(H).sum())
+    assert np.all(grad[~interior] >= -1e-8)
