@@ -22,7 +22,13 @@ import scipy.sparse as sp
 from numba import njit
 
 from ._mm_steps import balance_in_place, entry_step, make_penalties
-from ._objective import EPSILON, frobenius_fit_from_gram, penalty_value
+from ._objective import (
+    EPSILON,
+    exact_if_cancelled,
+    frobenius_fit_from_gram,
+    gram_fit,
+    penalty_value,
+)
 
 
 @njit(cache=True, error_model="numpy")
@@ -49,20 +55,28 @@ def _update_W(W, numerator, gram_H, weight, n_inner):  # pragma: no cover
 
 
 @njit(cache=True)
-def _update_H(W, Ht, numerator_T, gram_W, penalties, balance_every, n_inner):
+def _update_H(W, Ht, numerator_T, gram_W, half_norm, penalties, schedule):
     """``n_inner`` updates of ``Ht``, then balancing of ``(W, Ht^T)`` in
-    place; the new Ht, the Gram matrices of W and Ht (that of W rescaled as
-    W is), and the penalty."""  # pragma: no cover (compiled)
+    place (``schedule`` is ``(balance_every, n_inner)``).
+
+    Returns the new Ht, the Gram matrices of W and Ht (rescaled as the
+    factors are), the fit term from the Gram identity (``<X^T W, Ht>`` does
+    not change with the balancing) and the penalty.
+    """  # pragma: no cover (compiled)
+    balance_every, n_inner = schedule
     for _ in range(n_inner):
         Ht = _update(Ht, numerator_T, gram_W, penalties.H)
+    gram_H = np.dot(Ht.T, Ht)
+    fit = gram_fit(half_norm, numerator_T, Ht, gram_W, gram_H)
     if not balance_every:
-        return Ht, gram_W, np.dot(Ht.T, Ht), penalty_value(W, Ht, penalties)
-    # W -> W diag(s): its Gram matrix -> diag(s) G diag(s)
+        return Ht, gram_W, gram_H, fit, penalty_value(W, Ht, penalties)
+    # W -> W diag(s), Ht -> Ht diag(1/s): G_W -> S G_W S, G_H -> S^-1 G_H S^-1
     scale, penalty = balance_in_place(W, Ht, penalties)
     for k in range(scale.size):
         for q in range(scale.size):
             gram_W[k, q] *= scale[k] * scale[q]
-    return Ht, gram_W, np.dot(Ht.T, Ht), penalty
+            gram_H[k, q] /= scale[k] * scale[q]
+    return Ht, gram_W, gram_H, fit, penalty
 
 
 def frobenius_update_W(X, W, H, alpha, penalty):
@@ -121,11 +135,18 @@ class FrobeniusUpdates:
             numerator_T = (W.T @ self.X).T  # F-contiguous, as it comes
         else:
             numerator_T = np.ascontiguousarray(self.XT @ W)
-        self.Ht, gram_W, self.gram_H, penalty = _update_H(
-            W, self.Ht, numerator_T, gram_W, p, self.balance_every, n_inner
+        self.Ht, _, self.gram_H, fit, penalty = _update_H(
+            W,
+            self.Ht,
+            numerator_T,
+            gram_W,
+            self.half_norm,
+            p,
+            (self.balance_every, n_inner),
         )
         self.numerator = self._times_X(self.Ht)
-        return [self._objective(gram_W, penalty)]
+        fit = exact_if_cancelled(fit, self.X, self.half_norm, W, self.Ht)
+        return [fit + penalty]
 
     def keep(self, step):
         pass

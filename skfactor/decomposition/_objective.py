@@ -201,8 +201,8 @@ def frobenius_fit_from_gram(X, half_norm, product, factor, gram_W, gram_H, W, Ht
     X : {ndarray, sparse matrix} of shape (m, n)
     half_norm : float
         :math:`\frac12\|X\|_F^2`.
-    product, factor : C-contiguous ndarray of the same shape
-    gram_W, gram_H : C-contiguous ndarray of shape (r, r)
+    product, factor : ndarray of the same shape
+    gram_W, gram_H : ndarray of shape (r, r)
         :math:`W^\top W` and :math:`HH^\top`.
     W : ndarray of shape (m, r)
     Ht : ndarray of shape (n, r)
@@ -220,9 +220,29 @@ def frobenius_fit_from_gram(X, half_norm, product, factor, gram_W, gram_H, W, Ht
     >>> float(frobenius_fit_from_gram(X, 2.5, A, W, W.T @ W, Ht.T @ Ht, W, Ht))
     0.5
     """
-    cross = np.dot(product.reshape(-1), factor.reshape(-1))
-    fit = half_norm - cross + 0.5 * np.dot(gram_W.reshape(-1), gram_H.reshape(-1))
-    if fit <= GRAM_CANCELLATION * half_norm:  # too few digits left
+    fit = gram_fit(half_norm, product, factor, gram_W, gram_H)
+    return exact_if_cancelled(fit, X, half_norm, W, Ht)
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def gram_fit(half_norm, product, factor, gram_W, gram_H):  # pragma: no cover
+    """The Gram identity of :func:`frobenius_fit_from_gram`, compiled (any
+    memory layout), without its fallback."""
+    cross = 0.0
+    for i in range(product.shape[0]):
+        for k in range(product.shape[1]):
+            cross += product[i, k] * factor[i, k]
+    energy = 0.0
+    for k in range(gram_W.shape[0]):
+        for q in range(gram_W.shape[1]):
+            energy += gram_W[k, q] * gram_H[k, q]
+    return half_norm - cross + 0.5 * energy
+
+
+def exact_if_cancelled(fit, X, half_norm, W, Ht):
+    """``fit`` from :func:`gram_fit`, or the residual's own value when it is
+    below ``GRAM_CANCELLATION`` times ``half_norm`` (too few digits left)."""
+    if fit <= GRAM_CANCELLATION * half_norm:
         return beta_divergence(X, W, Ht.T, 2)
     return float(fit)
 
