@@ -71,6 +71,7 @@ LAM_B0 = 1e-5
 LAM_V_GRID = (1e-4, 3e-4, 1e-3, 3e-3)
 LAM_B_GRID = (1e-6, 1e-5, 1e-4)
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
+MAX_EXTEND = 2  # grid extensions at an edge, per coordinate
 N_FOLDS = 3
 FOLD_SEED = 1000  # the folds inside each training part
 TIME_FRACTION = 0.1  # the time-ordered judging split's test fraction
@@ -89,6 +90,10 @@ def map_predict(lam_b, lam_v, seed=0, log=None):
         return 1.0 / (1.0 + np.exp(-fm_decision(X_test, *model)))
 
     return fit_predict
+
+
+def _pct(x):
+    return "n/a" if np.isnan(x) else f"{x:.0%}"
 
 
 def _mean(fits):
@@ -129,29 +134,54 @@ def choose_map(X, y, folds, quick, trace):
     cache = {}
 
     def score(lam_b, lam_v):
-        key = (lam_b, float(f"{lam_v:.3g}"))
+        key = (float(f"{lam_b:.3g}"), float(f"{lam_v:.3g}"))
         if key not in cache:
             iters = []
             cache[key] = cv_loss(map_predict(*key, log=iters), X, y, folds)
             trace.append((*key, cache[key], max(iters)))
         return cache[key]
 
+    extend = 0 if quick else MAX_EXTEND
     grid = (3e-4, 1e-3) if quick else LAM_V_GRID
-    lam_v = min(grid, key=lambda v: score(LAM_B0, v))
+    lam_v = line_min(lambda v: score(LAM_B0, v), grid, 3.0, extend)
     lam_b = LAM_B0
     if not quick:
-        lam_b = min(LAM_B_GRID, key=lambda b: score(b, lam_v))
-        lam_v = min(
-            (lam_v / 3**0.5, lam_v, lam_v * 3**0.5), key=lambda v: score(lam_b, v)
-        )
-    return lam_b, float(f"{lam_v:.3g}")
+        lam_b = line_min(lambda b: score(b, lam_v), LAM_B_GRID, 10.0, extend)
+        refine = (lam_v / 3**0.5, lam_v, lam_v * 3**0.5)
+        lam_v = line_min(lambda v: score(lam_b, v), refine, 3**0.5, extend)
+    return float(f"{lam_b:.3g}"), float(f"{lam_v:.3g}")
+
+
+def line_min(score, grid, factor, extend):
+    """Grid point of least ``score``, the grid extended by ``factor`` at an edge.
+
+    While the best point is the grid's first or last one, the next point
+    beyond it is tried too, at most ``extend`` times.
+    """
+    grid = list(grid)
+    for _ in range(extend):
+        best = min(grid, key=score)
+        if best == grid[0]:
+            grid.insert(0, best / factor)
+        elif best == grid[-1]:
+            grid.append(best * factor)
+        else:
+            break
+    return min(grid, key=score)
 
 
 def choose_c(X, y, folds, quick, trace):
+    cache = {}
+
+    def score(c):
+        key = float(f"{c:.3g}")
+        if key not in cache:
+            cache[key] = cv_loss(functools.partial(logistic, C=key), X, y, folds)
+            trace.append((key, cache[key]))
+        return cache[key]
+
     grid = (1.0, 3.0) if quick else C_GRID
-    scores = {c: cv_loss(functools.partial(logistic, C=c), X, y, folds) for c in grid}
-    trace.extend(scores.items())
-    return min(scores, key=scores.get)
+    return float(f"{line_min(score, grid, 3.0, 0 if quick else MAX_EXTEND):.3g}")
 
 
 def run(quick=False, scheme="matched"):
@@ -263,13 +293,14 @@ def run(quick=False, scheme="matched"):
         if not has_myfm:
             return np.full(len(splits), np.nan)
         lr, bayes = table[base][:, 0], table[names[-1]][:, 0]
-        return (lr - table[name][:, 0]) / (lr - bayes)
+        # undefined where the baseline is not worse than myFM
+        return np.where(lr > bayes, lr - table[name][:, 0], np.nan) / (lr - bayes)
 
     per_user = [i for i, s in enumerate(splits) if s[0].startswith("per-user")]
     lines += [
         "Test log-loss / AUC per split; gap closed = (LR - method) / (LR - myFM) "
         "in log-loss, with the CV-tuned LR as the baseline (in brackets: with "
-        "bench_fm's C=3).\n",
+        "bench_fm's C=3); n/a where that LR is not worse than myFM.\n",
         "| method | "
         + " | ".join(s[0] for s in splits)
         + " | mean | worst | gap closed per split | gap closed, mean of "
@@ -286,9 +317,9 @@ def run(quick=False, scheme="matched"):
             + f" | {s[:, 0].mean():.4f} / {s[:, 1].mean():.4f}"
             + f" | {s[:, 0].max():.4f} / {s[:, 1].min():.4f}"
             + " | "
-            + ", ".join(f"{a:.0%} ({b:.0%})" for a, b in zip(g, g3))
-            + f" | {gu.mean():.0%} ({gu3.mean():.0%})"
-            + f" | {gu.min():.0%} ({gu3.min():.0%})"
+            + ", ".join(f"{_pct(a)} ({_pct(b)})" for a, b in zip(g, g3))
+            + f" | {_pct(gu.mean())} ({_pct(gu3.mean())})"
+            + f" | {_pct(gu.min())} ({_pct(gu3.min())})"
             + f" | {seconds[name]:.0f} |"
         )
     lines += [
