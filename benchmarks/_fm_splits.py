@@ -10,15 +10,36 @@
   features serve).
 
 Each returns boolean masks ``(train, test)`` over the rows of ``ratings``
-(columns user, movie, rating, timestamp).
+(columns user, movie, rating, timestamp). ``per_user_folds`` cuts a training
+part into K folds for cross-validation inside it, and ``load_ua_base`` loads
+the data as every FM benchmark does.
 """
 
+from pathlib import Path
+
 import numpy as np
+
+from skfactor.datasets import load_movielens_100k
+from skfactor.datasets._movielens import locate_movielens_100k
+
+REPO = Path(__file__).resolve().parent.parent
 
 # Splits used to choose settings (search_fm_defaults.py) and the disjoint
 # ones that judge them (bench_fm.py).
 SEARCH_SEEDS = (100, 101)
 JUDGE_SEEDS = (0, 1, 2)
+
+
+def load_ua_base():
+    """MovieLens-100k ``ua`` (features and targets), or None when not found.
+
+    Looked up in ``SKFACTOR_DATA``, the default data home and the
+    repository-relative ``../shared/data``.
+    """
+    home = locate_movielens_100k(REPO / ".." / "shared" / "data")
+    if home is None:
+        return None
+    return load_movielens_100k(home, split="ua", download_if_missing=False)
 
 
 def per_user_split(ratings, seed, n_test=10):
@@ -49,3 +70,20 @@ def judging_splits(ratings):
 def search_splits(ratings):
     """``[(name, train, test)]`` for choosing settings (disjoint seeds)."""
     return [(f"per-user seed {s}", *per_user_split(ratings, s)) for s in SEARCH_SEEDS]
+
+
+def per_user_folds(ratings, n_folds, seed):
+    """Fold index in ``range(n_folds)`` of every row, balanced within each user.
+
+    Each user's ratings are shuffled and dealt to the folds in turn, so every
+    fold holds about ``1 / n_folds`` of every user's ratings.
+    """
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(ratings), dtype=np.int64)
+    users = ratings[:, 0]
+    order = np.argsort(users, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(users[order]) != 0])
+    offset = rng.integers(n_folds, size=starts.size)
+    for rows, first in zip(np.split(order, starts[1:]), offset):
+        fold[rng.permutation(rows)] = (first + np.arange(rows.size)) % n_folds
+    return fold

@@ -45,12 +45,10 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests"))  # the reference trainers of the tests
 sys.path.insert(0, str(HERE))
 from _fm_reference import sgd_fit  # noqa: E402
-from _fm_splits import judging_splits  # noqa: E402
+from _fm_splits import judging_splits, load_ua_base  # noqa: E402
 from search_fm_defaults import _scores, adagrad, prox  # noqa: E402
 
 from skfactor import ProxFMClassifier  # noqa: E402
-from skfactor.datasets import load_movielens_100k  # noqa: E402
-from skfactor.datasets._movielens import locate_movielens_100k  # noqa: E402
 
 # The Adagrad reference's setting chosen by search_fm_defaults.py.
 ADAGRAD = dict(lr=0.1, lam_b=0.003, lam_v=0.05, epochs=15)
@@ -99,8 +97,8 @@ def ranking(ratings, p, k=10):
     return float(np.mean(ndcg)), float(np.mean(auc))
 
 
-def logistic(X, y, X_test):
-    lr = LogisticRegression(C=3.0, max_iter=2000).fit(X, y)
+def logistic(X, y, X_test, C=3.0):
+    lr = LogisticRegression(C=C, max_iter=2000).fit(X, y)
     return lr.predict_proba(X_test)[:, 1]
 
 
@@ -188,10 +186,9 @@ def run(quick=False):
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
         f"{' (quick)' if quick else ''}\n"
     )
-    home = locate_movielens_100k(REPO / ".." / "shared" / "data")
-    if home is None:
+    ml = load_ua_base()
+    if ml is None:
         return header + "\nSkipped: MovieLens-100k not found (set SKFACTOR_DATA).\n"
-    ml = load_movielens_100k(home, split="ua", download_if_missing=False)
     X, y, X_test, y_test = ml.data_train, ml.target_train, ml.data_test, ml.target_test
     lines = [header]
 

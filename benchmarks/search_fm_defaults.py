@@ -25,11 +25,9 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests"))  # the reference trainers of the tests
 sys.path.insert(0, str(HERE))
 from _fm_reference import sgd_fit  # noqa: E402
-from _fm_splits import search_splits  # noqa: E402
+from _fm_splits import load_ua_base, search_splits  # noqa: E402
 
 from skfactor import ProxFMClassifier  # noqa: E402
-from skfactor.datasets import load_movielens_100k  # noqa: E402
-from skfactor.datasets._movielens import locate_movielens_100k  # noqa: E402
 from skfactor.fm._model import fm_decision  # noqa: E402
 
 PROX_GRID = {
@@ -68,7 +66,7 @@ def evaluate(fit_predict, X, y, splits):
 
 def prox(params):
     def fit_predict(X, y, X_test):
-        clf = ProxFMClassifier(random_state=0, **params).fit(X, y)
+        clf = ProxFMClassifier(**{"random_state": 0, **params}).fit(X, y)
         return clf.predict_proba(X_test)[:, 1]
 
     return fit_predict
@@ -86,10 +84,9 @@ def adagrad(params):
 
 
 def run(quick=False):
-    home = locate_movielens_100k(REPO / ".." / "shared" / "data")
-    if home is None:
+    ml = load_ua_base()
+    if ml is None:
         return "Skipped: MovieLens-100k not found (set SKFACTOR_DATA).\n"
-    ml = load_movielens_100k(home, split="ua", download_if_missing=False)
     X, y, ratings = ml.data_train, ml.target_train, ml.ratings_train
     splits = search_splits(ratings)[: 1 if quick else None]
     names, values = zip(*PROX_GRID.items())
