@@ -15,6 +15,9 @@ part into K folds for cross-validation inside it, and ``load_ua_base`` loads
 the data as every FM benchmark does.
 """
 
+import os
+import platform
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +43,20 @@ def load_ua_base():
     if home is None:
         return None
     return load_movielens_100k(home, split="ua", download_if_missing=False)
+
+
+def report_header(title, quick):
+    """First line of an FM benchmark's markdown report (title, time, machine)."""
+    return (
+        f"### {title}, "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+        f"{' (quick)' if quick else ''}\n"
+    )
+
+
+#: The report of an FM benchmark without the data.
+MISSING = "\nSkipped: MovieLens-100k not found (set SKFACTOR_DATA).\n"
 
 
 def per_user_split(ratings, seed, n_test=10):

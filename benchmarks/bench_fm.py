@@ -29,11 +29,9 @@ import argparse
 import contextlib
 import os
 import pickle
-import platform
 import sys
 import time
 import warnings
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +43,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests"))  # the reference trainers of the tests
 sys.path.insert(0, str(HERE))
 from _fm_reference import sgd_fit  # noqa: E402
-from _fm_splits import judging_splits, load_ua_base  # noqa: E402
+from _fm_splits import MISSING, judging_splits, load_ua_base, report_header  # noqa: E402
 from search_fm_defaults import _scores, adagrad, prox  # noqa: E402
 
 from skfactor import ProxFMClassifier  # noqa: E402
@@ -180,15 +178,10 @@ def methods(quick):
 
 def run(quick=False):
     """Run the benchmark and return its markdown report."""
-    header = (
-        "### bench_fm: MovieLens-100k, "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
-        f"{' (quick)' if quick else ''}\n"
-    )
+    header = report_header("bench_fm: MovieLens-100k", quick)
     ml = load_ua_base()
     if ml is None:
-        return header + "\nSkipped: MovieLens-100k not found (set SKFACTOR_DATA).\n"
+        return header + MISSING
     X, y, X_test, y_test = ml.data_train, ml.target_train, ml.data_test, ml.target_test
     lines = [header]
 

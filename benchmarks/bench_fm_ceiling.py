@@ -31,12 +31,9 @@ initializations, and of ProxFMClassifier's defaults over several seeds.
 
 import argparse
 import functools
-import os
-import platform
 import sys
 import time
 import warnings
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -48,10 +45,12 @@ sys.path.insert(0, str(REPO / "tests"))  # the reference trainers of the tests
 sys.path.insert(0, str(HERE))
 from _fm_reference import map_fit  # noqa: E402
 from _fm_splits import (  # noqa: E402
+    MISSING,
     judging_splits,
     load_ua_base,
     per_user_folds,
     per_user_split,
+    report_header,
     time_split,
 )
 from bench_fm import logistic, myfm_gibbs  # noqa: E402
@@ -186,15 +185,10 @@ def choose_c(X, y, folds, quick, trace):
 
 def run(quick=False, scheme="matched"):
     """Run the measurement and return its markdown report."""
-    header = (
-        "### bench_fm_ceiling: MovieLens-100k, "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
-        f"{' (quick)' if quick else ''}\n"
-    )
+    header = report_header("bench_fm_ceiling: MovieLens-100k", quick)
     ml = load_ua_base()
     if ml is None:
-        return header + "\nSkipped: MovieLens-100k not found (set SKFACTOR_DATA).\n"
+        return header + MISSING
     X, y, ratings = ml.data_train, ml.target_train, ml.ratings_train
     splits = judging_splits(ratings)[: 2 if quick else None]
     n_folds = 2 if quick else N_FOLDS

@@ -23,10 +23,7 @@ machines (blog post).
 """
 
 import argparse
-import os
-import platform
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +36,7 @@ from _fm_reference import (  # noqa: E402
     stability_summary,
 )
 
-from skfactor.datasets import load_movielens_100k  # noqa: E402
-from skfactor.datasets._movielens import locate_movielens_100k  # noqa: E402
+from _fm_splits import MISSING, load_ua_base, report_header  # noqa: E402
 
 
 def _base_rate_loss(y):
@@ -123,16 +119,10 @@ def _format(results, baseline, steps, title):
 
 def run(quick=False, full_attempts=3):
     """Run the benchmark and return its markdown report."""
-    header = (
-        f"### bench_fm_stability: MovieLens-100k ua.base, "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
-        f"{' (quick)' if quick else ''}\n"
-    )
-    home = locate_movielens_100k(REPO / ".." / "shared" / "data")
-    if home is None:
-        return header + "\nSkipped: MovieLens-100k not found (set SKFACTOR_DATA).\n"
-    ml = load_movielens_100k(home, split="ua", download_if_missing=False)
+    header = report_header("bench_fm_stability: MovieLens-100k ua.base", quick)
+    ml = load_ua_base()
+    if ml is None:
+        return header + MISSING
     X, y = ml.data_train, ml.target_train
     # (title, rows, attempts, epochs); all of ua.base takes 4 x 9 x attempts x
     # epochs passes over 90,570 ratings, so its attempts are fewer by default
