@@ -83,13 +83,11 @@ def _objective(T, core, factors, c):
     return 0.5 * float(np.vdot(residual, residual)) + c * float(np.abs(core).sum())
 
 
-def _history(T, ranks, max_iter, c):
-    """Objective after every iteration of one SparseNTD run (scored like the peer)."""
-    model, _ = _ours(T, ranks, max_iter, alpha_core=c, alpha_factors=0.0, alpha=0.0)
-    return np.asarray(model.objective_)
+_UNPENALIZED = {"alpha_core": 0.0, "alpha_factors": 0.0, "alpha": 0.0}
 
 
-def _frobenius_row(shape, ranks, seed, peer):
+def _frobenius_rows(shape, ranks, seed, peer, n_inits):
+    """One tensorly run and, for every ``n_init``, our time to its objective."""
     T, _ = make_sparse_tucker(
         shape, ranks, density=0.4, noise="gaussian", level=30.0, random_state=seed
     )
@@ -107,30 +105,36 @@ def _frobenius_row(shape, ranks, seed, peer):
         1,
     )
     target = _objective(T, core, factors, 0.0)
-    # at most 4 times tensorly's iterations (ours are cheaper)
-    history = _history(T, ranks, 4 * len(errors), 0.0)
-    hits = np.nonzero(history <= target)[0]
-    if hits.size == 0:
-        return {
-            "ratio": np.inf,
-            "iterations": None,
-            "peer_iterations": len(errors),
-            "theirs": theirs_t,
-            "ours": np.inf,
-            "gap": history[-1] / target - 1,
+    rows = {}
+    for n_init in n_inits:
+        # objective after every iteration of the kept run, at most 4 times
+        # tensorly's iterations (ours are cheaper)
+        model, _ = _ours(T, ranks, 4 * len(errors), n_init=n_init, **_UNPENALIZED)
+        history = np.asarray(model.objective_)
+        hits = np.nonzero(history <= target)[0]
+        row = {"peer_iterations": len(errors), "theirs": theirs_t}
+        if hits.size == 0:
+            rows[n_init] = {
+                **row,
+                "ratio": np.inf,
+                "iterations": None,
+                "ours": np.inf,
+                "gap": history[-1] / target - 1,
+            }
+            continue
+        n_iter = max(int(hits[0]), 1)
+        (model, U), ours_t = _best_time(
+            lambda: _ours(T, ranks, n_iter, n_init=n_init, **_UNPENALIZED), 2
+        )
+        reached = _objective(T, model.core_, [U, *model.components_], 0.0)
+        rows[n_init] = {
+            **row,
+            "ratio": ours_t / theirs_t,
+            "iterations": n_iter,
+            "ours": ours_t,
+            "gap": reached / target - 1,
         }
-    n_iter = max(int(hits[0]), 1)
-    params = {"alpha_core": 0.0, "alpha_factors": 0.0, "alpha": 0.0}
-    (model, U), ours_t = _best_time(lambda: _ours(T, ranks, n_iter, **params), 2)
-    reached = _objective(T, model.core_, [U, *model.components_], 0.0)
-    return {
-        "ratio": ours_t / theirs_t,
-        "iterations": n_iter,
-        "peer_iterations": len(errors),
-        "theirs": theirs_t,
-        "ours": ours_t,
-        "gap": reached / target - 1,
-    }
+    return rows
 
 
 def _support_agreement(truth, model, Q, threshold):
@@ -191,41 +195,61 @@ def _mean_worst(values, worst):
     return values.mean(), (values.max() if worst == "max" else values.min())
 
 
-def run(quick=False):
+#: restarts of the second SparseNTD row: chosen from the reach rate of one
+#: start over 86 development draws of the two shapes (seeds 0-5, 10-13,
+#: 20-34, 40-59), not from the rows below: from "svd" 83 reached tensorly's
+#: HALS objective; random starts reached on about 3 draws in 4, but on only
+#: 1 to 3 in 6 to 10 on the draws the "svd" start missed.
+N_INIT = 4
+
+
+def run(quick=False, first_seed=0):
     """Markdown tables of the benchmark (``quick``: one shape, 2 draws)."""
-    seeds = range(2) if quick else range(3)
+    seeds = range(first_seed, first_seed + (2 if quick else 3))
     grid = [((40, 30, 20), (5, 4, 3))]
     if not quick:
         grid.append(((60, 40, 30), (6, 5, 4)))
     SparseNTD(n_components=2, max_iter=2, tol=0).fit(np.ones((3, 3, 3)))  # compile
+    n_inits = (1, N_INIT)
     lines = [
         "### SparseNTD, Frobenius: time to tensorly's converged objective",
         "",
-        "| peer | shape | ranks | draws | tensorly s (mean) | tensorly iterations "
-        "(mean) | ours s (mean) | our iterations (mean) | time ratio mean "
-        "| time ratio worst | objective gap worst |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"Seeds {seeds.start}-{seeds.stop - 1} of every shape. SparseNTD with its "
+        f"default single start (n_init=1) and with n_init={N_INIT} restarts (the "
+        "first from the svd start, the others random; the run with the lowest "
+        "objective is kept, and its time counts all restarts).",
+        "",
+        "| peer | shape | ranks | n_init | draws | tensorly s (mean) "
+        "| tensorly iterations (mean) | ours s (mean) | our iterations (mean) "
+        "| time ratio mean | time ratio worst | objective gap worst |",
+        "| --- | --- | --- | ---: | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    all_ratios = []
+    worst = dict.fromkeys(n_inits, 0.0)
     for peer in ("MU", "HALS"):
         for shape, ranks in grid:
-            rows = [_frobenius_row(shape, ranks, seed, peer) for seed in seeds]
-            ratios = [r["ratio"] for r in rows]
-            all_ratios += ratios
-            mean, worst = _mean_worst(ratios, "max")
-            iters = [r["iterations"] or np.nan for r in rows]
-            lines.append(
-                f"| {peer} | {shape} | {ranks} | {len(rows)} "
-                f"| {np.mean([r['theirs'] for r in rows]):.3f} "
-                f"| {np.mean([r['peer_iterations'] for r in rows]):.0f} "
-                f"| {np.mean([r['ours'] for r in rows]):.3f} "
-                f"| {np.nanmean(iters):.0f} | {mean:.2f} | {worst:.2f} "
-                f"| {max(r['gap'] for r in rows):.1e} |"
-            )
+            draws = [_frobenius_rows(shape, ranks, s, peer, n_inits) for s in seeds]
+            for n_init in n_inits:
+                rows = [draw[n_init] for draw in draws]
+                ratios = [r["ratio"] for r in rows]
+                worst[n_init] = max(worst[n_init], max(ratios))
+                mean, worst_ratio = _mean_worst(ratios, "max")
+                iters = [r["iterations"] or np.nan for r in rows]
+                lines.append(
+                    f"| {peer} | {shape} | {ranks} | {n_init} | {len(rows)} "
+                    f"| {np.mean([r['theirs'] for r in rows]):.3f} "
+                    f"| {np.mean([r['peer_iterations'] for r in rows]):.0f} "
+                    f"| {np.mean([r['ours'] for r in rows]):.3f} "
+                    f"| {np.nanmean(iters):.0f} | {mean:.2f} | {worst_ratio:.2f} "
+                    f"| {max(r['gap'] for r in rows):.1e} |"
+                )
     lines += [
         "",
-        f"Worst time ratio over every row: {max(all_ratios):.2f} (target <= 0.5: "
-        f"{'met' if max(all_ratios) <= 0.5 else 'not met'}).",
+        "Worst time ratio over every row: "
+        + ", ".join(
+            f"n_init={n}: {w:.2f} ({'met' if w <= 0.5 else 'not met'})"
+            for n, w in worst.items()
+        )
+        + " (target <= 0.5).",
         "",
         "### SparseNTD, Kullback-Leibler on a Poisson song spectrogram",
         "",
@@ -256,4 +280,11 @@ def run(quick=False):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one shape, 2 draws")
-    print(run(quick=parser.parse_args().quick))
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="first seed of the Frobenius draws (fresh draws: e.g. 100)",
+    )
+    args = parser.parse_args()
+    print(run(quick=args.quick, first_seed=args.first_seed))

@@ -215,3 +215,38 @@ def test_svd_initialization_is_nndsvda_of_every_unfolding():
     np.testing.assert_allclose(big_core / 2.0**600, core, rtol=1e-10)
     for big, factor in zip(big_factors, factors):
         np.testing.assert_allclose(big, factor, rtol=1e-10)
+
+
+def test_restarts_keep_the_run_with_the_lowest_objective(monkeypatch):
+    """n_init runs: the first from ``init``, the others random; the kept run
+    is the best one, so the first run alone can only end higher."""
+    from skfactor.tensor import _ntd, _ntd_mu
+
+    T, _ = make_sparse_tucker(
+        (14, 7, 6), (3, 3, 2), noise="gaussian", level=20.0, random_state=3
+    )
+    inits, finals = [], []
+    real_init, real_fit = _ntd.initialize_tucker, _ntd_mu.fit_ntd
+
+    def recording_init(tensor, ranks, init, rng):
+        inits.append(init)
+        return real_init(tensor, ranks, init, rng)
+
+    def recording_fit(*args, **kwargs):
+        result = real_fit(*args, **kwargs)
+        finals.append(result[2].history)
+        return result
+
+    monkeypatch.setattr(_ntd, "initialize_tucker", recording_init)
+    monkeypatch.setattr(_ntd_mu, "fit_ntd", recording_fit)
+    params = {"n_components": (3, 3, 2), "loss": "frobenius", "max_iter": 40}
+    model = SparseNTD(n_init=4, random_state=0, **params)
+    _quiet_fit(model, T)
+    assert inits == ["svd", "random", "random", "random"]
+    best = int(np.argmin([history[-1] for history in finals]))
+    np.testing.assert_array_equal(model.objective_[:-1], finals[best][:-1])
+    assert model.n_iter_ == len(finals[best]) - 1
+    single = SparseNTD(n_init=1, random_state=0, **params)
+    _quiet_fit(single, T)
+    np.testing.assert_array_equal(single.objective_[:-1], finals[0][:-1])
+    assert model.objective_[-1] <= single.objective_[-1]
