@@ -89,6 +89,31 @@ def test_cd_sparse_equals_dense(beta, penalties):
     np.testing.assert_allclose(H_s, H_d, rtol=1e-8)
 
 
+@pytest.mark.parametrize("balance", [True, False])
+def test_compiled_hals_batches_follow_the_single_iterations(balance, monkeypatch):
+    """Small dense Frobenius data run compiled batches of HALS iterations;
+    a stop inside a batch (tol, max_iter) keeps that iteration's factors."""
+    from skfactor.decomposition import _hals
+
+    X, W0, H0 = _problem(11, m=14, n=10)
+    kwargs = _kwargs(2, 0.3, 1.5, "l1", "l2", balance_every=balance, n_inner=2)
+    batched = [
+        fit_cd(X, W0, H0, **kwargs, max_iter=m, tol=t)
+        for m, t in [(23, 0), (500, 1e-6)]
+    ]
+    monkeypatch.setattr(_hals, "BATCH_MAX_WORK", 0)
+    single = [
+        fit_cd(X, W0, H0, **kwargs, max_iter=m, tol=t)
+        for m, t in [(23, 0), (500, 1e-6)]
+    ]
+    for (W_b, H_b, b), (W_s, H_s, s) in zip(batched, single):
+        assert len(b.history) == len(s.history)
+        assert len(b.history) % 10 != 1  # the stop falls inside a batch
+        np.testing.assert_allclose(b.history, s.history, rtol=1e-11)
+        np.testing.assert_allclose(W_b, W_s, rtol=1e-9)
+        np.testing.assert_allclose(H_b, H_s, rtol=1e-9)
+
+
 @pytest.mark.parametrize("penalties", [("l1", "l1"), ("l2", "l2"), ("l1", "l2")])
 def test_blas_kl_updates_follow_the_compiled_sweeps(penalties, monkeypatch):
     """Dense KL data above BLAS_MIN_WORK use BLAS products: same iterates."""

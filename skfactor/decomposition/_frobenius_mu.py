@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from ._mm_steps import balance_in_place, entry_step, make_penalties
+from ._mm_steps import balance_with_grams, entry_step, make_penalties
 from ._objective import (
     EPSILON,
     exact_if_cancelled,
@@ -70,12 +70,7 @@ def _update_H(W, Ht, numerator_T, gram_W, half_norm, penalties, schedule):
     fit = gram_fit(half_norm, numerator_T, Ht, gram_W, gram_H)
     if not balance_every:
         return Ht, gram_W, gram_H, fit, penalty_value(W, Ht, penalties)
-    # W -> W diag(s), Ht -> Ht diag(1/s): G_W -> S G_W S, G_H -> S^-1 G_H S^-1
-    scale, penalty = balance_in_place(W, Ht, penalties)
-    for k in range(scale.size):
-        for q in range(scale.size):
-            gram_W[k, q] *= scale[k] * scale[q]
-            gram_H[k, q] /= scale[k] * scale[q]
+    penalty = balance_with_grams(W, Ht, gram_W, gram_H, penalties)
     return Ht, gram_W, gram_H, fit, penalty
 
 

@@ -173,6 +173,19 @@ def balance_in_place(W, Ht, penalties):
 
 
 @njit(cache=True)
+def balance_with_grams(W, Ht, gram_W, gram_H, penalties):
+    """:func:`balance_in_place`, with the Gram matrices ``W^T W`` and
+    ``Ht^T Ht`` rescaled in place as the factors are (W -> W S,
+    Ht -> Ht S^-1: G_W -> S G_W S, G_H -> S^-1 G_H S^-1); the penalty."""
+    scale, penalty = balance_in_place(W, Ht, penalties)
+    for k in range(scale.size):
+        for q in range(scale.size):
+            gram_W[k, q] *= scale[k] * scale[q]
+            gram_H[k, q] /= scale[k] * scale[q]
+    return penalty
+
+
+@njit(cache=True)
 def _column_penalties_minima(F, degree):
     """:func:`column_penalties` of ``F`` and the minima of its columns."""
     minima = np.full(F.shape[1], np.inf)
