@@ -90,25 +90,23 @@ def test_cd_sparse_equals_dense(beta, penalties):
 
 
 @pytest.mark.parametrize("balance", [True, False])
-def test_compiled_hals_batches_follow_the_single_iterations(balance, monkeypatch):
-    """Small dense Frobenius data run compiled batches of HALS iterations;
-    a stop inside a batch (tol, max_iter) keeps that iteration's factors."""
-    from skfactor.decomposition import _hals
+@pytest.mark.parametrize("fit", [fit_cd, _mu.fit_mu], ids=["hals", "mu"])
+def test_compiled_frobenius_batches_follow_the_single_iterations(
+    fit, balance, monkeypatch
+):
+    """Small dense Frobenius data run compiled batches of iterations; a stop
+    inside a batch (by tol or max_iter) keeps that iteration's factors."""
+    from skfactor.decomposition import _batches
 
     X, W0, H0 = _problem(11, m=14, n=10)
     kwargs = _kwargs(2, 0.3, 1.5, "l1", "l2", balance_every=balance, n_inner=2)
-    batched = [
-        fit_cd(X, W0, H0, **kwargs, max_iter=m, tol=t)
-        for m, t in [(23, 0), (500, 1e-6)]
-    ]
-    monkeypatch.setattr(_hals, "BATCH_MAX_WORK", 0)
-    single = [
-        fit_cd(X, W0, H0, **kwargs, max_iter=m, tol=t)
-        for m, t in [(23, 0), (500, 1e-6)]
-    ]
+    stops = [(23, 0), (500, 1e-6)]
+    batched = [fit(X, W0, H0, **kwargs, max_iter=m, tol=t) for m, t in stops]
+    monkeypatch.setattr(_batches, "BATCH_MAX_WORK", 0)
+    single = [fit(X, W0, H0, **kwargs, max_iter=m, tol=t) for m, t in stops]
     for (W_b, H_b, b), (W_s, H_s, s) in zip(batched, single):
         assert len(b.history) == len(s.history)
-        assert len(b.history) % 10 != 1  # the stop falls inside a batch
+        assert len(b.history) % _batches.BATCH != 1  # stopped inside a batch
         np.testing.assert_allclose(b.history, s.history, rtol=1e-11)
         np.testing.assert_allclose(W_b, W_s, rtol=1e-9)
         np.testing.assert_allclose(H_b, H_s, rtol=1e-9)

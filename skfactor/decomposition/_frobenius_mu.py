@@ -10,7 +10,9 @@ ridge.
 
 An iteration is two compiled calls (:func:`_update_W`, :func:`_update_H`:
 the updates, the balancing, the small :math:`r \times r` Gram matrices)
-and the two products with :math:`X`, by numpy or scipy.sparse. The
+and the two products with :math:`X`, by numpy or scipy.sparse; on small
+dense data, compiled batches of iterations
+(:mod:`~skfactor.decomposition._batches`). The
 numerator :math:`XH^\top` of the next W-update also gives the objective of
 the iterate (:func:`~._objective.frobenius_fit_from_gram`), so an
 iteration multiplies by :math:`X` twice, as scikit-learn's does, and never
@@ -21,10 +23,12 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
+from ._batches import BatchRecord, batch_size
 from ._mm_steps import balance_with_grams, entry_step, make_penalties
 from ._objective import (
     EPSILON,
     exact_if_cancelled,
+    exact_if_cancelled_dense,
     frobenius_fit_from_gram,
     gram_fit,
     penalty_value,
@@ -74,6 +78,28 @@ def _update_H(W, Ht, numerator_T, gram_W, half_norm, penalties, schedule):
     return Ht, gram_W, gram_H, fit, penalty
 
 
+@njit(cache=True)
+def _mu_batch(X, W, Ht, numerator, gram_H, half_norm, penalties, schedule, record):
+    """``len(values)`` iterations on dense C-contiguous ``X``, compiled.
+
+    ``record`` is ``(values, W_history, Ht_history)``. Returns the last
+    ``W``, ``Ht``, numerator ``X Ht`` and Gram matrix of ``Ht``.
+    """  # pragma: no cover (compiled)
+    values, W_history, Ht_history = record
+    n_inner = schedule[1]
+    for t in range(values.size):
+        W, gram_W = _update_W(W, numerator, gram_H, penalties.W, n_inner)
+        numerator_T = np.dot(X.T, W)
+        Ht, gram_W, gram_H, fit, penalty = _update_H(
+            W, Ht, numerator_T, gram_W, half_norm, penalties, schedule
+        )
+        numerator = np.dot(X, Ht)
+        values[t] = exact_if_cancelled_dense(fit, X, half_norm, W, Ht) + penalty
+        W_history[t] = W
+        Ht_history[t] = Ht
+    return W, Ht, numerator, gram_H
+
+
 def frobenius_update_W(X, W, H, alpha, penalty):
     """One multiplicative (MM) update of ``W`` for Frobenius, ``H`` fixed."""
     Ht = np.ascontiguousarray(H.T, dtype=np.float64)
@@ -84,8 +110,9 @@ def frobenius_update_W(X, W, H, alpha, penalty):
 
 
 class FrobeniusUpdates:
-    """Frobenius multiplicative updates, one compiled iteration per
-    :meth:`iterate` (see the module)."""
+    """Frobenius multiplicative updates (see the module): :meth:`iterate`
+    runs one iteration, or a compiled batch on small dense data
+    (:func:`~._batches.batch_size`)."""
 
     def __init__(self, X, W, H, penalties, *, fit_H, balance_every, n_inner):
         if sp.issparse(X):
@@ -101,6 +128,8 @@ class FrobeniusUpdates:
         self.Ht = np.array(H.T, dtype=np.float64, order="C")
         self.penalties = penalties
         self.fit_H, self.balance_every, self.n_inner = fit_H, balance_every, n_inner
+        self.batch = batch_size(X, self.W.shape[1]) if fit_H else 1
+        self.record = None
 
     def _times_X(self, Ht):
         """``X @ Ht``, C-contiguous."""
@@ -119,8 +148,22 @@ class FrobeniusUpdates:
         return self._objective(W.T @ W, penalty_value(W, Ht, self.penalties))
 
     def iterate(self, n_steps):
-        """One iteration (whatever ``n_steps``); its objective."""
+        """The objectives of at most ``n_steps`` further iterations."""
         p, n_inner = self.penalties, self.n_inner
+        if self.batch > 1:
+            self.record = BatchRecord(min(self.batch, n_steps), self.W, self.Ht)
+            self.W, self.Ht, self.numerator, self.gram_H = _mu_batch(
+                self.X,
+                self.W,
+                self.Ht,
+                self.numerator,
+                self.gram_H,
+                self.half_norm,
+                p,
+                (self.balance_every, n_inner),
+                self.record.arrays(),
+            )
+            return self.record.values
         W, gram_W = _update_W(self.W, self.numerator, self.gram_H, p.W, n_inner)
         self.W = W
         if not self.fit_H:
@@ -144,7 +187,9 @@ class FrobeniusUpdates:
         return [fit + penalty]
 
     def keep(self, step):
-        pass
+        """Make the ``step``-th iterate of the last batch the current one."""
+        if self.record is not None:
+            self.W, self.Ht = self.record.factors(step)
 
     def factors(self):
         return self.W, np.ascontiguousarray(self.Ht.T)

@@ -23,12 +23,9 @@ evaluated without forming the residual, from :math:`X^\top W` and the Gram
 matrices (:func:`~._objective.frobenius_fit_from_gram`).
 
 An iteration is two compiled calls (the sweeps with the Gram matrices, the
-balancing) and the two products with :math:`X` by numpy or scipy.sparse.
-On small dense data the Python work around them costs more than the
-arithmetic (at 60 x 50, rank 5, about two thirds of an iteration), so
-there iterations run in compiled batches (:func:`_hals_batch`, the
-products by numba's BLAS), recording every iterate so that the monitor can
-stop inside a batch, as the compiled Kullback-Leibler updates do.
+balancing) and the two products with :math:`X` by numpy or scipy.sparse;
+on small dense data, compiled batches of iterations
+(:mod:`~skfactor.decomposition._batches`).
 
 References
 ----------
@@ -42,22 +39,15 @@ import scipy.sparse as sp
 from numba import njit
 from sklearn.utils.extmath import safe_sparse_dot
 
+from ._batches import BatchRecord, batch_size
 from ._mm_steps import balance_with_grams
 from ._objective import (
     EPSILON,
-    GRAM_CANCELLATION,
     exact_if_cancelled,
+    exact_if_cancelled_dense,
     gram_fit,
     penalty_value,
 )
-
-#: Dense data with at most this many ``m * n * r`` run compiled batches of
-#: at most :data:`_BATCH` iterations. Measured per iteration, batches over
-#: single iterations: 0.62 at 60 x 50 x 5, 0.97 at 200 x 120 x 8, 1.03 at
-#: 300 x 200 x 8, 1.10 at 500 x 300 x 10 (numba's BLAS is slower than
-#: numpy's for the products with X once they dominate).
-BATCH_MAX_WORK = 250_000
-_BATCH = 10
 
 
 @njit(cache=True)
@@ -112,19 +102,6 @@ def _sweeps_H(W, Ht, numerator_T, gram_W, half_norm, penalties, schedule):
 
 
 @njit(cache=True)
-def _half_residual(X, W, Ht):
-    r""":math:`\frac12\|X - W H\|_F^2` of dense ``X``, summed entry by entry."""
-    total = 0.0
-    for i in range(X.shape[0]):
-        for j in range(X.shape[1]):
-            value = X[i, j]
-            for k in range(W.shape[1]):
-                value -= W[i, k] * Ht[j, k]
-            total += value * value
-    return 0.5 * total
-
-
-@njit(cache=True)
 def _hals_batch(X, W, Ht, gram_H, half_norm, penalties, schedule, record):
     """``len(values)`` HALS iterations on dense C-contiguous ``X``, compiled.
 
@@ -140,9 +117,7 @@ def _hals_batch(X, W, Ht, gram_H, half_norm, penalties, schedule, record):
         gram_H, fit, penalty = _sweeps_H(
             W, Ht, numerator_T, gram_W, half_norm, penalties, schedule
         )
-        if fit <= GRAM_CANCELLATION * half_norm:
-            fit = _half_residual(X, W, Ht)
-        values[t] = fit + penalty
+        values[t] = exact_if_cancelled_dense(fit, X, half_norm, W, Ht) + penalty
         W_history[t] = W
         Ht_history[t] = Ht
     return gram_H
@@ -151,8 +126,8 @@ def _hals_batch(X, W, Ht, gram_H, half_norm, penalties, schedule, record):
 class HALS:
     """Frobenius iterations by HALS (see the module).
 
-    :meth:`iterate` runs one iteration, or a compiled batch of up to
-    :data:`_BATCH` on small dense data (:data:`BATCH_MAX_WORK`).
+    :meth:`iterate` runs one iteration, or a compiled batch on small dense
+    data (:func:`~._batches.batch_size`).
     """
 
     def __init__(self, X, W, H, penalties, *, balance_every, n_inner):
@@ -168,8 +143,7 @@ class HALS:
         self.Ht = np.array(H.T, dtype=np.float64, order="C")
         self.penalties = penalties
         self.schedule = (bool(balance_every), int(n_inner))
-        work = X.shape[0] * X.shape[1] * self.W.shape[1]
-        self.batch = _BATCH if not sp.issparse(X) and work <= BATCH_MAX_WORK else 1
+        self.batch = batch_size(X, self.W.shape[1])
         self.record = None
 
     def start(self):
@@ -183,13 +157,7 @@ class HALS:
     def iterate(self, n_steps):
         """The objectives of at most ``n_steps`` further iterations."""
         if self.batch > 1:
-            n = min(self.batch, n_steps)
-            m, r = self.W.shape
-            self.record = (
-                np.empty(n),
-                np.empty((n, m, r)),
-                np.empty((n, self.Ht.shape[0], r)),
-            )
+            self.record = BatchRecord(min(self.batch, n_steps), self.W, self.Ht)
             self.gram_H = _hals_batch(
                 self.X,
                 self.W,
@@ -198,9 +166,9 @@ class HALS:
                 self.half_norm,
                 self.penalties,
                 self.schedule,
-                self.record,
+                self.record.arrays(),
             )
-            return self.record[0]
+            return self.record.values
         W, Ht, p = self.W, self.Ht, self.penalties
         XHt = np.ascontiguousarray(safe_sparse_dot(self.X, Ht))
         gram_W = _sweeps_W(W, XHt, self.gram_H, p.W, self.schedule[1])
@@ -213,8 +181,7 @@ class HALS:
     def keep(self, step):
         """Make the ``step``-th iterate of the last batch the current one."""
         if self.record is not None:
-            self.W = np.array(self.record[1][step])
-            self.Ht = np.array(self.record[2][step])
+            self.W, self.Ht = self.record.factors(step)
 
     def factors(self):
         return self.W, np.ascontiguousarray(self.Ht.T)

@@ -248,6 +248,23 @@ def exact_if_cancelled(fit, X, half_norm, W, Ht):
 
 
 @njit(cache=True)
+def exact_if_cancelled_dense(fit, X, half_norm, W, Ht):
+    """:func:`exact_if_cancelled` for dense ``X``, compiled: the residual
+    :math:`\\frac12\\|X - W H\\|_F^2` summed entry by entry below the
+    cancellation threshold."""
+    if fit > GRAM_CANCELLATION * half_norm:
+        return fit
+    total = 0.0
+    for i in range(X.shape[0]):
+        for j in range(X.shape[1]):
+            value = X[i, j]
+            for k in range(W.shape[1]):
+                value -= W[i, k] * Ht[j, k]
+            total += value * value
+    return 0.5 * total
+
+
+@njit(cache=True)
 def penalty_value(W, Ht, penalties):
     """:math:`\alpha_W g_W(W) + \alpha_H g_H(H)` of ``(W, Ht^T)``, compiled;
     ``penalties`` a :class:`~._mm_steps.Penalties`."""
