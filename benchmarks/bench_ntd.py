@@ -18,7 +18,13 @@ shapes and seeded draws. Two peers, each on the objective it minimizes:
   and growing the factors lowers it towards the unpenalized fit, so its
   values do not compare two solvers; SparseNTD penalizes both.)
 
-Both start from their own SVD-based initialization. "time to tensorly" is
+Both start from their own SVD-based initialization. On some draws
+tensorly's multiplicative updates change the relative error by less than
+its tolerance in the first iterations and stop there, far from a stationary
+point (relative error 0.17 where the run converges to 0.03): a tensorly run
+that stops within ``STALL`` iterations is rerun with tol 1e-8, and counted.
+SparseNTD runs with ``n_init=1`` (its default) and with ``N_INIT``
+restarts. "time to tensorly" is
 the wall time of a SparseNTD fit stopped at the first iteration whose
 objective is at most tensorly's final one (re-run with that ``max_iter``,
 best of 2); tensorly's time is its whole run (one run, long enough not
@@ -84,6 +90,11 @@ def _objective(T, core, factors, c):
 
 
 _UNPENALIZED = {"alpha_core": 0.0, "alpha_factors": 0.0, "alpha": 0.0}
+#: A tensorly run stopped by its tolerance within this many iterations
+#: stalled at its start (its multiplicative updates on some draws change
+#: the relative error by less than 1e-6 in the first iterations, at 0.17
+#: where it converges to 0.03): it is rerun with tol 1e-8.
+STALL = 10
 
 
 def _frobenius_rows(shape, ranks, seed, peer, n_inits):
@@ -93,17 +104,26 @@ def _frobenius_rows(shape, ranks, seed, peer, n_inits):
     )
     solver = non_negative_tucker if peer == "MU" else non_negative_tucker_hals
     n_iter_max = 5000 if peer == "MU" else 300
-    ((core, factors), errors), theirs_t = _best_time(
-        lambda: solver(
-            T,
-            rank=list(ranks),
-            n_iter_max=n_iter_max,
-            tol=1e-6,
-            init="svd",
-            return_errors=True,
-        ),
-        1,
-    )
+
+    def theirs(tol):
+        return _best_time(
+            lambda: solver(
+                T,
+                rank=list(ranks),
+                n_iter_max=n_iter_max,
+                tol=tol,
+                init="svd",
+                return_errors=True,
+            ),
+            1,
+        )
+
+    ((core, factors), errors), theirs_t = theirs(1e-6)
+    stalled = len(errors) < STALL
+    if stalled:
+        # stopped by its relative-change test at the start, far from a
+        # stationary point: run on to a real one
+        ((core, factors), errors), theirs_t = theirs(1e-8)
     target = _objective(T, core, factors, 0.0)
     rows = {}
     for n_init in n_inits:
@@ -112,7 +132,7 @@ def _frobenius_rows(shape, ranks, seed, peer, n_inits):
         model, _ = _ours(T, ranks, 4 * len(errors), n_init=n_init, **_UNPENALIZED)
         history = np.asarray(model.objective_)
         hits = np.nonzero(history <= target)[0]
-        row = {"peer_iterations": len(errors), "theirs": theirs_t}
+        row = {"peer_iterations": len(errors), "theirs": theirs_t, "stalled": stalled}
         if hits.size == 0:
             rows[n_init] = {
                 **row,
@@ -217,12 +237,16 @@ def run(quick=False, first_seed=0):
         f"Seeds {seeds.start}-{seeds.stop - 1} of every shape. SparseNTD with its "
         f"default single start (n_init=1) and with n_init={N_INIT} restarts (the "
         "first from the svd start, the others random; the run with the lowest "
-        "objective is kept, and its time counts all restarts).",
+        "objective is kept, and its time counts all restarts). A tensorly run "
+        f"that stops within {STALL} iterations (tol 1e-6) stalled at its start "
+        "and is rerun with tol 1e-8.",
         "",
-        "| peer | shape | ranks | n_init | draws | tensorly s (mean) "
-        "| tensorly iterations (mean) | ours s (mean) | our iterations (mean) "
-        "| time ratio mean | time ratio worst | objective gap worst |",
-        "| --- | --- | --- | ---: | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| peer | shape | ranks | n_init | draws | tensorly stalled, rerun "
+        "| tensorly s (mean) | tensorly iterations (mean) | ours s (mean) "
+        "| our iterations (mean) | time ratio mean | time ratio worst "
+        "| objective gap worst |",
+        "| --- | --- | --- | ---: | --- | ---: | --- | --- | --- | --- | --- | --- "
+        "| --- |",
     ]
     worst = dict.fromkeys(n_inits, 0.0)
     for peer in ("MU", "HALS"):
@@ -236,6 +260,7 @@ def run(quick=False, first_seed=0):
                 iters = [r["iterations"] or np.nan for r in rows]
                 lines.append(
                     f"| {peer} | {shape} | {ranks} | {n_init} | {len(rows)} "
+                    f"| {sum(r['stalled'] for r in rows)} "
                     f"| {np.mean([r['theirs'] for r in rows]):.3f} "
                     f"| {np.mean([r['peer_iterations'] for r in rows]):.0f} "
                     f"| {np.mean([r['ours'] for r in rows]):.3f} "
