@@ -55,6 +55,7 @@ from .utils._penalties import penalty_degree, penalty_values
 
 __all__ = [
     "balance_blocks",
+    "frobenius_optimal_initial_scale",
     "frobenius_scale_fit",
     "kl_optimal_initial_scale",
     "kl_scale_fit",
@@ -443,3 +444,75 @@ def kl_optimal_initial_scale(data_sum, model_sum, penalty_totals, degrees):
     )
     c0 = n_factors * data_sum
     return float(2.0 * c0 / (c1 + np.sqrt(c1 * c1 + 4.0 * c2 * c0)))
+
+
+def frobenius_optimal_initial_scale(
+    data_sq_norm, inner, model_sq_norm, penalty_totals, degrees, *, fit_weight=0.5
+):
+    r""":func:`optimal_initial_scale` for a Frobenius fit, from polynomial roots.
+
+    With :math:`N` factors (``len(degrees)``), :math:`t = \eta^N` and
+    :math:`c` = ``fit_weight``, the objective is
+
+    .. math::
+
+        c\,(\|Y\|^2 - 2\eta^N \langle Y, M\rangle + \eta^{2N}\|M\|^2)
+        + \sum_i A_i \eta^{p_i},
+
+    a polynomial in :math:`\eta` when every :math:`p_i` is a positive
+    integer. Its stationary points are the positive real roots of
+    :math:`\eta f'(\eta)/\eta`, of degree :math:`2N - 1`; the best of them
+    is the global minimizer, unless none lies below the limit at
+    :math:`\eta \to 0`, in which case the answer is the end of the range
+    of :func:`optimal_initial_scale`, :math:`e^{-30}`. Other cases (a zero
+    model, non-integer degrees) are passed to :func:`optimal_initial_scale`.
+
+    Parameters
+    ----------
+    data_sq_norm, inner, model_sq_norm : float
+        :math:`\|Y\|^2`, :math:`\langle Y, M\rangle`, :math:`\|M\|^2`.
+    penalty_totals : array-like of shape (n_factors,)
+        :math:`A_i`.
+    degrees : array-like of shape (n_factors,)
+        :math:`p_i`.
+    fit_weight : float, default=0.5
+        :math:`c` (one half for the losses of the NMF and NTD modules).
+
+    Returns
+    -------
+    eta : float
+
+    Examples
+    --------
+    >>> frobenius_optimal_initial_scale(4.0, 2.0, 1.0, [0.0, 0.0], [2, 2])
+    1.414213562373...
+    """
+    totals = np.asarray(penalty_totals, dtype=float)
+    degrees = np.asarray(degrees, dtype=float)
+    n = degrees.size
+    integral = np.all((degrees >= 1) & (degrees == np.round(degrees)))
+    if not (integral and model_sq_norm > 0 and np.all(np.isfinite(totals))):
+        fit = frobenius_scale_fit(data_sq_norm, inner, model_sq_norm)
+        return optimal_initial_scale(lambda t: fit_weight * fit(t), totals, degrees)
+    # eta f'(eta) = sum_k coef[k] eta^k, k = 1..2N, then divided by eta
+    coef = np.zeros(2 * n + 1)
+    coef[2 * n] += 2.0 * n * fit_weight * model_sq_norm
+    coef[n] -= 2.0 * n * fit_weight * inner
+    for total, degree in zip(totals, degrees.astype(int)):
+        coef[degree] += degree * total
+    roots = np.roots(coef[:0:-1])  # highest power first, without eta^0
+    real = roots.real[(np.abs(roots.imag) <= 1e-9 * np.abs(roots)) & (roots.real > 0)]
+
+    def objective(eta):
+        t = eta**n
+        fit = data_sq_norm - 2.0 * t * inner + t * t * model_sq_norm
+        return fit_weight * fit + float(np.sum(totals * eta**degrees))
+
+    floor = float(np.exp(-30.0))
+    if real.size == 0:
+        return floor
+    values = [objective(eta) for eta in real]
+    best = int(np.argmin(values))
+    if values[best] >= objective(floor):
+        return floor
+    return float(real[best])

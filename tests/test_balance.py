@@ -7,6 +7,7 @@ from scipy.optimize import minimize
 from _oracles import balance_factors
 
 from skfactor._balance import (
+    frobenius_optimal_initial_scale,
     frobenius_scale_fit,
     kl_optimal_initial_scale,
     kl_scale_fit,
@@ -231,3 +232,52 @@ def test_kl_initial_scale_without_data_falls_back_to_the_search():
     assert kl_optimal_initial_scale(0.0, 2.0, [1.0, 1.0], [1, 1]) == pytest.approx(
         optimal_initial_scale(kl_scale_fit(0.0, 2.0), [1.0, 1.0], [1, 1])
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    degrees=st.lists(st.sampled_from([1.0, 2.0]), min_size=1, max_size=4),
+    fit_weight=st.sampled_from([0.5, 1.0]),
+)
+def test_frobenius_initial_scale_from_roots_is_the_global_minimizer(
+    seed, degrees, fit_weight
+):
+    """The best positive root of the stationarity polynomial is at least as
+    good as the grid search of optimal_initial_scale, over data whose
+    objective may have two local minima (a negative inner product, heavy
+    penalties) or its infimum at eta -> 0; where the minimizer is interior,
+    eta solves the stationarity condition."""
+    rng = np.random.default_rng(seed)
+    n = len(degrees)
+    data_sq, model_sq = rng.lognormal(2, 2), rng.lognormal(0, 2)
+    inner = rng.uniform(-0.3, 1.0) * np.sqrt(data_sq * model_sq)
+    totals = rng.lognormal(0, 2, size=n) * (rng.uniform(size=n) > 0.3)
+    eta = frobenius_optimal_initial_scale(
+        data_sq, inner, model_sq, totals, degrees, fit_weight=fit_weight
+    )
+    fit = frobenius_scale_fit(data_sq, inner, model_sq)
+
+    def objective(e):
+        return fit_weight * fit(e**n) + sum(t * e**p for t, p in zip(totals, degrees))
+
+    searched = optimal_initial_scale(lambda t: fit_weight * fit(t), totals, degrees)
+    scale = abs(objective(searched)) + fit_weight * data_sq
+    assert objective(eta) <= objective(searched) + 1e-12 * scale
+    if eta > 1e-10:
+        gradient = fit_weight * (
+            -2 * n * inner * eta**n + 2 * n * model_sq * eta ** (2 * n)
+        ) + sum(p * t * eta**p for t, p in zip(totals, degrees))
+        magnitude = (
+            fit_weight * 2 * n * (abs(inner) * eta**n + model_sq * eta ** (2 * n))
+        )
+        penalties = sum(t * eta**p for t, p in zip(totals, degrees))
+        assert abs(gradient) <= 1e-8 * (magnitude + penalties)
+
+
+def test_frobenius_initial_scale_falls_back_for_a_zero_model_or_fractional_degrees():
+    for args in [(4.0, 0.0, 0.0, [1.0, 1.0], [1, 1]), (4.0, 2.0, 1.0, [0.5], [1.5])]:
+        fit = frobenius_scale_fit(*args[:3])
+        assert frobenius_optimal_initial_scale(*args) == pytest.approx(
+            optimal_initial_scale(lambda t: 0.5 * fit(t), *args[3:])
+        )

@@ -39,11 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.extmath import safe_sparse_dot
 
-from .._balance import (
-    frobenius_scale_fit,
-    kl_optimal_initial_scale,
-    optimal_initial_scale,
-)
+from .._balance import frobenius_optimal_initial_scale, kl_optimal_initial_scale
 from ..utils._penalties import penalty_degree, penalty_values
 from ..utils._monitor import ConvergenceMonitor
 from ._frobenius_mu import FrobeniusUpdates, frobenius_update_W
@@ -117,15 +113,14 @@ def update_H(X, W, H, beta, alpha, penalty, XT=None):
     return update_W(X.T if XT is None else XT, H.T, W.T, beta, alpha, penalty).T
 
 
-def _frobenius_scaled_fit(X, W, H):
-    """``t -> D_2(X | t W H)`` up to an additive constant."""
+def _frobenius_scalars(X, W, H):
+    r""":math:`\|X\|^2`, :math:`\langle X, WH\rangle`, :math:`\|WH\|^2`."""
     data = X.data if sp.issparse(X) else X
-    fit = frobenius_scale_fit(
+    return (
         float(np.dot(data.ravel(), data.ravel())),
         float(np.sum(W * safe_sparse_dot(X, H.T))),
         float(np.sum((W.T @ W) * (H @ H.T))),
     )
-    return lambda t: 0.5 * fit(t)
 
 
 def rescale_init(X, W, H, beta, alpha_W, alpha_H, penalty_W, penalty_H, fit_H=True):
@@ -134,7 +129,8 @@ def rescale_init(X, W, H, beta, alpha_W, alpha_H, penalty_W, penalty_H, fit_H=Tr
     Solves :math:`\min_{\eta > 0} D_\beta(X \mid \eta^2 WH) + \eta^{p_W}
     \alpha_W g_W(W) + \eta^{p_H} \alpha_H g_H(H)` (in closed form for
     Kullback-Leibler, :func:`skfactor._balance.kl_optimal_initial_scale`,
-    otherwise by :func:`skfactor._balance.optimal_initial_scale`), scales
+    from polynomial roots for Frobenius,
+    :func:`skfactor._balance.frobenius_optimal_initial_scale`), scales
     both factors by :math:`\eta` and balances the components. With
     ``fit_H=False`` (``H`` fixed, as in ``transform``) only ``W`` is scaled:
     :math:`\min_\eta D_\beta(X \mid \eta WH) + \eta^{p_W}\alpha_W g_W(W)`.
@@ -153,7 +149,9 @@ def rescale_init(X, W, H, beta, alpha_W, alpha_H, penalty_W, penalty_H, fit_H=Tr
         model_sum = float(W.sum(axis=0) @ H.sum(axis=1))
         eta = kl_optimal_initial_scale(float(X.sum()), model_sum, totals, degrees)
     else:
-        eta = optimal_initial_scale(_frobenius_scaled_fit(X, W, H), totals, degrees)
+        eta = frobenius_optimal_initial_scale(
+            *_frobenius_scalars(X, W, H), totals, degrees
+        )
     if not fit_H:
         return W * eta, H
     return balance(eta * W, eta * H, alpha_W, alpha_H, penalty_W, penalty_H)

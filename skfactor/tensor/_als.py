@@ -30,8 +30,8 @@ from numba import njit
 from scipy.optimize import nnls
 
 from .._balance import (
+    frobenius_optimal_initial_scale,
     frobenius_scale_fit,
-    optimal_initial_scale,
     optimal_scales,
 )
 from ..utils._linalg import ridge_solve
@@ -299,7 +299,8 @@ def fit_ridge_cp(
 
     The meta-algorithm of Cohen and Leplat: with ``balance`` in ``{"init",
     "every"}`` the initial factors are balanced and then rescaled by the
-    best common scalar (:func:`~skfactor._balance.optimal_initial_scale`);
+    best common scalar
+    (:func:`~skfactor._balance.frobenius_optimal_initial_scale`);
     each outer iteration updates every mode in turn (closed-form ridge, or
     HALS when ``nonnegative``) and, with ``balance="every"``, balances the
     components. The objective never increases.
@@ -342,11 +343,15 @@ def fit_ridge_cp(
         # so balancing first and then choosing eta gives the best point of
         # the family {eta B(X)}, which contains Cohen and Leplat's B(eta* X).
         factors, grams = _balance(factors, grams)
-        fit_of_scale = frobenius_scale_fit(
-            data_sq_norm, inner, gram_hadamard(grams).sum()
-        )
         totals = [alpha * np.trace(g) for g in grams]
-        eta = optimal_initial_scale(fit_of_scale, totals, [2.0] * n_modes)
+        eta = frobenius_optimal_initial_scale(
+            data_sq_norm,
+            inner,
+            gram_hadamard(grams).sum(),
+            totals,
+            [2.0] * n_modes,
+            fit_weight=1.0,
+        )
         model_sq_norm = gram_hadamard(grams).sum()
         if eta**n_modes * np.sqrt(model_sq_norm) <= 1e-12 * np.sqrt(data_sq_norm):
             # The best common scale of this start is (numerically) zero: taken

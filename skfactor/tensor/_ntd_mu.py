@@ -45,9 +45,8 @@ from scipy.special import xlogy
 
 from .._balance import (
     balance_blocks,
-    frobenius_scale_fit,
+    frobenius_optimal_initial_scale,
     kl_optimal_initial_scale,
-    optimal_initial_scale,
     sinkhorn_balance_tucker,
 )
 from ..utils._penalties import penalty_degree, penalty_values
@@ -211,8 +210,9 @@ def rescale_init(tensor, core, factors, problem):
 
     Minimizes :math:`D_\beta(T \mid \eta^{N+1} M) + \sum_b \eta^{p_b}
     \mu_b g_b(B_b)` over :math:`\eta > 0`
-    (:func:`~skfactor._balance.optimal_initial_scale`), the initialization
-    of the balanced meta-algorithm.
+    (:func:`~skfactor._balance.kl_optimal_initial_scale`,
+    :func:`~skfactor._balance.frobenius_optimal_initial_scale`), the
+    initialization of the balanced meta-algorithm.
     """
     model = tucker_to_tensor(core, factors)
     blocks = [core, *factors]
@@ -226,12 +226,13 @@ def rescale_init(tensor, core, factors, problem):
             float(tensor.sum()), float(model.sum()), totals, degrees
         )
     else:
-        sq_fit = frobenius_scale_fit(
+        eta = frobenius_optimal_initial_scale(
             float(np.vdot(tensor, tensor)),
             float(np.vdot(tensor, model)),
             float(np.vdot(model, model)),
+            totals,
+            degrees,
         )
-        eta = optimal_initial_scale(lambda t: 0.5 * sq_fit(t), totals, degrees)
     if not np.isfinite(eta) or eta <= 0:
         return core, list(factors)
     return eta * core, [eta * f for f in factors]
