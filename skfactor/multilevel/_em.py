@@ -104,7 +104,8 @@ def posterior_covariances(psi, h, ranks):
     Parameters
     ----------
     psi : list of ndarray
-        Gram matrices of :meth:`MLRMatrix._smw_recursion` of the covariance.
+        Own columns of the Gram matrices of :meth:`MLRMatrix._smw_recursion`
+        of the covariance.
     h : _Hierarchy
     ranks : tuple of int
 

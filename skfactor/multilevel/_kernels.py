@@ -377,10 +377,11 @@ def path_covariance_rows(psi, path, representatives, R, out):
         V_c^{[R + j, R + i]} = \delta_{ji} - \Psi_c^{R + j, R + i}
         + (X_c^T V_a X_c)_{ji}, \qquad X_c = \Psi_c^{[:R], R:},
 
-    ``psi`` of shape ``(n_groups, R + r_l, R + r_l)``, :math:`V_a` the
-    parent's covariance read from its rows (symmetric).
+    ``psi`` of shape ``(n_groups, R + r_l, r_l)``, the columns :math:`R:` of
+    :math:`\\Psi_c`, :math:`V_a` the parent's covariance read from its rows
+    (symmetric).
     """
-    rank = psi.shape[1] - R
+    rank = psi.shape[2]
     parent = np.empty((R, R))  # V_a, dense, refilled when the parent changes
     VXt = np.empty((rank, R))
     previous = -1
@@ -396,7 +397,7 @@ def path_covariance_rows(psi, path, representatives, R, out):
         for j in range(rank):  # (V_a X_c)^T, rows of V_a symmetric
             VXt[j, :] = 0.0
             for m in range(R):
-                x = psi[c, m, R + j]
+                x = psi[c, m, j]
                 for k in range(R):
                     VXt[j, k] += x * parent[m, k]
         for j in range(rank):
@@ -404,27 +405,11 @@ def path_covariance_rows(psi, path, representatives, R, out):
             for k in range(R):
                 row[k] = -VXt[j, k]
             for i in range(rank):
-                total = -psi[c, R + j, R + i]
+                total = -psi[c, R + j, i]
                 for k in range(R):
-                    total += psi[c, k, R + j] * VXt[i, k]
+                    total += psi[c, k, j] * VXt[i, k]
                 row[R + i] = total
             row[R + j] += 1.0
-
-
-@njit(cache=True)
-def lower_inverse(L):
-    """Inverses of a stack of lower-triangular matrices (forward substitution)."""
-    out = np.zeros_like(L)
-    size = L.shape[1]
-    for m in range(L.shape[0]):
-        for j in range(size):
-            out[m, j, j] = 1.0 / L[m, j, j]
-            for i in range(j + 1, size):
-                total = 0.0
-                for k in range(j, i):
-                    total -= L[m, i, k] * out[m, k, j]
-                out[m, i, j] = total / L[m, i, i]
-    return out
 
 
 @njit(cache=True)
@@ -505,15 +490,3 @@ def leaf_solve(G, path, stops, B, bounds, out):
             row[:] = 0.0
             _add_dots(y, transposed, columns, row)
     return True
-
-
-@njit(cache=True)
-def sum_children(blocks, bounds, size):
-    """``out[k] = sum(blocks[bounds[k]:bounds[k + 1], :size, :size])``."""
-    out = np.zeros((bounds.size - 1, size, size))
-    for k in range(bounds.size - 1):
-        for child in range(bounds[k], bounds[k + 1]):
-            for i in range(size):
-                for j in range(size):
-                    out[k, i, j] += blocks[child, i, j]
-    return out

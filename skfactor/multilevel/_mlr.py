@@ -50,17 +50,14 @@ from sklearn.utils import check_random_state
 
 from ._hierarchy import check_hierarchy, rank_offsets
 from ._kernels import (
-    _blas,
-    group_gram,
     group_product,
-    lower_inverse,
     path_gram,
     path_columns,
     path_index,
     path_product,
     row_blocks,
-    sum_children,
 )
+from ._smw import inverse_rows, smw_leaves, smw_level
 
 __all__ = ["MLRMatrix"]
 
@@ -346,56 +343,65 @@ class MLRMatrix:
 
         For every group ``a`` of level ``l`` with ``R = r_1 + ... + r_l`` and
         ``E_a`` the rows of group ``a`` of the factors of levels ``1..l``
-        (its ancestors' blocks restricted to it, and its own), computes
+        (its ancestors' blocks restricted to it, and its own), computes the
+        own columns of ``E_a^T (A^{(l)}_a)^{-1} E_a`` (``R x R``),
+        ``psi[l][a]`` of shape ``(R, r_l)``, the log-determinant of the whole
+        matrix and, stacked like the factors (:func:`._kernels.path_index`),
+        the rows ``solve`` of the inverse :math:`L_a^{-1}` of the Cholesky
+        factor of ``M_a = I + s F_a^T (A^{(l+1)}_a)^{-1} F_a`` and of
+        :math:`L_a^{-1} F_a^T (A^{(l+1)}_a)^{-1} E_a` (see
+        :func:`._smw.smw_level`), from which :meth:`inv` builds the inverse.
+        Only the finest level touches the ``n`` rows (``O(n r^2)``); the rest
+        is ``O(r^3)`` per group, one compiled loop per level. Cached.
 
-        ``psi[l][a] = E_a^T (A^{(l)}_a)^{-1} E_a`` (``R x R``), the inverse
-        ``chol[l][a]`` of the Cholesky factor of
-        ``M_a = I + s F_a^T (A^{(l+1)}_a)^{-1} F_a``
-        and the log-determinant of the whole matrix. Only the finest level
-        touches the ``n`` rows (``O(n r^2)``); the rest is ``O(r^3)`` per
-        group. Cached.
-
-        Raises ``ValueError`` if the matrix is not positive definite.
+        Returns ``(psi, solve, logdet)``. Raises ``ValueError`` if the matrix
+        is not positive definite.
         """
         if self._smw is not None:
             return self._smw
         h = self._h
         off = self._offsets
-        s = self.sign
+        _, base = self._paths()
         n_levels = len(self.ranks)
         psi = [None] * n_levels
-        chol = [None] * n_levels
-        # Gram of the finest groups: E_g^T D^{-1} E_g with all levels' columns.
-        P = group_gram(self._F, self._F / self._d[:, None], h.bounds[-1])
+        solve = np.empty((base[-1], off[-1]))
+        sign = float(self.sign)
         logdet = float(np.sum(np.log(self._d)))
+        P = None  # the finest level's Gram matrices are made by smw_leaves
         for level in range(n_levels - 1, -1, -1):
-            own = slice(off[level], off[level + 1])
-            M = P[:, own, own] * s
-            M[:, np.arange(self.ranks[level]), np.arange(self.ranks[level])] += 1.0
-            try:
-                L = np.linalg.cholesky(M)
-            except np.linalg.LinAlgError:
+            R = off[level]
+            if level > 0:
+                children = h.child_bounds[level - 1]
+            else:
+                children = np.array([0, h.n_groups[0]], dtype=np.intp)
+            parents = np.empty((children.size - 1, R, R))
+            psi[level] = np.empty(
+                (h.n_groups[level], off[level + 1], self.ranks[level])
+            )
+            rows = solve[base[level] : base[level + 1]]
+            if P is None:
+                logdet += smw_leaves(
+                    self._F,
+                    self._d,
+                    h.bounds[-1],
+                    R,
+                    sign,
+                    children,
+                    parents,
+                    psi[level],
+                    rows,
+                )
+            else:
+                logdet += smw_level(P, R, sign, children, parents, psi[level], rows)
+            if np.isnan(logdet):
                 raise ValueError(
                     "The MLR matrix is not positive definite (a Schur complement "
                     f"of level {level} is not positive definite)."
-                ) from None
-            L = lower_inverse(L)
-            if self.ranks[level]:
-                Q = np.matmul(L, P[:, own, :])
-                # P - s Q^T Q in the product's buffer (P is up to MBs)
-                psi_level = np.matmul(Q.transpose(0, 2, 1), Q)
-                (np.subtract if s > 0 else np.add)(P, psi_level, out=psi_level)
-                logdet -= 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
-            else:
-                psi_level = P
+                )
             if not np.isfinite(logdet):
                 raise ValueError("The MLR matrix is not positive definite.")
-            psi[level] = psi_level
-            chol[level] = L
-            if level > 0:
-                R = off[level]
-                P = sum_children(psi_level, h.child_bounds[level - 1], R)
-        self._smw = (psi, chol, logdet)
+            P = parents
+        self._smw = (psi, solve, logdet)
         return self._smw
 
     def logdet(self):
@@ -429,41 +435,14 @@ class MLRMatrix:
         known = self._known_inverse()
         if known is not None:
             return known
-        _, chol, _ = self._smw_recursion()
+        _, solve, _ = self._smw_recursion()
         h = self._h
-        off = self._offsets
-        H = np.zeros_like(self._F)
-        _, base = self._paths()
-        leaf = h.bounds[-1]
-        # The partial inverse (A^{(l+1)})^{-1} = D^{-1} - s sum_{l' > l} H_l' H_l'^T
-        # shares H with the final inverse: build it level by level in place.
-        for level in range(len(self.ranks) - 1, -1, -1):
-            if not self.ranks[level]:
-                continue
-            own = slice(off[level], off[level + 1])
-            F = self._F[:, own]  # a view: BLAS takes it as is
-            Y = F / self._d[:, None]
-            # Y -= s H_finer H_finer^T F: levels of large groups by BLAS per
-            # group, the others all at once by the path kernels.
-            finer = off[level + 1]
-            for coarse in range(level + 1, len(self.ranks)):
-                if off[coarse] == off[coarse + 1]:
-                    continue
-                if not _blas(h.bounds[coarse]):
-                    break
-                finer = off[coarse + 1]
-                H_level = H[:, off[coarse] : finer]
-                T = group_gram(H_level, F, h.bounds[coarse])
-                group_product(H_level, T, h.bounds[coarse], Y, -self.sign)
-            if finer < off[-1]:
-                F = np.ascontiguousarray(F)  # the compiled kernels take rows
-                T = np.zeros((base[-1], F.shape[1]))
-                fine = path_columns(h, self.ranks, finer)
-                path_gram(H[:, finer:], F, leaf, fine, T)
-                path_product(H[:, finer:], T, leaf, fine, Y, -self.sign)
-            # H_a = Y_a L_a^{-T}, the r_l x r_l triangular inverses batched.
-            inverse_chol_t = chol[level].transpose(0, 2, 1)
-            group_product(Y, inverse_chol_t, h.bounds[level], H[:, own])
+        path, _ = self._paths()
+        H = np.empty_like(self._F)
+        offsets = np.asarray(self._offsets, dtype=np.intp)
+        inverse_rows(
+            self._F, self._d, solve, path, h.bounds[-1], offsets, float(self.sign), H
+        )
         inverse = MLRMatrix._from_permuted(h, H, 1.0 / self._d, self.ranks, -self.sign)
         inverse._inverse_of = weakref.ref(self)
         self._inverse = inverse
