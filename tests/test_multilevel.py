@@ -122,6 +122,36 @@ def _check_em_step(n_features, n_levels, seed):
     assert abs(total - loglik) <= 1e-9 * abs(loglik)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_posterior_mean_and_square_sum_kernels_match_dense(seed):
+    # The top-down means (path_mean_rows) from T = H^T Y against
+    # E^T Sigma^{-1} Y with the dense n x S matrix E of all groups' factors;
+    # square_sums against numpy. Ranks above some group sizes (masked
+    # factors) included.
+    rng = np.random.default_rng(seed)
+    n_features, n_samples, ranks = 30, 7, (2, 1, 3)
+    h = check_hierarchy(random_hierarchy(rng, n_features, 3))
+    mask, _ = _em.rank_mask(h, ranks)
+    F = rng.standard_normal((n_features, sum(ranks))) * mask
+    d = rng.uniform(0.2, 1.5, n_features)
+    Yt = rng.standard_normal((n_features, n_samples))
+    sigma = MLRMatrix._from_permuted(h, F, d, ranks, 1)
+    psi, solve, _ = sigma._smw_recursion()
+    path, base = _kernels.path_index(h, ranks)
+    T = np.zeros((base[-1], n_samples))
+    _kernels.path_gram(sigma.inv()._F, Yt, h.bounds[-1], path, T)
+    Z = _em.posterior_means(T, psi, solve, h, ranks)
+    E = np.zeros((n_features, base[-1]))
+    leaf_of_row = np.repeat(np.arange(h.n_groups[-1]), np.diff(h.bounds[-1]))
+    for i in range(n_features):
+        E[i, path[leaf_of_row[i]]] = F[i]
+    expected = E.T @ np.linalg.solve(np.diag(d) + E @ E.T, Yt)
+    np.testing.assert_allclose(Z, expected, rtol=1e-9, atol=1e-10)
+    quad = np.zeros(n_samples)
+    _kernels.square_sums(Yt, 1.0 / d, quad)
+    np.testing.assert_allclose(quad, np.sum(Yt**2 / d[:, None], axis=0), rtol=1e-12)
+
+
 def one_level_data(seed=0, n_features=15, n_samples=400, rank=3):
     rng = np.random.default_rng(seed)
     W = rng.standard_normal((n_features, rank))

@@ -9,12 +9,26 @@ canonical (permuted) row order and on the data transposed, ``Yt`` of shape
 
 E-step. The posterior of :math:`z` given :math:`y` has mean
 :math:`F^T \Sigma^{-1} y` and covariance :math:`I - F^T \Sigma^{-1} F`.
-:math:`\Sigma^{-1} Y` uses the structured inverse
-:math:`D^{-1} - H H^T`, one finest group at a time. Feature :math:`i` only
-loads on the factors of the groups on its path to the root, so the M-step
-only needs, for every finest group :math:`g`, the posterior covariance
-:math:`V_g` of the factors of its path. With :math:`\Psi_a` the Gram matrices
-of the Sherman-Morrison-Woodbury recursion
+With the structured inverse :math:`\Sigma^{-1} = D^{-1} - H H^T`, one pass
+over the data gives :math:`T_a = H_a^T Y` for every group :math:`a` and the
+quadratic forms :math:`y^T \Sigma^{-1} y = y^T D^{-1} y - \sum_a
+\|H_a^T y\|^2`. The means need no further pass: given the factors
+:math:`z_{\text{anc}}` of its ancestors, the factors of group :math:`c`
+depend on the data of its rows only, with mean
+:math:`F_c^T (A^{(l)}_c)^{-1} (y_c - F_{\text{anc}} z_{\text{anc}}) =
+L_c^{-T} H_c^T (y_c - F_{\text{anc}} z_{\text{anc}})` (notation of
+:mod:`._mlr`), and :math:`H_c^T F_{\text{anc}} = L_c^{-1} P_c^{[c, :R]}`,
+so that, top-down (tower property),
+
+.. math::
+
+    \bar z_c = L_c^{-T} T_c - \Psi_c^{[c, :R]} \bar z_{\text{anc}},
+
+in :math:`O(r_l R N)` per group, independent of its size. Feature
+:math:`i` only loads on the factors of the groups on its path to the root,
+so the M-step only needs, for every finest group :math:`g`, the posterior
+covariance :math:`V_g` of the factors of its path. With :math:`\Psi_a` the
+Gram matrices of the Sherman-Morrison-Woodbury recursion
 (:meth:`~skfactor.multilevel.MLRMatrix._smw_recursion`) and :math:`R` the
 total rank of the levels above group :math:`c` (child of :math:`a`),
 
@@ -44,14 +58,14 @@ The floor keeps the M-step of :math:`d_i` exact under the constraint
 :math:`d_i \ge \text{floor}` (the expected log-likelihood is unimodal in
 :math:`d_i`), so the log-likelihood still never decreases.
 
-Per iteration: three passes over the data of :math:`O(n N r)` each
-(:math:`T = H^T Y` per group; :math:`W = \Sigma^{-1} Y`, the quadratic forms
-and :math:`Z = F^T W` fused, :math:`W` held one block of rows at a time;
-:math:`B = Y Z_p^T`), run by the compiled per-row kernels of
-:mod:`._kernels` for the levels of small groups and by one BLAS product per
-block of rows for the levels of large groups, and
-:math:`O(n r^2 + \text{groups} \cdot r^3)` for the structured inverse and
-the per-group Cholesky factors of :math:`C_g` — linear in the number of
+Per iteration: two passes over the data of :math:`O(n N r)` each
+(:math:`T = H^T Y` per group, with the quadratic forms; :math:`B = Y Z_p^T`),
+run by the compiled per-row kernels of :mod:`._kernels` for the levels of
+small groups and by one BLAS product per block of rows for the levels of
+large groups, :math:`O(S R N)` for the posterior means and the products
+:math:`\sum_t \bar z_t \bar z_t^T` (``S`` factors in all, ``R`` per path),
+and :math:`O(n r^2 + \text{groups} \cdot r^3)` for the structured inverse
+and the per-group Cholesky factors of :math:`C_g` — linear in the number of
 features :math:`n`.
 """
 
@@ -69,9 +83,10 @@ from ._kernels import (
     path_gram,
     path_columns,
     path_index,
-    posterior_rows,
+    path_mean_rows,
     representatives,
     row_blocks,
+    square_sums,
 )
 from ._mlr import MLRMatrix, gaussian_log_density
 
@@ -128,6 +143,34 @@ def posterior_covariances(psi, h, ranks):
     return V
 
 
+def posterior_means(T, psi, solve, h, ranks):
+    """Posterior means of the factors of every group, stacked, top-down.
+
+    Parameters
+    ----------
+    T : ndarray of shape (S, n_samples)
+        :math:`H^T Y`, stacked (:func:`._kernels.path_index`), ``H`` the
+        factor of the inverse of the covariance.
+    psi, solve : list of ndarray, ndarray
+        From :meth:`MLRMatrix._smw_recursion` of the covariance.
+    h : _Hierarchy
+    ranks : tuple of int
+
+    Returns
+    -------
+    Z : ndarray of shape (S, n_samples)
+        See :func:`._kernels.path_mean_rows`.
+    """
+    off = rank_offsets(ranks)
+    path, _ = path_index(h, ranks)
+    leaves, starts = representatives(h)
+    Z = np.empty_like(T)
+    for level in range(len(ranks)):
+        first = leaves[starts[level] : starts[level + 1]]
+        path_mean_rows(T, solve, psi[level], path, first, off[level], Z)
+    return Z
+
+
 def posterior(Yt, sigma, means=True, covariances=True, stacked=False):
     """E-step quantities of centered data under the covariance ``sigma``.
 
@@ -158,46 +201,27 @@ def posterior(Yt, sigma, means=True, covariances=True, stacked=False):
     V : ndarray of shape (S, sum(ranks)) or None
         See :func:`posterior_covariances`.
     """
-    psi, _, logdet = sigma._smw_recursion()
+    psi, solve, logdet = sigma._smw_recursion()
     inverse = sigma.inv()
     h = sigma._h
     path, base = sigma._paths()
     n_coarse, blocks = sigma._blocks()
     Yt = np.ascontiguousarray(Yt, dtype=np.float64)
-    H, F = inverse._F, sigma._F if means else sigma._F[:, :0]
-    leaf = h.bounds[-1]
+    H = inverse._F
     # T = H^T Y per group: fine levels by the path kernel, coarse levels by
     # one BLAS product per block of rows.
     T = np.zeros((base[-1], Yt.shape[1]))
     fine = path_columns(h, sigma.ranks, n_coarse)
-    path_gram(H[:, n_coarse:], Yt, leaf, fine, T)
+    path_gram(H[:, n_coarse:], Yt, h.bounds[-1], fine, T)
     if n_coarse:
         for start, stop, first, _, _ in blocks:
             T[path[first, :n_coarse]] += H[start:stop, :n_coarse].T @ Yt[start:stop]
+    # y^T Sigma^{-1} y = y^T D^{-1} y - sum_b |H_b^T y|^2
     quad = np.zeros(Yt.shape[1])
-    Z = np.zeros((base[-1] if means else 0, Yt.shape[1]))
-    for start, stop, first, last, bounds in blocks:
-        rows = slice(start, stop)
-        coarse = path[first, :n_coarse]
-        if n_coarse:
-            W = H[rows, :n_coarse] @ T[coarse]
-        else:
-            W = np.zeros((stop - start, Yt.shape[1]))
-        posterior_rows(
-            Yt[rows],
-            inverse._d[rows],
-            W,
-            H[rows, n_coarse:],
-            T,
-            F[rows, n_coarse:],
-            bounds,
-            fine[first:last],
-            quad,
-            Z,
-        )
-        if means and n_coarse:
-            Z[coarse] += F[rows, :n_coarse].T @ W
-    Z = None if not means else Z if stacked else sigma._unstack(Z)
+    square_sums(Yt, inverse._d, quad)
+    quad -= np.einsum("ij,ij->j", T, T)
+    Z = posterior_means(T, psi, solve, h, sigma.ranks) if means else None
+    Z = Z if Z is None or stacked else sigma._unstack(Z)
     V = posterior_covariances(psi, h, sigma.ranks) if covariances else None
     return quad, logdet, Z, V
 
@@ -317,8 +341,7 @@ def fit_em(Yt, F, d, h, ranks, floor, mask, max_iter, tol, verbose=0):
         # The M-step reads the posterior only: the covariance and its inverse
         # (an n x r factor array each) are freed first, and the new factors
         # overwrite the old ones, so that an iteration holds two n x r arrays
-        # (F and H in the E-step, plus one level's n x r_l; F and B in the
-        # M-step) besides the data.
+        # (F and H in the E-step; F and B in the M-step) besides the data.
         sigma = None
         F, d = m_step(Yt, sumsq, Z, V, h, ranks, floor, mask, out=F)
         sigma = MLRMatrix._from_permuted(h, F, d, ranks, 1)

@@ -315,31 +315,58 @@ def path_dot(Y, Z, bounds, path, out):
 
 
 @njit(cache=True, fastmath=_FAST)
-def posterior_rows(Y, d, W, H, T, F, bounds, path, quad, Z):
-    r"""Fused E-step pass over a block of rows, ``W`` updated in place.
+def square_sums(Y, weights, out):
+    """``out[t] += sum_i weights[i] * Y[i, t] ** 2``, four rows at a time."""
+    count, width = weights.size, out.size
+    i = 0
+    while i + 4 <= count:
+        y0, y1, y2, y3 = Y[i], Y[i + 1], Y[i + 2], Y[i + 3]
+        w0, w1, w2, w3 = weights[i], weights[i + 1], weights[i + 2], weights[i + 3]
+        for t in range(width):
+            out[t] += (
+                w0 * y0[t] * y0[t]
+                + w1 * y1[t] * y1[t]
+                + w2 * y2[t] * y2[t]
+                + w3 * y3[t] * y3[t]
+            )
+        i += 4
+    while i < count:
+        y, w = Y[i], weights[i]
+        for t in range(width):
+            out[t] += w * y[t] * y[t]
+        i += 1
 
-    ``W`` holds the coarse levels' part of ``H H^T Y`` on entry; with
-    ``T = H^T Y`` stacked per group (:func:`path_gram`), row ``i`` becomes
-    ``w_i = d_i Y_i - W_i - sum_j H[i, j] T[path[g, j]]`` (a row of
-    :math:`\Sigma^{-1} Y`, ``d`` the diagonal of the inverse), then
-    ``quad += y_i * w_i`` (the quadratic forms) and
-    ``Z[path[g, j]] += F[i, j] w_i`` (the posterior means ``F^T W``).
+
+@njit(cache=True, fastmath=_FAST)
+def path_mean_rows(T, solve, psi, path, representatives, R, Z):
+    r"""Posterior means of the factors of one level's groups, given their ancestors'.
+
+    For group ``c`` of this level (given by a finest group ``g`` inside it,
+    ``representatives[c]``), whose ancestors' factors are the stacked rows
+    ``path[g, :R]`` (already in ``Z``) and its own ``path[g, R:R + r_l]``:
+
+    .. math::
+
+        \bar z_c = L_c^{-T} T_c - \Psi_c^{[R:, :R]} \bar z_{\text{anc}},
+
+    ``T`` :math:`= H^T Y` stacked, ``solve`` the rows of :math:`L_c^{-1}`
+    (columns ``R:R + r_l``, :meth:`MLRMatrix._smw_recursion`) and ``psi``
+    of shape ``(n_groups, R + r_l, r_l)``, the columns :math:`R:` of
+    :math:`\Psi_c`.
     """
-    width = Y.shape[1]
-    local = np.empty(W.shape[0], dtype=np.intp)  # row numbers within a leaf
-    for k in range(local.size):
-        local[k] = k
-    for g in range(bounds.size - 1):
-        first, last = bounds[g], bounds[g + 1]
-        for i in range(first, last):
-            w, y, scale = W[i], Y[i], d[i]
-            for t in range(width):
-                w[t] = scale * y[t] - w[t]
-            _accumulate(w, H[i], T, path[g], -1.0)
-            for t in range(width):
-                quad[t] += y[t] * w[t]
-        for j in range(F.shape[1]):
-            _accumulate(Z[path[g, j]], F[first:last, j], W[first:last], local, 1.0)
+    rank = psi.shape[2]
+    coefficients = np.empty(R + rank)
+    for c in range(psi.shape[0]):
+        leaf = path[representatives[c]]
+        for j in range(rank):
+            out = Z[leaf[R + j]]
+            out[:] = 0.0
+            for k in range(j, rank):  # (L^{-T})[j, k] = (L^{-1})[k, j]
+                coefficients[k - j] = solve[leaf[R + k], R + j]
+            _accumulate(out, coefficients[: rank - j], T, leaf[R + j :], 1.0)
+            for m in range(R):
+                coefficients[m] = psi[c, m, j]
+            _accumulate(out, coefficients[:R], Z, leaf, -1.0)
 
 
 @njit(cache=True, fastmath=_FAST)
