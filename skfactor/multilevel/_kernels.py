@@ -83,6 +83,73 @@ def _add_dots(x, X, rows, out):
 
 
 @njit(cache=True, fastmath=_FAST)
+def _accumulate_pair(out0, out1, coefficients0, coefficients1, X, rows, sign):
+    """:func:`_accumulate` into two rows at once, from the same rows of ``X``.
+
+    Each row of ``X`` is loaded once for both (the loops are bound by the
+    loads).
+    """
+    count, width = coefficients0.size, out0.size
+    k = 0
+    while k + 4 <= count:
+        a0, a1 = sign * coefficients0[k], sign * coefficients0[k + 1]
+        a2, a3 = sign * coefficients0[k + 2], sign * coefficients0[k + 3]
+        b0, b1 = sign * coefficients1[k], sign * coefficients1[k + 1]
+        b2, b3 = sign * coefficients1[k + 2], sign * coefficients1[k + 3]
+        x0, x1, x2, x3 = X[rows[k]], X[rows[k + 1]], X[rows[k + 2]], X[rows[k + 3]]
+        for t in range(width):
+            v0, v1, v2, v3 = x0[t], x1[t], x2[t], x3[t]
+            out0[t] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
+            out1[t] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3
+        k += 4
+    while k < count:
+        a, b, x = sign * coefficients0[k], sign * coefficients1[k], X[rows[k]]
+        for t in range(width):
+            out0[t] += a * x[t]
+            out1[t] += b * x[t]
+        k += 1
+
+
+@njit(cache=True, fastmath=_FAST)
+def _add_dots_pair(x, y, X, rows, out_x, out_y):
+    """:func:`_add_dots` for two vectors at once, against the same rows of ``X``."""
+    count, width = out_x.size, x.size
+    k = 0
+    while k + 4 <= count:
+        x0, x1, x2, x3 = X[rows[k]], X[rows[k + 1]], X[rows[k + 2]], X[rows[k + 3]]
+        s0 = s1 = s2 = s3 = 0.0
+        u0 = u1 = u2 = u3 = 0.0
+        for t in range(width):
+            v, w = x[t], y[t]
+            s0 += v * x0[t]
+            s1 += v * x1[t]
+            s2 += v * x2[t]
+            s3 += v * x3[t]
+            u0 += w * x0[t]
+            u1 += w * x1[t]
+            u2 += w * x2[t]
+            u3 += w * x3[t]
+        out_x[k] += s0
+        out_x[k + 1] += s1
+        out_x[k + 2] += s2
+        out_x[k + 3] += s3
+        out_y[k] += u0
+        out_y[k + 1] += u1
+        out_y[k + 2] += u2
+        out_y[k + 3] += u3
+        k += 4
+    while k < count:
+        z = X[rows[k]]
+        s = u = 0.0
+        for t in range(width):
+            s += x[t] * z[t]
+            u += y[t] * z[t]
+        out_x[k] += s
+        out_y[k] += u
+        k += 1
+
+
+@njit(cache=True, fastmath=_FAST)
 def _gram_loop(A, B, bounds, out):
     """``out[k] = A[s:e].T @ B[s:e]`` for the ranges of ``bounds`` (loops)."""
     local = np.empty(B.shape[0], dtype=np.intp)  # row numbers within a leaf
@@ -355,18 +422,27 @@ def path_mean_rows(T, solve, psi, path, representatives, R, Z):
     :math:`\Psi_c`.
     """
     rank = psi.shape[2]
-    coefficients = np.empty(R + rank)
+    coefficients = np.empty((2, R + rank))
     for c in range(psi.shape[0]):
         leaf = path[representatives[c]]
         for j in range(rank):
             out = Z[leaf[R + j]]
             out[:] = 0.0
             for k in range(j, rank):  # (L^{-T})[j, k] = (L^{-1})[k, j]
-                coefficients[k - j] = solve[leaf[R + k], R + j]
-            _accumulate(out, coefficients[: rank - j], T, leaf[R + j :], 1.0)
+                coefficients[0, k - j] = solve[leaf[R + k], R + j]
+            _accumulate(out, coefficients[0, : rank - j], T, leaf[R + j :], 1.0)
+        # the ancestors' part two factors at a time (their rows loaded once)
+        for j in range(0, rank - 1, 2):
             for m in range(R):
-                coefficients[m] = psi[c, m, j]
-            _accumulate(out, coefficients[:R], Z, leaf, -1.0)
+                coefficients[0, m] = psi[c, m, j]
+                coefficients[1, m] = psi[c, m, j + 1]
+            out0, out1 = Z[leaf[R + j]], Z[leaf[R + j + 1]]
+            first, second = coefficients[0, :R], coefficients[1, :R]
+            _accumulate_pair(out0, out1, first, second, Z, leaf, -1.0)
+        if rank % 2:
+            for m in range(R):
+                coefficients[0, m] = psi[c, m, rank - 1]
+            _accumulate(Z[leaf[R + rank - 1]], coefficients[0, :R], Z, leaf, -1.0)
 
 
 @njit(cache=True, fastmath=_FAST)
@@ -383,8 +459,13 @@ def path_cross_gram(Z, path, representatives, starts, column_offsets, out):
         stop = column_offsets[level + 1]
         for position in range(starts[level], starts[level + 1]):
             g = representatives[position]
-            for j in range(column_offsets[level], stop):
-                own = path[g, j]
+            start = column_offsets[level]
+            for j in range(start, stop - 1, 2):  # two at a time, see _add_dots_pair
+                own, next_ = path[g, j], path[g, j + 1]
+                row, next_row = out[own, :stop], out[next_, :stop]
+                _add_dots_pair(Z[own], Z[next_], Z, path[g], row, next_row)
+            if (stop - start) % 2:
+                own = path[g, stop - 1]
                 _add_dots(Z[own], Z, path[g], out[own, :stop])
 
 
