@@ -75,18 +75,20 @@ from ._hierarchy import rank_offsets
 from ._kernels import (
     _blas,
     group_product,
-    leaf_matrices,
-    leaf_solve,
-    path_covariance_rows,
-    path_cross_gram,
     path_dot,
     path_gram,
     path_columns,
     path_index,
-    path_mean_rows,
     representatives,
     row_blocks,
     square_sums,
+)
+from ._stacked import (
+    leaf_matrices,
+    leaf_solve,
+    path_covariance_rows,
+    path_cross_gram,
+    path_mean_rows,
 )
 from ._mlr import MLRMatrix, gaussian_log_density
 
@@ -159,7 +161,7 @@ def posterior_means(T, psi, solve, h, ranks):
     Returns
     -------
     Z : ndarray of shape (S, n_samples)
-        See :func:`._kernels.path_mean_rows`.
+        See :func:`._stacked.path_mean_rows`.
     """
     off = rank_offsets(ranks)
     path, _ = path_index(h, ranks)
