@@ -357,10 +357,18 @@ def path_gram(A, B, bounds, path, out):
     local = np.empty(B.shape[0], dtype=np.intp)  # row numbers within a leaf
     for k in range(local.size):
         local[k] = k
+    rank = A.shape[1]
     for g in range(bounds.size - 1):
         first, last = bounds[g], bounds[g + 1]
-        for j in range(A.shape[1]):
-            _accumulate(out[path[g, j]], A[first:last, j], B[first:last], local, 1.0)
+        rows = B[first:last]
+        for j in range(0, rank - 1, 2):  # two columns per load of the rows
+            out0, out1 = out[path[g, j]], out[path[g, j + 1]]
+            a0, a1 = A[first:last, j], A[first:last, j + 1]
+            _accumulate_pair(out0, out1, a0, a1, rows, local, 1.0)
+        if rank % 2:
+            _accumulate(
+                out[path[g, rank - 1]], A[first:last, rank - 1], rows, local, 1.0
+            )
 
 
 @njit(cache=True, fastmath=_FAST)
@@ -375,10 +383,12 @@ def path_product(A, T, bounds, path, out, sign):
 def path_dot(Y, Z, bounds, path, out):
     """``out[i, j] = Y[i] . Z[path[g, j]]`` for the rows of every finest group."""
     for g in range(bounds.size - 1):
-        for i in range(bounds[g], bounds[g + 1]):
-            row = out[i]
-            row[:] = 0.0
-            _add_dots(Y[i], Z, path[g], row)
+        first, last = bounds[g], bounds[g + 1]
+        out[first:last] = 0.0
+        for i in range(first, last - 1, 2):  # two rows per load of the factors
+            _add_dots_pair(Y[i], Y[i + 1], Z, path[g], out[i], out[i + 1])
+        if (last - first) % 2:
+            _add_dots(Y[last - 1], Z, path[g], out[last - 1])
 
 
 @njit(cache=True, fastmath=_FAST)
