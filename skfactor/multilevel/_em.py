@@ -215,13 +215,15 @@ def posterior(Yt, sigma, means=True, covariances=True, stacked=False):
     T = np.zeros((base[-1], Yt.shape[1]))
     fine = path_columns(h, sigma.ranks, n_coarse)
     path_gram(H[:, n_coarse:], Yt, h.bounds[-1], fine, T)
-    if n_coarse:
-        for start, stop, first, _, _ in blocks:
-            T[path[first, :n_coarse]] += H[start:stop, :n_coarse].T @ Yt[start:stop]
-    # y^T Sigma^{-1} y = y^T D^{-1} y - sum_b |H_b^T y|^2
+    # y^T Sigma^{-1} y = y^T D^{-1} y - sum_b |H_b^T y|^2, the first term
+    # block by block (the blocks cover every row) while a block is in cache
     quad = np.zeros(Yt.shape[1])
-    square_sums(Yt, inverse._d, quad)
-    quad -= np.einsum("ij,ij->j", T, T)
+    for start, stop, first, _, _ in blocks:
+        rows = slice(start, stop)
+        if n_coarse:
+            T[path[first, :n_coarse]] += H[rows, :n_coarse].T @ Yt[rows]
+        square_sums(Yt[rows], inverse._d[rows], quad)
+    square_sums(T, np.full(T.shape[0], -1.0), quad)
     Z = posterior_means(T, psi, solve, h, sigma.ranks) if means else None
     Z = Z if Z is None or stacked else sigma._unstack(Z)
     V = posterior_covariances(psi, h, sigma.ranks) if covariances else None

@@ -50,6 +50,8 @@ from sklearn.utils import check_random_state
 
 from ._hierarchy import check_hierarchy, rank_offsets
 from ._kernels import (
+    _blas,
+    group_gram,
     group_product,
     path_gram,
     path_columns,
@@ -239,6 +241,10 @@ class MLRMatrix:
         """Stacked rows of the path factors, see :func:`._kernels.path_index`."""
         return path_index(self._h, self.ranks)
 
+    def _scaled(self):
+        """:math:`D^{-1} F` (a new array)."""
+        return self._F / self._d[:, None]
+
     def _blocks(self):
         """Row blocks of the passes over the data (:func:`._kernels.row_blocks`)."""
         return row_blocks(self._h, self.ranks)
@@ -367,7 +373,10 @@ class MLRMatrix:
         solve = np.empty((base[-1], off[-1]))
         sign = float(self.sign)
         logdet = float(np.sum(np.log(self._d)))
-        P = None  # the finest level's Gram matrices are made by smw_leaves
+        leaf = h.bounds[-1]
+        # The finest level's Gram matrices: by BLAS per group for large
+        # groups, else made one at a time by smw_leaves.
+        P = group_gram(self._F, self._scaled(), leaf) if _blas(leaf) else None
         for level in range(n_levels - 1, -1, -1):
             R = off[level]
             if level > 0:
@@ -383,7 +392,7 @@ class MLRMatrix:
                 logdet += smw_leaves(
                     self._F,
                     self._d,
-                    h.bounds[-1],
+                    leaf,
                     R,
                     sign,
                     children,
@@ -438,11 +447,23 @@ class MLRMatrix:
         _, solve, _ = self._smw_recursion()
         h = self._h
         path, _ = self._paths()
-        H = np.empty_like(self._F)
         offsets = np.asarray(self._offsets, dtype=np.intp)
-        inverse_rows(
-            self._F, self._d, solve, path, h.bounds[-1], offsets, float(self.sign), H
-        )
+        sign, leaf, rank = float(self.sign), h.bounds[-1], self._F.shape[1]
+        if _blas(leaf):
+            # Large finest groups: row i of H is the same linear map of
+            # F_i / d_i for all the rows of a leaf; its matrix is that of the
+            # rows of the identity, then one BLAS product per leaf.
+            n_leaves = h.n_groups[-1]
+            maps = np.empty((n_leaves * rank, rank))
+            identity = np.tile(np.eye(rank), (n_leaves, 1))
+            bounds = np.arange(0, (n_leaves + 1) * rank, rank)
+            ones = np.ones(n_leaves * rank)
+            inverse_rows(identity, ones, solve, path, bounds, offsets, sign, maps)
+            H = np.zeros_like(self._F)
+            group_product(self._scaled(), maps.reshape(n_leaves, rank, rank), leaf, H)
+        else:
+            H = np.empty_like(self._F)
+            inverse_rows(self._F, self._d, solve, path, leaf, offsets, sign, H)
         inverse = MLRMatrix._from_permuted(h, H, 1.0 / self._d, self.ranks, -self.sign)
         inverse._inverse_of = weakref.ref(self)
         self._inverse = inverse
