@@ -449,7 +449,7 @@ class MLRMatrix:
         path, _ = self._paths()
         offsets = np.asarray(self._offsets, dtype=np.intp)
         sign, leaf, rank = float(self.sign), h.bounds[-1], self._F.shape[1]
-        if _blas(leaf):
+        if _blas(leaf) and rank:
             # Large finest groups: row i of H is the same linear map of
             # F_i / d_i for all the rows of a leaf; its matrix is that of the
             # rows of the identity, then one BLAS product per leaf.
