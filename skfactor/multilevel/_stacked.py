@@ -169,6 +169,7 @@ def leaf_solve(G, path, stops, B, bounds, out):
     for k in range(size):
         columns[k] = k
     y = np.empty(size)
+    y_next = np.empty(size)
     for g in range(bounds.size - 1):
         start = 0
         if g > 0:
@@ -200,12 +201,18 @@ def leaf_solve(G, path, stops, B, bounds, out):
                 transposed[j, i] = row[j]
             inverse[i, i] = pivot
             transposed[i, i] = pivot
-        for i in range(bounds[g], bounds[g + 1]):
-            # f_i = L^{-T} (L^{-1} b_i) by dot products with full rows (zero
-            # above the diagonal): no chains of dependent divisions
+        # f_i = L^{-T} (L^{-1} b_i) by dot products with full rows (zero
+        # above the diagonal): no chains of dependent divisions; two rows
+        # per load of the inverse
+        first, last = bounds[g], bounds[g + 1]
+        out[first:last] = 0.0
+        for i in range(first, last - 1, 2):
             y[:] = 0.0
-            _add_dots(B[i], inverse, columns, y)
-            row = out[i]
-            row[:] = 0.0
-            _add_dots(y, transposed, columns, row)
+            y_next[:] = 0.0
+            _add_dots_pair(B[i], B[i + 1], inverse, columns, y, y_next)
+            _add_dots_pair(y, y_next, transposed, columns, out[i], out[i + 1])
+        if (last - first) % 2:
+            y[:] = 0.0
+            _add_dots(B[last - 1], inverse, columns, y)
+            _add_dots(y, transposed, columns, out[last - 1])
     return True
