@@ -250,3 +250,15 @@ def test_restarts_keep_the_run_with_the_lowest_objective(monkeypatch):
     _quiet_fit(single, T)
     np.testing.assert_array_equal(single.objective_[:-1], finals[0][:-1])
     assert model.objective_[-1] <= single.objective_[-1]
+
+
+def test_restarts_in_parallel_give_the_same_model():
+    T, _ = make_sparse_tucker(
+        (12, 6, 5), (2, 2, 2), noise="gaussian", level=20.0, random_state=4
+    )
+    params = {"n_components": 2, "loss": "frobenius", "max_iter": 30, "n_init": 3}
+    models = [SparseNTD(random_state=0, n_jobs=n, **params) for n in (None, 2)]
+    outputs = [_quiet_fit(model, T) for model in models]
+    np.testing.assert_allclose(outputs[1], outputs[0], rtol=1e-12)
+    np.testing.assert_allclose(models[1].objective_, models[0].objective_, rtol=1e-12)
+    np.testing.assert_allclose(models[1].core_, models[0].core_, rtol=1e-12)

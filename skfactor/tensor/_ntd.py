@@ -9,6 +9,7 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
+from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
@@ -25,6 +26,12 @@ __all__ = ["SparseNTD"]
 
 _BETA = {"kullback-leibler": 1, "frobenius": 2}
 _PENALTIES = {"l1", "l2"}
+
+
+def _run(tensor, ranks, init, rng, problem, settings, name):
+    """One fit from the start ``init`` draws with ``rng``."""
+    start = initialize_tucker(tensor, ranks, init, rng)
+    return _ntd_mu.fit_ntd(tensor, *start, problem, name=name, **settings)
 
 
 @fill_doc
@@ -110,10 +117,11 @@ class SparseNTD(
         benchmark's draws, one run from ``"svd"`` ends in a worse local
         minimum than tensorly's HALS on about 3 draws in 100, and a random
         start reaches tensorly's objective on about 3 in 4 (see the NTD
-        user guide).
+        user guide). The runs are independent: ``n_jobs`` spreads them.
     {{max_iter=500}}
     {{tol=1e-5}}
     {{random_state}}
+    {{n_jobs}}
     {{verbose}}
 
     Attributes
@@ -218,6 +226,7 @@ class SparseNTD(
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
+        "n_jobs": [None, Integral],
         "verbose": ["verbose"],
     }
 
@@ -238,6 +247,7 @@ class SparseNTD(
         max_iter=500,
         tol=1e-5,
         random_state=None,
+        n_jobs=None,
         verbose=0,
     ):
         self.n_components = n_components
@@ -254,6 +264,7 @@ class SparseNTD(
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
+        self.n_jobs = n_jobs
         self.verbose = verbose
 
     # ------------------------------------------------------------ parameters
@@ -368,23 +379,32 @@ class SparseNTD(
                 if k == 0
                 else f"objective (data scaled by 2^{-(n_modes + 1) * k})"
             )
-            best = None
-            for run in range(self.n_init):
-                init = self.init if run == 0 else "random"
-                start = initialize_tucker(tensor, ranks, init, rng)
-                result = _ntd_mu.fit_ntd(
+            settings = dict(
+                balance_how=self.balance,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                verbose=self.verbose,
+                objective_name=objective_name,
+            )
+            # the first run with ``rng`` itself, the others from seeds drawn
+            # now, so that the result does not depend on n_jobs
+            seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_init - 1)
+            starts = [(self.init, rng)] + [
+                ("random", np.random.RandomState(seed)) for seed in seeds
+            ]
+            results = Parallel(n_jobs=self.n_jobs)(
+                delayed(_run)(
                     tensor,
-                    *start,
+                    ranks,
+                    init,
+                    start_rng,
                     problem,
-                    balance_how=self.balance,
-                    max_iter=self.max_iter,
-                    tol=self.tol,
-                    verbose=self.verbose,
-                    name=name if self.n_init == 1 else f"{name} (init {run + 1})",
-                    objective_name=objective_name,
+                    settings,
+                    name if self.n_init == 1 else f"{name} (init {run + 1})",
                 )
-                if best is None or result[2].history[-1] < best[2].history[-1]:
-                    best = result
+                for run, (init, start_rng) in enumerate(starts)
+            )
+            best = min(results, key=lambda result: result[2].history[-1])
             core, factors, monitor = best
             monitor.warn_if_not_converged()
             history = list(monitor.history)
