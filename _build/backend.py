@@ -47,8 +47,11 @@ def _runtime_dependencies():
     """``[project] dependencies`` of pyproject.toml (needed to run the warm-up)."""
     try:
         import tomllib
-    except ImportError:  # Python 3.10: no TOML reader in the standard library
-        return []
+    except ImportError:  # Python 3.10: tomli, from [build-system] requires
+        try:
+            import tomli as tomllib
+        except ImportError:
+            return []
     with open(os.path.join(_SOURCE_DIR, "pyproject.toml"), "rb") as file:
         return tomllib.load(file)["project"]["dependencies"]
 
