@@ -35,9 +35,11 @@ from skfactor.switching._pstep import (
     LbfgsPStep,
     fit_smooth_linear_model,
     make_pstep,
+    smooth_objective,
+)
+from skfactor.switching._weighted_ridge import (
     augmented_design,
     column_products,
-    smooth_objective,
     weighted_moments,
     weighted_ridge,
 )
