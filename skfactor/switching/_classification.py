@@ -8,7 +8,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._docstrings import fill_doc
-from ._base import COMMON_CONSTRAINTS, PARAMETER_DOCS, _BaseSwitching
+from ._base import COMMON_CONSTRAINTS, _BaseSwitching
+from ._parameter_docs import PARAMETER_DOCS
 from ._bcd import one_hot
 from ._losses import CLASSIFICATION_LOSSES, class_probabilities, linear_predictor
 

@@ -8,7 +8,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._docstrings import fill_doc
-from ._base import COMMON_CONSTRAINTS, PARAMETER_DOCS, _BaseSwitching
+from ._base import COMMON_CONSTRAINTS, _BaseSwitching
+from ._parameter_docs import PARAMETER_DOCS
 from ._losses import REGRESSION_LOSSES
 
 
