@@ -3,9 +3,9 @@
 - F-step: the argmin rule against the LP solved by cvxpy; the barrier Newton
   solver of the KL-smoothed problem against cvxpy's exponential-cone
   formulation, and its cost against the number of samples.
-- P-step: every fast path (weighted ridge in closed form, L-BFGS for the
-  smooth losses) against the cvxpy path on the same weighted problem, and
-  the error messages of the cvxpy path.
+- P-step: the L-BFGS path of the smooth losses against the cvxpy path on the
+  same weighted problem, and the error messages of the cvxpy path (the
+  closed-form weighted ridge: ``test_weighted_ridge.py``).
 """
 
 import cvxpy as cp
