@@ -63,8 +63,12 @@ def _penalty(problem, block):
     )
 
 
-def hals_update_factor(tensor, core, factors, mode, problem):
-    """:data:`FACTOR_SWEEPS` HALS sweeps over the columns of ``factors[mode]``."""
+def hals_update_factor(tensor, core, factors, mode, problem, return_projection=False):
+    """:data:`FACTOR_SWEEPS` HALS sweeps over the columns of ``factors[mode]``.
+
+    With ``return_projection``, also returns the projection of the data on
+    the other factors, :math:`T \\times_{k \\ne n} A_k^\\top`.
+    """
     core_unfolded = unfold(core, mode)
     projected = multi_mode_dot(tensor, factors, skip=mode, transpose=True)
     numerator = np.ascontiguousarray(unfold(projected, mode) @ core_unfolded.T)
@@ -75,15 +79,21 @@ def hals_update_factor(tensor, core, factors, mode, problem):
     weight = _penalty(problem, mode + 1)
     for _ in range(FACTOR_SWEEPS):
         hals_columns(factor, numerator, normal, weight)
+    if return_projection:
+        return factor, projected
     return factor
 
 
-def hals_update_core(tensor, core, factors, problem):
-    """Coordinate descent over the core entries (at most :data:`CORE_SWEEPS`)."""
+def hals_update_core(tensor, core, factors, problem, projection=None):
+    """Coordinate descent over the core entries (at most :data:`CORE_SWEEPS`).
+
+    ``projection`` is :math:`T \times_k A_k^\top` when the caller has it.
+    """
     if core.size > CORE_MAX_SIZE:
         raise ValueError(f"core of {core.size} entries: use the multiplicative update")
-    numerator = multi_mode_dot(tensor, factors, transpose=True).reshape(1, -1)
-    numerator = np.ascontiguousarray(numerator)
+    if projection is None:
+        projection = multi_mode_dot(tensor, factors, transpose=True)
+    numerator = np.ascontiguousarray(projection.reshape(1, -1))
     kron = np.ones((1, 1))
     for factor in factors:
         kron = np.kron(kron, factor.T @ factor)

@@ -55,7 +55,7 @@ from ..decomposition._objective import EPSILON
 from ..decomposition._newton import NEWTON_MAX_ITER, solve_activations
 from ..utils._monitor import ConvergenceMonitor
 from ._ntd_hals import CORE_MAX_SIZE, hals_update_core, hals_update_factor
-from ._tensor_algebra import multi_mode_dot, tucker_to_tensor, unfold
+from ._tensor_algebra import mode_dot, multi_mode_dot, tucker_to_tensor, unfold
 
 __all__ = [
     "NTDProblem",
@@ -157,7 +157,7 @@ def update_factor(tensor, core, factors, mode, problem, model=None):
     return _step(factor, numerator, denominator, weight, pen, 1)
 
 
-def update_core(tensor, core, factors, problem, model=None):
+def update_core(tensor, core, factors, problem, model=None, projection=None):
     """Update of the core, the factors fixed.
 
     Kullback-Leibler: one multiplicative update. Frobenius: coordinate
@@ -166,6 +166,8 @@ def update_core(tensor, core, factors, problem, model=None):
     larger than :data:`~skfactor.tensor._ntd_hals.CORE_MAX_SIZE`, the
     multiplicative update repeated ``_FROBENIUS_INNER`` times at the cost of
     small products (the accelerated MU of Gillis and Glineur, 2012).
+    ``projection`` (Frobenius), :math:`T \times_k A_k^\top`, is computed
+    when not given.
     """
     weight, pen = problem.weights[0], problem.penalties[0]
     if problem.beta == 1:
@@ -177,9 +179,11 @@ def update_core(tensor, core, factors, problem, model=None):
         for f in factors:
             denominator = np.multiply.outer(denominator, f.sum(axis=0))
         return _step(core, numerator, denominator, weight, pen, 1)
+    if projection is None:
+        projection = multi_mode_dot(tensor, factors, transpose=True)
     if core.size <= CORE_MAX_SIZE:
-        return hals_update_core(tensor, core, factors, problem)
-    numerator = multi_mode_dot(tensor, factors, transpose=True)
+        return hals_update_core(tensor, core, factors, problem, projection)
+    numerator = projection
     grams = [f.T @ f for f in factors]
     for _ in range(_FROBENIUS_INNER):
         core = _step(core, numerator, multi_mode_dot(core, grams), weight, pen, 2)
@@ -275,28 +279,41 @@ def fit_ntd(
     model = tucker_to_tensor(core, factors) if kl else None
     monitor.start(objective(tensor, core, factors, problem, model=model))
     data_sq_norm = float(np.vdot(tensor, tensor))
+    last = len(factors) - 1
     for _ in range(max_iter):
-        for mode in range(len(factors)):
+        for mode in range(last):
             factors[mode] = update_factor(
                 tensor, core, factors, mode, problem, model=model
             )
             if kl:
                 model = tucker_to_tensor(core, factors)
-        core = update_core(tensor, core, factors, problem, model=model)
         if kl:
+            factors[last] = update_factor(
+                tensor, core, factors, last, problem, model=model
+            )
+            model = tucker_to_tensor(core, factors)
+            core = update_core(tensor, core, factors, problem, model=model)
             model = tucker_to_tensor(core, factors)
             fit = divergence(tensor, model, 1)
         else:
-            fit = _frobenius_fit(tensor, core, factors, data_sq_norm)
+            # T x_k A_k^T, the core's numerator and (with the new core) the
+            # fit, from the last factor's projection on the others
+            factors[last], partial = hals_update_factor(
+                tensor, core, factors, last, problem, return_projection=True
+            )
+            projection = mode_dot(partial, factors[last].T, last)
+            core = update_core(tensor, core, factors, problem, projection=projection)
+            fit = _frobenius_fit(core, factors, data_sq_norm, projection)
         core, factors = balance(core, factors, problem, balance_how)
         if monitor.update(fit + penalty(core, factors, problem)):
             break
     return core, factors, monitor
 
 
-def _frobenius_fit(tensor, core, factors, data_sq_norm):
-    r""":math:`\frac12\|T - M\|^2` from the core, the projections and the Grams."""
-    inner = float(np.vdot(multi_mode_dot(tensor, factors, transpose=True), core))
+def _frobenius_fit(core, factors, data_sq_norm, projection):
+    r""":math:`\frac12\|T - M\|^2` from the core, the projection
+    :math:`T \times_k A_k^\top` and the Grams."""
+    inner = float(np.vdot(projection, core))
     gram_core = multi_mode_dot(core, [f.T @ f for f in factors])
     return max(0.5 * (data_sq_norm - 2.0 * inner + float(np.vdot(gram_core, core))), 0)
 
