@@ -15,7 +15,7 @@ from .test_mlr import dense_reference
 
 
 def test_make_multilevel_factor_returns_the_true_model():
-    X, truth = make_multilevel_factor(
+    params = dict(
         n_samples=50,
         n_features=40,
         ranks=(2, 1, 1),
@@ -23,6 +23,7 @@ def test_make_multilevel_factor_returns_the_true_model():
         snr=2.0,
         random_state=0,
     )
+    X, truth = make_multilevel_factor(**params)
     assert X.shape == (50, 40)
     assert [np.unique(labels).size for labels in truth.hierarchy] == [1, 3, 6]
     check_hierarchy(truth.hierarchy)  # nested
@@ -35,14 +36,7 @@ def test_make_multilevel_factor_returns_the_true_model():
     )
     # shuffled: the groups of level 1 are not contiguous in the feature order
     assert np.any(np.diff(truth.hierarchy[1]) < 0)
-    X2, truth2 = make_multilevel_factor(
-        n_samples=50,
-        n_features=40,
-        ranks=(2, 1, 1),
-        branching=(3, 2),
-        snr=2.0,
-        random_state=0,
-    )
+    X2, truth2 = make_multilevel_factor(**params)
     np.testing.assert_array_equal(X, X2)
     _, ordered = make_multilevel_factor(
         n_features=10, ranks=(1, 1), shuffle=False, random_state=0

@@ -27,6 +27,7 @@ block :math:`M_b = I + s P_b^{[l', l']} = L_b L_b^T` is factored). Row
 import numpy as np
 from numba import njit
 
+from ..utils._small_linalg import cholesky_in_place
 from ._kernels import _FAST
 
 
@@ -45,25 +46,6 @@ def _leaf_gram(F, d, first, last, out):
             row = out[j]
             for k in range(j + 1):
                 row[k] += a * f[k]
-
-
-@njit(cache=True)
-def _cholesky(M):
-    """Lower Cholesky factor of ``M`` in place (lower triangle); False if not PD."""
-    size = M.shape[0]
-    for j in range(size):
-        for k in range(j):
-            total = M[j, k]
-            for m in range(k):
-                total -= M[j, m] * M[k, m]
-            M[j, k] = total / M[k, k]
-        pivot = M[j, j]
-        for m in range(j):
-            pivot -= M[j, m] * M[j, m]
-        if not pivot > 0.0:
-            return False
-        M[j, j] = np.sqrt(pivot)
-    return True
 
 
 @njit(cache=True)
@@ -106,7 +88,7 @@ def _smw_group(block, R, sign, M, inverse, Q, parent, border, solve):
         for k in range(j + 1):
             M[j, k] = sign * block[R + j, R + k]
         M[j, j] += 1.0
-    if not _cholesky(M):
+    if not cholesky_in_place(M):
         return np.nan
     logdet = 0.0
     for j in range(rank):

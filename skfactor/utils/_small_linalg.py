@@ -5,9 +5,10 @@ r"""Small dense solves inside compiled kernels.
 :math:`L L^\top x = b` by forward and back substitution in place, and
 :func:`cholesky_solve_in_place` does both for several right-hand sides: the
 Newton systems of the switching F-step (block tridiagonal elimination) and of
-the exact W-step of NMF (regularized Hessian of the free variables), and the
+the exact W-step of NMF (regularized Hessian of the free variables), the
 loading M-step of the multilevel factor model (one factorization per leaf
-group, a substitution per feature), call them from their loops.
+group, a substitution per feature) and its Sherman-Morrison-Woodbury
+recursion (one factorization per group), call them from their loops.
 """
 
 import numpy as np
