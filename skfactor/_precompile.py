@@ -38,6 +38,7 @@ def _nmf_variants():
 
     from .datasets import make_sparse_nmf
     from .decomposition import BalancedSparseNMF
+    from .decomposition._newton import _BLAS_ROW
 
     X, _, _ = make_sparse_nmf(24, 16, 3, sparsity=0.3, random_state=0)
     inputs = [X, sp.csr_matrix(X), X.astype(np.float32)]
@@ -56,6 +57,10 @@ def _nmf_variants():
                 model.fit(data)
                 model.transform(data)
                 model.inverse_transform(model.transform(data))
+    # dense rows of _BLAS_ROW entries: the BLAS paths of the Kullback-Leibler
+    # updates (KLDenseUpdates) and of the exact W-step (_kl_blas_pass)
+    X, _, _ = make_sparse_nmf(500, _BLAS_ROW, 3, random_state=0)
+    BalancedSparseNMF(3, beta_loss="kullback-leibler", max_iter=2).fit(X)
 
 
 def _fm_variants():

@@ -40,6 +40,7 @@ import scipy.sparse as sp
 from numba import njit
 from sklearn.utils.extmath import safe_sparse_dot
 
+from ..utils._log import abnormal, exact_weighted_log_sum, log
 from ..utils._small_linalg import cholesky_solve_in_place
 from ..utils._monitor import ConvergenceMonitor
 from ..utils._penalties import penalty_degree, penalty_values
@@ -57,6 +58,10 @@ _ARMIJO = 1e-4
 # 10, 25% faster with)
 _BLAS_ROW = 200
 _MAX_BACKTRACK = 40
+# Dense data with rows of at least _BLAS_ROW entries get their
+# Kullback-Leibler derivatives from BLAS products over blocks of rows of
+# about this many entries (:func:`_kl_blas_pass`)
+_BLOCK_ENTRIES = 1 << 17
 _TINY = np.finfo(np.float64).tiny
 
 #: The Frobenius terms of a row's objective: ``X H^T``, ``H H^T`` and the
@@ -157,20 +162,110 @@ def _gram(scaled, n_rows, hess):
 
 
 @njit(cache=True, error_model="numpy")
-def _newton_pass(nonzeros, Ht, quadratic, beta, weight, W, active):
+def _kl_change(trial, delta, kl_row):
+    r"""Change of a row's Kullback-Leibler fit from ``w`` to ``trial = w +
+    delta``: :math:`\delta^\top \sum_j h_j - \sum_j x_j \log(y_j(t) /
+    y_j)` over the row's nonzeros.
+
+    ``kl_row`` is ``(Ht, h_sum, data, indices, model, ratios)``: ``Ht =
+    H.T``, its column sums, the row's nonzeros and their columns, the model
+    :math:`y_j` there and a buffer for the ratios. The logarithms are
+    those of the vectorizable :func:`~skfactor.utils._log.log`
+    (``math.log`` if a ratio is not a positive normal number).
+    """
+    Ht, h_sum, data, indices, model, ratios = kl_row
+    change = _dot(delta, h_sum)
+    n_abnormal = 0
+    for p in range(data.size):
+        ratio = _dot(trial, Ht[indices[p]]) / model[p] if data[p] != 0.0 else 1.0
+        ratios[p] = ratio
+        n_abnormal += abnormal(ratio)
+    if n_abnormal:
+        return change - exact_weighted_log_sum(data, ratios)
+    total = 0.0
+    for p in range(data.size):
+        total += data[p] * log(ratios[p])
+    return change - total
+
+
+@njit(cache=True, error_model="numpy")
+def _row_step(w, grad_fit, hess, size, weight, kl_row, HHt, scratch):
+    """Projected Newton step with Armijo backtracking of one row, in place.
+
+    ``grad_fit``, ``hess`` and ``size`` are the derivatives and the size of
+    the row's fit term at ``w``; the penalty ``weight`` (a
+    :class:`Penalty`) is added here. ``kl_row`` is the row's
+    Kullback-Leibler terms (:func:`_kl_change`), unused for Frobenius, whose
+    change of fit is the exact quadratic one with ``HHt``. ``scratch`` is
+    ``(grad, direction, trial, delta, binding)``. A row whose Newton
+    decrement is below the noise of its objective takes its full step (if
+    it passes the line search) and has converged.
+
+    Returns
+    -------
+    change : float
+        Change of the row's objective (0 if no step was taken).
+    converged : bool
+    """
+    grad, direction, trial, delta, binding = scratch
+    alpha, degree = weight
+    kl = HHt.shape[0] == 0
+    r = w.size
+    for k in range(r):
+        if degree == 1.0:
+            grad[k] = grad_fit[k] + alpha
+            size += alpha * abs(w[k])
+        else:
+            grad[k] = grad_fit[k] + 2.0 * alpha * w[k]
+            hess[k, k] += 2.0 * alpha
+            size += alpha * w[k] * w[k]
+    promised = _newton_direction(w, grad, hess, size, binding, direction)
+    noise = NOISE * size
+    converged = promised <= noise
+    # Armijo backtracking; a converged row only tries the full step
+    step = 1.0
+    for _ in range(_MAX_BACKTRACK):
+        for k in range(r):
+            trial[k] = max(w[k] + step * direction[k], EPSILON)
+            delta[k] = trial[k] - w[k]
+        if kl:
+            change = _kl_change(trial, delta, kl_row)
+        else:
+            change = _dot(delta, grad_fit)
+            change += 0.5 * _quadratic_form(HHt, delta, delta)
+        for k in range(r):
+            if degree == 1.0:
+                change += alpha * delta[k]
+            else:
+                change += alpha * delta[k] * (trial[k] + w[k])
+        if change <= _ARMIJO * _dot(grad, delta) + noise:
+            for k in range(r):
+                w[k] = trial[k]
+            return change, converged
+        if converged:
+            break
+        step *= 0.5
+    return 0.0, converged
+
+
+def _scratch(r):
+    return (np.empty(r), np.empty(r), np.empty(r), np.empty(r), np.empty(r, np.bool_))
+
+
+@njit(cache=True, error_model="numpy")
+def _newton_pass(nonzeros, Ht, quadratic, beta, weight, W, active, scratch):
     """One projected Newton iteration on the active rows of ``W`` (in place).
 
     Kullback-Leibler (``beta == 1``) uses the :class:`Nonzeros` of X and
-    ``Ht = H.T``; Frobenius uses the :class:`Quadratic` terms
+    ``Ht = H.T``, a compiled loop over each row's nonzeros for the
+    derivatives; Frobenius uses the :class:`Quadratic` terms
     ``XHt = X H^T``, ``HHt = H H^T`` and the squared norms ``x_sq`` of the
-    rows of X. ``weight`` is the :class:`Penalty` of W. A row
-    whose Newton decrement is below the noise of its objective takes its
-    full step (if it passes the line search) and leaves ``active``.
-    Returns the total change of the objective.
+    rows of X. ``weight`` is the :class:`Penalty` of W; rows that converge
+    (:func:`_row_step`) leave ``active``. Returns the total change of the
+    objective.
     """
     indptr, indices, data = nonzeros
     XHt, HHt, x_sq = quadratic
-    alpha, degree = weight
     n, r = W.shape
     h_sum = np.zeros(r)
     for j in range(Ht.shape[0]):
@@ -180,23 +275,19 @@ def _newton_pass(nonzeros, Ht, quadratic, beta, weight, W, active):
     for i in range(indptr.size - 1):
         longest = max(longest, indptr[i + 1] - indptr[i])
     model = np.empty(longest)
+    ratios = np.empty(longest)
     # the row's components scaled by the root of their curvature: the KL
     # Hessian is scaled^T scaled
     scaled = np.empty((longest, r))
     grad_fit = np.empty(r)
-    grad = np.empty(r)
     hess = np.empty((r, r))
-    direction = np.empty(r)
-    trial = np.empty(r)
-    delta = np.empty(r)
-    binding = np.empty(r, dtype=np.bool_)
+    no_hht = np.empty((0, 0))
     total_change = 0.0
     for i in range(n):
         if not active[i]:
             continue
         w = W[i]
         start, stop = indptr[i], indptr[i + 1]
-        # derivatives of the fit and size of the row's objective
         if beta == 1:
             size = _dot(w, h_sum)
             for k in range(r):
@@ -214,56 +305,123 @@ def _newton_pass(nonzeros, Ht, quadratic, beta, weight, W, active):
                     grad_fit[k] -= ratio * column[k]
                     scaled[p - start, k] = root * column[k]
             _gram(scaled, stop - start, hess)
+            kl_row = (Ht, h_sum, data[start:stop], indices[start:stop], model, ratios)
+            change, converged = _row_step(
+                w, grad_fit, hess, size, weight, kl_row, no_hht, scratch
+            )
         else:
             for k in range(r):
                 grad_fit[k] = _dot(HHt[k], w) - XHt[i, k]
                 for q in range(r):
                     hess[k, q] = HHt[k, q]
             size = 0.5 * (x_sq[i] + _quadratic_form(HHt, w, w))
-        # penalty
-        for k in range(r):
-            if degree == 1.0:
-                grad[k] = grad_fit[k] + alpha
-                size += alpha * abs(w[k])
-            else:
-                grad[k] = grad_fit[k] + 2.0 * alpha * w[k]
-                hess[k, k] += 2.0 * alpha
-                size += alpha * w[k] * w[k]
-        promised = _newton_direction(w, grad, hess, size, binding, direction)
-        noise = NOISE * size
-        converged = promised <= noise
-        # Armijo backtracking; a converged row only tries the full step
-        step = 1.0
-        for _ in range(_MAX_BACKTRACK):
-            for k in range(r):
-                trial[k] = max(w[k] + step * direction[k], EPSILON)
-                delta[k] = trial[k] - w[k]
-            if beta == 1:
-                change = _dot(delta, h_sum)
-                for p in range(start, stop):
-                    x = data[p]
-                    if x != 0.0:
-                        y = _dot(trial, Ht[indices[p]])
-                        change -= x * np.log(y / model[p - start])
-            else:
-                change = _dot(delta, grad_fit)
-                change += 0.5 * _quadratic_form(HHt, delta, delta)
-            for k in range(r):
-                if degree == 1.0:
-                    change += alpha * delta[k]
-                else:
-                    change += alpha * delta[k] * (trial[k] + w[k])
-            if change <= _ARMIJO * _dot(grad, delta) + noise:
-                for k in range(r):
-                    w[k] = trial[k]
-                total_change += change
-                break
-            if converged:
-                break
-            step *= 0.5
+            kl_row = (Ht, h_sum, data[:0], indices[:0], model, ratios)
+            change, converged = _row_step(
+                w, grad_fit, hess, size, weight, kl_row, HHt, scratch
+            )
+        total_change += change
         if converged:
             active[i] = False
     return total_change
+
+
+@njit(cache=True, error_model="numpy")
+def _ratio_curvature(X, Y):
+    """``R = X / Y`` and ``D = X / Y**2`` where X is nonzero (0 elsewhere),
+    for blocks of dense rows."""
+    R = np.zeros(X.shape)
+    D = np.zeros(X.shape)
+    for b in range(X.shape[0]):
+        for j in range(X.shape[1]):
+            x = X[b, j]
+            if x != 0.0:
+                ratio = x / Y[b, j]
+                R[b, j] = ratio
+                D[b, j] = ratio / Y[b, j]
+    return R, D
+
+
+@njit(cache=True, error_model="numpy")
+def _block_steps(rows, nonzeros, kl_terms, Y, grad_fit, hess_packed, weight, W, active):
+    """:func:`_row_step` of the Kullback-Leibler rows ``rows`` of ``W``, their
+    derivatives from BLAS products (:func:`_kl_blas_pass`): the model ``Y``
+    (a row per entry of ``rows``, every column), the gradients of the fit
+    and the Hessians packed by :func:`_pairs`. ``kl_terms`` is ``(Ht,
+    h_sum, x_sum)``, ``x_sum`` the row sums of X. Returns the total change
+    of the objective."""
+    indptr, indices, data = nonzeros
+    Ht, h_sum, x_sum = kl_terms
+    r = W.shape[1]
+    longest = 0
+    for i in range(indptr.size - 1):
+        longest = max(longest, indptr[i + 1] - indptr[i])
+    model = np.empty(longest)
+    ratios = np.empty(longest)
+    hess = np.empty((r, r))
+    scratch = (
+        np.empty(r),
+        np.empty(r),
+        np.empty(r),
+        np.empty(r),
+        np.empty(r, np.bool_),
+    )
+    no_hht = np.empty((0, 0))
+    total_change = 0.0
+    for b in range(rows.size):
+        i = rows[b]
+        w = W[i]
+        start, stop = indptr[i], indptr[i + 1]
+        for p in range(start, stop):
+            model[p - start] = Y[b, indices[p]]
+        column = 0
+        for k in range(r):
+            for q in range(k, r):
+                hess[k, q] = hess_packed[b, column]
+                hess[q, k] = hess_packed[b, column]
+                column += 1
+        size = _dot(w, h_sum) + x_sum[i]
+        kl_row = (Ht, h_sum, data[start:stop], indices[start:stop], model, ratios)
+        change, converged = _row_step(
+            w, grad_fit[b], hess, size, weight, kl_row, no_hht, scratch
+        )
+        total_change += change
+        if converged:
+            active[i] = False
+    return total_change
+
+
+def _pairs(Ht):
+    """Products of the columns of ``Ht`` two by two (``k <= l``, in order):
+    the Hessians of the rows of W are ``(X / (WH)**2) @ _pairs(Ht)``."""
+    upper = np.triu_indices(Ht.shape[1])
+    return np.ascontiguousarray(Ht[:, upper[0]] * Ht[:, upper[1]])
+
+
+def _kl_blas_pass(X, nonzeros, kl_terms, pairs, weight, W, active):
+    r"""One projected Newton iteration for Kullback-Leibler on dense ``X``,
+    the derivatives of blocks of active rows from BLAS products.
+
+    The model :math:`Y = WH`, the gradients :math:`\sum_j h_j - (X / Y)
+    H^\top` and the Hessians :math:`\sum_j (x_j / y_j^2) h_j h_j^\top`
+    (one product with :func:`_pairs`) of about ``_BLOCK_ENTRIES / n``
+    rows at a time; the steps (:func:`_row_step`) as in
+    :func:`_newton_pass`. Returns the total change of the objective.
+    """
+    Ht, h_sum, _ = kl_terms
+    H = np.ascontiguousarray(Ht.T)
+    rows = np.flatnonzero(active)
+    block = max(1, _BLOCK_ENTRIES // X.shape[1])
+    total = 0.0
+    for first in range(0, rows.size, block):
+        chunk = rows[first : first + block]
+        Y = W[chunk] @ H
+        R, D = _ratio_curvature(X[chunk], Y)
+        grad_fit = np.ascontiguousarray(h_sum - R @ Ht)
+        hess_packed = D @ pairs
+        total += _block_steps(
+            chunk, nonzeros, kl_terms, Y, grad_fit, hess_packed, weight, W, active
+        )
+    return total
 
 
 def solve_activations(
@@ -346,13 +504,24 @@ def solve_activations(
             np.asarray(squares.sum(axis=1), dtype=np.float64).ravel(),
         )
     Ht = np.ascontiguousarray(H.T)
+    blas = beta == 1 and not sp.issparse(X) and X.shape[1] >= _BLAS_ROW
+    if blas:
+        X = np.asarray(X, dtype=np.float64)
+        kl_terms = (Ht, Ht.sum(axis=0), X.sum(axis=1))
+        pairs = _pairs(Ht)
+    scratch = _scratch(r)
     monitor = ConvergenceMonitor(
         0.0, max_iter, verbose=verbose, name=name, objective_name=objective_name
     )
     monitor.start(value)
     active = np.ones(n, dtype=np.bool_)
     while True:
-        value += _newton_pass(csr, Ht, quadratic, int(beta), weight, W, active)
+        if blas:
+            value += _kl_blas_pass(X, csr, kl_terms, pairs, weight, W, active)
+        else:
+            value += _newton_pass(
+                csr, Ht, quadratic, int(beta), weight, W, active, scratch
+            )
         stop = monitor.update(value)
         if not active.any():
             monitor.converged = True
