@@ -30,7 +30,10 @@ Rows are independent: a row's iterates depend only on that row of ``X``.
 Each iteration is one compiled pass (numba) over the rows that have not
 converged; for Kullback-Leibler it visits only the nonzeros of ``X``
 (sparse ``X`` is never densified), and for Frobenius it needs only
-:math:`XH^\top` and :math:`HH^\top`.
+:math:`XH^\top` and :math:`HH^\top`. On dense data with long rows the
+Kullback-Leibler derivatives of blocks of rows come from three BLAS products
+instead (:func:`_kl_blas_pass`); the step of a row (:func:`_row_step`) is
+the same in both passes.
 """
 
 from collections import namedtuple
