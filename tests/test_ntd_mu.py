@@ -141,6 +141,46 @@ def test_frobenius_core_update_is_coordinate_descent_on_the_kronecker_problem(
     np.testing.assert_allclose(new.ravel(), expected, rtol=1e-9, atol=1e-12)
 
 
+def _core_sweeps_reference(entries, numerator, kron, alpha, pen, max_sweeps, rtol):
+    """The core's sweep loop as it was in Python: a sweep, then the test on
+    the change of the entries relative to their norm."""
+    for sweep in range(1, max_sweeps + 1):
+        before = entries
+        entries = _coordinate_descent(before, numerator, kron, alpha, pen, sweeps=1)
+        if np.linalg.norm(entries - before) <= rtol * np.linalg.norm(entries):
+            return entries, sweep
+    return entries, max_sweeps
+
+
+@given(seed=st.integers(0, 2**31), n_modes=st.integers(2, 4))
+@SETTINGS
+def test_compiled_core_sweeps_stop_as_the_python_loop(seed, n_modes):
+    # same entries and same number of sweeps, with the stopping test active
+    # (rtol large enough that it stops within the budget on most draws)
+    rng = np.random.default_rng(seed)
+    _, _, core, factors = _random_model(rng, n_modes)
+    tensor = rng.uniform(0, 2, size=tucker_to_tensor(core, factors).shape)
+    problem = _problem(rng, n_modes, 2)
+    kron = _kron([f.T @ f for f in factors])
+    numerator = multi_mode_dot(tensor, factors, transpose=True).reshape(1, -1)
+    rtol = float(rng.choice([1e-3, 1e-6]))
+    entries = core.reshape(1, -1).copy()
+    sweeps = _ntd_hals._core_sweeps(
+        entries, numerator, kron, _ntd_hals._penalty(problem, 0), 40, rtol
+    )
+    expected, expected_sweeps = _core_sweeps_reference(
+        core.ravel(),
+        numerator.ravel(),
+        kron,
+        problem.weights[0],
+        problem.penalties[0],
+        40,
+        rtol,
+    )
+    assert sweeps == expected_sweeps
+    np.testing.assert_allclose(entries.ravel(), expected, rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("beta", [1, 2, "2, core too large for HALS"])
 @pytest.mark.parametrize("how", ["sinkhorn", "scalar", "none"])
 @given(seed=st.integers(0, 2**31), n_modes=st.integers(2, 4))

@@ -27,7 +27,8 @@ cost of small products only: :data:`FACTOR_SWEEPS` sweeps per factor (as
 tensorly's ``non_negative_tucker_hals``), and for the core up to
 :data:`CORE_SWEEPS`, stopping once a sweep changes the core by less than
 :math:`10^{-6}` of its norm (a near-exact core solve, as tensorly's inner
-FISTA, where the Grams are well conditioned).
+FISTA, where the Grams are well conditioned); that loop is compiled
+(:func:`_core_sweeps`).
 
 All functions are pure: they return new arrays.
 
@@ -39,6 +40,7 @@ Fundamentals, 2009.
 """
 
 import numpy as np
+from numba import njit
 
 from ..decomposition._hals import hals_columns
 from ..decomposition._mm_steps import Penalty
@@ -98,10 +100,48 @@ def hals_update_core(tensor, core, factors, problem, projection=None):
     for factor in factors:
         kron = np.kron(kron, factor.T @ factor)
     entries = np.array(core, dtype=np.float64).reshape(1, -1)
-    weight = _penalty(problem, 0)
-    for _ in range(CORE_SWEEPS):
-        before = entries.copy()
-        hals_columns(entries, numerator, kron, weight)
-        if np.linalg.norm(entries - before) <= _CORE_RTOL * np.linalg.norm(entries):
-            break
+    _core_sweeps(
+        entries, numerator, kron, _penalty(problem, 0), CORE_SWEEPS, _CORE_RTOL
+    )
     return entries.reshape(core.shape)
+
+
+@njit(cache=True)
+def _core_sweeps(entries, numerator, kron, weight, max_sweeps, rtol):
+    r"""HALS sweeps over the core entries until they settle, compiled.
+
+    Each sweep is :func:`~skfactor.decomposition._hals.hals_columns` on the
+    one-row problem; the loop stops after the first sweep that changes the
+    entries by at most ``rtol`` times their norm (both Euclidean), or after
+    ``max_sweeps``.
+
+    Parameters
+    ----------
+    entries : ndarray of shape (1, |G|)
+        :math:`\mathrm{vec}(G)^\top`, C-contiguous, updated in place.
+    numerator : ndarray of shape (1, |G|)
+        :math:`\mathrm{vec}(T \times_k A_k^\top)^\top`.
+    kron : ndarray of shape (|G|, |G|)
+        :math:`\bigotimes_k A_k^\top A_k`.
+    weight : Penalty
+        Penalty of the core.
+    max_sweeps : int
+    rtol : float
+
+    Returns
+    -------
+    n_sweeps : int
+        Number of sweeps run.
+    """
+    before = np.empty_like(entries)
+    for sweep in range(1, max_sweeps + 1):
+        before[:] = entries
+        hals_columns(entries, numerator, kron, weight)
+        change = 0.0
+        size = 0.0
+        for j in range(entries.shape[1]):
+            change += (entries[0, j] - before[0, j]) ** 2
+            size += entries[0, j] ** 2
+        if np.sqrt(change) <= rtol * np.sqrt(size):
+            return sweep
+    return max_sweeps
