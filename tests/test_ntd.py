@@ -217,6 +217,42 @@ def test_svd_initialization_is_nndsvda_of_every_unfolding():
         np.testing.assert_allclose(big, factor, rtol=1e-10)
 
 
+@pytest.mark.parametrize(
+    "shape, ranks, true_ranks",
+    [((40, 30, 20), (5, 4, 3), (5, 4, 3)), ((12, 9, 8), (4, 4, 4), (2, 2, 2))],
+)
+def test_gram_route_start_is_nndsvda_of_the_svd(shape, ranks, true_ranks):
+    """The NNDSVDa factors from the Gram matrices of the unfoldings are those
+    from the SVD (the benchmark's first shape); an exact Tucker tensor of
+    lower rank than asked has no third singular value, so the Gram route
+    declines and the factors are the SVD's, bit for bit."""
+    from skfactor.decomposition._init import nndsvda_init
+    from skfactor.tensor._init import _nndsvda_factor
+    from skfactor.tensor._tensor_algebra import unfold
+    from skfactor.utils._linalg import gram_svd
+
+    if true_ranks == ranks:
+        T, _ = make_sparse_tucker(
+            shape, ranks, density=0.4, noise="gaussian", level=30.0, random_state=0
+        )
+    else:
+        rng = np.random.default_rng(0)
+        core = rng.uniform(size=true_ranks)
+        T = tucker_to_tensor(
+            core, [rng.uniform(size=(s, r)) for s, r in zip(shape, true_ranks)]
+        )
+    for mode, rank in enumerate(ranks):
+        matrix = unfold(T, mode)
+        gram_route = gram_svd(matrix, rank) is not None
+        assert gram_route == (true_ranks == ranks)
+        factor = _nndsvda_factor(matrix, rank, np.random.RandomState(0))
+        expected = nndsvda_init(matrix, rank, np.random.RandomState(0))[0]
+        if gram_route:
+            np.testing.assert_allclose(factor, expected, rtol=1e-10, atol=1e-12)
+        else:
+            np.testing.assert_array_equal(factor, expected)
+
+
 def test_restarts_keep_the_run_with_the_lowest_objective(monkeypatch):
     """n_init runs: the first from ``init``, the others random; the kept run
     is the best one, so the first run alone can only end higher."""

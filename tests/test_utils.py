@@ -9,7 +9,12 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skfactor import BalancedSparseNMF, MultilevelFactorModel, RidgeCPD
 from skfactor.utils._docstrings import fill_doc
-from skfactor.utils._linalg import column_signs, ridge_solve, truncated_svd
+from skfactor.utils._linalg import (
+    column_signs,
+    gram_svd,
+    ridge_solve,
+    truncated_svd,
+)
 from skfactor.utils._scaling import row_scale_exponents, scale_exponent
 from skfactor.utils._monitor import ConvergenceMonitor
 from skfactor.utils.validation import check_finite_scale, check_nonnegative
@@ -181,6 +186,57 @@ def test_truncated_svd_matches_the_dense_svd(shape, k):
     assert truncated_svd(A, 0)[0].shape == (m, 0)
     with pytest.raises(ValueError, match="k must be in"):
         truncated_svd(A, r + 1)
+
+
+def _with_spectrum(m, n, values, seed=0):
+    """An m x n matrix with the given nonzero singular values."""
+    rng = np.random.default_rng(seed)
+    r = len(values)
+    left = np.linalg.qr(rng.standard_normal((m, r)))[0]
+    right = np.linalg.qr(rng.standard_normal((n, r)))[0]
+    return (left * np.asarray(values, dtype=float)) @ right.T
+
+
+@pytest.mark.parametrize("shape, k", [((20, 600), 3), ((6, 50), 6), ((300, 8), 4)])
+def test_gram_svd_is_the_dense_svd(shape, k):
+    # wide, square-in-k and tall: the triplets of the full SVD, in the sign
+    # convention of truncated_svd, to rounding
+    m, n = shape
+    r = min(m, n)
+    A = _with_spectrum(m, n, 10.0 * 0.6 ** np.arange(r), seed=m)
+    U, S, Vt = gram_svd(A, k)
+    # entries whose squares would overflow or underflow: the same vectors
+    for scale in (2.0**600, 2.0**-600):
+        big = gram_svd(A * scale, k)
+        np.testing.assert_array_equal(big[0], U)
+        np.testing.assert_array_equal(big[1], S * scale)
+        np.testing.assert_array_equal(big[2], Vt)
+    U0, S0, Vt0 = np.linalg.svd(A, full_matrices=False)
+    signs = column_signs(U0[:, :k])
+    np.testing.assert_allclose(S, S0[:k], rtol=1e-12)
+    np.testing.assert_allclose(U, U0[:, :k] * signs, atol=1e-12)
+    np.testing.assert_allclose(Vt, Vt0[:k] * signs[:, None], atol=1e-12)
+
+
+def test_gram_svd_declines_close_or_missing_singular_values():
+    # a repeated pair among the first k (its vectors are not determined):
+    # no answer; repeated just below the k + 1-th: the first k are
+    repeated = _with_spectrum(6, 80, [3.0, 2.0, 2.0, 1.0])
+    assert gram_svd(repeated, 2) is None
+    assert gram_svd(repeated, 3) is None
+    for got, exact in zip(gram_svd(repeated, 1), truncated_svd(repeated, 1)):
+        np.testing.assert_allclose(got, exact, atol=1e-12)
+    tail = _with_spectrum(6, 80, [3.0, 2.0, 1.0, 1.0])
+    np.testing.assert_allclose(gram_svd(tail, 2)[1], [3.0, 2.0], rtol=1e-12)
+    # rank 2 asked for 3 triplets; a third singular value whose vectors the
+    # bound leaves above rtol (at s_3 = 2e-3, 4e-8 for u_3 and s_1 / s_3 =
+    # 1500 times that for v_3), and one whose vectors it does not (1e-2)
+    assert gram_svd(_with_spectrum(6, 80, [3.0, 2.0]), 3) is None
+    assert gram_svd(_with_spectrum(6, 80, [3.0, 2.0, 2e-3]), 3) is None
+    assert gram_svd(_with_spectrum(6, 80, [3.0, 2.0, 1e-2]), 3) is not None
+    assert gram_svd(np.zeros((3, 5)), 1) is None
+    with pytest.raises(ValueError, match="k must be in"):
+        gram_svd(np.ones((3, 5)), 4)
 
 
 @settings(max_examples=60, deadline=None)

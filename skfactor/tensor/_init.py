@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from ..decomposition._init import nndsvda_init
-from ..utils._linalg import truncated_svd
+from ..decomposition._init import _dominant_sign, _mean_abs, random_init
+from ..utils._linalg import gram_svd, truncated_svd
 from ._als import ridge_least_squares
 from ._tensor_algebra import (
     gram_hadamard,
@@ -24,6 +24,43 @@ def _svd_factor(tensor, mode, rank, rng, nonnegative):
     factor[:, :k] = np.abs(U) if nonnegative else U
     factor[:, k:] = rng.uniform(size=(tensor.shape[mode], rank - k))
     return factor
+
+
+def _nndsvda_factor(matrix, rank, rng):
+    """The left factor ``W`` of :func:`~skfactor.decomposition._init.nndsvda_init`.
+
+    The same construction, but the leading singular triplets of the wide
+    unfolding come from its small Gram matrix when that is accurate
+    (:func:`~skfactor.utils._linalg.gram_svd`, several times faster than the
+    SVD at the unfoldings of NTD), from
+    :func:`~skfactor.utils._linalg.truncated_svd` otherwise. ``rng`` draws
+    the columns beyond ``min(matrix.shape)`` (as ``nndsvda_init``'s ``W``)
+    and seeds the randomized SVD of the fallback.
+
+    Parameters
+    ----------
+    matrix : ndarray of shape (m, n)
+    rank : int
+    rng : numpy.random.RandomState
+
+    Returns
+    -------
+    W : ndarray of shape (m, rank)
+    """
+    k = min(rank, *matrix.shape)
+    W = random_init(matrix, rank, rng)[0] if k < rank else np.empty((len(matrix), rank))
+    U, S, Vt = gram_svd(matrix, k) or truncated_svd(matrix, k, random_state=rng)
+    for j in range(k):
+        u, v = U[:, j], Vt[j]
+        if j == 0:
+            x, y = np.abs(u), np.abs(v)
+        else:
+            x, y = _dominant_sign(u, v)[1:]
+        nx, ny = np.linalg.norm(x), np.linalg.norm(y)
+        x = x / max(nx, np.finfo(float).tiny)
+        W[:, j] = np.sqrt(S[j] * (nx * ny)) * x
+    W[:, :k][W[:, :k] == 0] = np.sqrt(_mean_abs(matrix) / rank)
+    return W
 
 
 def initialize_cp(tensor, rank, init, nonnegative, rng):
@@ -81,14 +118,16 @@ def initialize_cp(tensor, rank, init, nonnegative, rng):
 
 
 def initialize_tucker(tensor, ranks, init, rng):
-    """Initial nonnegative core and factors of a Tucker model.
+    r"""Initial nonnegative core and factors of a Tucker model.
 
     ``"random"``: every block uniform on [0, 1). ``"svd"``: every factor the
     NNDSVDa left factor of its mode's unfolding
     (:func:`~skfactor.decomposition._init.nndsvda_init`, as tensorly
-    initializes its nonnegative Tucker solvers), scaled to a largest column
-    norm of 1, and the core :math:`T \times_k U_k^\top`, nonnegative with
-    them. The solver then rescales them to the data. From the absolute
+    initializes its nonnegative Tucker solvers; the singular vectors from
+    the Gram matrix of the unfolding when accurate: :func:`_nndsvda_factor`),
+    scaled to a largest column norm of 1, and the core
+    :math:`T \times_k U_k^\top`, nonnegative with them. The solver then
+    rescales them to the data. From the absolute
     values of the singular vectors, used before, HALS reached tensorly's
     objective on 11 of 25 draws of ``benchmarks/bench_ntd.py``'s shapes,
     from this start on 23 (see the NTD user guide).
@@ -110,7 +149,7 @@ def initialize_tucker(tensor, ranks, init, rng):
         return rng.uniform(size=tuple(ranks)), factors
     factors = []
     for mode, rank in enumerate(ranks):
-        U = nndsvda_init(unfold(tensor, mode), rank, rng)[0]
+        U = _nndsvda_factor(unfold(tensor, mode), rank, rng)
         # one scale per factor (its largest column norm 1), so that the core
         # has the scale of the data (with the sqrt(sigma) of NNDSVD in every
         # factor it overflows for data near 1e150); the solver's scalar
