@@ -181,6 +181,70 @@ def test_compiled_core_sweeps_stop_as_the_python_loop(seed, n_modes):
     np.testing.assert_allclose(entries.ravel(), expected, rtol=1e-9, atol=1e-12)
 
 
+def test_kron_is_numpys():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 2)), rng.standard_normal((4, 5))
+    np.testing.assert_array_equal(_ntd_hals._kron(a, b), np.kron(a, b))
+
+
+def test_projection_reuses_its_first_product_only_for_the_same_factor():
+    rng = np.random.default_rng(0)
+    tensor = rng.uniform(size=(9, 7, 6))
+    factors = [rng.uniform(size=(s, 2)) for s in tensor.shape]
+    # mode 0 has the smallest ratio 2/9: both other modes contract it first
+    one, first = _ntd_hals.project_others(tensor, factors, 1)
+    np.testing.assert_array_equal(
+        one, multi_mode_dot(tensor, factors, skip=1, transpose=True)
+    )
+    two, again = _ntd_hals.project_others(tensor, factors, 2, reuse=first)
+    assert again is first
+    np.testing.assert_array_equal(
+        two, multi_mode_dot(tensor, factors, skip=2, transpose=True)
+    )
+    factors[0] = factors[0] * 2.0  # a new A_0: the product is formed anew
+    two, fresh = _ntd_hals.project_others(tensor, factors, 2, reuse=first)
+    assert fresh is not first
+    np.testing.assert_array_equal(
+        two, multi_mode_dot(tensor, factors, skip=2, transpose=True)
+    )
+
+
+def _block_by_block(tensor, core, factors, problem, how, n_iter):
+    """fit_ntd's iterations written as the block updates in turn."""
+    core = np.maximum(core, _ntd_mu.EPSILON)
+    factors = [np.maximum(f, _ntd_mu.EPSILON) for f in factors]
+    if how != "none":
+        core, factors = _ntd_mu.rescale_init(tensor, core, factors, problem)
+        core, factors = _ntd_mu.balance(core, factors, problem, how)
+    for _ in range(n_iter):
+        for n in range(len(factors)):
+            factors[n] = _ntd_mu.update_factor(tensor, core, factors, n, problem)
+        core = _ntd_mu.update_core(tensor, core, factors, problem)
+        core, factors = _ntd_mu.balance(core, factors, problem, how)
+    return core, factors
+
+
+@pytest.mark.parametrize("beta", [1, 2])
+@pytest.mark.parametrize("how", ["sinkhorn", "none"])
+@given(seed=st.integers(0, 2**31), n_modes=st.integers(2, 4))
+@SETTINGS
+def test_fit_iterations_are_the_block_updates_in_turn(beta, how, seed, n_modes):
+    # the shared products (projections, Grams) of fit_ntd change no iterate
+    rng = np.random.default_rng(seed)
+    _, _, core, factors = _random_model(rng, n_modes)
+    tensor = rng.poisson(3.0, size=tucker_to_tensor(core, factors).shape) * 1.0
+    problem = _problem(rng, n_modes, beta)
+    expected_core, expected = _block_by_block(
+        tensor, core, list(factors), problem, how, 4
+    )
+    core, factors, _ = _ntd_mu.fit_ntd(
+        tensor, core, factors, problem, balance_how=how, max_iter=4, tol=0
+    )
+    np.testing.assert_allclose(core, expected_core, rtol=1e-10)
+    for factor, expected_factor in zip(factors, expected):
+        np.testing.assert_allclose(factor, expected_factor, rtol=1e-10)
+
+
 @pytest.mark.parametrize("beta", [1, 2, "2, core too large for HALS"])
 @pytest.mark.parametrize("how", ["sinkhorn", "scalar", "none"])
 @given(seed=st.integers(0, 2**31), n_modes=st.integers(2, 4))

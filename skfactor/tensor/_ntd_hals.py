@@ -45,9 +45,14 @@ from numba import njit
 from ..decomposition._hals import hals_columns
 from ..decomposition._mm_steps import Penalty
 from ..utils._penalties import penalty_degree
-from ._tensor_algebra import multi_mode_dot, unfold
+from ._tensor_algebra import contraction_order, mode_dot, multi_mode_dot, unfold
 
-__all__ = ["CORE_MAX_SIZE", "hals_update_core", "hals_update_factor"]
+__all__ = [
+    "CORE_MAX_SIZE",
+    "hals_update_core",
+    "hals_update_factor",
+    "project_others",
+]
 
 #: HALS sweeps per factor and outer iteration.
 FACTOR_SWEEPS = 5
@@ -65,45 +70,110 @@ def _penalty(problem, block):
     )
 
 
-def hals_update_factor(tensor, core, factors, mode, problem, return_projection=False):
-    """:data:`FACTOR_SWEEPS` HALS sweeps over the columns of ``factors[mode]``.
+def project_others(tensor, factors, mode, reuse=None):
+    r"""The projection :math:`T \times_{k \ne n} A_k^\top` of the data.
 
-    With ``return_projection``, also returns the projection of the data on
-    the other factors, :math:`T \\times_{k \\ne n} A_k^\\top`.
+    The products are those of :func:`~._tensor_algebra.multi_mode_dot`, in
+    its order (:func:`~._tensor_algebra.contraction_order`). The first, the
+    only one with the whole data, is taken from ``reuse`` when that is the
+    product of the same mode with the same factor (the same array): the
+    updates of modes 1 and 2 of a three-way tensor both start with
+    :math:`T \times_0 A_0^\top`, the new :math:`A_0`.
+
+    Parameters
+    ----------
+    tensor : ndarray of shape (I_0, ..., I_{N-1})
+    factors : list of N ndarray of shape (I_k, r_k)
+    mode : int
+        The mode :math:`n` left out.
+    reuse : tuple (k, A_k, T x_k A_k^T) or None, default=None
+        The ``first`` of an earlier call.
+
+    Returns
+    -------
+    projected : ndarray
+        With :math:`I_n` at ``mode`` and :math:`r_k` elsewhere.
+    first : tuple (k, A_k, T x_k A_k^T)
+        The first product, for the next call.
+    """
+    order = contraction_order([f.T for f in factors], skip=mode)
+    k = order[0]
+    if reuse is not None and reuse[0] == k and reuse[1] is factors[k]:
+        first = reuse
+    else:
+        first = (k, factors[k], mode_dot(tensor, factors[k].T, k))
+    projected = first[2]
+    for k in order[1:]:
+        projected = mode_dot(projected, factors[k].T, k)
+    return projected, first
+
+
+def hals_update_factor(
+    tensor, core, factors, mode, problem, projected=None, grams=None
+):
+    r""":data:`FACTOR_SWEEPS` HALS sweeps over the columns of ``factors[mode]``.
+
+    ``projected``, :math:`T \times_{k \ne n} A_k^\top`
+    (:func:`project_others`), and ``grams``, the :math:`A_k^\top A_k`, are
+    computed when not given.
     """
     core_unfolded = unfold(core, mode)
-    projected = multi_mode_dot(tensor, factors, skip=mode, transpose=True)
+    if projected is None:
+        projected = project_others(tensor, factors, mode)[0]
+    if grams is None:
+        grams = [f.T @ f for f in factors]
     numerator = np.ascontiguousarray(unfold(projected, mode) @ core_unfolded.T)
-    grams = [f.T @ f for f in factors]
     normal = unfold(multi_mode_dot(core, grams, skip=mode), mode) @ core_unfolded.T
     normal = np.ascontiguousarray(normal)
     factor = np.array(factors[mode], dtype=np.float64, order="C")
-    weight = _penalty(problem, mode + 1)
-    for _ in range(FACTOR_SWEEPS):
-        hals_columns(factor, numerator, normal, weight)
-    if return_projection:
-        return factor, projected
+    _factor_sweeps(
+        factor, numerator, normal, _penalty(problem, mode + 1), FACTOR_SWEEPS
+    )
     return factor
 
 
-def hals_update_core(tensor, core, factors, problem, projection=None):
-    """Coordinate descent over the core entries (at most :data:`CORE_SWEEPS`).
+def hals_update_core(tensor, core, factors, problem, projection=None, grams=None):
+    r"""Coordinate descent over the core entries (at most :data:`CORE_SWEEPS`).
 
-    ``projection`` is :math:`T \times_k A_k^\top` when the caller has it.
+    ``projection``, :math:`T \times_k A_k^\top`, and ``grams``, the
+    :math:`A_k^\top A_k`, are computed when not given.
     """
     if core.size > CORE_MAX_SIZE:
         raise ValueError(f"core of {core.size} entries: use the multiplicative update")
     if projection is None:
         projection = multi_mode_dot(tensor, factors, transpose=True)
+    if grams is None:
+        grams = [f.T @ f for f in factors]
     numerator = np.ascontiguousarray(projection.reshape(1, -1))
     kron = np.ones((1, 1))
-    for factor in factors:
-        kron = np.kron(kron, factor.T @ factor)
+    for gram in grams:
+        kron = _kron(kron, gram)
     entries = np.array(core, dtype=np.float64).reshape(1, -1)
     _core_sweeps(
         entries, numerator, kron, _penalty(problem, 0), CORE_SWEEPS, _CORE_RTOL
     )
     return entries.reshape(core.shape)
+
+
+@njit(cache=True)
+def _kron(a, b):
+    """Kronecker product of two matrices (``np.kron``, without its overhead)."""
+    n, p = a.shape
+    m, q = b.shape
+    out = np.empty((n * m, p * q))
+    for i in range(n):
+        for s in range(m):
+            for j in range(p):
+                for t in range(q):
+                    out[i * m + s, j * q + t] = a[i, j] * b[s, t]
+    return out
+
+
+@njit(cache=True)
+def _factor_sweeps(factor, numerator, normal, weight, n_sweeps):
+    """``n_sweeps`` HALS sweeps over the columns of ``factor`` (in place)."""
+    for _ in range(n_sweeps):
+        hals_columns(factor, numerator, normal, weight)
 
 
 @njit(cache=True)

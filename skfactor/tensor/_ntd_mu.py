@@ -54,7 +54,12 @@ from ..decomposition._mm_steps import penalized_step
 from ..decomposition._objective import EPSILON
 from ..decomposition._newton import NEWTON_MAX_ITER, solve_activations
 from ..utils._monitor import ConvergenceMonitor
-from ._ntd_hals import CORE_MAX_SIZE, hals_update_core, hals_update_factor
+from ._ntd_hals import (
+    CORE_MAX_SIZE,
+    hals_update_core,
+    hals_update_factor,
+    project_others,
+)
 from ._tensor_algebra import mode_dot, multi_mode_dot, tucker_to_tensor, unfold
 
 __all__ = [
@@ -157,7 +162,9 @@ def update_factor(tensor, core, factors, mode, problem, model=None):
     return _step(factor, numerator, denominator, weight, pen, 1)
 
 
-def update_core(tensor, core, factors, problem, model=None, projection=None):
+def update_core(
+    tensor, core, factors, problem, model=None, projection=None, grams=None
+):
     """Update of the core, the factors fixed.
 
     Kullback-Leibler: one multiplicative update. Frobenius: coordinate
@@ -166,8 +173,8 @@ def update_core(tensor, core, factors, problem, model=None, projection=None):
     larger than :data:`~skfactor.tensor._ntd_hals.CORE_MAX_SIZE`, the
     multiplicative update repeated ``_FROBENIUS_INNER`` times at the cost of
     small products (the accelerated MU of Gillis and Glineur, 2012).
-    ``projection`` (Frobenius), :math:`T \times_k A_k^\top`, is computed
-    when not given.
+    ``projection`` (Frobenius), :math:`T \times_k A_k^\top`, and
+    ``grams``, the :math:`A_k^\top A_k`, are computed when not given.
     """
     weight, pen = problem.weights[0], problem.penalties[0]
     if problem.beta == 1:
@@ -181,10 +188,11 @@ def update_core(tensor, core, factors, problem, model=None, projection=None):
         return _step(core, numerator, denominator, weight, pen, 1)
     if projection is None:
         projection = multi_mode_dot(tensor, factors, transpose=True)
+    if grams is None:
+        grams = [f.T @ f for f in factors]
     if core.size <= CORE_MAX_SIZE:
-        return hals_update_core(tensor, core, factors, problem, projection)
+        return hals_update_core(tensor, core, factors, problem, projection, grams)
     numerator = projection
-    grams = [f.T @ f for f in factors]
     for _ in range(_FROBENIUS_INNER):
         core = _step(core, numerator, multi_mode_dot(core, grams), weight, pen, 2)
     return core
@@ -279,42 +287,69 @@ def fit_ntd(
     model = tucker_to_tensor(core, factors) if kl else None
     monitor.start(objective(tensor, core, factors, problem, model=model))
     data_sq_norm = float(np.vdot(tensor, tensor))
-    last = len(factors) - 1
+    reuse = None
     for _ in range(max_iter):
-        for mode in range(last):
-            factors[mode] = update_factor(
-                tensor, core, factors, mode, problem, model=model
-            )
-            if kl:
-                model = tucker_to_tensor(core, factors)
         if kl:
-            factors[last] = update_factor(
-                tensor, core, factors, last, problem, model=model
-            )
-            model = tucker_to_tensor(core, factors)
-            core = update_core(tensor, core, factors, problem, model=model)
-            model = tucker_to_tensor(core, factors)
+            core, factors, model = _kl_iteration(tensor, core, factors, problem, model)
             fit = divergence(tensor, model, 1)
         else:
-            # T x_k A_k^T, the core's numerator and (with the new core) the
-            # fit, from the last factor's projection on the others
-            factors[last], partial = hals_update_factor(
-                tensor, core, factors, last, problem, return_projection=True
+            core, factors, fit, reuse = _frobenius_iteration(
+                tensor, core, factors, problem, data_sq_norm, reuse
             )
-            projection = mode_dot(partial, factors[last].T, last)
-            core = update_core(tensor, core, factors, problem, projection=projection)
-            fit = _frobenius_fit(core, factors, data_sq_norm, projection)
         core, factors = balance(core, factors, problem, balance_how)
         if monitor.update(fit + penalty(core, factors, problem)):
             break
     return core, factors, monitor
 
 
-def _frobenius_fit(core, factors, data_sq_norm, projection):
+def _kl_iteration(tensor, core, factors, problem, model):
+    """Every factor, then the core, by one multiplicative update each.
+
+    Returns the blocks and their Tucker model.
+    """
+    factors = list(factors)
+    for mode in range(len(factors)):
+        factors[mode] = update_factor(tensor, core, factors, mode, problem, model=model)
+        model = tucker_to_tensor(core, factors)
+    core = update_core(tensor, core, factors, problem, model=model)
+    return core, factors, tucker_to_tensor(core, factors)
+
+
+def _frobenius_iteration(tensor, core, factors, problem, data_sq_norm, reuse):
+    r"""Every factor, then the core, by HALS; the fit term of the result.
+
+    Each factor update needs the projection of the data on the other
+    factors (:func:`~._ntd_hals.project_others`, whose first product with
+    the data may serve the next update: ``reuse``); the last one, times the
+    new last factor, is :math:`T \times_k A_k^\top`, the core's numerator
+    and, with the new core, the fit. The Gram matrices are updated with the
+    factors.
+
+    Returns
+    -------
+    core, factors, fit, reuse
+    """
+    factors = list(factors)
+    grams = [f.T @ f for f in factors]
+    for mode in range(len(factors)):
+        projected, reuse = project_others(tensor, factors, mode, reuse)
+        factors[mode] = hals_update_factor(
+            tensor, core, factors, mode, problem, projected, grams
+        )
+        grams[mode] = factors[mode].T @ factors[mode]
+    last = len(factors) - 1
+    projection = mode_dot(projected, factors[last].T, last)
+    core = update_core(
+        tensor, core, factors, problem, projection=projection, grams=grams
+    )
+    return core, factors, _frobenius_fit(core, grams, data_sq_norm, projection), reuse
+
+
+def _frobenius_fit(core, grams, data_sq_norm, projection):
     r""":math:`\frac12\|T - M\|^2` from the core, the projection
-    :math:`T \times_k A_k^\top` and the Grams."""
+    :math:`T \times_k A_k^\top` and the Grams :math:`A_k^\top A_k`."""
     inner = float(np.vdot(projection, core))
-    gram_core = multi_mode_dot(core, [f.T @ f for f in factors])
+    gram_core = multi_mode_dot(core, grams)
     return max(0.5 * (data_sq_norm - 2.0 * inner + float(np.vdot(gram_core, core))), 0)
 
 

@@ -37,6 +37,7 @@ import numpy as np
 
 __all__ = [
     "component_norms",
+    "contraction_order",
     "cp_to_tensor",
     "gram_hadamard",
     "khatri_rao",
@@ -60,7 +61,8 @@ def unfold(tensor, mode):
            [2, 3, 6, 7]])
     """
     tensor = np.asarray(tensor)
-    return np.moveaxis(tensor, mode, 0).reshape(tensor.shape[mode], -1)
+    axes = (mode, *(k for k in range(tensor.ndim) if k != mode))
+    return tensor.transpose(axes).reshape(tensor.shape[mode], -1)
 
 
 def khatri_rao(matrices, n_columns=None):
@@ -245,11 +247,26 @@ def multi_mode_dot(tensor, matrices, *, skip=None, transpose=False):
     array([6., 6.])
     """
     result = np.asarray(tensor)
-    modes = [k for k in range(result.ndim) if k != skip]
-    mats = {k: (matrices[k].T if transpose else matrices[k]) for k in modes}
-    for k in sorted(modes, key=lambda k: mats[k].shape[0] / mats[k].shape[1]):
+    mats = [
+        None if k == skip else (m.T if transpose else m) for k, m in enumerate(matrices)
+    ]
+    for k in contraction_order(mats, skip=skip):
         result = mode_dot(result, mats[k], k)
     return result
+
+
+def contraction_order(matrices, skip=None):
+    """The order in which :func:`multi_mode_dot` contracts the modes.
+
+    Increasing ratio of the new to the old size of a mode (``matrices[k]``
+    of shape ``(J_k, I_k)``), ties in increasing mode; ``skip`` left out.
+
+    >>> import numpy as np
+    >>> contraction_order([np.ones((2, 4)), None, np.ones((1, 4))], skip=1)
+    [2, 0]
+    """
+    modes = [k for k in range(len(matrices)) if k != skip]
+    return sorted(modes, key=lambda k: matrices[k].shape[0] / matrices[k].shape[1])
 
 
 def tucker_to_tensor(core, factors):
