@@ -55,6 +55,15 @@ def test_mode_dot_matches_einsum():
     T = rng.standard_normal((3, 4, 5))
     M = rng.standard_normal((2, 4))
     np.testing.assert_allclose(mode_dot(T, M, 1), np.einsum("ajc,bj->abc", T, M))
+    # the first and the last mode (one matrix product each)
+    first, last = rng.standard_normal((2, 3)), rng.standard_normal((6, 5))
+    np.testing.assert_allclose(
+        mode_dot(T, first, 0), np.einsum("jbc,aj->abc", T, first)
+    )
+    np.testing.assert_allclose(mode_dot(T, last, 2), np.einsum("abj,cj->abc", T, last))
+    np.testing.assert_allclose(
+        mode_dot(T[:, ::2], last, 2), mode_dot(T, last, 2)[:, ::2]
+    )
     skip = multi_mode_dot(
         T, [M.T[:3], None, rng.standard_normal((5, 2))], skip=1, transpose=True
     )

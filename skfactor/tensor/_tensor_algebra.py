@@ -208,8 +208,12 @@ def mode_dot(tensor, matrix, mode):
     """
     tensor = np.asarray(tensor)
     shape = tensor.shape
-    before = math.prod(shape[:mode])
     new_shape = (*shape[:mode], matrix.shape[0], *shape[mode + 1 :])
+    if mode == tensor.ndim - 1:
+        # one matrix product, where the batched one below would be a batch
+        # of matrix-vector products
+        return (tensor.reshape(-1, shape[mode]) @ matrix.T).reshape(new_shape)
+    before = math.prod(shape[:mode])
     # (before, I, after) viewed without copying; a batched matrix product
     product = np.matmul(matrix, tensor.reshape(before, shape[mode], -1))
     return product.reshape(new_shape)
