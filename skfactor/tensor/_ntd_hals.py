@@ -49,6 +49,7 @@ from ._tensor_algebra import contraction_order, mode_dot, multi_mode_dot, unfold
 
 __all__ = [
     "CORE_MAX_SIZE",
+    "gram_kronecker",
     "hals_update_core",
     "hals_update_factor",
     "project_others",
@@ -132,27 +133,38 @@ def hals_update_factor(
     return factor
 
 
-def hals_update_core(tensor, core, factors, problem, projection=None, grams=None):
+def hals_update_core(tensor, core, factors, problem, projection=None, kron=None):
     r"""Coordinate descent over the core entries (at most :data:`CORE_SWEEPS`).
 
-    ``projection``, :math:`T \times_k A_k^\top`, and ``grams``, the
-    :math:`A_k^\top A_k`, are computed when not given.
+    ``projection``, :math:`T \times_k A_k^\top`, and ``kron``,
+    :math:`\bigotimes_k A_k^\top A_k` (:func:`gram_kronecker`), are computed
+    when not given.
     """
     if core.size > CORE_MAX_SIZE:
         raise ValueError(f"core of {core.size} entries: use the multiplicative update")
     if projection is None:
         projection = multi_mode_dot(tensor, factors, transpose=True)
-    if grams is None:
-        grams = [f.T @ f for f in factors]
+    if kron is None:
+        kron = gram_kronecker([f.T @ f for f in factors])
     numerator = np.ascontiguousarray(projection.reshape(1, -1))
-    kron = np.ones((1, 1))
-    for gram in grams:
-        kron = _kron(kron, gram)
     entries = np.array(core, dtype=np.float64).reshape(1, -1)
     _core_sweeps(
         entries, numerator, kron, _penalty(problem, 0), CORE_SWEEPS, _CORE_RTOL
     )
     return entries.reshape(core.shape)
+
+
+def gram_kronecker(grams):
+    r""":math:`\bigotimes_k A_k^\top A_k` (C order) from the Grams.
+
+    The matrix of the core's quadratic form:
+    :math:`\|G \times_0 A_0 \cdots\|_F^2 = \mathrm{vec}(G)^\top K
+    \mathrm{vec}(G)`.
+    """
+    kron = np.ones((1, 1))
+    for gram in grams:
+        kron = _kron(kron, gram)
+    return kron
 
 
 @njit(cache=True)

@@ -56,6 +56,7 @@ from ..decomposition._newton import NEWTON_MAX_ITER, solve_activations
 from ..utils._monitor import ConvergenceMonitor
 from ._ntd_hals import (
     CORE_MAX_SIZE,
+    gram_kronecker,
     hals_update_core,
     hals_update_factor,
     project_others,
@@ -118,6 +119,7 @@ def penalty(core, factors, problem):
         sum(
             w * penalty_values(np.reshape(b, (-1, 1)), p)[0]
             for b, w, p in zip(blocks, problem.weights, problem.penalties)
+            if w  # (a weight 0 adds 0)
         )
     )
 
@@ -191,7 +193,8 @@ def update_core(
     if grams is None:
         grams = [f.T @ f for f in factors]
     if core.size <= CORE_MAX_SIZE:
-        return hals_update_core(tensor, core, factors, problem, projection, grams)
+        kron = gram_kronecker(grams)
+        return hals_update_core(tensor, core, factors, problem, projection, kron)
     numerator = projection
     for _ in range(_FROBENIUS_INNER):
         core = _step(core, numerator, multi_mode_dot(core, grams), weight, pen, 2)
@@ -339,18 +342,25 @@ def _frobenius_iteration(tensor, core, factors, problem, data_sq_norm, reuse):
         grams[mode] = factors[mode].T @ factors[mode]
     last = len(factors) - 1
     projection = mode_dot(projected, factors[last].T, last)
-    core = update_core(
-        tensor, core, factors, problem, projection=projection, grams=grams
-    )
-    return core, factors, _frobenius_fit(core, grams, data_sq_norm, projection), reuse
-
-
-def _frobenius_fit(core, grams, data_sq_norm, projection):
-    r""":math:`\frac12\|T - M\|^2` from the core, the projection
-    :math:`T \times_k A_k^\top` and the Grams :math:`A_k^\top A_k`."""
+    if core.size <= CORE_MAX_SIZE:
+        # the Kronecker matrix of the core update also gives the model's norm
+        kron = gram_kronecker(grams)
+        core = hals_update_core(tensor, core, factors, problem, projection, kron)
+        entries = core.reshape(-1)
+        model_sq_norm = float(entries @ (kron @ entries))
+    else:
+        core = update_core(
+            tensor, core, factors, problem, projection=projection, grams=grams
+        )
+        model_sq_norm = float(np.vdot(multi_mode_dot(core, grams), core))
     inner = float(np.vdot(projection, core))
-    gram_core = multi_mode_dot(core, grams)
-    return max(0.5 * (data_sq_norm - 2.0 * inner + float(np.vdot(gram_core, core))), 0)
+    return core, factors, _frobenius_fit(data_sq_norm, inner, model_sq_norm), reuse
+
+
+def _frobenius_fit(data_sq_norm, inner, model_sq_norm):
+    r""":math:`\frac12\|T - M\|^2` from :math:`\|T\|^2`,
+    :math:`\langle T, M\rangle` and :math:`\|M\|^2` (clipped at 0)."""
+    return max(0.5 * (data_sq_norm - 2.0 * inner + model_sq_norm), 0)
 
 
 def sample_factor(tensor, core, factors, problem, start=None):
