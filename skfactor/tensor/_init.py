@@ -127,10 +127,10 @@ def initialize_tucker(tensor, ranks, init, rng):
     the Gram matrix of the unfolding when accurate: :func:`_nndsvda_factor`),
     scaled to a largest column norm of 1, and the core
     :math:`T \times_k U_k^\top`, nonnegative with them. The solver then
-    rescales them to the data. From the absolute
-    values of the singular vectors, used before, HALS reached tensorly's
-    objective on 11 of 25 draws of ``benchmarks/bench_ntd.py``'s shapes,
-    from this start on 23 (see the NTD user guide).
+    rescales them to the data. From the absolute values of the singular
+    vectors, used before, HALS reached tensorly's objective on 11 of 25
+    draws of ``benchmarks/bench_ntd.py``'s shapes, from this start on 23
+    (see the NTD user guide).
 
     Parameters
     ----------

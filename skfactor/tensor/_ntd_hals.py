@@ -30,7 +30,8 @@ tensorly's ``non_negative_tucker_hals``), and for the core up to
 FISTA, where the Grams are well conditioned); that loop is compiled
 (:func:`_core_sweeps`).
 
-All functions are pure: they return new arrays.
+The public functions are pure: they return new arrays (the compiled sweeps
+work in place on their copies).
 
 References
 ----------
@@ -77,9 +78,10 @@ def project_others(tensor, factors, mode, reuse=None):
     The products are those of :func:`~._tensor_algebra.multi_mode_dot`, in
     its order (:func:`~._tensor_algebra.contraction_order`). The first, the
     only one with the whole data, is taken from ``reuse`` when that is the
-    product of the same mode with the same factor (the same array): the
-    updates of modes 1 and 2 of a three-way tensor both start with
-    :math:`T \times_0 A_0^\top`, the new :math:`A_0`.
+    product of the same mode with the same factor (the same array object;
+    the solvers never modify a factor in place): the updates of modes 1 and
+    2 of a three-way tensor both start with :math:`T \times_0 A_0^\top`,
+    the new :math:`A_0`.
 
     Parameters
     ----------
