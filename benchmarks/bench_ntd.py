@@ -23,8 +23,8 @@ tensorly's multiplicative updates change the relative error by less than
 its tolerance in the first iterations and stop there, far from a stationary
 point (relative error 0.17 where the run converges to 0.03): a tensorly run
 that stops within ``STALL`` iterations is rerun with tol 1e-8, and counted.
-SparseNTD runs with ``n_init=1`` (its default) and with ``N_INIT``
-restarts. "time to tensorly" is
+SparseNTD runs with a single start (``n_init=1``) and with ``N_INIT``
+runs (its default). "time to tensorly" is
 the wall time of a SparseNTD fit stopped at the first iteration whose
 objective is at most tensorly's final one (re-run with that ``max_iter``,
 best of 2); tensorly's time is its whole run (one run, long enough not
@@ -220,7 +220,7 @@ def _mean_worst(values, worst):
 #: 20-34, 40-59), not from the rows below: from "svd" 83 reached tensorly's
 #: HALS objective; random starts reached on about 3 draws in 4, but on only
 #: 1 to 3 in 6 to 10 on the draws the "svd" start missed.
-N_INIT = 4
+N_INIT = 4  # SparseNTD's default
 
 
 def run(quick=False, first_seed=0):
@@ -234,10 +234,10 @@ def run(quick=False, first_seed=0):
     lines = [
         "### SparseNTD, Frobenius: time to tensorly's converged objective",
         "",
-        f"Seeds {seeds.start}-{seeds.stop - 1} of every shape. SparseNTD with its "
-        f"default single start (n_init=1) and with n_init={N_INIT} restarts (the "
+        f"Seeds {seeds.start}-{seeds.stop - 1} of every shape. SparseNTD with a "
+        f"single start (n_init=1) and with its default n_init={N_INIT} runs (the "
         "first from the svd start, the others random; the run with the lowest "
-        "objective is kept, and its time counts all restarts). A tensorly run "
+        "objective is kept, and its time counts all runs). A tensorly run "
         f"that stops within {STALL} iterations (tol 1e-6) stalled at its start "
         "and is rerun with tol 1e-8.",
         "",
