@@ -94,6 +94,7 @@ def test_switching_classifier_pipeline_grid_search_pickle():
                 loss="frobenius",
                 tensor_shape=(8, 8),
                 max_iter=50,
+                n_init=1,  # the pipeline is under test, not the restarts
                 random_state=0,
             ),
             {"alpha": [0.01, 0.1]},
