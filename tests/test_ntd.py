@@ -228,7 +228,7 @@ def test_gram_route_start_is_nndsvda_of_the_svd(shape, ranks, true_ranks):
     lower rank than asked has no third singular value, so the Gram route
     declines and the factors are the SVD's, bit for bit."""
     from skfactor.decomposition._init import nndsvda_init
-    from skfactor.tensor._init import _nndsvda_factor
+    from skfactor.tensor._init import _leading_triplets
     from skfactor.tensor._tensor_algebra import unfold
     from skfactor.utils._linalg import gram_svd
 
@@ -246,7 +246,9 @@ def test_gram_route_start_is_nndsvda_of_the_svd(shape, ranks, true_ranks):
         matrix = unfold(T, mode)
         gram_route = gram_svd(matrix, rank) is not None
         assert gram_route == (true_ranks == ranks)
-        factor = _nndsvda_factor(matrix, rank, np.random.RandomState(0))
+        factor = nndsvda_init(
+            matrix, rank, np.random.RandomState(0), svd=_leading_triplets
+        )[0]
         expected = nndsvda_init(matrix, rank, np.random.RandomState(0))[0]
         if gram_route:
             np.testing.assert_allclose(factor, expected, rtol=1e-10, atol=1e-12)

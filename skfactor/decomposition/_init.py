@@ -95,7 +95,7 @@ def random_init(X, n_components, rng):
     return W, H
 
 
-def nndsvda_init(X, n_components, rng):
+def nndsvda_init(X, n_components, rng, svd=None):
     r"""Nonnegative double SVD with its zeros filled by a positive value.
 
     NNDSVD (Boutsidis and Gallopoulos, 2008): the leading singular triplet
@@ -118,6 +118,10 @@ def nndsvda_init(X, n_components, rng):
     n_components : int
     rng : numpy.random.RandomState
         Used by the randomized SVD and for surplus components.
+    svd : callable, default=None
+        ``svd(X, k, rng)``, the leading ``k`` singular triplets ``(U, S,
+        Vt)`` as :func:`~skfactor.utils._linalg.truncated_svd` gives them;
+        ``None`` for ``truncated_svd`` itself.
 
     Returns
     -------
@@ -135,7 +139,10 @@ def nndsvda_init(X, n_components, rng):
     m, n = X.shape
     k = min(n_components, m, n)
     W, H = random_init(X, n_components, rng)
-    U, S, Vt = truncated_svd(X, k, random_state=rng)
+    if svd is None:
+        U, S, Vt = truncated_svd(X, k, random_state=rng)
+    else:
+        U, S, Vt = svd(X, k, rng)
     for j in range(k):
         u, v = U[:, j], Vt[j]
         if j == 0:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..decomposition._init import _dominant_sign, _mean_abs, random_init
+from ..decomposition._init import nndsvda_init
 from ..utils._linalg import gram_svd, truncated_svd
 from ._als import ridge_least_squares
 from ._tensor_algebra import (
@@ -26,41 +26,13 @@ def _svd_factor(tensor, mode, rank, rng, nonnegative):
     return factor
 
 
-def _nndsvda_factor(matrix, rank, rng):
-    """The left factor ``W`` of :func:`~skfactor.decomposition._init.nndsvda_init`.
-
-    The same construction, but the leading singular triplets of the wide
-    unfolding come from its small Gram matrix when that is accurate
-    (:func:`~skfactor.utils._linalg.gram_svd`, several times faster than the
-    SVD at the unfoldings of NTD), from
-    :func:`~skfactor.utils._linalg.truncated_svd` otherwise. ``rng`` draws
-    the columns beyond ``min(matrix.shape)`` (as ``nndsvda_init``'s ``W``)
-    and seeds the randomized SVD of the fallback.
-
-    Parameters
-    ----------
-    matrix : ndarray of shape (m, n)
-    rank : int
-    rng : numpy.random.RandomState
-
-    Returns
-    -------
-    W : ndarray of shape (m, rank)
-    """
-    k = min(rank, *matrix.shape)
-    W = random_init(matrix, rank, rng)[0] if k < rank else np.empty((len(matrix), rank))
-    U, S, Vt = gram_svd(matrix, k) or truncated_svd(matrix, k, random_state=rng)
-    for j in range(k):
-        u, v = U[:, j], Vt[j]
-        if j == 0:
-            x, y = np.abs(u), np.abs(v)
-        else:
-            x, y = _dominant_sign(u, v)[1:]
-        nx, ny = np.linalg.norm(x), np.linalg.norm(y)
-        x = x / max(nx, np.finfo(float).tiny)
-        W[:, j] = np.sqrt(S[j] * (nx * ny)) * x
-    W[:, :k][W[:, :k] == 0] = np.sqrt(_mean_abs(matrix) / rank)
-    return W
+def _leading_triplets(matrix, k, rng):
+    """The leading ``k`` singular triplets of an unfolding: from its small Gram
+    matrix when that is accurate (:func:`~skfactor.utils._linalg.gram_svd`,
+    several times faster than the SVD at the unfoldings of NTD), from
+    :func:`~skfactor.utils._linalg.truncated_svd` (seeded by ``rng``)
+    otherwise."""
+    return gram_svd(matrix, k) or truncated_svd(matrix, k, random_state=rng)
 
 
 def initialize_cp(tensor, rank, init, nonnegative, rng):
@@ -124,7 +96,7 @@ def initialize_tucker(tensor, ranks, init, rng):
     NNDSVDa left factor of its mode's unfolding
     (:func:`~skfactor.decomposition._init.nndsvda_init`, as tensorly
     initializes its nonnegative Tucker solvers; the singular vectors from
-    the Gram matrix of the unfolding when accurate: :func:`_nndsvda_factor`),
+    the Gram matrix of the unfolding when accurate: :func:`_leading_triplets`),
     scaled to a largest column norm of 1, and the core
     :math:`T \times_k U_k^\top`, nonnegative with them. The solver then
     rescales them to the data. From the absolute values of the singular
@@ -149,7 +121,7 @@ def initialize_tucker(tensor, ranks, init, rng):
         return rng.uniform(size=tuple(ranks)), factors
     factors = []
     for mode, rank in enumerate(ranks):
-        U = _nndsvda_factor(unfold(tensor, mode), rank, rng)
+        U = nndsvda_init(unfold(tensor, mode), rank, rng, svd=_leading_triplets)[0]
         # one scale per factor (its largest column norm 1), so that the core
         # has the scale of the data (with the sqrt(sigma) of NNDSVD in every
         # factor it overflows for data near 1e150); the solver's scalar
