@@ -126,3 +126,26 @@ def test_row_step_never_increases_the_row_objective():
 
     assert change < 0
     np.testing.assert_allclose(objective(w) - objective(before), change, rtol=1e-9)
+
+
+def test_frobenius_rows_reach_a_bound_at_once():
+    """A variable whose optimum is the bound but whose gradient there is
+    small: the projected step would move it by its gradient over the row's
+    largest curvature, tens of iterations to the bound; the active-set trial
+    point (the binding variables at the bound, the free ones re-solved)
+    lands on the minimizer of the quadratic in a few."""
+    rng = np.random.default_rng(4)
+    H = rng.uniform(0.0, 1.0, (6, 40))
+    H[0] *= 10.0  # a spread of curvatures
+    w_star = np.array([1.0, 0.5, 2.0, 0.0, 1.5, 0.8])
+    x = w_star @ H - 2e-4 * H[3]  # unconstrained optimum: w_3 slightly < 0
+    start = w_star.copy()
+    start[3] = 1e-4
+    W, monitor = solve_activations(
+        x[None], H, start[None], beta=2, alpha=0.0, penalty="l1"
+    )
+    assert monitor.converged and monitor.n_iter <= 5
+    grad = (W[0] @ H - x) @ H.T
+    assert W[0, 3] == _newton.EPSILON and grad[3] > 0
+    free = W[0] > _newton.EPSILON
+    np.testing.assert_allclose(grad[free], 0.0, atol=1e-9 * np.abs(x @ H.T).max())

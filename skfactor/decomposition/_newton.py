@@ -15,6 +15,11 @@ projected Newton method (Bertsekas, 1982) instead, row by row:
 - the Newton system is solved on the free variables; variables at the bound
   :math:`\epsilon` whose gradient is positive (the :math:`\epsilon`-binding
   set) take a projected gradient step;
+- for Frobenius, whose Newton model is exact, each iteration first tries
+  the active-set point (binding variables at the bound, free ones
+  re-solved for that move, :func:`_bound_step`): the projected gradient
+  step alone moves a binding variable with a small gradient to the bound
+  over tens of iterations;
 - each row has its own Armijo backtracking along the projection arc,
   :math:`f(w(t)) \le f(w) + \sigma\, \nabla f(w)^\top (w(t) - w)`, with the
   change of objective computed directly (from the log of the ratio of new to
@@ -192,6 +197,70 @@ def _kl_change(trial, delta, kl_row):
 
 
 @njit(cache=True, error_model="numpy")
+def _change(w, trial, delta, grad_fit, weight, kl_row, HHt):
+    """Change of a row's objective from ``w`` to ``trial = w + delta``: the
+    fit by :func:`_kl_change` (Kullback-Leibler, ``HHt`` empty) or exactly
+    as a quadratic (Frobenius), plus the penalty ``weight``."""
+    alpha, degree = weight
+    if HHt.shape[0] == 0:
+        change = _kl_change(trial, delta, kl_row)
+    else:
+        change = _dot(delta, grad_fit) + 0.5 * _quadratic_form(HHt, delta, delta)
+    for k in range(w.size):
+        if degree == 1.0:
+            change += alpha * delta[k]
+        else:
+            change += alpha * delta[k] * (trial[k] + w[k])
+    return change
+
+
+@njit(cache=True, error_model="numpy")
+def _bound_step(w, grad, hess, size, binding, trial):
+    r"""Active-set trial point of a row: the binding variables at the bound,
+    the free ones minimizing the (damped) Newton model for that move,
+    :math:`d_F = -H_{FF}^{-1}(g_F + H_{FB} d_B)`, floored.
+
+    The projected Newton step moves a binding variable by its gradient over
+    the row's largest curvature only, so a variable whose optimum is the
+    bound but whose gradient is small creeps there over tens of iterations
+    (seen on Frobenius rows of NTD: 1e-4 to the bound in steps of 3e-6);
+    this point reaches it at once, and on a quadratic with the right
+    binding set it is the minimizer. Writes ``trial``; returns False (and
+    leaves ``trial``) when no binding variable is above the bound.
+    """
+    r = w.size
+    moved = False
+    for k in range(r):
+        moved = moved or (binding[k] and w[k] > EPSILON)
+    if not moved:
+        return False
+    A = hess.copy()
+    rhs = np.empty(r)
+    scale, free_norm = 0.0, 0.0
+    for k in range(r):
+        scale = max(scale, hess[k, k])
+        if not binding[k]:
+            free_norm += grad[k] * grad[k]
+    for k in range(r):
+        if binding[k]:
+            rhs[k] = 0.0
+            continue
+        rhs[k] = -grad[k]
+        for q in range(r):
+            if binding[q]:
+                rhs[k] -= hess[k, q] * (EPSILON - w[q])
+    for k in range(r):
+        for q in range(r):
+            if binding[k] or binding[q]:
+                A[k, q] = 0.0
+        A[k, k] = 1.0 if binding[k] else A[k, k] + 1e-12 * scale + free_norm / size
+    cholesky_solve_in_place(A, rhs.reshape((r, 1)))
+    for k in range(r):
+        trial[k] = EPSILON if binding[k] else max(w[k] + rhs[k], EPSILON)
+    return True
+
+
+@njit(cache=True, error_model="numpy")
 def _row_step(w, grad_fit, hess, size, weight, kl_row, HHt, scratch):
     """Projected Newton step with Armijo backtracking of one row, in place.
 
@@ -212,7 +281,6 @@ def _row_step(w, grad_fit, hess, size, weight, kl_row, HHt, scratch):
     """
     grad, direction, trial, delta, binding = scratch
     alpha, degree = weight
-    kl = HHt.shape[0] == 0
     r = w.size
     for k in range(r):
         if degree == 1.0:
@@ -222,25 +290,33 @@ def _row_step(w, grad_fit, hess, size, weight, kl_row, HHt, scratch):
             grad[k] = grad_fit[k] + 2.0 * alpha * w[k]
             hess[k, k] += 2.0 * alpha
             size += alpha * w[k] * w[k]
+    full_hess = hess.copy() if HHt.shape[0] > 0 else hess
     promised = _newton_direction(w, grad, hess, size, binding, direction)
     noise = NOISE * size
     converged = promised <= noise
+    # Frobenius (a quadratic, whose Newton model is exact): first, the
+    # binding variables at the bound and the free ones minimizing the model
+    # for that move, accepted if it passes the Armijo test
+    quadratic = HHt.shape[0] > 0
+    if (
+        quadratic
+        and not converged
+        and _bound_step(w, grad, full_hess, size, binding, trial)
+    ):
+        for k in range(r):
+            delta[k] = trial[k] - w[k]
+        change = _change(w, trial, delta, grad_fit, weight, kl_row, HHt)
+        if change < 0 and change <= _ARMIJO * _dot(grad, delta) + noise:
+            for k in range(r):
+                w[k] = trial[k]
+            return change, converged
     # Armijo backtracking; a converged row only tries the full step
     step = 1.0
     for _ in range(_MAX_BACKTRACK):
         for k in range(r):
             trial[k] = max(w[k] + step * direction[k], EPSILON)
             delta[k] = trial[k] - w[k]
-        if kl:
-            change = _kl_change(trial, delta, kl_row)
-        else:
-            change = _dot(delta, grad_fit)
-            change += 0.5 * _quadratic_form(HHt, delta, delta)
-        for k in range(r):
-            if degree == 1.0:
-                change += alpha * delta[k]
-            else:
-                change += alpha * delta[k] * (trial[k] + w[k])
+        change = _change(w, trial, delta, grad_fit, weight, kl_row, HHt)
         if change <= _ARMIJO * _dot(grad, delta) + noise:
             for k in range(r):
                 w[k] = trial[k]
