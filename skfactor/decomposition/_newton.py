@@ -95,23 +95,17 @@ def _quadratic_form(A, u, v):
 
 
 @njit(cache=True)
-def _newton_direction(w, grad, hess, size, binding, direction):
-    """Projected Newton direction of one row and the decrease it promises.
+def _free_system(w, grad, hess, size, binding):
+    """The Newton system of a row's free variables, in place in ``hess``.
 
-    ``size`` is the size of the row's objective (for the damping);
-    ``hess`` and ``binding`` are overwritten.
+    The rows and columns of the ``binding`` variables are zeroed (their
+    diagonal set to the curvature scale, so that the matrix stays positive
+    definite and they decouple), and the diagonal damped. Returns the
+    curvature scale of the row: its largest free curvature or, without
+    curvature (e.g. a zero row of X with Kullback-Leibler), that of a step
+    of the size of ``w`` itself.
     """
     r = w.size
-    # epsilon-binding set: near the bound with a positive gradient
-    residual = 0.0
-    for k in range(r):
-        gap = w[k] - max(w[k] - grad[k], EPSILON)
-        residual += gap * gap
-    margin = min(np.sqrt(residual), 1e-3)
-    for k in range(r):
-        binding[k] = w[k] - EPSILON <= margin and grad[k] > 0
-    # curvature scale of the row; without curvature (e.g. a zero row of X
-    # with Kullback-Leibler), a step of the size of w itself
     scale = 0.0
     for k in range(r):
         for q in range(r):
@@ -137,6 +131,27 @@ def _newton_direction(w, grad, hess, size, binding, direction):
     regularization = free_norm / max(size, _TINY)
     for k in range(r):
         hess[k, k] += 1e-12 * scale + regularization + (scale if binding[k] else 0.0)
+    return scale
+
+
+@njit(cache=True)
+def _newton_direction(w, grad, hess, size, binding, direction):
+    """Projected Newton direction of one row and the decrease it promises.
+
+    ``size`` is the size of the row's objective (for the damping);
+    ``hess`` and ``binding`` are overwritten.
+    """
+    r = w.size
+    # epsilon-binding set: near the bound with a positive gradient
+    residual = 0.0
+    for k in range(r):
+        gap = w[k] - max(w[k] - grad[k], EPSILON)
+        residual += gap * gap
+    margin = min(np.sqrt(residual), 1e-3)
+    for k in range(r):
+        binding[k] = w[k] - EPSILON <= margin and grad[k] > 0
+    scale = _free_system(w, grad, hess, size, binding)
+    for k in range(r):
         direction[k] = 0.0 if binding[k] else -grad[k]
     cholesky_solve_in_place(hess, direction.reshape((r, 1)))
     # Newton decrement on the free variables plus the decrease of the
@@ -234,13 +249,7 @@ def _bound_step(w, grad, hess, size, binding, trial):
         moved = moved or (binding[k] and w[k] > EPSILON)
     if not moved:
         return False
-    A = hess.copy()
     rhs = np.empty(r)
-    scale, free_norm = 0.0, 0.0
-    for k in range(r):
-        scale = max(scale, hess[k, k])
-        if not binding[k]:
-            free_norm += grad[k] * grad[k]
     for k in range(r):
         if binding[k]:
             rhs[k] = 0.0
@@ -249,11 +258,8 @@ def _bound_step(w, grad, hess, size, binding, trial):
         for q in range(r):
             if binding[q]:
                 rhs[k] -= hess[k, q] * (EPSILON - w[q])
-    for k in range(r):
-        for q in range(r):
-            if binding[k] or binding[q]:
-                A[k, q] = 0.0
-        A[k, k] = 1.0 if binding[k] else A[k, k] + 1e-12 * scale + free_norm / size
+    A = hess.copy()
+    _free_system(w, grad, A, size, binding)
     cholesky_solve_in_place(A, rhs.reshape((r, 1)))
     for k in range(r):
         trial[k] = EPSILON if binding[k] else max(w[k] + rhs[k], EPSILON)
@@ -327,12 +333,26 @@ def _row_step(w, grad_fit, hess, size, weight, kl_row, HHt, scratch):
     return 0.0, converged
 
 
-def _scratch(r):
-    return (np.empty(r), np.empty(r), np.empty(r), np.empty(r), np.empty(r, np.bool_))
+@njit(cache=True)
+def _row_buffers(indptr, r):
+    """Buffers of a pass over rows: the model and the ratios at the nonzeros
+    of the longest row, an ``r x r`` Hessian and the ``scratch`` of
+    :func:`_row_step`."""
+    longest = 0
+    for i in range(indptr.size - 1):
+        longest = max(longest, indptr[i + 1] - indptr[i])
+    scratch = (
+        np.empty(r),
+        np.empty(r),
+        np.empty(r),
+        np.empty(r),
+        np.empty(r, np.bool_),
+    )
+    return np.empty(longest), np.empty(longest), np.empty((r, r)), scratch
 
 
 @njit(cache=True, error_model="numpy")
-def _newton_pass(nonzeros, Ht, quadratic, beta, weight, W, active, scratch):
+def _newton_pass(nonzeros, Ht, quadratic, beta, weight, W, active):
     """One projected Newton iteration on the active rows of ``W`` (in place).
 
     Kullback-Leibler (``beta == 1``) uses the :class:`Nonzeros` of X and
@@ -350,16 +370,11 @@ def _newton_pass(nonzeros, Ht, quadratic, beta, weight, W, active, scratch):
     for j in range(Ht.shape[0]):
         for k in range(r):
             h_sum[k] += Ht[j, k]
-    longest = 0
-    for i in range(indptr.size - 1):
-        longest = max(longest, indptr[i + 1] - indptr[i])
-    model = np.empty(longest)
-    ratios = np.empty(longest)
+    model, ratios, hess, scratch = _row_buffers(indptr, r)
     # the row's components scaled by the root of their curvature: the KL
     # Hessian is scaled^T scaled
-    scaled = np.empty((longest, r))
+    scaled = np.empty((model.size, r))
     grad_fit = np.empty(r)
-    hess = np.empty((r, r))
     no_hht = np.empty((0, 0))
     total_change = 0.0
     for i in range(n):
@@ -431,19 +446,7 @@ def _block_steps(rows, nonzeros, kl_terms, Y, grad_fit, hess_packed, weight, W, 
     indptr, indices, data = nonzeros
     Ht, h_sum, x_sum = kl_terms
     r = W.shape[1]
-    longest = 0
-    for i in range(indptr.size - 1):
-        longest = max(longest, indptr[i + 1] - indptr[i])
-    model = np.empty(longest)
-    ratios = np.empty(longest)
-    hess = np.empty((r, r))
-    scratch = (
-        np.empty(r),
-        np.empty(r),
-        np.empty(r),
-        np.empty(r),
-        np.empty(r, np.bool_),
-    )
+    model, ratios, hess, scratch = _row_buffers(indptr, r)
     no_hht = np.empty((0, 0))
     total_change = 0.0
     for b in range(rows.size):
@@ -476,7 +479,7 @@ def _pairs(Ht):
     return np.ascontiguousarray(Ht[:, upper[0]] * Ht[:, upper[1]])
 
 
-def _kl_blas_pass(X, nonzeros, kl_terms, pairs, weight, W, active):
+def _kl_blas_pass(X, H, nonzeros, kl_terms, pairs, weight, W, active):
     r"""One projected Newton iteration for Kullback-Leibler on dense ``X``,
     the derivatives of blocks of active rows from BLAS products.
 
@@ -487,7 +490,6 @@ def _kl_blas_pass(X, nonzeros, kl_terms, pairs, weight, W, active):
     :func:`_newton_pass`. Returns the total change of the objective.
     """
     Ht, h_sum, _ = kl_terms
-    H = np.ascontiguousarray(Ht.T)
     rows = np.flatnonzero(active)
     block = max(1, _BLOCK_ENTRIES // X.shape[1])
     total = 0.0
@@ -588,7 +590,6 @@ def solve_activations(
         X = np.asarray(X, dtype=np.float64)
         kl_terms = (Ht, Ht.sum(axis=0), X.sum(axis=1))
         pairs = _pairs(Ht)
-    scratch = _scratch(r)
     monitor = ConvergenceMonitor(
         0.0, max_iter, verbose=verbose, name=name, objective_name=objective_name
     )
@@ -596,11 +597,9 @@ def solve_activations(
     active = np.ones(n, dtype=np.bool_)
     while True:
         if blas:
-            value += _kl_blas_pass(X, csr, kl_terms, pairs, weight, W, active)
+            value += _kl_blas_pass(X, H, csr, kl_terms, pairs, weight, W, active)
         else:
-            value += _newton_pass(
-                csr, Ht, quadratic, int(beta), weight, W, active, scratch
-            )
+            value += _newton_pass(csr, Ht, quadratic, int(beta), weight, W, active)
         stop = monitor.update(value)
         if not active.any():
             monitor.converged = True
