@@ -3,6 +3,7 @@ Frobenius: HALS): monotone objective, same stationary point as the
 multiplicative updates, sparse equal to dense, and the estimator contract."""
 
 import warnings
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -11,8 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skfactor import BalancedSparseNMF
-from skfactor.decomposition import _kl_mu, _mu
+from skfactor.decomposition import _kl_cd, _kl_mu, _mu
 from skfactor.decomposition._cd import fit_cd
+from skfactor.decomposition._mm_steps import make_penalties
+from skfactor.decomposition._objective import csr_arrays
 
 PENALTIES = ["l1", "l2"]
 
@@ -41,16 +44,20 @@ def _kwargs(beta, aW, aH, pW, pH, **extra):
     pH=st.sampled_from(PENALTIES),
     aW=st.sampled_from([0.0, 0.05, 2.0]),
     aH=st.sampled_from([0.0, 0.5, 20.0]),
-    sparse=st.booleans(),
+    layout=st.sampled_from(["csr", "dense rows", "gathered rows"]),
     balance=st.booleans(),
     n_inner=st.sampled_from([1, 2]),
 )
 def test_cd_objective_never_increases(
-    seed, beta, pW, pH, aW, aH, sparse, balance, n_inner
+    seed, beta, pW, pH, aW, aH, layout, balance, n_inner
 ):
+    sparse = layout == "csr"
     X, W, H = _problem(seed, sparse=sparse)
     kwargs = _kwargs(beta, aW, aH, pW, pH, balance_every=balance, n_inner=n_inner)
-    W1, H1, monitor = fit_cd(X, W, H, **kwargs, max_iter=15, tol=0)
+    # dense data: swept row by row with their zeros, or gathered as for CSR
+    density = 0.0 if layout == "dense rows" else 2.0
+    with mock.patch.object(_kl_cd, "DENSE_MIN_DENSITY", density):
+        W1, H1, monitor = fit_cd(X, W, H, **kwargs, max_iter=15, tol=0)
     history = np.array(monitor.history)
     # the Frobenius fit is evaluated from ||X||^2 - 2<WH, X> + ||WH||^2
     noise = 1e-12 * (float(X.multiply(X).sum()) if sparse else float(np.sum(X**2)))
@@ -87,6 +94,66 @@ def test_cd_sparse_equals_dense(beta, penalties):
     np.testing.assert_allclose(sparse.history, dense.history, rtol=1e-10)
     np.testing.assert_allclose(W_s, W_d, rtol=1e-8)
     np.testing.assert_allclose(H_s, H_d, rtol=1e-8)
+
+
+@pytest.mark.parametrize("penalties", [("l1", "l1"), ("l2", "l1"), ("l1", "l2")])
+@pytest.mark.parametrize("n_inner", [1, 2])
+def test_kl_cd_dense_rows_follow_the_gathered_rows(penalties, n_inner, monkeypatch):
+    """Dense KL data above DENSE_MIN_DENSITY are swept row by row, zeros
+    included, the model formed by BLAS: the iterates of the CSR sweeps."""
+    X, W0, H0 = _problem(8, m=13, n=11, density=0.7)
+    kwargs = _kwargs(1, 0.3, 1.5, *penalties, max_iter=20, tol=0, n_inner=n_inner)
+    runs = {}
+    for layout, density in (("dense", 0.0), ("gathered", 2.0)):
+        monkeypatch.setattr(_kl_cd, "DENSE_MIN_DENSITY", density)
+        runs[layout] = fit_cd(X, W0, H0, **kwargs)
+    (W_d, H_d, dense), (W_g, H_g, gathered) = runs["dense"], runs["gathered"]
+    np.testing.assert_allclose(dense.history, gathered.history, rtol=1e-11)
+    np.testing.assert_allclose(W_d, W_g, rtol=1e-9)
+    np.testing.assert_allclose(H_d, H_g, rtol=1e-9)
+
+
+def test_kl_cd_single_sweeps_agree_across_layouts():
+    """One sweep of W: the dense rows (zeros included) and the gathered
+    nonzeros give the same entries and the same model at the nonzeros."""
+    X, W0, H0 = _problem(9, m=10, n=14, r=4, density=0.5)
+    weight = make_penalties(0.4, 0.0, "l2", "l1").W
+    rows = csr_arrays(X)
+    W_g = W0.copy()
+    model_g = np.empty(rows.data.size)
+    _kl_cd.model_values(rows, W_g, np.ascontiguousarray(H0.T), model_g)
+    _kl_cd.cd_sweep(rows, W_g, np.ascontiguousarray(H0.T), weight, model_g, 2)
+    W_d = W0.copy()
+    model_d = W0 @ H0
+    _kl_cd.dense_cd_sweep(X, W_d, np.ascontiguousarray(H0), weight, model_d, 2)
+    assert not np.allclose(W_d, W0)  # the sweep moved
+    np.testing.assert_allclose(W_d, W_g, rtol=1e-12)
+    np.testing.assert_allclose(model_d[X != 0], model_g, rtol=1e-12)
+    # (incremental: exact up to cancellation, e.g. on the all-zero row)
+    np.testing.assert_allclose(model_d, W_d @ H0, atol=1e-12 * model_d.max())
+
+
+def test_kl_cd_step_ignores_zeros_whose_model_vanishes():
+    """A step that drives the model at a zero of X to (or, by rounding,
+    below) 0 floors it there and leaves the bound and derivatives those of
+    the nonzeros alone: no 0 * inf."""
+    x = np.array([3.0, 0.0, 2.0])
+    g = np.array([1.0, 1e30, 0.5])
+    g_next = np.array([0.2, 1e30, 1.0])
+    model = np.array([2.0, 1e-300, 1.5])
+    inv = np.empty(3)
+    _kl_cd._inverse(x, model, inv)
+    assert inv[1] == 0.0
+    s = -1.0  # the model at the zero goes to -1e30, floored
+    bound, first, second = _kl_cd._move(x, g, g_next, s, model, inv)
+    assert model[1] == np.finfo(float).tiny and inv[1] == 0.0
+    y = np.array([1.0, 1.0])  # the nonzeros' new model: 2 - 1, 1.5 - 0.5
+    np.testing.assert_allclose(model[[0, 2]], y)
+    xs, gs, gn = x[[0, 2]], g[[0, 2]], g_next[[0, 2]]
+    expected_bound = 0.5 * s**2 * np.sum(xs * gs**2 / (np.array([2.0, 1.5]) * y))
+    np.testing.assert_allclose(bound, expected_bound, rtol=1e-14)
+    np.testing.assert_allclose(first, np.sum(xs * gn / y), rtol=1e-14)
+    np.testing.assert_allclose(second, np.sum(xs * gn**2 / y**2), rtol=1e-14)
 
 
 @pytest.mark.parametrize("balance", [True, False])

@@ -23,7 +23,15 @@ ridge, and the step :math:`w \leftarrow \max(\epsilon, w - \phi'/\phi'')`.
 The model :math:`y` is kept at the nonzeros of :math:`X` only and updated
 incrementally, :math:`y_{ij} \mathrel{+}= s\, h_{kj}`: zeros of :math:`X`
 enter only through :math:`c`, so sparse (CSR) data are never densified and
-a step costs the number of nonzeros of its row.
+a step costs the number of nonzeros of its row (:func:`cd_sweep`, which
+gathers the row's columns of :math:`H` once, so that the :math:`r` steps of
+the row run over contiguous memory). Dense data with at least
+:data:`DENSE_MIN_DENSITY` nonzeros are swept over whole rows instead
+(:func:`dense_cd_sweep`: zeros included, with :math:`x / y` set to 0 there,
+the model formed by BLAS). Measured at 1000 x 500, rank 10, one thread,
+an iteration takes 9.7 ms by dense rows and 18.6 ms by gathered nonzeros at
+90% density (35 ms by nonzeros read in place, before the gather), and about
+the same either way at 45%.
 
 A step to the right (:math:`s > 0`) decreases :math:`\phi`: with
 :math:`u = s h / y \ge 0`, :math:`-\log(1 + u) \le -u + u^2/2`, so
@@ -52,7 +60,14 @@ import scipy.sparse as sp
 from numba import njit
 
 from ._mm_steps import balance_in_place
-from ._objective import _TINY, EPSILON, csr_arrays, kl_log_term, kl_objective_rest
+from ._objective import (
+    _TINY,
+    EPSILON,
+    csr_arrays,
+    dense_kl_objective,
+    kl_log_term,
+    kl_objective_rest,
+)
 
 #: Newton steps per entry and sweep.
 NEWTON_STEPS = 1
@@ -69,45 +84,49 @@ def _column_sums(F):
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
-def _derivatives(nonzeros, start, stop, Gt, k, inv):
-    r""":math:`\sum x g / y` and :math:`\sum x g^2 / y^2` over a row (``inv = 1/y``)."""
-    indices, data = nonzeros.indices, nonzeros.data
+def _inverse(x, model, inv):
+    """``inv = 1 / y`` (``y`` floored in place) where ``x != 0``, else 0, so
+    that zeros of a dense row contribute nothing, whatever their model."""
+    for p in range(x.size):
+        model[p] = max(model[p], _TINY)
+        inv[p] = 1.0 / model[p] if x[p] != 0.0 else 0.0
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
+def _derivatives(x, g, inv):
+    r""":math:`\sum x g / y` and :math:`\sum x g^2 / y^2` over a row."""
     first, second = 0.0, 0.0
-    for p in range(start, stop):
-        g = Gt[indices[p], k]
-        ratio = data[p] * inv[p]
-        first += ratio * g
-        second += ratio * inv[p] * g * g
+    for p in range(x.size):
+        ratio = x[p] * inv[p]
+        first += ratio * g[p]
+        second += ratio * inv[p] * g[p] * g[p]
     return first, second
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
-def _move(nonzeros, start, stop, Gt, k, s, model, inv, k_next):
-    """Add ``s * Gt[:, k]`` to the row's model; the bound term and the next
-    derivatives (those of column ``k_next`` at the new model)."""
-    indices, data = nonzeros.indices, nonzeros.data
+def _move(x, g, g_next, s, model, inv):
+    """Add ``s * g`` to the row's model; the bound term and the next
+    derivatives (those of ``g_next`` at the new model)."""
+    left = s < 0.0
     bound, first, second = 0.0, 0.0, 0.0
-    for p in range(start, stop):
-        j = indices[p]
-        g = Gt[j, k]
-        y_new = max(model[p] + s * g, _TINY)
-        inv_new = 1.0 / y_new
+    for p in range(x.size):
+        y_new = max(model[p] + s * g[p], _TINY)
+        inv_new = 1.0 / y_new if x[p] != 0.0 else 0.0
         # x g^2 / (y y_new) for a step to the left, x g^2 / y^2 to the right
-        bound += data[p] * g * g * inv[p] * (inv_new if s < 0.0 else inv[p])
+        bound += x[p] * g[p] * g[p] * inv[p] * (inv_new if left else inv[p])
         model[p] = y_new
         inv[p] = inv_new
-        g_next = Gt[j, k_next]
-        ratio = data[p] * inv_new
-        first += ratio * g_next
-        second += ratio * inv_new * g_next * g_next
+        ratio = x[p] * inv_new
+        first += ratio * g_next[p]
+        second += ratio * inv_new * g_next[p] * g_next[p]
     return 0.5 * s * s * bound, first, second
 
 
 @njit(cache=True, error_model="numpy")
-def _undo(nonzeros, start, stop, Gt, k, s, model, inv):
-    for p in range(start, stop):
-        model[p] = max(model[p] - s * Gt[nonzeros.indices[p], k], _TINY)
-        inv[p] = 1.0 / model[p]
+def _undo(x, g, s, model, inv):
+    for p in range(x.size):
+        model[p] -= s * g[p]
+    _inverse(x, model, inv)
 
 
 @njit(cache=True, error_model="numpy")
@@ -129,44 +148,42 @@ def _newton_target(f, c, first, second, weight):
 
 
 @njit(cache=True, error_model="numpy")
-def _row_sweep(nonzeros, i, F, Gt, c, weight, model, inv, n_steps):
-    """Newton steps on the entries of row ``i`` of F in turn, in place.
+def _row_sweep(x, G, f, c, weight, model, inv, n_steps):
+    """Newton steps on the entries of one row ``f`` of F in turn, in place.
 
-    ``model`` and ``inv`` hold the model and its inverse at the row's
-    nonzeros (indexed like ``nonzeros``), updated along. Each step is one
-    pass over the row, which also gives the derivatives of the next step.
+    ``x`` are the row's data, ``G`` (``(r, x.size)``, C-contiguous) the
+    matching columns of the other factor, one component per row, and
+    ``model`` the row's model, updated along (``inv`` is scratch). Each step
+    is one pass over the row, which also gives the derivatives of the next
+    step.
     """
-    start, stop = nonzeros.indptr[i], nonzeros.indptr[i + 1]
-    r = F.shape[1]
-    for p in range(start, stop):
-        inv[p] = 1.0 / model[p]
-    first, second = _derivatives(nonzeros, start, stop, Gt, 0, inv)
+    r = f.size
+    _inverse(x, model, inv)
+    first, second = _derivatives(x, G[0], inv)
     for k in range(r):
         for step in range(n_steps):
             k_next = k if step < n_steps - 1 else (k + 1) % r
-            f = F[i, k]
-            target, grad = _newton_target(f, c[k], first, second, weight)
-            s = target - f
+            value = f[k]
+            target, grad = _newton_target(value, c[k], first, second, weight)
+            s = target - value
             if s == 0.0:
                 if k_next != k:
-                    first, second = _derivatives(nonzeros, start, stop, Gt, k_next, inv)
+                    first, second = _derivatives(x, G[k_next], inv)
                 continue
             penalty_term = weight.alpha * s * s if weight.degree != 1.0 else 0.0
             accepted = False
             for _ in range(_MAX_HALVINGS):
-                bound, first, second = _move(
-                    nonzeros, start, stop, Gt, k, s, model, inv, k_next
-                )
+                bound, first, second = _move(x, G[k], G[k_next], s, model, inv)
                 if s * grad + penalty_term + bound < 0.0:
                     accepted = True
                     break
-                _undo(nonzeros, start, stop, Gt, k, s, model, inv)
+                _undo(x, G[k], s, model, inv)
                 s *= 0.5
                 penalty_term *= 0.25
             if accepted:  # (f + s may round below the floor)
-                F[i, k] = max(f + s, EPSILON)
+                f[k] = max(value + s, EPSILON)
             else:
-                first, second = _derivatives(nonzeros, start, stop, Gt, k_next, inv)
+                first, second = _derivatives(x, G[k_next], inv)
 
 
 @njit(cache=True, error_model="numpy")
@@ -176,12 +193,48 @@ def cd_sweep(nonzeros, F, Gt, weight, model, n_steps):
     ``nonzeros`` are the rows of X (for W) or of X^T (for H = F^T),
     ``weight`` the :class:`~skfactor.decomposition._mm_steps.Penalty` of F,
     ``model`` the values of ``F Gt^T`` at the nonzeros (in the order of
-    ``nonzeros``), updated along.
+    ``nonzeros``), updated along. The rows of ``Gt`` at a row's nonzeros are
+    gathered once, as the contiguous columns its steps sweep.
     """
+    r = F.shape[1]
     c = _column_sums(Gt)
-    inv = np.empty(model.size)
+    indptr, indices = nonzeros.indptr, nonzeros.indices
+    longest = 0
     for i in range(F.shape[0]):
-        _row_sweep(nonzeros, i, F, Gt, c, weight, model, inv, n_steps)
+        longest = max(longest, indptr[i + 1] - indptr[i])
+    gathered = np.empty(r * longest)
+    inv = np.empty(longest)
+    for i in range(F.shape[0]):
+        start, stop = indptr[i], indptr[i + 1]
+        size = stop - start
+        G = gathered[: r * size].reshape((r, size))
+        for q in range(size):
+            j = indices[start + q]
+            for k in range(r):
+                G[k, q] = Gt[j, k]
+        _row_sweep(
+            nonzeros.data[start:stop],
+            G,
+            F[i],
+            c,
+            weight,
+            model[start:stop],
+            inv[:size],
+            n_steps,
+        )
+
+
+@njit(cache=True, error_model="numpy")
+def dense_cd_sweep(X, F, G, weight, model, n_steps):
+    """:func:`cd_sweep` over the rows of a dense ``X ~ F G`` (``G`` of shape
+    ``(r, n)`` and ``model = F G``, both C-contiguous), zeros included."""
+    c = np.zeros(G.shape[0])
+    for k in range(G.shape[0]):
+        for j in range(G.shape[1]):
+            c[k] += G[k, j]
+    inv = np.empty(X.shape[1])
+    for i in range(F.shape[0]):
+        _row_sweep(X[i], G, F[i], c, weight, model[i], inv, n_steps)
 
 
 @njit(cache=True)
@@ -203,8 +256,15 @@ def _transposed(X):
     return csr_arrays(X), csr_arrays(X.T.tocsr())
 
 
+#: Dense X with at least this fraction of nonzeros is swept row by row, zeros
+#: included (:class:`DenseKLCoordinateDescent`): contiguous rows, no gather,
+#: the model by BLAS. The two layouts cost the same at 45-50% density (by
+#: hand, at 200 x 120, 1000 x 500 and 943 x 1682, rank 8-10).
+DENSE_MIN_DENSITY = 0.5
+
+
 class KLCoordinateDescent:
-    """Kullback-Leibler iterations by cyclic coordinate descent.
+    """Kullback-Leibler iterations by cyclic coordinate descent (CSR rows).
 
     One iteration: ``n_inner`` sweeps over W, ``n_inner`` over H, balancing
     (if ``balance_every``), then the model at the nonzeros recomputed from
@@ -232,15 +292,10 @@ class KLCoordinateDescent:
             self.data_sum, self.W, self.Ht, self.penalties
         )
 
-    def start(self):
-        return self._objective()
+    def _sweep_W(self):
+        cd_sweep(self.rows, self.W, self.Ht, self.penalties.W, self.model, NEWTON_STEPS)
 
-    def iterate(self, n_steps):
-        """One iteration (whatever ``n_steps``); its objective."""
-        for _ in range(self.n_inner):
-            cd_sweep(
-                self.rows, self.W, self.Ht, self.penalties.W, self.model, NEWTON_STEPS
-            )
+    def _sweep_H(self):
         model_values(self.rows_T, self.Ht, self.W, self.model_T)
         for _ in range(self.n_inner):
             cd_sweep(
@@ -251,6 +306,15 @@ class KLCoordinateDescent:
                 self.model_T,
                 NEWTON_STEPS,
             )
+
+    def start(self):
+        return self._objective()
+
+    def iterate(self, n_steps):
+        """One iteration (whatever ``n_steps``); its objective."""
+        for _ in range(self.n_inner):
+            self._sweep_W()
+        self._sweep_H()
         if self.balance_every:
             balance_in_place(self.W, self.Ht, self.penalties)
         return [self._objective()]
@@ -260,3 +324,48 @@ class KLCoordinateDescent:
 
     def factors(self):
         return self.W, np.ascontiguousarray(self.Ht.T)
+
+
+class DenseKLCoordinateDescent(KLCoordinateDescent):
+    """:class:`KLCoordinateDescent` on the rows of a dense X, zeros included.
+
+    Holds X and X^T (C-contiguous) and the dense models WH and (WH)^T,
+    formed by BLAS products; the other factor is passed transposed, so that
+    every pass of a step runs over contiguous memory.
+    """
+
+    def __init__(self, X, W, H, penalties, *, balance_every, n_inner):
+        self.X = np.ascontiguousarray(X, dtype=np.float64)
+        self.X_T = np.ascontiguousarray(self.X.T)
+        self.data_sum = float(self.X.sum())
+        self.W = np.array(W, dtype=np.float64, order="C")
+        self.Ht = np.array(H.T, dtype=np.float64, order="C")
+        self.penalties = penalties
+        self.balance_every = balance_every
+        self.n_inner = n_inner
+        self.model = np.empty(self.X.shape)
+        self.model_T = np.empty(self.X_T.shape)
+        self.ratio = np.empty(self.X.shape)  # scratch of the objective
+
+    def _objective(self):
+        return dense_kl_objective(
+            self.X,
+            self.W,
+            self.Ht,
+            self.data_sum,
+            self.penalties,
+            self.model,
+            self.ratio,
+        )
+
+    def _sweep_W(self):
+        H = np.ascontiguousarray(self.Ht.T)
+        dense_cd_sweep(self.X, self.W, H, self.penalties.W, self.model, NEWTON_STEPS)
+
+    def _sweep_H(self):
+        W_T = np.ascontiguousarray(self.W.T)
+        np.matmul(self.Ht, W_T, out=self.model_T)
+        for _ in range(self.n_inner):
+            dense_cd_sweep(
+                self.X_T, self.Ht, W_T, self.penalties.H, self.model_T, NEWTON_STEPS
+            )

@@ -34,7 +34,13 @@ from numba import njit
 
 from ..utils._log import weighted_log_sum
 from ._mm_steps import balance_in_place, entry_step, make_penalties
-from ._objective import _TINY, EPSILON, csr_arrays, kl_log_term, kl_objective_rest
+from ._objective import (
+    _TINY,
+    EPSILON,
+    csr_arrays,
+    dense_kl_objective,
+    kl_objective_rest,
+)
 
 # Compiled KL iterations run in batches of at most _BATCH, recording the
 # iterates and the ratios X / WH (at most _RECORDED floats in all), so that
@@ -326,12 +332,15 @@ class KLDenseUpdates:
 
     def _ratio_objective(self):
         """The ratio at the current iterate, and its objective."""
-        np.matmul(self.W, self.Ht.T, out=self.model)
-        log_term = kl_log_term(
-            self.X.reshape(-1), self.model.reshape(-1), self.ratio.reshape(-1)
+        return dense_kl_objective(
+            self.X,
+            self.W,
+            self.Ht,
+            self.data_sum,
+            self.penalties,
+            self.model,
+            self.ratio,
         )
-        rest = kl_objective_rest(self.data_sum, self.W, self.Ht, self.penalties)
-        return log_term + rest
 
     def start(self):
         return self._ratio_objective()

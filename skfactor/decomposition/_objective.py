@@ -293,6 +293,15 @@ def kl_objective_rest(data_sum, W, Ht, penalties):
     return value + penalty_value(W, Ht, penalties)
 
 
+def dense_kl_objective(X, W, Ht, data_sum, penalties, model, ratio):
+    """The Kullback-Leibler objective of a dense ``X`` at ``(W, Ht^T)``,
+    leaving :math:`WH` in ``model`` and :math:`X / WH` in ``ratio``
+    (C-contiguous buffers of X's shape)."""
+    np.matmul(W, Ht.T, out=model)
+    log_term = kl_log_term(X.reshape(-1), model.reshape(-1), ratio.reshape(-1))
+    return log_term + kl_objective_rest(data_sum, W, Ht, penalties)
+
+
 def penalty(W, H, alpha_W, alpha_H, penalty_W, penalty_H):
     r""":math:`\alpha_W g_W(W) + \alpha_H g_H(H)`.
 
