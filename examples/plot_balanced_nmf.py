@@ -30,10 +30,12 @@ init = (rng.uniform(size=(30, 4)), rng.uniform(size=(4, 30)))
 # %%
 # Loss against iterations
 # -----------------------
-# Left: one multiplicative update of each factor per iteration (the default).
-# Right: the talk's protocol, where an iteration is an outer loop of 20
-# updates of each factor followed by one balancing step. ``balance="init"``
-# only rescales the initial factors optimally.
+# Multiplicative updates (``solver="mu"``, the talk's algorithm; the default
+# solver is coordinate descent, which balances the same way). Left: one
+# update of each factor per iteration. Right: the talk's protocol, where an
+# iteration is an outer loop of 20 updates of each factor followed by one
+# balancing step. ``balance="init"`` only rescales the initial factors
+# optimally.
 fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
 models = {}
 for ax, n_inner in zip(axes, (1, 20)):
@@ -42,6 +44,7 @@ for ax, n_inner in zip(axes, (1, 20)):
             4,
             alpha_W=0.1,
             alpha_H=0.1,
+            solver="mu",
             balance=balance,
             init=init,
             n_inner=n_inner,

@@ -217,7 +217,7 @@ def test_estimator_solvers_fit_transform_equals_transform(beta_loss, solver, spa
 
 def test_auto_solver_rule():
     X, _, _ = _problem(12, m=15, n=10)
-    for loss, expected in (("frobenius", "cd"), ("kullback-leibler", "mu")):
+    for loss, expected in (("frobenius", "cd"), ("kullback-leibler", "cd")):
         model = BalancedSparseNMF(2, beta_loss=loss, max_iter=5, tol=0, random_state=0)
         assert model._resolved_solver() == expected
         explicit = BalancedSparseNMF(

@@ -154,13 +154,14 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         Kullback-Leibler cyclic one-dimensional Newton steps per entry
         (Hsieh and Dhillon), for Frobenius HALS (Cichocki and Phan). Every
         solver keeps the objective non-increasing and balances after each
-        iteration. ``"auto"``: ``"cd"`` for Frobenius (multiplicative
-        updates never reach scikit-learn's ``cd`` objective within 400
-        iterations on the benchmark, ``benchmarks/bench_nmf.py``), ``"mu"``
-        for Kullback-Leibler (coordinate descent is faster on small dense
-        problems but slower on larger dense and on sparse ones, and it can
-        stall above the objective the multiplicative updates reach; see the
-        user guide).
+        iteration. ``"auto"``: ``"cd"`` for both losses. With the default
+        ``tol`` and ``max_iter`` on draws the benchmark never judges
+        (``benchmarks/search_nmf_solver.py``), Kullback-Leibler coordinate
+        descent took 0.43 of the multiplicative updates' time on dense data
+        (mean of 24 fits, worst 0.82) and ended 31% lower on average (2.9%
+        higher on one); on sparse data and ``load_digits``, 0.84-0.95 of
+        their time, ending within 0.2%. For Frobenius, HALS took 0.35 of
+        their time and ended lower on every draw (see the user guide).
     n_inner : int, default=1
         Number of updates (``"mu"``) or sweeps (``"cd"``) of ``W``, then of
         ``H``, per iteration; balancing and the stopping test happen once
@@ -359,10 +360,9 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         return np.maximum(W, _mu.EPSILON), np.maximum(H, _mu.EPSILON)
 
     def _resolved_solver(self):
-        """The ``solver`` that runs: ``"auto"`` resolved by the loss."""
-        if self.solver != "auto":
-            return self.solver
-        return "cd" if self.beta_loss == "frobenius" else "mu"
+        """The ``solver`` that runs: ``"auto"`` is coordinate descent for both
+        losses (see the ``solver`` parameter)."""
+        return "cd" if self.solver == "auto" else self.solver
 
     def _resolve_n_components(self, X):
         if isinstance(self.n_components, Integral):

@@ -1,0 +1,138 @@
+"""Choose the default ``solver`` of BalancedSparseNMF by measurement.
+
+A user fits with the defaults (``tol=1e-4``, ``max_iter=500``), so this
+script compares ``solver="mu"`` and ``solver="cd"`` there: the time of the
+whole fit, the final objective (``objective_[-1]``, after the exact
+W-step) and the factor match score against the true factors. Data:
+
+- dense: ``make_sparse_nmf`` (30% zeros per factor column, 40 dB) at the
+  sizes of ``bench_nmf.py``, draws 100 and up, which ``bench_nmf.py``
+  never judges on (it uses draws 0-2), l1 weights 0.1 and 1;
+- the same draws at 500 x 300 and 1000 x 500 with 80% of the entries set to
+  zero, as CSR;
+- ``load_digits`` and the MovieLens-100k ratings (CSR; skipped when
+  ``../shared/data/ml-100k`` is absent).
+
+Both losses are run; Frobenius only on the dense draws. Prints a markdown
+table per case and a summary per group (mean and worst): time cd / mu and
+the relative objective difference cd / mu - 1 (negative: coordinate descent
+ends lower).
+
+    python benchmarks/search_nmf_solver.py [--quick] [--draws N]
+"""
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.datasets import load_digits
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_nmf import SIZES, _movielens  # noqa: E402
+
+from skfactor import BalancedSparseNMF  # noqa: E402
+from skfactor.datasets import make_sparse_nmf  # noqa: E402
+from skfactor.metrics import factor_match_score  # noqa: E402
+
+FIRST_DRAW = 100  # bench_nmf.py judges draws 0-2
+SEARCH_SIZES = SIZES[:4]  # 2000 x 1000: about a minute per multiplicative fit
+QUICK_SIZES = SIZES[:2]
+KEPT = 0.2  # fraction of the entries kept in the sparse variants
+SOLVERS = ("mu", "cd")
+
+
+def _cases(quick, n_draws):
+    sizes = QUICK_SIZES if quick else SEARCH_SIZES
+    draws = range(FIRST_DRAW, FIRST_DRAW + (1 if quick else n_draws))
+    for m, n, r in sizes:
+        for draw in draws:
+            X, W, H = make_sparse_nmf(m, n, r, random_state=draw)
+            yield "dense", f"{m}x{n}, r={r}, draw {draw}", X, r, (W, H)
+            if m >= 500:
+                keep = np.random.default_rng(draw).uniform(size=X.shape) < KEPT
+                label = f"{m}x{n}, r={r}, draw {draw}, {KEPT:.0%} kept"
+                yield "CSR", label, sp.csr_matrix(X * keep), r, (W, H)
+    if not quick:
+        yield "digits", "digits 1797x64, r=10", load_digits().data, 10, None
+        ratings = _movielens()
+        if ratings is not None:
+            yield "CSR", "MovieLens-100k 943x1682, r=10", ratings, 10, None
+
+
+def _fit(X, r, loss, mu, solver, truth):
+    model = BalancedSparseNMF(
+        r, beta_loss=loss, alpha_W=mu, alpha_H=mu, solver=solver, random_state=0
+    )
+    model.set_params(max_iter=3).fit(X)  # compilation outside the timing
+    model.set_params(max_iter=500)
+    start = time.perf_counter()
+    W = model.fit_transform(X)
+    seconds = time.perf_counter() - start
+    fms = np.nan
+    if truth is not None:
+        W_true, H_true = truth
+        fms = factor_match_score([W_true, H_true.T], [W, model.components_.T])
+    return seconds, model.objective_[-1], model.n_iter_, fms
+
+
+def run(quick=False, n_draws=3):
+    rows = []
+    warnings.simplefilter("ignore")  # ConvergenceWarning at max_iter
+    for group, label, X, r, truth in _cases(quick, n_draws):
+        for loss in ("kullback-leibler", "frobenius"):
+            if loss == "frobenius" and group != "dense":
+                continue
+            for mu in (0.1, 1.0):
+                fits = {s: _fit(X, r, loss, mu, s, truth) for s in SOLVERS}
+                rows.append((group, label, loss, mu, fits))
+    lines = [
+        "Default-setting fits (tol=1e-4, max_iter=500), one BLAS thread: "
+        "solver='mu' against solver='cd'. Objective: after the final exact "
+        "W-step; difference cd / mu - 1 (negative: cd ends lower).",
+        "",
+        "| group | loss | cases | time cd / mu, mean | worst | objective "
+        "difference, mean | worst | FMS cd - mu, worst |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    keys = sorted({(g, loss) for g, _, loss, _, _ in rows})
+    for group, loss in keys:
+        chosen = [f for g, _, l_, _, f in rows if (g, l_) == (group, loss)]
+        times = [f["cd"][0] / f["mu"][0] for f in chosen]
+        diffs = [f["cd"][1] / f["mu"][1] - 1 for f in chosen]
+        fms = [f["cd"][3] - f["mu"][3] for f in chosen if np.isfinite(f["mu"][3])]
+        lines.append(
+            f"| {group} | {loss} | {len(chosen)} | {np.mean(times):.2f} | "
+            f"{max(times):.2f} | {np.mean(diffs):+.2e} | {max(diffs):+.2e} | "
+            + (f"{min(fms):+.4f} |" if fms else "- |")
+        )
+    lines += [
+        "",
+        "| case | loss | mu | mu: time (ms), iterations | cd: time (ms), "
+        "iterations | objective cd / mu - 1 | FMS mu | FMS cd |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for group, label, loss, mu, f in rows:
+        (tm, om, im, fm), (tc, oc, ic, fc) = f["mu"], f["cd"]
+        lines.append(
+            f"| {label} | {loss} | {mu:g} | {tm * 1e3:.0f}, {im} | "
+            f"{tc * 1e3:.0f}, {ic} | {oc / om - 1:+.2e} | {fm:.4f} | {fc:.4f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="two small sizes")
+    parser.add_argument("--draws", type=int, default=3, help="draws per size")
+    args = parser.parse_args()
+    with threadpool_limits(1):
+        print(run(quick=args.quick, n_draws=args.draws))
+
+
+if __name__ == "__main__":
+    main()
