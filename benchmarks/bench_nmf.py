@@ -269,7 +269,8 @@ def _summary(rows):
             finite = [x for x in ratios if np.isfinite(x)]
             best.append(min(finite) if finite else np.inf)
             by_solver = {r["method"]: r for r in ours}
-            rule = "ours cd" if loss == "frobenius" else "ours mu"
+            solver = BalancedSparseNMF(beta_loss=loss)._resolved_solver()
+            rule = f"ours {solver}"
             auto.append(by_solver[rule]["ratio"])
             winner = (
                 ours[
