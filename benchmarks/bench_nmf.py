@@ -41,7 +41,7 @@ scikit-learn's KL ``mu``, both 200 iterations (``tol=0``) from the same
 NNDSVDa factors; one timed fit each; KL and Frobenius objectives of both
 results computed by the same function.
 
-    python benchmarks/bench_nmf.py [--quick] [--ranks]
+    python benchmarks/bench_nmf.py [--quick] [--ranks] [--first-seed N]
 """
 
 import argparse
