@@ -15,11 +15,10 @@ and balancing never increases it, so the objective is non-increasing.
 """
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..utils._monitor import ConvergenceMonitor
 from ._hals import HALS
-from . import _kl_cd
+from ._kl_cd import kl_coordinate_descent
 from ._mm_steps import make_penalties
 from ._mu import run_monitored
 from ._objective import EPSILON
@@ -58,14 +57,7 @@ def fit_cd(
     )
     W, H = np.maximum(W, EPSILON), np.maximum(H, EPSILON)  # feasible start
     penalties = make_penalties(alpha_W, alpha_H, penalty_W, penalty_H)
-    if beta == 2:
-        solver = HALS
-    elif (
-        not sp.issparse(X) and np.count_nonzero(X) >= _kl_cd.DENSE_MIN_DENSITY * X.size
-    ):
-        solver = _kl_cd.DenseKLCoordinateDescent
-    else:
-        solver = _kl_cd.KLCoordinateDescent
+    solver = HALS if beta == 2 else kl_coordinate_descent
     state = solver(X, W, H, penalties, balance_every=balance_every, n_inner=n_inner)
     W, H = run_monitored(state, monitor)
     return W, H, monitor

@@ -369,3 +369,11 @@ class DenseKLCoordinateDescent(KLCoordinateDescent):
             dense_cd_sweep(
                 self.X_T, self.Ht, W_T, self.penalties.H, self.model_T, NEWTON_STEPS
             )
+
+
+def kl_coordinate_descent(X, W, H, penalties, *, balance_every, n_inner):
+    """The coordinate-descent state for X's layout: dense rows for dense X with
+    at least :data:`DENSE_MIN_DENSITY` nonzeros, gathered nonzeros otherwise."""
+    dense = not sp.issparse(X) and np.count_nonzero(X) >= DENSE_MIN_DENSITY * X.size
+    state = DenseKLCoordinateDescent if dense else KLCoordinateDescent
+    return state(X, W, H, penalties, balance_every=balance_every, n_inner=n_inner)
