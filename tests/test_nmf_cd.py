@@ -133,6 +133,28 @@ def test_kl_cd_single_sweeps_agree_across_layouts():
     np.testing.assert_allclose(model_d, W_d @ H0, atol=1e-12 * model_d.max())
 
 
+def test_kl_cd_transposed_nonzeros_and_their_positions():
+    """The nonzeros of X^T, and where each sits among those of X (the H-sweep
+    reads the W-sweep's model through it), for unsorted CSR input with
+    duplicates."""
+    rng = np.random.default_rng(4)
+    rows_, cols = rng.integers(0, 7, 40), rng.integers(0, 5, 40)
+    X = sp.csr_matrix((rng.uniform(1, 2, 40), (rows_, cols)), shape=(7, 5))
+    X.has_sorted_indices = False  # as read from a file, say
+    rows, rows_T, to_T = _kl_cd._transposed(X)
+    dense = X.toarray()
+    for nonzeros, matrix in ((rows, dense), (rows_T, dense.T)):
+        rebuilt = sp.csr_matrix(
+            (nonzeros.data, nonzeros.indices, nonzeros.indptr), shape=matrix.shape
+        )
+        np.testing.assert_array_equal(rebuilt.toarray(), matrix)
+    i_of = np.repeat(np.arange(7), np.diff(rows.indptr))
+    j_of = np.repeat(np.arange(5), np.diff(rows_T.indptr))
+    np.testing.assert_array_equal(rows.indices[to_T], j_of)
+    np.testing.assert_array_equal(i_of[to_T], rows_T.indices)
+    np.testing.assert_array_equal(rows.data[to_T], rows_T.data)
+
+
 def test_kl_cd_step_ignores_zeros_whose_model_vanishes():
     """A step that drives the model at a zero of X to (or, by rounding,
     below) 0 floors it there and leaves the bound and derivatives those of

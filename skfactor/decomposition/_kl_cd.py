@@ -251,9 +251,15 @@ def model_values(nonzeros, F, Gt, model):
 
 
 def _transposed(X):
-    """:class:`~skfactor.decomposition._objective.Nonzeros` of X and of X^T."""
-    X = sp.csr_matrix(X) if not sp.issparse(X) else X
-    return csr_arrays(X), csr_arrays(X.T.tocsr())
+    """:class:`~skfactor.decomposition._objective.Nonzeros` of X and of X^T,
+    and where each nonzero of X^T sits among those of X."""
+    rows = csr_arrays(sp.csr_matrix(X) if not sp.issparse(X) else X)
+    layout = (rows.indices, rows.indptr)
+    rows_T = csr_arrays(sp.csr_matrix((rows.data, *layout), shape=X.shape).T.tocsr())
+    # the transpose of the positions 1..nnz (all nonzero, so none is dropped)
+    positions = np.arange(1, rows.data.size + 1, dtype=np.float64)
+    moved = sp.csr_matrix((positions, *layout), shape=X.shape).T.tocsr()
+    return rows, rows_T, moved.data.astype(np.int64) - 1
 
 
 #: Dense X with at least this fraction of nonzeros is swept row by row, zeros
@@ -266,14 +272,15 @@ DENSE_MIN_DENSITY = 0.5
 class KLCoordinateDescent:
     """Kullback-Leibler iterations by cyclic coordinate descent (CSR rows).
 
-    One iteration: ``n_inner`` sweeps over W, ``n_inner`` over H, balancing
-    (if ``balance_every``), then the model at the nonzeros recomputed from
-    the factors (so rounding errors of the incremental updates do not
-    accumulate) and the objective evaluated from it.
+    One iteration: ``n_inner`` sweeps over W, ``n_inner`` over H (from the
+    model the W-sweeps updated, permuted to the order of X^T's nonzeros),
+    balancing (if ``balance_every``), then the model at the nonzeros
+    recomputed from the factors (so rounding errors of the incremental
+    updates do not accumulate) and the objective evaluated from it.
     """
 
     def __init__(self, X, W, H, penalties, *, balance_every, n_inner):
-        self.rows, self.rows_T = _transposed(X)
+        self.rows, self.rows_T, self.to_T = _transposed(X)
         self.data = self.rows.data
         self.data_sum = float(self.data.sum())
         self.W = np.array(W, dtype=np.float64, order="C")
@@ -296,7 +303,8 @@ class KLCoordinateDescent:
         cd_sweep(self.rows, self.W, self.Ht, self.penalties.W, self.model, NEWTON_STEPS)
 
     def _sweep_H(self):
-        model_values(self.rows_T, self.Ht, self.W, self.model_T)
+        # the model the W-sweeps updated, in the order of X^T's nonzeros
+        np.take(self.model, self.to_T, out=self.model_T)
         for _ in range(self.n_inner):
             cd_sweep(
                 self.rows_T,
