@@ -10,7 +10,9 @@ W-step) and the factor match score against the true factors. Data:
   never judges on (it uses draws 0-2), l1 weights 0.1 and 1;
 - the same draws at 500 x 300 and 1000 x 500 with 80% of the entries set to
   zero, as CSR;
-- ``load_digits`` and the MovieLens-100k ratings (CSR; skipped when
+- real data: scikit-learn's ``load_digits`` (ranks 10 and 20),
+  ``load_breast_cancer`` (rank 5) and ``load_wine`` (rank 4), dense, and the
+  MovieLens-100k ratings (CSR, ranks 10 and 20; skipped when
   ``../shared/data/ml-100k`` is absent).
 
 Both losses are run; Frobenius only on the dense draws. Prints a markdown
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -58,10 +60,16 @@ def _cases(quick, n_draws):
                 label = f"{m}x{n}, r={r}, draw {draw}, {KEPT:.0%} kept"
                 yield "CSR", label, sp.csr_matrix(X * keep), r, (W, H)
     if not quick:
-        yield "digits", "digits 1797x64, r=10", load_digits().data, 10, None
+        digits = load_digits().data
+        yield "real, dense", "digits 1797x64, r=10", digits, 10, None
+        yield "real, dense", "digits 1797x64, r=20", digits, 20, None
+        cancer = load_breast_cancer().data
+        yield "real, dense", "breast_cancer 569x30, r=5", cancer, 5, None
+        yield "real, dense", "wine 178x13, r=4", load_wine().data, 4, None
         ratings = _movielens()
         if ratings is not None:
-            yield "CSR", "MovieLens-100k 943x1682, r=10", ratings, 10, None
+            for r in (10, 20):
+                yield "CSR", f"MovieLens-100k 943x1682, r={r}", ratings, r, None
 
 
 def _fit(X, r, loss, mu, solver, truth):
