@@ -276,10 +276,12 @@ class KLCoordinateDescent:
     model the W-sweeps updated, permuted to the order of X^T's nonzeros),
     balancing (if ``balance_every``), then the model at the nonzeros
     recomputed from the factors (so rounding errors of the incremental
-    updates do not accumulate) and the objective evaluated from it.
+    updates do not accumulate) and the objective evaluated from it. With
+    ``fit_H=False``, only the sweeps over W (H fixed, no balancing).
     """
 
-    def __init__(self, X, W, H, penalties, *, balance_every, n_inner):
+    def __init__(self, X, W, H, penalties, *, balance_every, n_inner, fit_H=True):
+        self.fit_H = fit_H
         self.rows, self.rows_T, self.to_T = _transposed(X)
         self.data = self.rows.data
         self.data_sum = float(self.data.sum())
@@ -322,9 +324,10 @@ class KLCoordinateDescent:
         """One iteration (whatever ``n_steps``); its objective."""
         for _ in range(self.n_inner):
             self._sweep_W()
-        self._sweep_H()
-        if self.balance_every:
-            balance_in_place(self.W, self.Ht, self.penalties)
+        if self.fit_H:
+            self._sweep_H()
+            if self.balance_every:
+                balance_in_place(self.W, self.Ht, self.penalties)
         return [self._objective()]
 
     def keep(self, step):
@@ -342,7 +345,8 @@ class DenseKLCoordinateDescent(KLCoordinateDescent):
     every pass of a step runs over contiguous memory.
     """
 
-    def __init__(self, X, W, H, penalties, *, balance_every, n_inner):
+    def __init__(self, X, W, H, penalties, *, balance_every, n_inner, fit_H=True):
+        self.fit_H = fit_H
         self.X = np.ascontiguousarray(X, dtype=np.float64)
         self.X_T = np.ascontiguousarray(self.X.T)
         self.data_sum = float(self.X.sum())
@@ -379,9 +383,10 @@ class DenseKLCoordinateDescent(KLCoordinateDescent):
             )
 
 
-def kl_coordinate_descent(X, W, H, penalties, *, balance_every, n_inner):
+def kl_coordinate_descent(X, W, H, penalties, **options):
     """The coordinate-descent state for X's layout: dense rows for dense X with
-    at least :data:`DENSE_MIN_DENSITY` nonzeros, gathered nonzeros otherwise."""
+    at least :data:`DENSE_MIN_DENSITY` nonzeros, gathered nonzeros otherwise
+    (``options``: ``balance_every``, ``n_inner``, ``fit_H``)."""
     dense = not sp.issparse(X) and np.count_nonzero(X) >= DENSE_MIN_DENSITY * X.size
     state = DenseKLCoordinateDescent if dense else KLCoordinateDescent
-    return state(X, W, H, penalties, balance_every=balance_every, n_inner=n_inner)
+    return state(X, W, H, penalties, **options)
