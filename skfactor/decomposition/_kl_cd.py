@@ -280,19 +280,22 @@ class KLCoordinateDescent:
     ``fit_H=False``, only the sweeps over W (H fixed, no balancing).
     """
 
-    def __init__(self, X, W, H, penalties, *, balance_every, n_inner, fit_H=True):
-        self.fit_H = fit_H
+    def __init__(self, X, W, H, penalties, **options):
+        self._set_factors(W, H, penalties, **options)
         self.rows, self.rows_T, self.to_T = _transposed(X)
         self.data = self.rows.data
         self.data_sum = float(self.data.sum())
-        self.W = np.array(W, dtype=np.float64, order="C")
-        self.Ht = np.array(H.T, dtype=np.float64, order="C")
-        self.penalties = penalties
-        self.balance_every = balance_every
-        self.n_inner = n_inner
         self.model = np.empty(self.data.size)
         self.model_T = np.empty(self.data.size)
         self.ratio = np.empty(self.data.size)  # scratch of the objective
+
+    def _set_factors(self, W, H, penalties, *, balance_every, n_inner, fit_H=True):
+        """The factors (``W`` and ``Ht = H^T``, C-contiguous copies), penalties
+        and options, as both layouts hold them."""
+        self.W = np.array(W, dtype=np.float64, order="C")
+        self.Ht = np.array(H.T, dtype=np.float64, order="C")
+        self.penalties = penalties
+        self.balance_every, self.n_inner, self.fit_H = balance_every, n_inner, fit_H
 
     def _objective(self):
         model_values(self.rows, self.W, self.Ht, self.model)
@@ -345,16 +348,11 @@ class DenseKLCoordinateDescent(KLCoordinateDescent):
     every pass of a step runs over contiguous memory.
     """
 
-    def __init__(self, X, W, H, penalties, *, balance_every, n_inner, fit_H=True):
-        self.fit_H = fit_H
+    def __init__(self, X, W, H, penalties, **options):
+        self._set_factors(W, H, penalties, **options)
         self.X = np.ascontiguousarray(X, dtype=np.float64)
         self.X_T = np.ascontiguousarray(self.X.T)
         self.data_sum = float(self.X.sum())
-        self.W = np.array(W, dtype=np.float64, order="C")
-        self.Ht = np.array(H.T, dtype=np.float64, order="C")
-        self.penalties = penalties
-        self.balance_every = balance_every
-        self.n_inner = n_inner
         self.model = np.empty(self.X.shape)
         self.model_T = np.empty(self.X_T.shape)
         self.ratio = np.empty(self.X.shape)  # scratch of the objective
