@@ -276,8 +276,7 @@ class KLCoordinateDescent:
     model the W-sweeps updated, permuted to the order of X^T's nonzeros),
     balancing (if ``balance_every``), then the model at the nonzeros
     recomputed from the factors (so rounding errors of the incremental
-    updates do not accumulate) and the objective evaluated from it. With
-    ``fit_H=False``, only the sweeps over W (H fixed, no balancing).
+    updates do not accumulate) and the objective evaluated from it.
     """
 
     def __init__(self, X, W, H, penalties, **options):
@@ -289,13 +288,13 @@ class KLCoordinateDescent:
         self.model_T = np.empty(self.data.size)
         self.ratio = np.empty(self.data.size)  # scratch of the objective
 
-    def _set_factors(self, W, H, penalties, *, balance_every, n_inner, fit_H=True):
+    def _set_factors(self, W, H, penalties, *, balance_every, n_inner):
         """The factors (``W`` and ``Ht = H^T``, C-contiguous copies), penalties
         and options, as both layouts hold them."""
         self.W = np.array(W, dtype=np.float64, order="C")
         self.Ht = np.array(H.T, dtype=np.float64, order="C")
         self.penalties = penalties
-        self.balance_every, self.n_inner, self.fit_H = balance_every, n_inner, fit_H
+        self.balance_every, self.n_inner = balance_every, n_inner
 
     def _objective(self):
         model_values(self.rows, self.W, self.Ht, self.model)
@@ -327,10 +326,9 @@ class KLCoordinateDescent:
         """One iteration (whatever ``n_steps``); its objective."""
         for _ in range(self.n_inner):
             self._sweep_W()
-        if self.fit_H:
-            self._sweep_H()
-            if self.balance_every:
-                balance_in_place(self.W, self.Ht, self.penalties)
+        self._sweep_H()
+        if self.balance_every:
+            balance_in_place(self.W, self.Ht, self.penalties)
         return [self._objective()]
 
     def keep(self, step):
@@ -381,10 +379,9 @@ class DenseKLCoordinateDescent(KLCoordinateDescent):
             )
 
 
-def kl_coordinate_descent(X, W, H, penalties, **options):
+def kl_coordinate_descent(X, W, H, penalties, *, balance_every, n_inner):
     """The coordinate-descent state for X's layout: dense rows for dense X with
-    at least :data:`DENSE_MIN_DENSITY` nonzeros, gathered nonzeros otherwise
-    (``options``: ``balance_every``, ``n_inner``, ``fit_H``)."""
+    at least :data:`DENSE_MIN_DENSITY` nonzeros, gathered nonzeros otherwise."""
     dense = not sp.issparse(X) and np.count_nonzero(X) >= DENSE_MIN_DENSITY * X.size
     state = DenseKLCoordinateDescent if dense else KLCoordinateDescent
-    return state(X, W, H, penalties, **options)
+    return state(X, W, H, penalties, balance_every=balance_every, n_inner=n_inner)

@@ -31,10 +31,8 @@ __all__ = ["BalancedSparseNMF"]
 # the largest entry of X is numerically zero (with Kullback-Leibler the
 # penalty shrinks components towards zero without ever reaching it).
 _NEGLIGIBLE = 1e-6
-# Multiplicative updates (Frobenius), or coordinate-descent sweeps (KL), of W
-# before the Newton solve of transform: at 1000 x 500, rank 10, and on
-# MovieLens, 5 sweeps make transform 1.4-1.7x faster than 30 updates (same W).
-_WARM_START = {2: 30, 1: 5}
+# Multiplicative updates before the Newton solve of transform.
+_WARM_START = 30
 # Above this many flops per Newton iteration of the exact W-step
 # (n_samples * n_components**3 / 3, the Cholesky-like solves), warn: at 1e10,
 # tens of seconds on one core.
@@ -471,9 +469,8 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
 
         Solves the W-subproblem of the same objective (same fit term and
         penalty on W, components fixed) exactly: from a constant start
-        rescaled optimally, 5 coordinate-descent sweeps (Kullback-Leibler)
-        or 30 multiplicative updates (Frobenius), then projected Newton to
-        convergence. Rows are solved independently.
+        rescaled optimally, 30 multiplicative updates, then projected Newton
+        to convergence. Rows are solved independently.
 
         Parameters
         ----------
@@ -493,13 +490,11 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         problem = self._problem(scale)
         W = np.ones((X.shape[0], self.n_components_))
         W, _ = _mu.rescale_init(Xs, W, H, **problem, fit_H=False)
-        # a few updates bring the start into the region where Newton
-        # converges fast (far from it, entries near 0 with a large
+        # a few multiplicative updates bring the start into the region where
+        # Newton converges fast (far from it, entries near 0 with a large
         # Kullback-Leibler curvature make Newton crawl)
-        beta = problem["beta"]
-        warm_up = fit_cd if beta == 1 else _mu.fit_mu
-        W, _, monitor = warm_up(
-            Xs, W, H, **problem, fit_H=False, max_iter=_WARM_START[beta], tol=0
+        W, _, monitor = _mu.fit_mu(
+            Xs, W, H, **problem, fit_H=False, max_iter=_WARM_START, tol=0
         )
         W, _ = self._solve_W(Xs, W, H, problem, scale, monitor.history[-1])
         return (np.sqrt(scale) * W).astype(X.dtype)
