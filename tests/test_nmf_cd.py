@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skfactor import BalancedSparseNMF
-from skfactor.decomposition import _kl_cd, _kl_mu, _mu
+from skfactor.decomposition import _hals, _kl_cd, _kl_mu, _mu
 from skfactor.decomposition._cd import fit_cd
 from skfactor.decomposition._mm_steps import make_penalties
 from skfactor.decomposition._objective import csr_arrays
@@ -46,17 +46,20 @@ def _kwargs(beta, aW, aH, pW, pH, **extra):
     aH=st.sampled_from([0.0, 0.5, 20.0]),
     layout=st.sampled_from(["csr", "dense rows", "gathered rows"]),
     balance=st.booleans(),
-    n_inner=st.sampled_from([1, 2]),
+    n_inner=st.sampled_from([1, 2, "auto"]),
 )
 def test_cd_objective_never_increases(
     seed, beta, pW, pH, aW, aH, layout, balance, n_inner
 ):
+    if n_inner == "auto" and beta == 1:
+        n_inner = 1  # accelerated sweeps are Frobenius only
     sparse = layout == "csr"
     X, W, H = _problem(seed, sparse=sparse)
     kwargs = _kwargs(beta, aW, aH, pW, pH, balance_every=balance, n_inner=n_inner)
     # dense data: swept row by row with their zeros, or gathered as for CSR
     density = 0.0 if layout == "dense rows" else 2.0
     with mock.patch.object(_kl_cd, "DENSE_MIN_DENSITY", density):
+        # 15 iterations, the accelerated ones after the single-sweep start
         W1, H1, monitor = fit_cd(X, W, H, **kwargs, max_iter=15, tol=0)
     history = np.array(monitor.history)
     # the Frobenius fit is evaluated from ||X||^2 - 2<WH, X> + ||WH||^2
@@ -179,16 +182,20 @@ def test_kl_cd_step_ignores_zeros_whose_model_vanishes():
 
 
 @pytest.mark.parametrize("balance", [True, False])
-@pytest.mark.parametrize("fit", [fit_cd, _mu.fit_mu], ids=["hals", "mu"])
+@pytest.mark.parametrize(
+    "fit, n_inner",
+    [(fit_cd, 2), (fit_cd, "auto"), (_mu.fit_mu, 2)],
+    ids=["hals", "accelerated hals", "mu"],
+)
 def test_compiled_frobenius_batches_follow_the_single_iterations(
-    fit, balance, monkeypatch
+    fit, n_inner, balance, monkeypatch
 ):
     """Small dense Frobenius data run compiled batches of iterations; a stop
     inside a batch (by tol or max_iter) keeps that iteration's factors."""
     from skfactor.decomposition import _batches
 
     X, W0, H0 = _problem(11, m=14, n=10)
-    kwargs = _kwargs(2, 0.3, 1.5, "l1", "l2", balance_every=balance, n_inner=2)
+    kwargs = _kwargs(2, 0.3, 1.5, "l1", "l2", balance_every=balance, n_inner=n_inner)
     stops = [(23, 0), (500, 1e-6)]
     batched = [fit(X, W0, H0, **kwargs, max_iter=m, tol=t) for m, t in stops]
     monkeypatch.setattr(_batches, "BATCH_MAX_WORK", 0)
@@ -199,6 +206,90 @@ def test_compiled_frobenius_batches_follow_the_single_iterations(
         np.testing.assert_allclose(b.history, s.history, rtol=1e-11)
         np.testing.assert_allclose(W_b, W_s, rtol=1e-9)
         np.testing.assert_allclose(H_b, H_s, rtol=1e-9)
+
+
+@pytest.mark.parametrize("weight", [(0.7, 1.0), (0.7, 2.0), (0.0, 1.0)])
+def test_transposed_sweep_is_the_hals_sweep(weight):
+    """The sweep over the transposed factor gives the column-by-column
+    HALS sweep (the oracle), and reports the squared change."""
+    rng = np.random.default_rng(4)
+    F = rng.uniform(0, 1, (13, 4))
+    G = rng.uniform(0, 1, (4, 9))
+    A = rng.uniform(0, 3, (13, 9)) @ G.T
+    B = G @ G.T
+    expected = F.copy()
+    _hals.hals_columns(expected, A, B, weight)
+    Ft, At = np.ascontiguousarray(F.T), np.ascontiguousarray(A.T)
+    change = _hals._sweep_transposed(Ft, At, B, weight, np.empty(13))
+    np.testing.assert_allclose(Ft.T, expected, rtol=1e-12, atol=1e-15)
+    assert change == pytest.approx(np.sum((expected - F) ** 2), rel=1e-10)
+    assert expected.min() >= _mu.EPSILON
+
+
+def test_inner_sweeps_stop_when_a_sweep_changes_little():
+    """delta = 0 runs every sweep (as repeated column sweeps); delta > 0 stops
+    after the first sweep whose change is at most delta times the first's."""
+    rng = np.random.default_rng(5)
+    F = rng.uniform(0, 1, (20, 3))
+    G = rng.uniform(0, 1, (3, 15))
+    A = rng.uniform(0, 3, (20, 15)) @ G.T
+    B, weight = G @ G.T, (0.1, 1.0)
+    repeated, changes = F.copy(), []
+    for _ in range(6):
+        before = repeated.copy()
+        _hals.hals_columns(repeated, A, B, weight)
+        changes.append(np.sum((repeated - before) ** 2))
+    full = F.copy()
+    _hals.inner_sweeps(full, A, B, weight, 6, 0.0)
+    np.testing.assert_allclose(full, repeated, rtol=1e-11)
+    delta = np.sqrt(changes[2] / changes[0]) * 1.000001  # stop after sweep 3
+    assert changes[1] > delta**2 * changes[0]
+    early, three = F.copy(), F.copy()
+    _hals.inner_sweeps(early, A, B, weight, 6, delta)
+    _hals.inner_sweeps(three, A, B, weight, 3, 0.0)
+    np.testing.assert_allclose(early, three, rtol=1e-12)
+
+
+def test_inner_sweep_limits_follow_the_relative_cost():
+    """1 + floor(rho / 2), rho the cost of the products over a sweep: more
+    sweeps for the factor with fewer rows, none extra when products are
+    cheap."""
+    assert _hals.inner_sweep_limits(1000, 500, 500_000, 10) == (24, 47)
+    assert _hals.inner_sweep_limits(100, 100, 50, 20) == (1, 1)
+    m, n, K, r = 300, 200, 60_000, 8
+    rho_W = 1 + (K + n * r) / (m * (r + 1))
+    assert _hals.inner_sweep_limits(m, n, K, r)[0] == 1 + int(rho_W / 2)
+
+
+def test_accelerated_hals_starts_with_single_sweeps(monkeypatch):
+    """n_inner="auto": the first SINGLE_SWEEP_ITERATIONS iterations are those
+    of n_inner=1, the later ones sweep more and lower the objective faster."""
+    X, W0, H0 = _problem(13, m=30, n=25, density=1.0)
+    kwargs = _kwargs(2, 0.3, 0.3, "l1", "l1", tol=0)
+    start = _hals.SINGLE_SWEEP_ITERATIONS
+    _, _, auto = fit_cd(X, W0, H0, **kwargs, n_inner="auto", max_iter=start + 5)
+    _, _, one = fit_cd(X, W0, H0, **kwargs, n_inner=1, max_iter=start + 5)
+    np.testing.assert_allclose(auto.history[: start + 1], one.history[: start + 1])
+    assert auto.history[-1] < one.history[-1]
+
+
+def test_estimator_n_inner_auto_rule():
+    X, _, _ = _problem(12, m=15, n=10)
+    rule = {
+        ("frobenius", "cd"): "auto",
+        ("frobenius", "mu"): 1,
+        ("kullback-leibler", "cd"): 1,
+        ("kullback-leibler", "mu"): 1,
+    }
+    for (loss, solver), expected in rule.items():
+        model = BalancedSparseNMF(2, beta_loss=loss, solver=solver, random_state=0)
+        assert model._resolved_n_inner() == expected
+        assert model.set_params(n_inner=3)._resolved_n_inner() == 3
+    kl = dict(beta_loss="kullback-leibler", max_iter=5, tol=0, random_state=0)
+    np.testing.assert_array_equal(
+        BalancedSparseNMF(2, **kl).fit(X).objective_,
+        BalancedSparseNMF(2, n_inner=1, **kl).fit(X).objective_,
+    )
 
 
 @pytest.mark.parametrize("penalties", [("l1", "l1"), ("l2", "l2"), ("l1", "l2")])

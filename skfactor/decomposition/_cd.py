@@ -42,7 +42,9 @@ def fit_cd(
     name="CD",
     objective_name="objective",
 ):
-    """Coordinate descent on ``W`` and ``H`` (same arguments as ``fit_mu``).
+    """Coordinate descent on ``W`` and ``H`` (same arguments as ``fit_mu``;
+    for Frobenius, ``n_inner="auto"`` runs accelerated HALS, see
+    :mod:`~skfactor.decomposition._hals`).
 
     Returns
     -------

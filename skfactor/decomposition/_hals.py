@@ -27,12 +27,40 @@ balancing) and the two products with :math:`X` by numpy or scipy.sparse;
 on small dense data, compiled batches of iterations
 (:mod:`~skfactor.decomposition._batches`).
 
+**Accelerated HALS** (Gillis and Glineur): the products :math:`XH^\top`
+and :math:`HH^\top` cost about :math:`\rho_W = 1 + (K + nr) / (m(r + 1))`
+times a sweep over :math:`W` (:math:`K` the number of nonzeros of
+:math:`X`, counted for dense :math:`X` too, so that the iterates do not
+depend on the storage format), so an iteration may sweep :math:`W` up to
+:math:`1 + \lfloor\alpha\rho_W\rfloor` times with the same products
+(:func:`inner_sweep_limits`, :math:`\alpha = 1/2`), stopping early once a
+sweep changes :math:`W` by less than :math:`\delta = 0.1` times the first
+one did; the same for :math:`H`. Every sweep decreases the objective, so
+it stays non-increasing. The first :data:`SINGLE_SWEEP_ITERATIONS`
+iterations sweep once. From the initialization, near-exact block solves
+settle the sparsity pattern early: without that start, accelerated HALS
+stopped at a stationary point 6e-6 to 5e-5 above scikit-learn's
+200-iteration objective on every draw of ``benchmarks/bench_nmf.py`` tried;
+with one single-sweep iteration, on 3 of 24; with five, on none of 48
+(draws 0-2 and 100-102).
+
+A sweep runs on the transposed factor (a row per component), so that each
+column update is one vectorized pass over contiguous memory
+(:func:`_sweep_transposed`, 4-6 times faster than :func:`hals_columns` on
+the benchmark's sizes).
+
 References
 ----------
 A. Cichocki and A.-H. Phan, "Fast local algorithms for large scale
 nonnegative matrix and tensor factorizations", IEICE Transactions on
 Fundamentals, 2009.
+
+N. Gillis and F. Glineur, "Accelerated multiplicative updates and
+hierarchical ALS algorithms for nonnegative matrix factorization", Neural
+Computation 24(4), 2012.
 """
+
+from collections import namedtuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -48,6 +76,36 @@ from ._objective import (
     gram_fit,
     penalty_value,
 )
+
+#: Gillis and Glineur's weight of the relative cost in the sweep limit.
+ACCELERATION = 0.5
+#: Inner sweeps stop once one changes the factor by less than this
+#: fraction of the first sweep's change (Euclidean norms).
+INNER_DELTA = 0.1
+#: Iterations at the start that sweep each factor once (see the module).
+SINGLE_SWEEP_ITERATIONS = 5
+
+#: Options of the compiled iterations: balancing, the most sweeps of W and
+#: of H per iteration, and the early-stop fraction (0: always the most).
+Schedule = namedtuple("Schedule", ["balance_every", "sweeps_W", "sweeps_H", "delta"])
+
+
+def inner_sweep_limits(n_samples, n_features, n_entries, rank):
+    r"""Most sweeps of ``W`` and of ``H`` per accelerated HALS iteration.
+
+    :math:`1 + \lfloor\alpha\rho\rfloor` with
+    :math:`\rho_W = 1 + (K + nr) / (m(r + 1))` and
+    :math:`\rho_H = 1 + (K + mr) / (n(r + 1))` (Gillis and Glineur), ``K``
+    the number of entries (or nonzeros) of X, :math:`\alpha` =
+    :data:`ACCELERATION`.
+
+    >>> inner_sweep_limits(1000, 500, 1000 * 500, 10)
+    (24, 47)
+    """
+    m, n, r = n_samples, n_features, rank
+    rho_W = 1 + (n_entries + n * r) / (m * (r + 1))
+    rho_H = 1 + (n_entries + m * r) / (n * (r + 1))
+    return 1 + int(ACCELERATION * rho_W), 1 + int(ACCELERATION * rho_H)
 
 
 @njit(cache=True)
@@ -72,29 +130,72 @@ def hals_columns(F, A, B, weight):
             F[i, k] = max(value / curvature, EPSILON)
 
 
+@njit(cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
+def _sweep_transposed(Ft, At, B, weight, value):
+    """One HALS sweep over the rows of ``Ft = F^T`` (in place), ``At = A^T``:
+    :func:`hals_columns` on the transposed layout, each column update a
+    vectorized pass over a contiguous row. ``value`` is scratch of length
+    ``Ft.shape[1]``. Returns the squared norm of the change of F."""
+    r, m = Ft.shape
+    alpha, degree = weight
+    shift = alpha if degree == 1.0 else 0.0
+    change = 0.0
+    for k in range(r):
+        curvature = B[k, k] if degree == 1.0 else B[k, k] + 2.0 * alpha
+        if curvature <= 0.0:
+            continue
+        for i in range(m):
+            value[i] = At[k, i] - shift + Ft[k, i] * B[k, k]
+        for q in range(r):
+            b = B[q, k]
+            for i in range(m):
+                value[i] -= Ft[q, i] * b
+        for i in range(m):
+            new = max(value[i] / curvature, EPSILON)
+            step = new - Ft[k, i]
+            change += step * step
+            Ft[k, i] = new
+    return change
+
+
 @njit(cache=True)
-def _sweeps_W(W, numerator, gram_H, weight, n_inner):
-    """``n_inner`` sweeps over ``W`` (in place); its Gram matrix."""
-    for _ in range(n_inner):
-        hals_columns(W, numerator, gram_H, weight)
+def inner_sweeps(F, numerator, gram, weight, n_sweeps, delta):
+    """At most ``n_sweeps`` HALS sweeps over ``F`` (in place), stopping
+    after the first that changes F by at most ``delta`` times the first
+    sweep's change (``delta=0``: exactly ``n_sweeps``, unless one changes
+    nothing); arguments as :func:`hals_columns`."""
+    Ft = np.ascontiguousarray(F.T)
+    At = np.ascontiguousarray(numerator.T)
+    value = np.empty(F.shape[0])
+    first = _sweep_transposed(Ft, At, gram, weight, value)
+    for _ in range(n_sweeps - 1):
+        if _sweep_transposed(Ft, At, gram, weight, value) <= delta * delta * first:
+            break
+    F[:] = Ft.T
+
+
+@njit(cache=True)
+def _sweeps_W(W, numerator, gram_H, weight, schedule):
+    """The sweeps over ``W`` of an iteration (in place); its Gram matrix."""
+    inner_sweeps(W, numerator, gram_H, weight, schedule.sweeps_W, schedule.delta)
     return np.dot(W.T, W)
 
 
 @njit(cache=True)
 def _sweeps_H(W, Ht, numerator_T, gram_W, half_norm, penalties, schedule):
-    """``n_inner`` sweeps over ``Ht`` (in place), then the balancing
-    (``schedule`` is ``(balance_every, n_inner)``).
+    """The sweeps over ``Ht`` of an iteration (in place), then the balancing
+    (``schedule`` a :class:`Schedule`).
 
     Returns the Gram matrix of Ht (that of W, ``gram_W``, is rescaled in
     place with the factors), the fit term from the Gram identity and the
     penalty.
     """
-    balance_every, n_inner = schedule
-    for _ in range(n_inner):
-        hals_columns(Ht, numerator_T, gram_W, penalties.H)
+    inner_sweeps(
+        Ht, numerator_T, gram_W, penalties.H, schedule.sweeps_H, schedule.delta
+    )
     gram_H = np.dot(Ht.T, Ht)
     fit = gram_fit(half_norm, numerator_T, Ht, gram_W, gram_H)
-    if balance_every:
+    if schedule.balance_every:
         penalty = balance_with_grams(W, Ht, gram_W, gram_H, penalties)
     else:
         penalty = penalty_value(W, Ht, penalties)
@@ -110,9 +211,8 @@ def _hals_batch(X, W, Ht, gram_H, half_norm, penalties, schedule, record):
     ``Ht``.
     """
     values, W_history, Ht_history = record
-    n_inner = schedule[1]
     for t in range(values.size):
-        gram_W = _sweeps_W(W, np.dot(X, Ht), gram_H, penalties.W, n_inner)
+        gram_W = _sweeps_W(W, np.dot(X, Ht), gram_H, penalties.W, schedule)
         numerator_T = np.dot(X.T, W)
         gram_H, fit, penalty = _sweeps_H(
             W, Ht, numerator_T, gram_W, half_norm, penalties, schedule
@@ -127,7 +227,8 @@ class HALS:
     """Frobenius iterations by HALS (see the module).
 
     :meth:`iterate` runs one iteration, or a compiled batch on small dense
-    data (:func:`~._batches.batch_size`).
+    data (:func:`~._batches.batch_size`). ``n_inner`` is the number of
+    sweeps of each factor per iteration, or ``"auto"`` for accelerated HALS.
     """
 
     def __init__(self, X, W, H, penalties, *, balance_every, n_inner):
@@ -142,7 +243,17 @@ class HALS:
         self.W = np.array(W, dtype=np.float64, order="C")
         self.Ht = np.array(H.T, dtype=np.float64, order="C")
         self.penalties = penalties
-        self.schedule = (bool(balance_every), int(n_inner))
+        balance_every = bool(balance_every)
+        if n_inner == "auto":
+            # nonzeros, also of dense X: the same iterates whatever the format
+            nonzeros = X.count_nonzero() if sp.issparse(X) else np.count_nonzero(X)
+            limits = inner_sweep_limits(*X.shape, nonzeros, self.W.shape[1])
+            self.schedule = Schedule(balance_every, *limits, INNER_DELTA)
+            self.single_sweep_iterations = SINGLE_SWEEP_ITERATIONS
+        else:
+            self.schedule = Schedule(balance_every, int(n_inner), int(n_inner), 0.0)
+            self.single_sweep_iterations = 0
+        self.n_iter = 0
         self.batch = batch_size(X, self.W.shape[1])
         self.record = None
 
@@ -156,6 +267,16 @@ class HALS:
 
     def iterate(self, n_steps):
         """The objectives of at most ``n_steps`` further iterations."""
+        schedule = self.schedule
+        single = self.single_sweep_iterations - self.n_iter
+        if single > 0:  # the start: one sweep each, batches end there
+            schedule = schedule._replace(sweeps_W=1, sweeps_H=1)
+            n_steps = min(n_steps, single)
+        values = self._iterate(n_steps, schedule)
+        self.n_iter += len(values)
+        return values
+
+    def _iterate(self, n_steps, schedule):
         if self.batch > 1:
             self.record = BatchRecord(min(self.batch, n_steps), self.W, self.Ht)
             self.gram_H = _hals_batch(
@@ -165,16 +286,16 @@ class HALS:
                 self.gram_H,
                 self.half_norm,
                 self.penalties,
-                self.schedule,
+                schedule,
                 self.record.arrays(),
             )
             return self.record.values
         W, Ht, p = self.W, self.Ht, self.penalties
         XHt = np.ascontiguousarray(safe_sparse_dot(self.X, Ht))
-        gram_W = _sweeps_W(W, XHt, self.gram_H, p.W, self.schedule[1])
+        gram_W = _sweeps_W(W, XHt, self.gram_H, p.W, schedule)
         XtW = np.ascontiguousarray(safe_sparse_dot(self.XT, W))
         self.gram_H, fit, penalty = _sweeps_H(
-            W, Ht, XtW, gram_W, self.half_norm, p, self.schedule
+            W, Ht, XtW, gram_W, self.half_norm, p, schedule
         )
         return [exact_if_cancelled(fit, self.X, self.half_norm, W, Ht) + penalty]
 

@@ -165,12 +165,21 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         on average; 2.9% lower than coordinate descent's at worst). For
         Frobenius, HALS took 0.34 of their time and ended lower on every
         draw (see the user guide).
-    n_inner : int, default=1
+    n_inner : int or "auto", default="auto"
         Number of updates (``"mu"``) or sweeps (``"cd"``) of ``W``, then of
         ``H``, per iteration; balancing and the stopping test happen once
-        per iteration. Per update, 1 converges fastest; larger values
-        reproduce the outer/inner scheme of Cohen and Leplat, whose
-        iteration counts are outer iterations.
+        per iteration. For the multiplicative updates and Kullback-Leibler
+        coordinate descent, 1 converges fastest per update (``"auto"`` is
+        1); larger values reproduce the outer/inner scheme of Cohen and
+        Leplat, whose iteration counts are outer iterations. For Frobenius
+        coordinate descent, ``"auto"`` is accelerated HALS (Gillis and
+        Glineur): an iteration sweeps each factor as long as a sweep costs
+        little next to the products with ``X`` and still changes the
+        factor by at least a tenth of what the first sweep did
+        (:mod:`skfactor.decomposition._hals`). With the default ``tol`` it
+        took 0.45-0.9 of the time of one sweep per iteration, and ended
+        lower, on each of 24 synthetic fits, and ended 0.1-42% lower on
+        real data sets, once 0.2% higher (see the user guide).
     {{max_iter=500}}
     {{tol=1e-4}}
     {{random_state}}
@@ -245,6 +254,10 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
     C.-J. Hsieh and I. S. Dhillon, "Fast coordinate descent methods with
     variable selection for non-negative matrix factorization", KDD 2011.
 
+    N. Gillis and F. Glineur, "Accelerated multiplicative updates and
+    hierarchical ALS algorithms for nonnegative matrix factorization",
+    Neural Computation, 2012.
+
     A. Cichocki and A.-H. Phan, "Fast local algorithms for large scale
     nonnegative matrix and tensor factorizations", IEICE Transactions on
     Fundamentals, 2009.
@@ -277,7 +290,7 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         "balance": [StrOptions({"every", "init", "none"})],
         "init": [StrOptions({"random", "nndsvda"}), tuple, list],
         "solver": [StrOptions({"auto", "mu", "cd"})],
-        "n_inner": [Interval(Integral, 1, None, closed="left")],
+        "n_inner": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
@@ -296,7 +309,7 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         balance="every",
         init="nndsvda",
         solver="auto",
-        n_inner=1,
+        n_inner="auto",
         max_iter=500,
         tol=1e-4,
         random_state=None,
@@ -367,6 +380,14 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         losses (see the ``solver`` parameter)."""
         return "cd" if self.solver == "auto" else self.solver
 
+    def _resolved_n_inner(self):
+        """The ``n_inner`` that runs: ``"auto"`` is accelerated HALS for
+        Frobenius coordinate descent, one update otherwise."""
+        if self.n_inner != "auto":
+            return self.n_inner
+        frobenius = _mu.BETA[self.beta_loss] == 2
+        return "auto" if frobenius and self._resolved_solver() == "cd" else 1
+
     def _resolve_n_components(self, X):
         if isinstance(self.n_components, Integral):
             return int(self.n_components)
@@ -429,7 +450,7 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
             H,
             **problem,
             balance_every=self.balance == "every",
-            n_inner=self.n_inner,
+            n_inner=self._resolved_n_inner(),
             **self._solver_args(scale),
         )
         monitor.warn_if_not_converged()

@@ -43,7 +43,7 @@ Fundamentals, 2009.
 import numpy as np
 from numba import njit
 
-from ..decomposition._hals import hals_columns
+from ..decomposition._hals import hals_columns, inner_sweeps
 from ..decomposition._mm_steps import Penalty
 from ..utils._penalties import penalty_degree
 from ._tensor_algebra import contraction_order, mode_dot, multi_mode_dot, unfold
@@ -129,9 +129,8 @@ def hals_update_factor(
     normal = unfold(multi_mode_dot(core, grams, skip=mode), mode) @ core_unfolded.T
     normal = np.ascontiguousarray(normal)
     factor = np.array(factors[mode], dtype=np.float64, order="C")
-    _factor_sweeps(
-        factor, numerator, normal, _penalty(problem, mode + 1), FACTOR_SWEEPS
-    )
+    weight = _penalty(problem, mode + 1)
+    inner_sweeps(factor, numerator, normal, weight, FACTOR_SWEEPS, 0.0)
     return factor
 
 
@@ -181,13 +180,6 @@ def _kron(a, b):
                 for t in range(q):
                     out[i * m + s, j * q + t] = a[i, j] * b[s, t]
     return out
-
-
-@njit(cache=True)
-def _factor_sweeps(factor, numerator, normal, weight, n_sweeps):
-    """``n_sweeps`` HALS sweeps over the columns of ``factor`` (in place)."""
-    for _ in range(n_sweeps):
-        hals_columns(factor, numerator, normal, weight)
 
 
 @njit(cache=True)
