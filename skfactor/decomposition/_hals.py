@@ -46,7 +46,7 @@ with one single-sweep iteration, on 3 of 24; with five, on none of 48
 
 A sweep runs on the transposed factor (a row per component), so that each
 column update is one vectorized pass over contiguous memory
-(:func:`_sweep_transposed`, 4-6 times faster than :func:`hals_columns` on
+(:func:`_sweep_transposed`, 2-6 times faster than :func:`hals_columns` on
 the benchmark's sizes).
 
 References

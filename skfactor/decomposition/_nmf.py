@@ -156,15 +156,15 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         solver keeps the objective non-increasing and balances after each
         iteration. ``"auto"``: ``"cd"`` for both losses. With the default
         ``tol`` and ``max_iter`` (``benchmarks/search_nmf_solver.py``),
-        Kullback-Leibler coordinate descent took 0.42 of the multiplicative
+        Kullback-Leibler coordinate descent took 0.41 of the multiplicative
         updates' time on synthetic dense draws the benchmark never judges
-        (mean of 24 fits) and ended 31% lower on average (2.9% higher on
-        one); 0.88 of their time on sparse data, ending 0.3% lower on
-        average; 1.34 of their time on four real dense data sets, where
+        (mean of 24 fits) and ended 31% lower on average (3.0% higher on
+        one); 0.80 of their time on sparse data, ending 0.3% lower on
+        average; 1.24 of their time on four real dense data sets, where
         the multiplicative updates stop earlier at a higher objective (1.4%
         on average; 2.9% lower than coordinate descent's at worst). For
-        Frobenius, HALS took 0.34 of their time and ended lower on every
-        draw (see the user guide).
+        Frobenius, accelerated HALS took 0.23 of their time and ended lower
+        on every draw (see the user guide).
     n_inner : int or "auto", default="auto"
         Number of updates (``"mu"``) or sweeps (``"cd"``) of ``W``, then of
         ``H``, per iteration; balancing and the stopping test happen once
@@ -176,10 +176,12 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         Glineur): an iteration sweeps each factor as long as a sweep costs
         little next to the products with ``X`` and still changes the
         factor by at least a tenth of what the first sweep did
-        (:mod:`skfactor.decomposition._hals`). With the default ``tol`` it
-        took 0.45-0.9 of the time of one sweep per iteration, and ended
-        lower, on each of 24 synthetic fits, and ended 0.1-42% lower on
-        real data sets, once 0.2% higher (see the user guide).
+        (:mod:`skfactor.decomposition._hals`). With the other defaults
+        (``benchmarks/search_nmf_solver.py --inner``) it took 0.67 of the
+        time of one sweep per iteration on average (1.04 at worst) and
+        ended lower on each of 24 synthetic fits; on 24 fits of real data
+        sets from several starts, 0.97 of the time on average (1.36 at
+        worst), ending 6.6% lower on average and at most 0.19% higher.
     {{max_iter=500}}
     {{tol=1e-4}}
     {{random_state}}
