@@ -55,8 +55,11 @@ from ..utils._penalties import penalty_degree, penalty_values
 from ._mm_steps import Penalty
 from ._objective import EPSILON, Nonzeros, beta_divergence, csr_arrays
 
-#: Iteration cap of the Newton solver (it typically needs fewer than 10).
-NEWTON_MAX_ITER = 100
+#: Iteration cap of the Newton solver. It typically needs fewer than 10, but
+#: a row whose objective is nearly flat along some direction (a near-singular
+#: Hessian) can crawl along it: a digits row (tests/test_nmf.py) needed 121.
+#: Only the rows still active iterate, so a high cap costs nothing elsewhere.
+NEWTON_MAX_ITER = 500
 #: Relative rounding noise of a row's objective: a row whose Newton decrement
 #: is below it has converged.
 NOISE = 1e-13
