@@ -10,8 +10,11 @@ from skfactor.switching._losses import (
     class_probabilities,
     cvxpy_penalty,
     huber,
+    log_normalizer,
     loss_expression,
+    loss_gradient,
     loss_values,
+    loss_values_and_gradient,
     coef_penalty_value,
 )
 
@@ -47,6 +50,26 @@ def test_numpy_and_cvxpy_losses_agree(loss, q):
     np.testing.assert_allclose(
         loss_values(loss, U, Y, epsilon=0.7), expr.value, rtol=1e-9, atol=1e-9
     )
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e3, 1e300])
+def test_log_normalizer_matches_scipy(scale):
+    from scipy.special import logsumexp, softmax
+
+    U = scale * np.random.default_rng(2).standard_normal((40, 4))
+    lse, proba = log_normalizer(U)
+    np.testing.assert_allclose(lse, logsumexp(U, axis=1), rtol=1e-13)
+    np.testing.assert_allclose(proba, softmax(U, axis=1), rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("loss", ["squared", "huber", "logistic", "multinomial"])
+def test_values_and_gradient_together_equal_apart(loss):
+    rng = np.random.default_rng(3)
+    Y = _targets(loss, 25, rng)
+    U = 3 * rng.standard_normal(Y.shape)
+    values, grad = loss_values_and_gradient(loss, U, Y, epsilon=0.7)
+    np.testing.assert_array_equal(values, loss_values(loss, U, Y, epsilon=0.7))
+    np.testing.assert_array_equal(grad, loss_gradient(loss, U, Y, epsilon=0.7))
 
 
 def test_huber_matches_the_seed_definition():

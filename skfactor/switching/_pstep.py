@@ -48,8 +48,7 @@ from ._weighted_ridge import (
 from ._losses import (
     cvxpy_penalty,
     linear_predictor,
-    loss_gradient,
-    loss_values,
+    loss_values_and_gradient,
     coef_penalty_value,
 )
 
@@ -93,8 +92,8 @@ def smooth_objective(
     if fit_intercept and len(coef_shape) == 1:
         intercept = intercept[0]
     U = linear_predictor(X, coef, intercept)
-    value = float(w @ loss_values(loss, U, Y, epsilon)) + alpha * float(np.sum(coef**2))
-    dU = loss_gradient(loss, U, Y, epsilon)
+    values, dU = loss_values_and_gradient(loss, U, Y, epsilon)
+    value = float(w @ values) + alpha * float(np.sum(coef**2))
     dU = w[:, None] * dU if dU.ndim == 2 else w * dU
     grad_coef = X.T @ dU + 2.0 * alpha * coef
     if fit_intercept:
