@@ -46,8 +46,8 @@ with one single-sweep iteration, on 3 of 24; with five, on none of 48
 
 A sweep runs on the transposed factor (a row per component), so that each
 column update is one vectorized pass over contiguous memory
-(:func:`_sweep_transposed`, 2-6 times faster than :func:`hals_columns` on
-the benchmark's sizes).
+(:func:`_sweep_transposed`, 1.6-2.3 times faster than :func:`hals_columns`
+from 60x5 to 2000x20 factors).
 
 References
 ----------
@@ -108,12 +108,15 @@ def inner_sweep_limits(n_samples, n_features, n_entries, rank):
     return 1 + int(ACCELERATION * rho_W), 1 + int(ACCELERATION * rho_H)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
 def hals_columns(F, A, B, weight):
     """One HALS sweep over the columns of ``F`` (in place) for ``X ~ F G``.
 
     ``A = X G^T``, ``B = G G^T``, ``weight`` the
-    :class:`~skfactor.decomposition._mm_steps.Penalty` of F.
+    :class:`~skfactor.decomposition._mm_steps.Penalty` of F. ``B`` is a Gram
+    matrix, so :math:`(W B)_{ik}` is read along the contiguous row
+    :math:`B_{k:}`: on SparseNTD's core (one row, a Kronecker ``B`` of
+    |G|^2 entries) that is 2-7 times faster than walking down its column.
     """
     m, r = F.shape
     alpha, degree = weight
@@ -123,10 +126,10 @@ def hals_columns(F, A, B, weight):
         if curvature <= 0.0:
             continue
         for i in range(m):
-            value = A[i, k] - shift
+            product = 0.0
             for q in range(r):
-                if q != k:
-                    value -= F[i, q] * B[q, k]
+                product += F[i, q] * B[k, q]
+            value = A[i, k] - shift - product + F[i, k] * B[k, k]
             F[i, k] = max(value / curvature, EPSILON)
 
 
