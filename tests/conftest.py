@@ -1,20 +1,52 @@
-"""Session-wide reporting for the test suite."""
+"""Session-wide reporting for the test suite.
+
+The suite runs on two processes (pytest-xdist, ``-n 2`` in pyproject.toml);
+each worker counts its own robustness cases and hands them to the
+controller, which prints the total.
+"""
+
+import pytest
 
 
-def pytest_terminal_summary(terminalreporter):
+def _counts():
     try:
         from _cases import COUNTS
     except ImportError:  # pragma: no cover
-        return
-    if not COUNTS:
+        return None
+    return COUNTS
+
+
+def pytest_sessionfinish(session):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    counts = _counts()
+    if workeroutput is not None and counts:  # an xdist worker
+        workeroutput["robustness_counts"] = {
+            name: dict(outcomes) for name, outcomes in counts.items()
+        }
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """xdist controller: add a finished worker's counts to this process's."""
+    counts = _counts()
+    received = getattr(node, "workeroutput", {}).get("robustness_counts", {})
+    for name, outcomes in received.items():
+        counts[name].update(outcomes)
+
+
+def pytest_terminal_summary(terminalreporter):
+    counts = _counts()
+    if not counts:
         return
     terminalreporter.section("robustness cases tried")
     total = 0
-    for name in sorted(COUNTS):
-        counts = COUNTS[name]
-        total += sum(counts.values())
-        detail = ", ".join(f"{outcome} {n}" for outcome, n in sorted(counts.items()))
-        terminalreporter.write_line(f"{name}: {sum(counts.values())} cases ({detail})")
+    for name in sorted(counts):
+        outcomes = counts[name]
+        total += sum(outcomes.values())
+        detail = ", ".join(f"{outcome} {n}" for outcome, n in sorted(outcomes.items()))
+        terminalreporter.write_line(
+            f"{name}: {sum(outcomes.values())} cases ({detail})"
+        )
     terminalreporter.write_line(f"total: {total} bad-input cases")
 
 
