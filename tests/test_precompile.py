@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from skfactor.__main__ import main
-from skfactor._precompile import cache_files
+from skfactor._precompile import _FIRST_PART, _n_cpus, _warm_ups, cache_files
 
 BACKEND = Path(__file__).resolve().parent.parent / "_build" / "backend.py"
 
@@ -29,6 +29,9 @@ def test_every_warm_up_runs_and_leaves_its_kernels_cached(capsys):
     assert main(["--precompile"]) == 0
     progress = capsys.readouterr().err
     assert progress.count("skfactor precompile: ") >= 10  # one line per warm-up
+    # with two CPUs the parts compiled side by side first (the last pass then
+    # only loads), so the joblib stage ran without raising
+    assert ("two processes" in progress) == (_n_cpus() >= 2)
     files = cache_files()
     names = {os.path.basename(path) for path in files}
     # the FM epoch, the NMF Newton W-step and the multilevel kernels are among them
@@ -43,6 +46,12 @@ def test_every_warm_up_runs_and_leaves_its_kernels_cached(capsys):
         assert any(
             os.path.basename(p).startswith(stem + ".") for p in files if p != index
         )
+
+
+def test_the_two_parts_split_the_warm_ups():
+    names = [name for name, _ in _warm_ups()]
+    assert set(_FIRST_PART) < set(names)  # both parts non-empty, names current
+    assert len(set(names)) == len(names)
 
 
 def test_wheel_gets_the_cache_files_with_their_record_lines(tmp_path, monkeypatch):
