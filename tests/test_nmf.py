@@ -598,14 +598,17 @@ def test_any_nonnegative_input_gives_finite_output_and_monotone_objective(
     )
 
 
-def test_transform_converges_on_a_row_where_newton_crawls():
-    """The README's digits pipeline, one fold and start found by search: one
+def test_transform_converges_on_a_row_where_newton_crawls(monkeypatch):
+    """The README's digits pipeline, one fold and start found by search: from
+    the 30 multiplicative updates transform then used as warm-up, one
     held-out row's exact W-step needs 121 Newton iterations (its objective
-    is nearly flat along one direction); transform must converge without a
+    is nearly flat along one direction). It must converge without a
     ConvergenceWarning (it warned at the former cap of 100)."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import StratifiedKFold
     from sklearn.preprocessing import MinMaxScaler
+
+    from skfactor.decomposition import _mu, _nmf
 
     X, y = load_digits(return_X_y=True)
     X, y = X[:600], y[:600]
@@ -613,7 +616,20 @@ def test_transform_converges_on_a_row_where_newton_crawls():
     scaler = MinMaxScaler(clip=True).fit(X[train])
     model = BalancedSparseNMF(8, tol=1e-3, max_iter=200, random_state=85)
     model.fit(scaler.transform(X[train]))
+    # the multiplicative warm-up (coordinate-descent sweeps avoid this crawl)
+    monkeypatch.setattr(_nmf, "fit_cd", _mu.fit_mu)
+    monkeypatch.setattr(_nmf, "_WARM_START", {1: 30, 2: 30})
+    newton_iterations = []
+    solve_W = BalancedSparseNMF._solve_W
+
+    def counting(self, *args):
+        W, monitor = solve_W(self, *args)
+        newton_iterations.append(len(monitor.history) - 1)
+        return W, monitor
+
+    monkeypatch.setattr(BalancedSparseNMF, "_solve_W", counting)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         W = model.transform(scaler.transform(X[test])[31:32])
     assert np.all(np.isfinite(W))
+    assert newton_iterations == [121]  # the crawl this test is about

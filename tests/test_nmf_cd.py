@@ -136,6 +136,27 @@ def test_kl_cd_single_sweeps_agree_across_layouts():
     np.testing.assert_allclose(model_d, W_d @ H0, atol=1e-12 * model_d.max())
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("penalty", ["l1", "l2"])
+def test_kl_cd_of_W_alone_keeps_H_and_reaches_the_exact_W_step(sparse, penalty):
+    """fit_H=False (transform's warm-up): H untouched, the objective never
+    increases, and the sweeps converge to the projected-Newton W-step."""
+    from skfactor.decomposition._newton import solve_activations
+
+    X, W0, H0 = _problem(13, m=11, n=9, density=0.8, sparse=sparse)
+    kwargs = _kwargs(1, 0.4, 0.0, penalty, "l1", fit_H=False, tol=0)
+    W, H, monitor = fit_cd(X, W0, H0, **kwargs, max_iter=3000)
+    np.testing.assert_array_equal(H, H0)
+    history = np.array(monitor.history)
+    assert np.all(np.diff(history) <= 1e-12 * np.abs(history[:-1]))
+    W_exact, _ = solve_activations(
+        X, H0, W0, beta=1, alpha=0.4, penalty=penalty, max_iter=200
+    )
+    np.testing.assert_allclose(W, W_exact, rtol=1e-5, atol=1e-8)
+    with pytest.raises(ValueError, match="fit_H"):
+        fit_cd(X, W0, H0, **_kwargs(2, 0.4, 0.0, "l1", "l1", fit_H=False))
+
+
 def test_kl_cd_transposed_nonzeros_and_their_positions():
     """The nonzeros of X^T, and where each sits among those of X (the H-sweep
     reads the W-sweep's model through it), for unsorted CSR input with

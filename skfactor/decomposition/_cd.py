@@ -35,6 +35,7 @@ def fit_cd(
     penalty_W,
     penalty_H,
     balance_every=True,
+    fit_H=True,
     n_inner=1,
     max_iter=200,
     tol=1e-4,
@@ -44,7 +45,8 @@ def fit_cd(
 ):
     """Coordinate descent on ``W`` and ``H`` (same arguments as ``fit_mu``;
     for Frobenius, ``n_inner="auto"`` runs accelerated HALS, see
-    :mod:`~skfactor.decomposition._hals`).
+    :mod:`~skfactor.decomposition._hals`; ``fit_H=False``, W alone, is for
+    Kullback-Leibler only).
 
     Returns
     -------
@@ -59,7 +61,12 @@ def fit_cd(
     )
     W, H = np.maximum(W, EPSILON), np.maximum(H, EPSILON)  # feasible start
     penalties = make_penalties(alpha_W, alpha_H, penalty_W, penalty_H)
-    solver = HALS if beta == 2 else kl_coordinate_descent
-    state = solver(X, W, H, penalties, balance_every=balance_every, n_inner=n_inner)
+    options = dict(balance_every=balance_every, n_inner=n_inner)
+    if beta == 2:
+        if not fit_H:
+            raise ValueError("fit_H=False: HALS updates both factors")
+        state = HALS(X, W, H, penalties, **options)
+    else:
+        state = kl_coordinate_descent(X, W, H, penalties, fit_H=fit_H, **options)
     W, H = run_monitored(state, monitor)
     return W, H, monitor

@@ -276,7 +276,8 @@ class KLCoordinateDescent:
     model the W-sweeps updated, permuted to the order of X^T's nonzeros),
     balancing (if ``balance_every``), then the model at the nonzeros
     recomputed from the factors (so rounding errors of the incremental
-    updates do not accumulate) and the objective evaluated from it.
+    updates do not accumulate) and the objective evaluated from it. With
+    ``fit_H=False``, only the sweeps over W (H fixed, no balancing).
     """
 
     def __init__(self, X, W, H, penalties, **options):
@@ -288,9 +289,10 @@ class KLCoordinateDescent:
         self.model_T = np.empty(self.data.size)
         self.ratio = np.empty(self.data.size)  # scratch of the objective
 
-    def _set_factors(self, W, H, penalties, *, balance_every, n_inner):
+    def _set_factors(self, W, H, penalties, *, balance_every, n_inner, fit_H=True):
         """The factors (``W`` and ``Ht = H^T``, C-contiguous copies), penalties
         and options, as both layouts hold them."""
+        self.fit_H = fit_H
         self.W = np.array(W, dtype=np.float64, order="C")
         self.Ht = np.array(H.T, dtype=np.float64, order="C")
         self.penalties = penalties
@@ -326,9 +328,10 @@ class KLCoordinateDescent:
         """One iteration (whatever ``n_steps``); its objective."""
         for _ in range(self.n_inner):
             self._sweep_W()
-        self._sweep_H()
-        if self.balance_every:
-            balance_in_place(self.W, self.Ht, self.penalties)
+        if self.fit_H:
+            self._sweep_H()
+            if self.balance_every:
+                balance_in_place(self.W, self.Ht, self.penalties)
         return [self._objective()]
 
     def keep(self, step):
@@ -379,9 +382,10 @@ class DenseKLCoordinateDescent(KLCoordinateDescent):
             )
 
 
-def kl_coordinate_descent(X, W, H, penalties, *, balance_every, n_inner):
+def kl_coordinate_descent(X, W, H, penalties, **options):
     """The coordinate-descent state for X's layout: dense rows for dense X with
-    at least :data:`DENSE_MIN_DENSITY` nonzeros, gathered nonzeros otherwise."""
+    at least :data:`DENSE_MIN_DENSITY` nonzeros, gathered nonzeros otherwise
+    (``options``: ``balance_every``, ``n_inner``, ``fit_H``)."""
     dense = not sp.issparse(X) and np.count_nonzero(X) >= DENSE_MIN_DENSITY * X.size
     state = DenseKLCoordinateDescent if dense else KLCoordinateDescent
-    return state(X, W, H, penalties, balance_every=balance_every, n_inner=n_inner)
+    return state(X, W, H, penalties, **options)
