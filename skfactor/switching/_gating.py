@@ -20,8 +20,8 @@ every sample instead.
 """
 
 import numpy as np
-from scipy.special import softmax
 
+from ._losses import class_probabilities
 from ._pstep import fit_smooth_linear_model
 
 GATING_ALPHA = 1.0
@@ -41,4 +41,4 @@ def fit_gating(X, Z, alpha=GATING_ALPHA):
 
 def gating_proba(X, coef, intercept):
     """Regime probabilities of the gating model, shape (n_samples, K)."""
-    return softmax(X @ coef + intercept, axis=1)
+    return class_probabilities("multinomial", X @ coef + intercept)
