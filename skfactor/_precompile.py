@@ -219,7 +219,7 @@ def precompile(verbose=True, n_jobs=None):
         from joblib import Parallel, delayed
 
         start = time.perf_counter()
-        Parallel(n_jobs=2)(delayed(_compile_part)(part) for part in (0, 1))
+        Parallel(n_jobs=min(n_jobs, 2))(delayed(_compile_part)(part) for part in (0, 1))
         if verbose:
             print(
                 "skfactor precompile: two processes: "
@@ -236,7 +236,6 @@ def cache_files():
     and the data files the index lists, when the index matches the current
     source and numba version (what numba itself would load).
     """
-
     from numba.core.dispatcher import Dispatcher
 
     paths = set()

@@ -29,6 +29,8 @@ def pytest_sessionfinish(session):
 def pytest_testnodedown(node, error):
     """xdist controller: add a finished worker's counts to this process's."""
     counts = _counts()
+    if counts is None:  # pragma: no cover
+        return
     received = getattr(node, "workeroutput", {}).get("robustness_counts", {})
     for name, outcomes in received.items():
         counts[name].update(outcomes)
