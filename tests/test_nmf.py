@@ -617,8 +617,7 @@ def test_transform_converges_on_a_row_where_newton_crawls(monkeypatch):
     model = BalancedSparseNMF(8, tol=1e-3, max_iter=200, random_state=85)
     model.fit(scaler.transform(X[train]))
     # the multiplicative warm-up (coordinate-descent sweeps avoid this crawl)
-    monkeypatch.setattr(_nmf, "fit_cd", _mu.fit_mu)
-    monkeypatch.setattr(_nmf, "_WARM_START", {1: 30, 2: 30})
+    monkeypatch.setitem(_nmf._WARM_UP, 1, (_mu.fit_mu, 30))
     newton_iterations = []
     solve_W = BalancedSparseNMF._solve_W
 

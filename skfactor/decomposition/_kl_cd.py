@@ -250,10 +250,15 @@ def model_values(nonzeros, F, Gt, model):
             model[p] = max(y, _TINY)
 
 
+def _rows(X):
+    """:class:`~skfactor.decomposition._objective.Nonzeros` of X (CSR rows)."""
+    return csr_arrays(sp.csr_matrix(X) if not sp.issparse(X) else X)
+
+
 def _transposed(X):
     """:class:`~skfactor.decomposition._objective.Nonzeros` of X and of X^T,
     and where each nonzero of X^T sits among those of X."""
-    rows = csr_arrays(sp.csr_matrix(X) if not sp.issparse(X) else X)
+    rows = _rows(X)
     layout = (rows.indices, rows.indptr)
     rows_T = csr_arrays(sp.csr_matrix((rows.data, *layout), shape=X.shape).T.tocsr())
     # the transpose of the positions 1..nnz (all nonzero, so none is dropped)
@@ -277,16 +282,20 @@ class KLCoordinateDescent:
     balancing (if ``balance_every``), then the model at the nonzeros
     recomputed from the factors (so rounding errors of the incremental
     updates do not accumulate) and the objective evaluated from it. With
-    ``fit_H=False``, only the sweeps over W (H fixed, no balancing).
+    ``fit_H=False``, only the sweeps over W (H fixed, no balancing), and X^T
+    is never formed.
     """
 
     def __init__(self, X, W, H, penalties, **options):
         self._set_factors(W, H, penalties, **options)
-        self.rows, self.rows_T, self.to_T = _transposed(X)
+        if self.fit_H:
+            self.rows, self.rows_T, self.to_T = _transposed(X)
+        else:
+            self.rows = _rows(X)
         self.data = self.rows.data
         self.data_sum = float(self.data.sum())
         self.model = np.empty(self.data.size)
-        self.model_T = np.empty(self.data.size)
+        self.model_T = np.empty(self.data.size) if self.fit_H else None
         self.ratio = np.empty(self.data.size)  # scratch of the objective
 
     def _set_factors(self, W, H, penalties, *, balance_every, n_inner, fit_H=True):
@@ -352,10 +361,11 @@ class DenseKLCoordinateDescent(KLCoordinateDescent):
     def __init__(self, X, W, H, penalties, **options):
         self._set_factors(W, H, penalties, **options)
         self.X = np.ascontiguousarray(X, dtype=np.float64)
-        self.X_T = np.ascontiguousarray(self.X.T)
         self.data_sum = float(self.X.sum())
         self.model = np.empty(self.X.shape)
-        self.model_T = np.empty(self.X_T.shape)
+        if self.fit_H:  # X^T and its model, for the H-sweeps only
+            self.X_T = np.ascontiguousarray(self.X.T)
+            self.model_T = np.empty(self.X_T.shape)
         self.ratio = np.empty(self.X.shape)  # scratch of the objective
 
     def _objective(self):

@@ -36,7 +36,7 @@ _NEGLIGIBLE = 1e-6
 # faster than 30 updates (same W; 1000 x 500 rank 10, digits rank 16), and
 # from them no held-out fold of the README's digits grid search (780 transforms)
 # needs more than 23 Newton iterations, where 30 updates left one needing 121.
-_WARM_START = {2: 30, 1: 5}
+_WARM_UP = {2: (_mu.fit_mu, 30), 1: (fit_cd, 5)}
 # Above this many flops per Newton iteration of the exact W-step
 # (n_samples * n_components**3 / 3, the Cholesky-like solves), warn: at 1e10,
 # tens of seconds on one core.
@@ -521,10 +521,9 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         # a few updates bring the start into the region where Newton
         # converges fast (far from it, entries near 0 with a large
         # Kullback-Leibler curvature make Newton crawl)
-        beta = problem["beta"]
-        warm_up = fit_cd if beta == 1 else _mu.fit_mu
+        warm_up, n_updates = _WARM_UP[problem["beta"]]
         W, _, monitor = warm_up(
-            Xs, W, H, **problem, fit_H=False, max_iter=_WARM_START[beta], tol=0
+            Xs, W, H, **problem, fit_H=False, max_iter=n_updates, tol=0
         )
         W, _ = self._solve_W(Xs, W, H, problem, scale, monitor.history[-1])
         return (np.sqrt(scale) * W).astype(X.dtype)
