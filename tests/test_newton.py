@@ -109,15 +109,10 @@ def test_row_step_never_increases_the_row_objective():
     r = w.size
     scratch = (*(np.empty(r) for _ in range(4)), np.empty(r, np.bool_))
     before = w.copy()
+    weight = Penalty(0.2, 1.0)
+    size = _newton._prepare_row(w, grad_fit, x.sum() + w @ h_sum, weight, scratch)
     change, _ = _newton._row_step(
-        w,
-        grad_fit,
-        hess,
-        x.sum() + w @ h_sum,
-        Penalty(0.2, 1.0),
-        kl_row,
-        np.empty((0, 0)),
-        scratch,
+        w, grad_fit, hess, size, weight, kl_row, np.empty((0, 0)), scratch
     )
 
     def objective(v):
@@ -126,6 +121,29 @@ def test_row_step_never_increases_the_row_objective():
 
     assert change < 0
     np.testing.assert_allclose(objective(w) - objective(before), change, rtol=1e-9)
+
+
+def test_free_system_solve_and_hessian_rows_against_dense_algebra():
+    """The Newton system is gathered on the free variables (the binding ones
+    are neither formed nor read): its solution is that of the dense
+    subsystem, and the Hessian rows formed are those of the full Gram."""
+    rng = np.random.default_rng(7)
+    r, s = 9, 4
+    scaled = rng.normal(size=(s + 3, r))
+    binding = rng.uniform(size=r) < 0.5
+    binding[0], binding[1] = True, False
+    hess = np.full((r, r), np.nan)  # rows of binding variables: never read
+    _newton._gram_rows(scaled, s, binding, hess)
+    free = ~binding
+    full = scaled[:s].T @ scaled[:s]
+    np.testing.assert_allclose(hess[free], full[free], rtol=1e-13)
+    assert np.all(np.isnan(hess[binding]))
+    rhs = rng.normal(size=r)
+    expected = rhs.copy()
+    system = full[np.ix_(free, free)] + 0.3 * np.eye(free.sum())
+    expected[free] = np.linalg.solve(system, rhs[free])
+    _newton._solve_free(hess, binding, 0.3, rhs)
+    np.testing.assert_allclose(rhs, expected, rtol=1e-10)
 
 
 def test_frobenius_rows_reach_a_bound_at_once():

@@ -385,12 +385,27 @@ def test_large_rank_warns_about_the_exact_w_step(monkeypatch):
     from skfactor.decomposition import _nmf
 
     X, _, _ = _problem(13, m=20, n=12)
-    monkeypatch.setattr(_nmf, "_NEWTON_WORK_WARN", 20 * 4**3 / 3 - 1)
+    work = _nmf._newton_work(X, 4, "frobenius", "l1")
+    assert work == 20 * 4**3 / 3
+    monkeypatch.setattr(_nmf, "_NEWTON_WORK_WARN", work - 1)
     with pytest.warns(UserWarning, match="exact W-step"):
-        BalancedSparseNMF(4, max_iter=2, tol=0).fit(X)
+        BalancedSparseNMF(4, beta_loss="frobenius", max_iter=2, tol=0).fit(X)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        BalancedSparseNMF(3, max_iter=2, tol=0).fit(X)
+        BalancedSparseNMF(3, beta_loss="frobenius", max_iter=2, tol=0).fit(X)
+
+
+def test_newton_work_counts_sparse_kullback_leibler_rows_by_their_nonzeros():
+    """At a Kullback-Leibler optimum (l1 penalty) a row's free components
+    are usually its nonzeros plus one at most: the solves the warning
+    counts are that small on sparse rows, whatever the rank."""
+    from skfactor.decomposition import _nmf
+
+    X = np.array([[0.0, 0.0, 1.0, 0.0, 2.0], [0.0] * 5, [1.0] * 5])
+    for data in (X, sp.csr_matrix(X)):
+        work = _nmf._newton_work(data, 4, "kullback-leibler", "l1")
+        assert work == (3**3 + 1**3 + 4**3) / 3
+        assert _nmf._newton_work(data, 4, "kullback-leibler", "l2") == 3 * 4**3 / 3
 
 
 def test_verbose_prints_a_line_every_tenth_of_the_iterations(capsys):

@@ -35,12 +35,30 @@ _NEGLIGIBLE = 1e-6
 # before the Newton solve of transform: 5 sweeps make transform 1.2-1.4x
 # faster than 30 updates (same W; 1000 x 500 rank 10, digits rank 16), and
 # from them no held-out fold of the README's digits grid search (780 transforms)
-# needs more than 23 Newton iterations, where 30 updates left one needing 121.
+# needed more than 23 Newton iterations, where 30 updates left one needing 121
+# (7 since Kullback-Leibler rows also try the active-set point).
 _WARM_UP = {2: (_mu.fit_mu, 30), 1: (fit_cd, 5)}
 # Above this many flops per Newton iteration of the exact W-step
-# (n_samples * n_components**3 / 3, the Cholesky-like solves), warn: at 1e10,
-# tens of seconds on one core.
+# (:func:`_newton_work`), warn: at 1e10, tens of seconds on one core.
 _NEWTON_WORK_WARN = 1e10
+
+
+def _newton_work(X, n_components, beta_loss, penalty_W):
+    """Flops of the Cholesky solves of one iteration of the exact W-step.
+
+    A row's system has one unknown per free component (not at the bound):
+    at most ``n_components``. With the Kullback-Leibler loss and an l1 (or
+    no) penalty, the free components at a row's optimum are usually no
+    more than its nonzeros plus one (the optimal model on the nonzeros is
+    unique, and a vertex of the set of W giving it has that many nonzero
+    entries), so sparse rows solve small systems even at a large rank.
+    """
+    n_samples = X.shape[0]
+    if beta_loss != "kullback-leibler" or penalty_W != "l1":
+        return n_samples * n_components**3 / 3
+    nonzeros = np.diff(X.indptr) if sp.issparse(X) else np.count_nonzero(X, axis=1)
+    free = np.minimum(n_components, nonzeros + 1).astype(np.float64)
+    return float(np.sum(free**3) / 3)
 
 
 def _unit_scale(X):
@@ -434,13 +452,13 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
                 "not low-rank and its components are not identifiable.",
                 UserWarning,
             )
-        newton_work = n_samples * n_components**3 / 3
+        newton_work = _newton_work(X, n_components, self.beta_loss, self.penalty_W)
         if newton_work > _NEWTON_WORK_WARN:
             warn_at_caller(
                 f"n_components={n_components}: the exact W-step (projected Newton, "
-                f"about n_samples * n_components**3 / 3 = {newton_work:.1e} flops "
-                "per iteration, also in transform) will take long; use fewer "
-                "components (n_components='auto' picks a low rank).",
+                f"about {newton_work:.1e} flops per iteration for the solves on "
+                "each row's free components, also in transform) will take long; "
+                "use fewer components (n_components='auto' picks a low rank).",
                 UserWarning,
             )
         scale = _unit_scale(X)
