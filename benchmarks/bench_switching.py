@@ -14,7 +14,7 @@
 2. The general cvxpy P-step: a callable Huber loss at m = 2,000, K = 3
    (target under 30 s), next to the built-in Huber loss (L-BFGS fast path).
 3. ``SwitchingClassifier`` on an input-output HMM with logistic emissions:
-   the L-BFGS fast path against the cvxpy path on the same problem.
+   the fast path (Newton P-step) against the cvxpy path on the same problem.
 
 Run ``python benchmarks/bench_switching.py [--quick]``; ``--quick`` uses 10
 draws at m = 500 and 1,000 instead of m = 1,000 and 5,000: statsmodels takes
@@ -293,7 +293,7 @@ def classifier_rows(n_samples, random_state=0):
     )
     gap = np.abs(fast.coef_ - slow.coef_).max()
     return [
-        f"| {n_samples} | L-BFGS fast path "
+        f"| {n_samples} | fast path (Newton P-step) "
         f"| {regime_accuracy(regimes, fast.labels_):.3f} | "
         f"{fast_time:.2f} | {fast_time / slow_time:.3f} | {gap:.1e} |",
         f"| {n_samples} | cvxpy path | {regime_accuracy(regimes, slow.labels_):.3f} | "

@@ -32,7 +32,7 @@ from skfactor.switching._losses import RegimeLoss
 from skfactor.switching._pstep import (
     ClosedFormPStep,
     CvxpyPStep,
-    LbfgsPStep,
+    SmoothPStep,
     fit_smooth_linear_model,
     make_pstep,
     smooth_objective,
@@ -343,9 +343,9 @@ def test_smooth_objective_gradient_matches_finite_differences(loss):
         ("squared", None, 1.0, "nonnegative", "auto", CvxpyPStep),
         ("squared", "l2", 1.0, None, "cvxpy", CvxpyPStep),
         ("squared", "l2", 1.0, None, "SCS", CvxpyPStep),
-        ("huber", "l2", 1.0, None, "auto", LbfgsPStep),
+        ("huber", "l2", 1.0, None, "auto", SmoothPStep),
         ("absolute", "l2", 1.0, None, "auto", CvxpyPStep),
-        ("logistic", None, 0.0, None, "auto", LbfgsPStep),
+        ("logistic", None, 0.0, None, "auto", SmoothPStep),
         ("multinomial", "group", 1.0, None, "auto", CvxpyPStep),
     ],
 )

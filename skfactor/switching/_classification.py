@@ -37,7 +37,7 @@ class SwitchingClassifier(ClassifierMixin, _BaseSwitching):
 
     subject to :math:`z_i \in \Delta_K` and :math:`\theta_k \in
     \mathcal{C}_k`, by block coordinate descent (P-step: weighted logistic
-    regressions by L-BFGS, or cvxpy with constraints or non-smooth
+    regressions by Newton's method, or cvxpy with constraints or non-smooth
     penalties; F-step: smallest loss, or a linear-time barrier method with
     smoothing). ``n_init`` restarts keep the best objective. That is
     ``latent="smoothed"`` (``"independent"``: :math:`\lambda = 0`).

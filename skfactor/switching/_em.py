@@ -33,9 +33,10 @@ whose minimum over the distribution :math:`q` of the state path is
   transitions :math:`\xi_{ij} = \sum_t p(s_{t-1} = i, s_t = j \mid y)`;
 - P-step: each regime's weighted convex problem with weights
   :math:`\gamma_{tk} / \tau_k` (:mod:`._pstep`: closed form for the
-  squared loss, L-BFGS or the cvxpy problem built once), then the scale in
-  closed form, :math:`\sigma_k^2 = \sum_t \gamma_{tk} \ell_{tk} / (q
-  \sum_t \gamma_{tk})` (pooled over regimes when not switching), and
+  squared loss, Newton's method or L-BFGS, or the cvxpy problem built
+  once), then the scale in closed form,
+  :math:`\sigma_k^2 = \sum_t \gamma_{tk} \ell_{tk} / (q \sum_t \gamma_{tk})`
+  (pooled over regimes when not switching), and
   :math:`P_{ij} \propto \xi_{ij} + c`, :math:`\pi = \gamma_1`.
 
 Each block is minimized exactly, so :math:`J` never increases

@@ -51,7 +51,7 @@ def _cp_sum_outputs(expr):
 def log_normalizer(U):
     """Row-wise log-sum-exp of ``U`` and the softmax, computed together.
 
-    The softmax is the gradient of the log-sum-exp, so the L-BFGS P-step needs
+    The softmax is the gradient of the log-sum-exp, so the P-step needs
     both at every evaluation; one shifted exponential gives both. (SciPy's
     ``logsumexp`` and ``softmax`` cost ten times more on the small arrays of a
     P-step, through their array-API dispatch.) Rows of ``U`` must be finite.

@@ -77,7 +77,8 @@ init : {"random", "kmeans"} or array-like, default="random"
 solver : str, default="auto"
     ``"auto"`` solves the P-step exactly by a fast path when the model
     allows it (weighted ridge in closed form for the squared loss,
-    L-BFGS for the smooth losses, both with an l2 penalty or none and no
+    Newton's method for the logistic and multinomial losses, L-BFGS for
+    Huber's, all with an l2 penalty or none and no
     constraints) and by cvxpy otherwise. ``"cvxpy"`` always uses cvxpy; the
     name of an installed cvxpy solver (e.g. ``"CLARABEL"``, ``"SCS"``)
     always uses cvxpy with that solver first. When a cvxpy solver fails,

@@ -18,9 +18,10 @@ chosen by :func:`make_pstep`:
 - :class:`ClosedFormPStep`: squared loss with an l2 penalty (or none) and no
   constraints is a weighted ridge regression, solved exactly by its normal
   equations;
-- :class:`LbfgsPStep`: smooth losses (logistic, multinomial, Huber) with an
-  l2 penalty (or none) and no constraints, by L-BFGS with the analytic
-  gradient;
+- :class:`SmoothPStep`: smooth losses (logistic, multinomial, Huber) with an
+  l2 penalty (or none) and no constraints: the classification losses by
+  Newton's method (:mod:`~._glm_newton`, small problems), the others by
+  L-BFGS with the analytic gradient;
 - :class:`CvxpyPStep`: everything else (any convex loss, penalty and
   constraint, including user callables), as :math:`K` cvxpy problems built
   once per fit with the weights as a nonnegative :class:`cvxpy.Parameter`
@@ -45,6 +46,7 @@ from ._weighted_ridge import (
     ridge_from_moments,
     weighted_moments,
 )
+from ._glm_newton import MAX_NEWTON_PARAMS, NEWTON_LOSSES, fit_glm_newton
 from ._losses import (
     cvxpy_penalty,
     linear_predictor,
@@ -54,6 +56,9 @@ from ._losses import (
 
 CONSTRAINT_NAMES = ("nonnegative", "unit_ball", "simplex")
 SMOOTH_LOSSES = ("squared", "huber", "logistic", "multinomial")
+# Newton iterations of a classification P-step (warm-started, it takes a
+# few; separable classes without a penalty never converge).
+NEWTON_MAX_ITER = 100
 # Conic solvers tried, in this order, after the one asked for.
 FALLBACK_SOLVERS = ("CLARABEL", "ECOS", "SCS")
 
@@ -73,7 +78,7 @@ def penalty_term(penalty, alpha, coef):
 
 
 # --------------------------------------------------------------------------
-# Smooth losses by L-BFGS
+# Smooth losses by Newton's method or L-BFGS
 # --------------------------------------------------------------------------
 
 
@@ -116,12 +121,16 @@ def fit_smooth_linear_model(
     epsilon=1.0,
     max_iter=1000,
 ):
-    """Weighted smooth loss plus l2 penalty by L-BFGS: ``coef, intercept, converged``.
+    """Weighted smooth loss plus l2 penalty: ``coef, intercept, converged``.
 
-    The gradient tolerance scales with the total weight, so the accuracy
-    relative to the size of the objective does not depend on the number of
-    samples. ``Y`` for ``"multinomial"`` may hold soft targets (rows summing
-    to one), which is how the gating model is fitted.
+    Logistic and multinomial losses with at most
+    :data:`~._glm_newton.MAX_NEWTON_PARAMS` parameters by Newton's method
+    (:func:`~._glm_newton.fit_glm_newton`, ``max_iter`` capped at 100),
+    anything else by L-BFGS. The gradient tolerance scales with the total
+    weight, so the accuracy relative to the size of the objective does not
+    depend on the number of samples. ``Y`` for ``"multinomial"`` may hold
+    soft targets (rows summing to one), which is how the gating model is
+    fitted.
     """
     keep = w > 0
     X, Y, w = X[keep], Y[keep], w[keep]
@@ -132,6 +141,21 @@ def fit_smooth_linear_model(
         intercept0 = np.zeros(n_intercept) if intercept0 is None else intercept0
         x0.append(np.atleast_1d(np.asarray(intercept0, dtype=float)).ravel())
     scale = max(float(w.sum()), 1.0)
+    n_params = sum(part.size for part in x0)
+    if loss in NEWTON_LOSSES and n_params <= MAX_NEWTON_PARAMS:
+        return fit_glm_newton(
+            X,
+            Y,
+            w,
+            alpha,
+            loss,
+            coef_shape,
+            fit_intercept,
+            coef0,
+            intercept0,
+            gtol=1e-8 * scale,
+            max_iter=min(max_iter, NEWTON_MAX_ITER),
+        )
     result = minimize(
         smooth_objective,
         np.concatenate(x0),
@@ -195,8 +219,9 @@ class ClosedFormPStep:
             coefs[k], intercepts[k] = coef, intercept
 
 
-class LbfgsPStep:
-    """Smooth loss with an l2 or no penalty per regime, by L-BFGS."""
+class SmoothPStep:
+    """Smooth loss with an l2 or no penalty per regime
+    (:func:`fit_smooth_linear_model`)."""
 
     def __init__(self, X, Y, regime_loss, n_regimes, fit_intercept, alpha):
         self.X, self.Y = X, Y
@@ -222,7 +247,7 @@ class LbfgsPStep:
                 epsilon=self.regime_loss.epsilon,
             )
             message = (
-                f"P-step: L-BFGS did not converge for regime {k}. With "
+                f"P-step: the solver did not converge for regime {k}. With "
                 "alpha=0 the weighted loss may have no minimizer (e.g. "
                 "separable classes); set alpha > 0."
             )
@@ -476,7 +501,7 @@ class CvxpyPStep:
 
 
 def use_fast_path(regime_loss, penalty, alpha, constraints, solver):
-    """The exact fast path of a P-problem: ``"closed_form"``, ``"lbfgs"`` or None."""
+    """The exact fast path of a P-problem: ``"closed_form"``, ``"smooth"`` or None."""
     if solver != "auto" or regime_loss.is_callable or constraints is not None:
         return None
     if not (alpha == 0 or penalty in (None, "l2")):
@@ -484,7 +509,7 @@ def use_fast_path(regime_loss, penalty, alpha, constraints, solver):
     if regime_loss.loss == "squared":
         return "closed_form"
     if regime_loss.loss in SMOOTH_LOSSES:
-        return "lbfgs"
+        return "smooth"
     return None
 
 
@@ -510,8 +535,8 @@ def make_pstep(
     effective_alpha = alpha if penalty is not None else 0.0
     if path == "closed_form":
         Solver = ClosedFormPStep
-    elif path == "lbfgs":
-        Solver = LbfgsPStep
+    elif path == "smooth":
+        Solver = SmoothPStep
     if path is not None:
         return Solver(X, Y, regime_loss, n_regimes, fit_intercept, effective_alpha)
     cvxpy_solver = None if solver in ("auto", "cvxpy") else solver
