@@ -136,12 +136,14 @@ def _block_newton_kernel(Z, G, smoothing, barrier):  # pragma: no cover (numba)
     m, K = Z.shape
     d = K - 1
     N = np.empty((m, K, d))
+    u = np.empty(K)  # buffers: no allocation inside the loops over time
     for t in range(m):
         norm = 0.0
         for k in range(K):
             norm += Z[t, k] * Z[t, k]
         norm = np.sqrt(norm)
-        u = Z[t] / norm
+        for k in range(K):
+            u[k] = Z[t, k] / norm
         u[0] += 1.0  # Z >= 0, so no cancellation
         uu = 0.0
         for k in range(K):
@@ -203,15 +205,15 @@ def _block_newton_kernel(Z, G, smoothing, barrier):  # pragma: no cover (numba)
         W[t] = rhs[:, d]
     delta = np.empty((m, K))
     v = W[m - 1].copy()
+    v_next = np.empty(d)
     for t in range(m - 1, -1, -1):
         if t < m - 1:
-            v_next = v
-            v = W[t].copy()
+            v_next[:] = v
             for a in range(d):
                 acc = 0.0
                 for b in range(d):
                     acc += C[t, a, b] * v_next[b]
-                v[a] -= acc
+                v[a] = W[t, a] - acc
         for k in range(K):
             acc = 0.0
             for a in range(d):
