@@ -116,3 +116,25 @@ def test_many_parameters_go_to_lbfgs(monkeypatch):
         X, Y, w, 1.0, "multinomial", shape, True
     )
     assert converged
+
+
+def test_lbfgs_continues_where_newton_stops(monkeypatch):
+    """Newton's method that has not converged (here: one iteration allowed)
+    hands its iterate to L-BFGS, which reaches the same minimizer."""
+    X, y, w, shape = _problem("logistic", seed=8)
+    args = (X, y, w, 0.5, "logistic", shape, True)
+    coef_ref, intercept_ref, _ = _pstep.fit_smooth_linear_model(*args)
+    monkeypatch.setattr(_pstep, "NEWTON_MAX_ITER", 1)
+    newton = _pstep.fit_glm_newton
+    stopped = []
+
+    def one_iteration(*a, **k):
+        result = newton(*a, **k)
+        stopped.append(not result[2])
+        return result
+
+    monkeypatch.setattr(_pstep, "fit_glm_newton", one_iteration)
+    coef, intercept, converged = _pstep.fit_smooth_linear_model(*args)
+    assert stopped == [True] and converged
+    np.testing.assert_allclose(coef, coef_ref, rtol=1e-6, atol=1e-8)
+    assert intercept == pytest.approx(intercept_ref, rel=1e-6, abs=1e-8)
