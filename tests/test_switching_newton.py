@@ -72,7 +72,7 @@ def test_hessian_matches_finite_differences_of_the_gradient(loss):
     Xt = _glm_newton._design(X, True)
     rng = np.random.default_rng(4)
     theta = rng.normal(size=(Xt.shape[1],) + shape[1:])
-    args = (Xt, Y, w, 0.3, loss, X.shape[1])
+    args = (X, Y, w, 0.3, loss, shape, True)
     _, _, P = _glm_newton._objective(theta, *args)
     H = _glm_newton._hessian(Xt, w, P, 0.3, X.shape[1])
     eps = 1e-6

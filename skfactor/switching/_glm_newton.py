@@ -43,7 +43,7 @@ is. The solver stops when the largest gradient entry is below ``gtol``.
 
 import numpy as np
 
-from ._losses import loss_values_and_gradient
+from ._losses import weighted_loss_terms
 
 #: Parameter counts up to which the P-step uses Newton's method (above,
 #: forming and decomposing the Hessian costs more than L-BFGS saves).
@@ -61,20 +61,19 @@ def _design(X, fit_intercept):
     return np.column_stack([X, np.ones(X.shape[0])]) if fit_intercept else X
 
 
-def _objective(theta, Xt, Y, w, alpha, loss, penalized):
-    """Value, gradient (shape of ``theta``) and probabilities at ``theta``.
+def _objective(theta, X, Y, w, alpha, loss, coef_shape, fit_intercept):
+    """Value, gradient (shape of ``theta``) and probabilities at ``theta``
+    (:func:`~._losses.weighted_loss_terms`).
 
     ``theta`` is (n_columns,) for logistic, (n_columns, n_classes) for
-    multinomial; ``penalized`` the number of leading rows (coefficients).
+    multinomial: the coefficients, then the intercept row if
+    ``fit_intercept``, so that its row-major order is the packing of
+    ``weighted_loss_terms``.
     """
-    U = Xt @ theta
-    values, dU = loss_values_and_gradient(loss, U, Y)
-    coef = theta[:penalized]
-    value = float(w @ values) + alpha * float(np.sum(coef * coef))
-    weighted = w[:, None] * dU if dU.ndim == 2 else w * dU
-    grad = Xt.T @ weighted
-    grad[:penalized] += 2.0 * alpha * coef
-    return value, grad, dU + Y
+    value, grad, dU = weighted_loss_terms(
+        theta.ravel(), X, Y, w, alpha, loss, coef_shape, fit_intercept
+    )
+    return value, grad.reshape(theta.shape), dU + Y
 
 
 def _hessian(Xt, w, P, alpha, penalized):
@@ -130,7 +129,7 @@ def fit_glm_newton(
     theta = np.vstack(rows)  # (n_columns, n_classes or 1)
     if loss == "logistic":
         theta = theta[:, 0]
-    args = (Xt, Y, w, alpha, loss, n_features)
+    args = (X, Y, w, alpha, loss, coef_shape, fit_intercept)
     value, grad, P = _objective(theta, *args)
     converged = False
     for _ in range(max_iter):

@@ -150,6 +150,31 @@ def loss_values_and_gradient(loss, U, Y, epsilon=1.0):
     return loss_values(loss, U, Y, epsilon), loss_gradient(loss, U, Y, epsilon)
 
 
+def weighted_loss_terms(
+    params, X, Y, w, alpha, loss, coef_shape, fit_intercept, epsilon=1.0
+):
+    r"""Value and gradient of :math:`\sum_i w_i \ell(u_i, y_i) + \alpha\|\beta\|^2`,
+    and the loss's derivative in ``u`` (unweighted).
+
+    ``params`` packs the coefficients (``coef_shape``, row-major) followed,
+    if ``fit_intercept``, by the intercept (one value per output column);
+    the gradient is packed the same way. ``u = X @ coef + intercept``.
+    """
+    n_coef = int(np.prod(coef_shape))
+    coef = params[:n_coef].reshape(coef_shape)
+    intercept = params[n_coef:] if fit_intercept else 0.0
+    if fit_intercept and len(coef_shape) == 1:
+        intercept = intercept[0]
+    U = linear_predictor(X, coef, intercept)
+    values, dU = loss_values_and_gradient(loss, U, Y, epsilon)
+    value = float(w @ values) + alpha * float(np.sum(coef**2))
+    weighted = w[:, None] * dU if dU.ndim == 2 else w * dU
+    grad = (X.T @ weighted + 2.0 * alpha * coef).ravel()
+    if fit_intercept:
+        grad = np.concatenate([grad, np.atleast_1d(weighted.sum(axis=0))])
+    return value, grad, dU
+
+
 def class_probabilities(loss, U):
     """Class probabilities of a classification loss, shape (n_samples, n_classes)."""
     if loss == "logistic":

@@ -49,8 +49,7 @@ from ._weighted_ridge import (
 from ._glm_newton import MAX_NEWTON_PARAMS, NEWTON_LOSSES, fit_glm_newton
 from ._losses import (
     cvxpy_penalty,
-    linear_predictor,
-    loss_values_and_gradient,
+    weighted_loss_terms,
     coef_penalty_value,
 )
 
@@ -89,22 +88,13 @@ def smooth_objective(
 
     ``params`` packs the coefficients (``coef_shape``) followed, if
     ``fit_intercept``, by the intercept (one value per output column).
-    ``u = X @ coef + intercept``.
+    ``u = X @ coef + intercept``. The objective of L-BFGS; see
+    :func:`~._losses.weighted_loss_terms`.
     """
-    n_coef = int(np.prod(coef_shape))
-    coef = params[:n_coef].reshape(coef_shape)
-    intercept = params[n_coef:] if fit_intercept else 0.0
-    if fit_intercept and len(coef_shape) == 1:
-        intercept = intercept[0]
-    U = linear_predictor(X, coef, intercept)
-    values, dU = loss_values_and_gradient(loss, U, Y, epsilon)
-    value = float(w @ values) + alpha * float(np.sum(coef**2))
-    dU = w[:, None] * dU if dU.ndim == 2 else w * dU
-    grad_coef = X.T @ dU + 2.0 * alpha * coef
-    if fit_intercept:
-        grad_intercept = np.atleast_1d(dU.sum(axis=0))
-        return value, np.concatenate([grad_coef.ravel(), grad_intercept])
-    return value, grad_coef.ravel()
+    value, grad, _ = weighted_loss_terms(
+        params, X, Y, w, alpha, loss, coef_shape, fit_intercept, epsilon
+    )
+    return value, grad
 
 
 def fit_smooth_linear_model(
