@@ -263,6 +263,24 @@ def test_step_size_above_convexity_bound_is_rejected(fm_data):
     assert auto.step_size_ == pytest.approx(0.25 / 4)
 
 
+def test_without_latent_vectors_every_step_is_accepted(fm_data):
+    # no latent vectors, no bilinear term: the proximal subproblem is a
+    # logistic loss plus a quadratic, convex for every step
+    X, y = fm_data[0][:200], fm_data[1][:200]
+    curves = {}
+    for step in (0.3, 100.0):  # above the bound 1 / L = 0.25 of k > 0
+        clf = ProxFMClassifier(
+            n_components=0, step_size=step, alpha=0.0, schedule="constant", max_iter=3
+        ).fit(X, y)
+        assert clf.step_size_ == step
+        assert np.all(np.isfinite(clf.coef_)) and np.isfinite(clf.intercept_)
+        curves[step] = clf.loss_curve_
+    assert curves[0.3][-1] < np.log(2.0)  # it learns
+    # a huge step chases each sample, but every step is a bounded proximal
+    # move (the dual variable lies in [0, 1]): no overflow, no divergence
+    assert np.all(np.isfinite(curves[100.0]))
+
+
 def test_bad_input_gives_clear_errors(fm_data):
     X, y = fm_data[0][:50].toarray(), fm_data[1][:50]
     with pytest.raises(ValueError, match="Only binary classification.*3 class"):

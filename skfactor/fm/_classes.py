@@ -90,7 +90,8 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
         L_i)``, and additionally caps every sample's step at ``0.25 /
         L_i``. A float must keep every step strictly convex (``eta * w_i *
         L_i < 1 + eta * w_i * alpha`` for sample weights ``w_i``); a larger
-        one raises ``ValueError`` naming the bound.
+        one raises ``ValueError`` naming the bound. With ``n_components=0``
+        every step is convex: nothing is capped or rejected.
     bias_step_scale : float, default=4.0
         The biases (global and per feature) take steps ``bias_step_scale``
         times larger than the latent vectors. Their part of the subproblem is
@@ -292,6 +293,10 @@ class ProxFMClassifier(ClassifierMixin, BaseEstimator):
                 )
             else:
                 self.step_size_ = float(self.step_size)
+        if self.n_components == 0:
+            # no latent vectors: the subproblem is a logistic loss plus a
+            # quadratic, strictly convex for every step, so nothing is capped
+            return np.full(X.shape[0], np.inf)
         if self.step_size == "auto":
             with np.errstate(divide="ignore"):
                 return np.where(bounds > 0, AUTO_STEP_FRACTION / bounds, np.inf)
