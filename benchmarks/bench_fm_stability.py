@@ -3,18 +3,20 @@
 The stability experiment of Shtoff (2020), rerun: every method trains the
 same factorization machine (k = 8, same initialization for the same seed,
 L2 penalty 0.03 on the touched parameters) with a constant step size from a
-geometric grid over four decades, for a fixed number of epochs, from
-seeded initializations and shuffles (10 on the first 1,000 ratings; 3 by
-default on all of them, ``run(full_attempts=10)`` for 10). Reported per step
-size: the mean over the attempts of the best epoch training loss (the mean
-loss of each sample just before its step) and the fraction of diverged runs
-(last epoch loss not finite or above log 2, the loss of the starting
-point). Two data sets: the first 1,000 ratings of MovieLens-100k ``ua.base``
-and all of it.
+geometric grid over five decades (1e-4 to 10), for a fixed number of
+epochs, from 10 seeded initializations and shuffles on each data set.
+Reported per step size: the mean over the attempts of the best epoch
+training loss (the mean loss of each sample just before its step) and the
+fraction of diverged runs (last epoch loss not finite or above log 2, the
+loss of the starting point). Two data sets: the first 1,000 ratings of
+MovieLens-100k ``ua.base`` and all of it.
 
 The proximal step is only defined below its convexity bound (``step_size *
 (L - alpha) < 1``, ``L = 10`` on MovieLens): larger steps are rejected by the
-estimator and shown as "-".
+estimator and shown as "-". A fifth column runs the proximal method without
+latent vectors (``n_components=0``, a logistic regression by exact proximal
+steps, convex for every step): the model the seed's reference actually
+trained, since its latent update never reached the embedding table.
 
     python benchmarks/bench_fm_stability.py [--quick]
 
@@ -38,6 +40,20 @@ from _fm_reference import (  # noqa: E402
 
 from _fm_splits import MISSING, load_ua_base, report_header  # noqa: E402
 
+#: The proximal method without latent vectors: a logistic regression trained
+#: by exact proximal steps, convex for every step (no bound), as the seed's
+#: reference ran (its latent update never reached the embedding table).
+BIASES_ONLY = "ProxFMClassifier, k = 0"
+METHODS = STABILITY_METHODS + (BIASES_ONLY,)
+
+
+def _run(method, X, y, step, epochs, seed):
+    if method == BIASES_ONLY:
+        return stability_run(
+            "ProxFMClassifier", X, y, step, epochs, seed, n_components=0
+        )
+    return stability_run(method, X, y, step, epochs, seed)
+
 
 def _base_rate_loss(y):
     p = float(np.mean(y))
@@ -48,13 +64,10 @@ def stability_table(X, y, steps, attempts, epochs):
     """``results[method][step] = (mean best loss, diverged fraction)``, or None."""
     baseline = _base_rate_loss(y)
     results = {}
-    for method in STABILITY_METHODS:
+    for method in METHODS:
         results[method] = {}
         for step in steps:
-            runs = [
-                stability_run(method, X, y, step, epochs, seed)
-                for seed in range(attempts)
-            ]
+            runs = [_run(method, X, y, step, epochs, seed) for seed in range(attempts)]
             if runs[0] is None:
                 results[method][step] = None
                 continue
@@ -93,12 +106,12 @@ def _format(results, baseline, steps, title):
         f"\n#### {title}\n",
         f"Mean best-epoch training log-loss (fraction of diverged runs); base-rate "
         f"log-loss {baseline:.4f}.\n",
-        "| step size | " + " | ".join(STABILITY_METHODS) + " |",
-        "| ---: | " + " | ".join("---:" for _ in STABILITY_METHODS) + " |",
+        "| step size | " + " | ".join(METHODS) + " |",
+        "| ---: | " + " | ".join("---:" for _ in METHODS) + " |",
     ]
     for step in steps:
         cells = []
-        for method in STABILITY_METHODS:
+        for method in METHODS:
             value = results[method][step]
             if value is None:
                 cells.append("-")
@@ -110,28 +123,27 @@ def _format(results, baseline, steps, title):
         "\n| method | best mean loss | steps within 1% of it, no divergence | decades |"
     )
     lines.append("| --- | ---: | --- | ---: |")
-    for method in STABILITY_METHODS:
+    for method in METHODS:
         decades, best, (lo, hi) = _stable_range(results[method])
         span = f"{lo:.2g} .. {hi:.2g}" if lo is not None else "none"
         lines.append(f"| {method} | {best:.4f} | {span} | {decades:.1f} |")
     return lines
 
 
-def run(quick=False, full_attempts=3):
+def run(quick=False, full_attempts=10):
     """Run the benchmark and return its markdown report."""
     header = report_header("bench_fm_stability: MovieLens-100k ua.base", quick)
     ml = load_ua_base()
     if ml is None:
         return header + MISSING
     X, y = ml.data_train, ml.target_train
-    # (title, rows, attempts, epochs); all of ua.base takes 4 x 9 x attempts x
-    # epochs passes over 90,570 ratings, so its attempts are fewer by default
-    # (``full_attempts``).
+    # (title, rows, attempts, epochs); all of ua.base takes 5 x 11 x attempts x
+    # epochs passes over 90,570 ratings (about 4 minutes for 10 attempts)
     if quick:
         steps = np.logspace(-4, 0, 5)
         datasets = [("first 1,000 ratings", 1000, 3, 5), ("first 10,000", 10000, 3, 5)]
     else:
-        steps = np.logspace(-4, 0, 9)
+        steps = np.logspace(-4, 1, 11)
         datasets = [
             ("first 1,000 ratings", 1000, 10, 10),
             ("all 90,570 ratings", None, full_attempts, 5),
@@ -141,7 +153,8 @@ def run(quick=False, full_attempts=3):
         "k = 8, L2 0.03 on the touched parameters, constant steps, seeded attempts "
         "per step size (initialization and order); ProxFMClassifier with its other "
         "defaults (bias step twice the latent step). '-': step above the proximal "
-        "step's convexity bound, rejected.",
+        "step's convexity bound, rejected. ProxFMClassifier, k = 0: no latent "
+        "vectors (the model the seed's reference trained), every step convex.",
     ]
     for title, n, attempts, epochs in datasets:
         Xs, ys = (X, y) if n is None else (X[:n], y[:n])
