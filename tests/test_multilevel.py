@@ -310,6 +310,26 @@ def test_learned_hierarchy_splits_a_group_into_more_than_two_children(branching)
     check_hierarchy(learned)
 
 
+def test_top_split_separates_unequal_children_at_strong_signal():
+    # children of 39 and 217 features: at snr 10 the large child's own
+    # factors lead the residual of the top principal directions, and a cut
+    # from that start split the large child (level-1 ARI 0.0); the extra
+    # starts of _first_split remove them first
+    X, truth = make_multilevel_factor(
+        n_samples=200,
+        n_features=256,
+        ranks=(2, 2, 1, 1, 1),
+        branching=2,
+        snr=10.0,
+        random_state=200,
+    )
+    assert sorted(np.bincount(truth.hierarchy[1])) == [39, 217]
+    Yt = (X - X.mean(0)).T / X.std(0)[:, None]
+    learned = _partition.spectral_hierarchy(Yt, (2, 2, 1, 1, 1), random_state=0)
+    assert adjusted_rand_score(truth.hierarchy[1], learned[1]) > 0.95
+    check_hierarchy(learned)
+
+
 def test_sibling_test_tells_two_children_from_two_halves_of_one():
     rng = np.random.default_rng(0)
     shared = np.linalg.qr(rng.standard_normal((300, 2)))[0]

@@ -248,16 +248,60 @@ def _merge_children(Ya, labels, P, q, rng):
     return labels
 
 
+def _first_split(Ya, n_shared, rank, k, below, rng, shared):
+    """The first binary split of a group and its shared ``P``, from
+    ``rank + 1`` starts.
+
+    The start of the shared directions is ``shared`` (or the top
+    ``n_shared`` principal directions of ``Ya``) and, for ``j = 1 .. rank``,
+    the same with the top ``j`` principal directions of the residual added.
+    When a large child's own factors carry as much variance as the shared
+    ones (strong signal, unequal children), they lead the residual and the
+    cut splits that child instead of separating the children; removing them
+    at the start lets the refinement of :func:`_bipartition` find the
+    shared directions. Kept: the split whose sides share the least beyond
+    their ``P`` (:func:`_overlap` with the ``rank + below`` directions of a
+    child), among those whose sides both have more features than that;
+    the first start when none has. The starts stop at the first split
+    whose sides share less than ``SIBLING_SHARE`` (two children), so a
+    clean first split costs nothing more.
+    """
+    q = rank + below
+    base = shared
+    if base is None and n_shared:
+        base = truncated_svd(Ya, min(n_shared, *Ya.shape), rng)[2].T
+    best, best_share = None, np.inf
+    for extra in range(rank + 1 if base is not None else 1):
+        start = base
+        if extra:
+            residual = _residual(Ya, base)
+            if extra > min(residual.shape) - base.shape[1]:
+                break
+            start = np.hstack([base, truncated_svd(residual, extra, rng)[2].T])
+        side, P = _bipartition(Ya, n_shared, k, rng, 5, start)
+        if best is None:
+            best = side, P
+        if min(np.count_nonzero(side), np.count_nonzero(~side)) <= q:
+            continue
+        share = _overlap(_residual(Ya[side], P), _residual(Ya[~side], P), q, rng)
+        if share < best_share:
+            best, best_share = (side, P), share
+        if share < SIBLING_SHARE:  # two children that share nothing: done
+            break
+    return best
+
+
 def _children(Ya, n_shared, rank, k, below, rng, shared, max_children):
     """Split a group into its children: labels (0, 1, ...) and the shared ``P``.
 
-    A binary split first; then every part is split again with the same
-    shared directions, and the new split is kept when its two sides share no
-    factor of their own (they are two children, not two subgroups of one
-    child) and each side has more features than the ``rank + below``
-    directions that describe a child, up to ``max_children`` children.
+    A binary split first (:func:`_first_split`); then every part is split
+    again with the same shared directions, and the new split is kept when
+    its two sides share no factor of their own (they are two children, not
+    two subgroups of one child) and each side has more features than the
+    ``rank + below`` directions that describe a child, up to
+    ``max_children`` children.
     """
-    side, P = _bipartition(Ya, n_shared, k, rng, 5, shared)
+    side, P = _first_split(Ya, n_shared, rank, k, below, rng, shared)
     labels = side.astype(np.intp)
     if not side.any() or rank == 0:
         return labels, P
