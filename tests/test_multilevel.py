@@ -330,6 +330,31 @@ def test_top_split_separates_unequal_children_at_strong_signal():
     check_hierarchy(learned)
 
 
+def test_sibling_threshold_stays_above_chance_with_few_samples():
+    # parts of two children share about q / N' of their residual energy by
+    # chance (N' the sample-space directions left after the shared ones): at
+    # 150 samples and q = 16 that is above SIBLING_SHARE, and the top split
+    # of a 5-level hierarchy was always merged back (level-1 ARI 0.0)
+    P = np.zeros((150, 2))
+    assert _partition._sibling_threshold(16, 300, P) == _partition.SIBLING_SHARE
+    assert _partition._sibling_threshold(16, 150, P) == pytest.approx(
+        16 / 148 + _partition.SIBLING_MARGIN
+    )
+    X, truth = make_multilevel_factor(
+        n_samples=150,
+        n_features=256,
+        ranks=(2, 2, 1, 1, 1),
+        branching=2,
+        snr=10.0,
+        random_state=300,
+    )
+    Yt = (X - X.mean(0)).T / X.std(0)[:, None]
+    learned = _partition.spectral_hierarchy(Yt, (2, 2, 1, 1, 1), random_state=0)
+    scores = [adjusted_rand_score(t, h) for t, h in zip(truth.hierarchy, learned)]
+    assert min(scores[:3]) > 0.95  # before: 0.0 at level 1
+    check_hierarchy(learned)
+
+
 def test_sibling_test_tells_two_children_from_two_halves_of_one():
     rng = np.random.default_rng(0)
     shared = np.linalg.qr(rng.standard_normal((300, 2)))[0]

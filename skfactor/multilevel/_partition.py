@@ -35,9 +35,10 @@ group and of its ancestors):
    different children share nothing beyond :math:`P`: the new split is kept
    when the smaller of the two shares of each side's residual energy in the
    other side's leading residual directions (as many as the factors of a
-   child and below it) is under ``SIBLING_SHARE`` (parts of one child hold
+   child and below it) is under a threshold (parts of one child hold
    their own factors' share of the variance, parts of two children about
-   the number of directions over the number of samples), and each side has
+   the number of directions over the number of samples: ``SIBLING_SHARE``,
+   or a margin above that chance share for few samples), and each side has
    more features than those directions. Children that the binary cuts
    separated are merged back by the same test, pair by pair.
 6. *Reassignment.* Every feature goes to the sibling child whose residual
@@ -65,8 +66,10 @@ _DENSE_MAX = 1000
 _MAX_EMBEDDING = 32
 # Two parts each holding at least this share of its residual energy in the
 # other's leading residual directions share factors of their own: they are
-# one child.
+# one child (see _sibling_threshold for few samples).
 SIBLING_SHARE = 0.08
+# Margin above the chance share that also makes them one child.
+SIBLING_MARGIN = 0.025
 # Most children of a group in a learned hierarchy.
 MAX_CHILDREN = 8
 
@@ -216,15 +219,34 @@ def _overlap(first, second, q, rng):
     return min(shares)
 
 
+def _sibling_threshold(q, n_samples, P):
+    r"""Share of :func:`_overlap` from which two parts are one child.
+
+    Parts of two different children share only chance: residual rows in
+    the :math:`N' = N - \dim P` sample-space directions left hold about
+    :math:`q / N'` of their energy in any other :math:`q` of them. The
+    threshold is ``SIBLING_SHARE`` or ``SIBLING_MARGIN`` above that chance,
+    whichever is larger: with 300 samples the first for every ``q`` up to
+    16, with few samples and many directions the second (at 150 samples and
+    ``q = 16``, chance alone is 0.108, above ``SIBLING_SHARE``, and no group
+    could be split).
+    """
+    free = n_samples - (0 if P is None else P.shape[1])
+    if free <= 0:
+        return SIBLING_SHARE
+    return max(SIBLING_SHARE, min(q, free) / free + SIBLING_MARGIN)
+
+
 def _share_own_factors(A, B, P, rank, below, rng):
     """Whether two parts share factors of their own beyond the shared ``P``.
 
     Two parts of one child share the child's own factors (``rank`` of them,
-    ``below`` more under the child): see :func:`_overlap`.
+    ``below`` more under the child): see :func:`_overlap` and
+    :func:`_sibling_threshold`.
     """
-    return (
-        _overlap(_residual(A, P), _residual(B, P), rank + below, rng) >= SIBLING_SHARE
-    )
+    q = rank + below
+    share = _overlap(_residual(A, P), _residual(B, P), q, rng)
+    return share >= _sibling_threshold(q, A.shape[1], P)
 
 
 def _merge_children(Ya, labels, P, q, rng):
@@ -234,8 +256,9 @@ def _merge_children(Ya, labels, P, q, rng):
     every pair of children is tested as in :func:`_share_own_factors`.
     """
     residual = _residual(Ya, P)
+    threshold = _sibling_threshold(q, Ya.shape[1], P)
     while labels.max() > 0:
-        best, pair = SIBLING_SHARE, None
+        best, pair = threshold, None
         for a in range(labels.max() + 1):
             for b in range(a + 1, labels.max() + 1):
                 share = _overlap(residual[labels == a], residual[labels == b], q, rng)
@@ -261,10 +284,12 @@ def _first_split(Ya, n_shared, rank, k, below, rng, shared):
     at the start lets the refinement of :func:`_bipartition` find the
     shared directions. Kept: the split whose sides share the least beyond
     their ``P`` (:func:`_overlap` with the ``rank + below`` directions of a
-    child), among those whose sides both have more features than that;
-    the first start when none has. The starts stop at the first split
-    whose sides share less than ``SIBLING_SHARE`` (two children), so a
-    clean first split costs nothing more.
+    child), among those whose sides both have more features than that,
+    after a subspace reassignment (:func:`_k_subspaces`) of a split whose
+    sides still share too much; the first start when none has. The starts
+    stop at the first split whose sides share less than
+    :func:`_sibling_threshold` (two children), so a clean first split costs
+    nothing more.
     """
     q = rank + below
     base = shared
@@ -283,10 +308,21 @@ def _first_split(Ya, n_shared, rank, k, below, rng, shared):
             best = side, P
         if min(np.count_nonzero(side), np.count_nonzero(~side)) <= q:
             continue
+        threshold = _sibling_threshold(q, Ya.shape[1], P)
         share = _overlap(_residual(Ya[side], P), _residual(Ya[~side], P), q, rng)
+        if share >= threshold:
+            # a few features on the wrong side raise the share: reassign them
+            # by subspace (as the children are later) and measure again
+            refined = _k_subspaces(_residual(Ya, P), side, q, rng, 10, 2 * q + 2)
+            if refined is not None:
+                side = refined.astype(bool)
+                side = ~side if side[0] else side  # as _bipartition returns it
+                share = _overlap(
+                    _residual(Ya[side], P), _residual(Ya[~side], P), q, rng
+                )
         if share < best_share:
             best, best_share = (side, P), share
-        if share < SIBLING_SHARE:  # two children that share nothing: done
+        if share < threshold:  # two children: done
             break
     return best
 
