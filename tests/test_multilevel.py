@@ -328,6 +328,22 @@ def test_top_split_separates_unequal_children_at_strong_signal():
     learned = _partition.spectral_hierarchy(Yt, (2, 2, 1, 1, 1), random_state=0)
     assert adjusted_rand_score(truth.hierarchy[1], learned[1]) > 0.95
     check_hierarchy(learned)
+    # a child of 26 features next to one of 144: the first start's split
+    # passes the sibling test with the small child inside the large one
+    # (two children, ARI 0.78); the split of least overlap over every start
+    # keeps three
+    X, truth = make_multilevel_factor(
+        n_samples=300,
+        n_features=256,
+        ranks=(4, 3, 2),
+        branching=3,
+        snr=10.0,
+        random_state=200,
+    )
+    Yt = (X - X.mean(0)).T / X.std(0)[:, None]
+    learned = _partition.spectral_hierarchy(Yt, (4, 3, 2), random_state=0)
+    assert np.unique(learned[1]).size == 3
+    assert adjusted_rand_score(truth.hierarchy[1], learned[1]) > 0.95
 
 
 def test_sibling_threshold_stays_above_chance_with_few_samples():
