@@ -154,6 +154,22 @@ def test_rank_allocation_greedy_on_the_gain_per_rank():
     ranks, history = allocate_ranks(lambda r: table.get(r, 0.0), 3, 5)
     assert ranks == (3, 1, 1)
     assert [r for r, _ in history].count((2, 2, 1)) == 1  # each scored once
+    # a rank given early on a small gain (level 1 before level 0), worth
+    # less than nothing once level 0 has its own: greedy spends the budget
+    # on (3, 2), no exchange helps, dropping the rank of level 1 does
+    table = {(1, 1): 0.0, (2, 1): 1.0, (1, 2): 1.1, (2, 2): 2.0, (1, 3): 0.5}
+    table.update({(3, 2): 2.1, (2, 3): 1.8, (3, 1): 2.3})
+    ranks, history = allocate_ranks(lambda r: table.get(r, -1.0), 2, 5)
+    assert [r for r, _ in history][:7] == [
+        (1, 1),
+        (2, 1),
+        (1, 2),
+        (2, 2),
+        (1, 3),
+        (3, 2),
+        (2, 3),
+    ]
+    assert ranks == (3, 1)
 
 
 def test_auto_ranks_respect_the_budget_and_find_the_true_allocation():

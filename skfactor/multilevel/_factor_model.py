@@ -38,6 +38,8 @@ __all__ = ["MultilevelFactorModel"]
 
 # EM iterations of every candidate fit of the rank allocation.
 _AUTO_ITER = 30
+# Folds of the cross-validated score of every candidate allocation.
+_AUTO_FOLDS = 5
 
 
 @fill_doc
@@ -368,7 +370,9 @@ class MultilevelFactorModel(
         )
 
     def _allocate(self, Yt, h, n_levels, rng):
-        """Ranks allocated (greedy, then exchanges) by held-out log-likelihood."""
+        """Ranks allocated (greedy, then exchanges) by held-out log-likelihood,
+        5-fold cross-validated over the samples (one held-out fifth alone
+        missed the 1% target on fresh draws: 1.11% on seed 303)."""
         n_samples = Yt.shape[1]
         if n_samples < 4:
             raise ValueError(
@@ -376,21 +380,23 @@ class MultilevelFactorModel(
                 f"least 4 samples, got {n_samples}."
             )
         order = rng.permutation(n_samples)
-        n_valid = max(1, n_samples // 5)
-        valid, train = np.sort(order[:n_valid]), np.sort(order[n_valid:])
-        Y_train, Y_valid = Yt[:, train], Yt[:, valid]
+        folds = np.array_split(order, min(_AUTO_FOLDS, n_samples))
         seed = rng.randint(np.iinfo(np.int32).max)
 
-        def score(ranks):
+        def fold_score(ranks, fold):
+            valid = np.sort(fold)
+            train = np.sort(np.setdiff1d(order, fold))
             mask, _ = rank_mask(h, ranks)
+            n_iter = min(self.max_iter, _AUTO_ITER)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                F, d, _ = self._em(
-                    Y_train, h, ranks, mask, seed, min(self.max_iter, _AUTO_ITER), 0
-                )
+                F, d, _ = self._em(Yt[:, train], h, ranks, mask, seed, n_iter, 0)
             sigma = MLRMatrix._from_permuted(h, F, d, ranks, 1)
-            quad, logdet, _, _ = posterior(Y_valid, sigma, False, False)
-            return float(np.mean(gaussian_log_density(quad, logdet, Yt.shape[0])))
+            quad, logdet, _, _ = posterior(Yt[:, valid], sigma, False, False)
+            return float(np.sum(gaussian_log_density(quad, logdet, Yt.shape[0])))
+
+        def score(ranks):  # mean held-out log-likelihood per sample
+            return sum(fold_score(ranks, fold) for fold in folds) / n_samples
 
         ranks, history = allocate_ranks(score, n_levels, self.n_factors)
         return ranks, history

@@ -22,9 +22,10 @@ budget is spent or when no increment raises the score. Greedy increments
 commit early: a rank given to a level while the coarser ones were still
 short may be worth more elsewhere once they have theirs. The allocation is
 then refined by the paper's own move, rank exchanges: one rank moved from a
-level to another, the best such move taken while it raises the score. Every
-level keeps at least one factor, so the budget must be at least the number
-of levels.
+level to another, and by dropping one rank, the best such move taken while
+it raises the score (a rank given early on a noisy gain can be worth less
+than nothing once the other levels have theirs). Every level keeps at least
+one factor, so the budget must be at least the number of levels.
 """
 
 from math import ceil
@@ -100,19 +101,22 @@ def allocate_ranks(score, n_levels, n_factors, max_rounds=16):
 
 
 def _exchange(score, ranks, best, history, max_rounds):
-    """Move one rank between two levels while the best such move gains."""
+    """Move one rank between two levels, or drop one, while the best such
+    move gains (a rank given early on a noisy gain can be worth nothing
+    once the other levels have theirs)."""
     scored = dict(history)
     for _ in range(max_rounds):
         candidates = []
         for source, rank in enumerate(ranks):
             if rank == 1:
                 continue
-            for target in range(len(ranks)):
+            for target in range(-1, len(ranks)):  # -1: the rank is dropped
                 if target == source:
                     continue
                 candidate = list(ranks)
                 candidate[source] -= 1
-                candidate[target] += 1
+                if target >= 0:
+                    candidate[target] += 1
                 candidate = tuple(candidate)
                 if candidate not in scored:
                     scored[candidate] = score(candidate)
