@@ -29,7 +29,10 @@ group and of its ancestors):
    exactly what the two halves have in common: :math:`P` becomes the
    :math:`R` leading principal vectors between the sample-space subspaces of
    the two halves (principal angles), and steps 1-3 are repeated until the
-   split no longer changes (a few times at most).
+   split no longer changes (a few times at most). The first split of a
+   group is made from several starts of :math:`P` (with 0 to ``rank`` more
+   residual directions removed), and the one whose sides share the least
+   (step 5's measure) is kept (:func:`_first_split`).
 5. *Children.* Each part is split again (steps 1-3, with the same shared
    directions). Two parts of one child share the child's own factors, two
    different children share nothing beyond :math:`P`: the new split is kept
