@@ -86,9 +86,9 @@ class MultilevelFactorModel(
         Number of factors of every group of each level, coarsest level first.
         An int ``k`` gives every level rank ``k``. ``"auto"`` allocates the
         total budget ``n_factors`` across the levels, greedily on the gain of
-        held-out log-likelihood per rank, then by rank exchanges between
-        levels (a fifth of the samples held out, short EM fits; every level
-        keeps at least one factor; see the User Guide). A group with fewer
+        held-out log-likelihood per rank, then by moving or dropping single
+        ranks (5-fold cross-validation over the samples, short EM fits; every
+        level keeps at least one factor; see the User Guide). A group with fewer
         features than its level's rank gets as many factors as it has
         features (the others would be redundant); the factor blocks and
         ``transform`` then skip the missing ones.
