@@ -293,18 +293,24 @@ def test_spectral_bipartition_splits_two_blocks_and_handles_degenerate_groups():
     assert not spectral_bipartition(Y, n_shared=12, k=2).any()  # nothing left
 
 
-@pytest.mark.parametrize("branching", [3, 4])
-def test_learned_hierarchy_splits_a_group_into_more_than_two_children(branching):
+def spectral_levels(ranks, n_samples, n_features, branching, random_state):
+    """The planted hierarchy of a strong-signal draw (snr 10) and the one the
+    spectral partition learns from its standardized data."""
     X, truth = make_multilevel_factor(
-        n_samples=400,
-        n_features=120,
-        ranks=(2, 2, 1),
+        n_samples=n_samples,
+        n_features=n_features,
+        ranks=ranks,
         branching=branching,
         snr=10.0,
-        random_state=0,
+        random_state=random_state,
     )
     Yt = (X - X.mean(0)).T / X.std(0)[:, None]
-    learned = _partition.spectral_hierarchy(Yt, (2, 2, 1), random_state=0)
+    return truth, _partition.spectral_hierarchy(Yt, ranks, random_state=0)
+
+
+@pytest.mark.parametrize("branching", [3, 4])
+def test_learned_hierarchy_splits_a_group_into_more_than_two_children(branching):
+    truth, learned = spectral_levels((2, 2, 1), 400, 120, branching, 0)
     assert np.unique(learned[1]).size == branching
     assert adjusted_rand_score(truth.hierarchy[1], learned[1]) == 1.0
     check_hierarchy(learned)
@@ -315,33 +321,15 @@ def test_top_split_separates_unequal_children_at_strong_signal():
     # factors lead the residual of the top principal directions, and a cut
     # from that start split the large child (level-1 ARI 0.0); the extra
     # starts of _first_split remove them first
-    X, truth = make_multilevel_factor(
-        n_samples=200,
-        n_features=256,
-        ranks=(2, 2, 1, 1, 1),
-        branching=2,
-        snr=10.0,
-        random_state=200,
-    )
+    truth, learned = spectral_levels((2, 2, 1, 1, 1), 200, 256, 2, 200)
     assert sorted(np.bincount(truth.hierarchy[1])) == [39, 217]
-    Yt = (X - X.mean(0)).T / X.std(0)[:, None]
-    learned = _partition.spectral_hierarchy(Yt, (2, 2, 1, 1, 1), random_state=0)
     assert adjusted_rand_score(truth.hierarchy[1], learned[1]) > 0.95
     check_hierarchy(learned)
     # a child of 26 features next to one of 144: the first start's split
     # passes the sibling test with the small child inside the large one
     # (two children, ARI 0.78); the split of least overlap over every start
     # keeps three
-    X, truth = make_multilevel_factor(
-        n_samples=300,
-        n_features=256,
-        ranks=(4, 3, 2),
-        branching=3,
-        snr=10.0,
-        random_state=200,
-    )
-    Yt = (X - X.mean(0)).T / X.std(0)[:, None]
-    learned = _partition.spectral_hierarchy(Yt, (4, 3, 2), random_state=0)
+    truth, learned = spectral_levels((4, 3, 2), 300, 256, 3, 200)
     assert np.unique(learned[1]).size == 3
     assert adjusted_rand_score(truth.hierarchy[1], learned[1]) > 0.95
 
@@ -356,16 +344,7 @@ def test_sibling_threshold_stays_above_chance_with_few_samples():
     assert _partition._sibling_threshold(16, 150, P) == pytest.approx(
         16 / 148 + _partition.SIBLING_MARGIN
     )
-    X, truth = make_multilevel_factor(
-        n_samples=150,
-        n_features=256,
-        ranks=(2, 2, 1, 1, 1),
-        branching=2,
-        snr=10.0,
-        random_state=300,
-    )
-    Yt = (X - X.mean(0)).T / X.std(0)[:, None]
-    learned = _partition.spectral_hierarchy(Yt, (2, 2, 1, 1, 1), random_state=0)
+    truth, learned = spectral_levels((2, 2, 1, 1, 1), 150, 256, 2, 300)
     scores = [adjusted_rand_score(t, h) for t, h in zip(truth.hierarchy, learned)]
     assert min(scores[:3]) > 0.95  # before: 0.0 at level 1
     check_hierarchy(learned)

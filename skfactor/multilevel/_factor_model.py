@@ -380,12 +380,14 @@ class MultilevelFactorModel(
                 f"least 4 samples, got {n_samples}."
             )
         order = rng.permutation(n_samples)
-        folds = np.array_split(order, min(_AUTO_FOLDS, n_samples))
+        folds = [
+            (np.sort(np.setdiff1d(order, fold)), np.sort(fold))
+            for fold in np.array_split(order, min(_AUTO_FOLDS, n_samples))
+        ]
         seed = rng.randint(np.iinfo(np.int32).max)
 
         def fold_score(ranks, fold):
-            valid = np.sort(fold)
-            train = np.sort(np.setdiff1d(order, fold))
+            train, valid = fold
             mask, _ = rank_mask(h, ranks)
             n_iter = min(self.max_iter, _AUTO_ITER)
             with warnings.catch_warnings():

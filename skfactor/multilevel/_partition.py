@@ -298,11 +298,16 @@ def _first_split(Ya, n_shared, rank, k, below, rng, shared):
     base = shared
     if base is None and n_shared:
         base = truncated_svd(Ya, min(n_shared, *Ya.shape), rng)[2].T
+    n_starts = rank + 1 if base is not None else 1
+    residual = _residual(Ya, base) if n_starts > 1 else None
+
+    def share_of(side, P):
+        return _overlap(_residual(Ya[side], P), _residual(Ya[~side], P), q, rng)
+
     best, best_share = None, np.inf
-    for extra in range(rank + 1 if base is not None else 1):
+    for extra in range(n_starts):
         start = base
         if extra:
-            residual = _residual(Ya, base)
             if extra > min(residual.shape) - base.shape[1]:
                 break
             start = np.hstack([base, truncated_svd(residual, extra, rng)[2].T])
@@ -311,18 +316,15 @@ def _first_split(Ya, n_shared, rank, k, below, rng, shared):
             best = side, P
         if min(np.count_nonzero(side), np.count_nonzero(~side)) <= q:
             continue
-        threshold = _sibling_threshold(q, Ya.shape[1], P)
-        share = _overlap(_residual(Ya[side], P), _residual(Ya[~side], P), q, rng)
-        if share >= threshold:
+        share = share_of(side, P)
+        if share >= _sibling_threshold(q, Ya.shape[1], P):
             # a few features on the wrong side raise the share: reassign them
             # by subspace (as the children are later) and measure again
             refined = _k_subspaces(_residual(Ya, P), side, q, rng, 10, 2 * q + 2)
             if refined is not None:
                 side = refined.astype(bool)
                 side = ~side if side[0] else side  # as _bipartition returns it
-                share = _overlap(
-                    _residual(Ya[side], P), _residual(Ya[~side], P), q, rng
-                )
+                share = share_of(side, P)
         if share < best_share:
             best, best_share = (side, P), share
     return best
