@@ -180,3 +180,38 @@ def test_split_merge_splits_two_leaves_in_one_and_merges_a_halved_leaf():
         _standardized(X), h, ranks, em, check_random_state(0)
     )
     assert adjusted_rand_score(leaves, refined.labels[-1]) > 0.95
+
+
+def test_a_group_cut_in_two_above_the_finest_level_is_merged_back():
+    ranks = (2, 2, 2)
+    X, truth = make_multilevel_factor(
+        n_samples=400,
+        n_features=160,
+        ranks=ranks,
+        branching=2,
+        snr=10.0,
+        random_state=0,
+    )
+    true = check_hierarchy(truth.hierarchy)
+    # one level-1 group cut in two, a child on each side: three siblings
+    middle, leaves = true.labels[1].copy(), true.labels[-1]
+    child = true.labels[-1][np.flatnonzero(middle == 0)[0]]
+    middle[leaves == child] = middle.max() + 1
+    h = check_hierarchy([true.labels[0], middle, leaves])
+    assert h.n_groups[1] == 3
+    Yp, F, d = _fit(_standardized(X), h, ranks)
+    candidates = _refine.merge_siblings(Yp, h, F, d, ranks)
+    assert len(candidates) == 3  # every pair of the three siblings
+    shares = [share for share, _ in candidates]
+    assert shares == sorted(shares, reverse=True)
+    # the two halves lead: each holds the other's factors
+    assert adjusted_rand_score(true.labels[1], candidates[0][1][1]) == 1.0
+    em = MultilevelFactorModel(ranks, random_state=0)._em
+    refined, history = _refine.refine_hierarchy(
+        _standardized(X), h, ranks, em, check_random_state(0)
+    )
+    assert refined.n_groups[1] == 2
+    assert adjusted_rand_score(true.labels[1], refined.labels[1]) == 1.0
+    # finest level: reassignment may leave a few features where noise puts them
+    assert adjusted_rand_score(true.labels[2], refined.labels[2]) > 0.95
+    assert np.all(np.diff(history) > 0)

@@ -33,12 +33,17 @@ blocks, so the memory beyond the data is that of a block.
 cannot: given the ancestors' factors, the leaves are independent, and a leaf
 is split in two, or two sibling leaves merged, when factor analyses of the
 residuals say so (log-likelihood of the halves against that of the union).
+:func:`merge_siblings` proposes the merges of two sibling groups above the
+finest level (a group the spectral partition cut in two), ordered by the
+share of each group's data, beyond its ancestors' factors, that the other's
+factors capture.
 
-:func:`refine_hierarchy` alternates short EM fits with reassignments, and
-with a split/merge step whenever a reassignment moves nothing or is
-rejected; a new hierarchy is kept only when its fit has a higher training
-log-likelihood than the current one, so the refinement never makes the fit
-(of the short EM) worse.
+:func:`refine_hierarchy` alternates short EM fits with reassignments; when
+a reassignment moves nothing or is rejected, it tries the split/merge of
+leaves and the leading sibling merges, and keeps the best of them. A new
+hierarchy is kept only when its fit has a higher training log-likelihood
+than the current one, so the refinement never makes the fit (of the short
+EM) worse.
 """
 
 import warnings
@@ -55,12 +60,15 @@ from ._partition import _k_subspaces, _residual, spectral_bipartition
 
 # Entries of the per-block temporaries of the reassignment (32 MB of float64).
 _BLOCK_ENTRIES = 1 << 22
-# Rounds of reassignment and refit of a learned hierarchy.
-REFINE_ROUNDS = 8
+# Rounds of reassignment and refit of a learned hierarchy (8 ran out while
+# reassignments still raised the fit, before any merge was tried).
+REFINE_ROUNDS = 20
 # EM iterations of the intermediate fits of the refinement.
 REFINE_ITER = 30
 # Folds of the cross-fitted reassignment.
 REFINE_FOLDS = 5
+# Sibling merges above the finest level tried by a stalled refinement.
+MERGE_CANDIDATES = 6
 
 
 def _orthonormal(A, tol=1e-10):
@@ -302,6 +310,68 @@ def split_merge_leaves(Yt, h, F, d, ranks, random_state=None):
     return hierarchy, n_moves
 
 
+def merge_siblings(Yt, h, F, d, ranks):
+    """Candidate merges of two sibling groups above the finest level.
+
+    The spectral partition may cut a group of level :math:`l` in two; the
+    halves then share their own factors, which neither reassignment (it
+    keeps the groups) nor :func:`split_merge_leaves` (finest level only)
+    can undo. Every group of an intermediate level with a nonzero rank is
+    paired with each of its siblings. A pair is scored by the share of one
+    group's energy beyond its ancestors' factors that the other group's own
+    factors (:func:`path_bases`) capture, the larger of the two ways: about
+    ``r / n_samples`` for independent siblings, large for the halves of one
+    group (each holds the factors of the other). The posterior means of a
+    group's factors come from its own features, so the other group's noise
+    does not enter the score. The merge of a pair makes the children of
+    both the children of one group.
+
+    Parameters
+    ----------
+    Yt, h, F, d, ranks : see :func:`reassign_paths`.
+
+    Returns
+    -------
+    candidates : list of (float, list of ndarray)
+        The pair's share, in [0, 1], and the merged hierarchy's labels,
+        original feature order, largest share first.
+    """
+    levels = [level for level in range(1, h.n_levels - 1) if ranks[level] > 0]
+    if not levels:
+        return []
+    sigma = MLRMatrix._from_permuted(h, F, d, ranks, 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        _, _, Z, _ = posterior(Yt, sigma, covariances=False)
+    bases = path_bases(h, Z)
+    pairs = {}
+    for level in levels:
+        parent, own = h.parent[level], bases[level]
+        bounds = h.bounds[level]
+        # energy of every group's data beyond its ancestors' factors
+        above = [
+            np.hstack([bases[c][h.group_ancestors[level][c][g]] for c in range(level)])
+            for g in range(h.n_groups[level])
+        ]
+        rows = [Yt[bounds[g] : bounds[g + 1]] for g in range(h.n_groups[level])]
+        left = [np.sum(R**2) - np.sum((R @ A) ** 2) for R, A in zip(rows, above)]
+
+        def captured(a, b):
+            # share of a's energy beyond the ancestors in b's own factors
+            return np.sum((rows[a] @ own[b]) ** 2) / max(left[a], 1e-300)
+
+        for a in range(h.n_groups[level]):
+            for b in np.flatnonzero(parent == parent[a]):
+                if b > a:
+                    share = max(captured(a, b), captured(b, a))
+                    pairs[(level, a, int(b))] = float(share)
+    candidates = []
+    for (level, a, b), share in sorted(pairs.items(), key=lambda item: -item[1]):
+        labels = [lab.copy() for lab in h.labels]
+        labels[level][labels[level] == b] = a
+        candidates.append((share, labels))
+    return candidates
+
+
 def refine_hierarchy(
     Yt,
     h,
@@ -312,7 +382,14 @@ def refine_hierarchy(
     n_iter=REFINE_ITER,
     n_folds=REFINE_FOLDS,
 ):
-    """Alternate short EM fits and path reassignments of a learned hierarchy.
+    """Alternate short EM fits and moves of the features of a learned hierarchy.
+
+    Every round proposes a path reassignment (:func:`reassign_paths`); after
+    one that moved nothing or was rejected, it proposes instead the
+    split/merge of leaves (:func:`split_merge_leaves`) and the first
+    ``MERGE_CANDIDATES`` sibling merges (:func:`merge_siblings`), each
+    fitted, the best kept. The refinement stops when both kinds of proposal
+    have failed in a row.
 
     Parameters
     ----------
@@ -327,7 +404,7 @@ def refine_hierarchy(
         canonical order of ``h``.
     rng : RandomState
     n_rounds : int
-        Most reassignments.
+        Most rounds of proposals.
     n_iter : int
         EM iterations of every fit.
     n_folds : int
@@ -358,21 +435,26 @@ def refine_hierarchy(
     for _ in range(n_rounds):
         if stalled:
             labels, n_moves = split_merge_leaves(Yp, h, F, d, ranks, rng)
+            proposals = [labels] if n_moves else []
+            merges = merge_siblings(Yp, h, F, d, ranks)[:MERGE_CANDIDATES]
+            proposals += [labels for _, labels in merges]
         else:
             labels, leaf = reassign_paths(Yp, h, F, d, ranks, n_folds, rng)
-            n_moves = np.count_nonzero(leaf != h.labels[-1][h.perm])
-        accepted = False
-        if n_moves:
-            new = check_hierarchy(labels)
+            moved = np.any(leaf != h.labels[-1][h.perm])
+            proposals = [labels] if moved else []
+        best = None
+        if proposals:
             del Yp  # one permuted copy of the data at a time
-            Yp, F_new, d_new, new_loglike = fit(new)
-            if new_loglike > loglike:
-                h, F, d, loglike = new, F_new, d_new, new_loglike
-                history.append(loglike)
-                accepted = True
-            else:
-                Yp = Yt[h.perm]
-        if not accepted and stalled:
+        for labels in proposals:
+            new = check_hierarchy(labels)
+            _, F_new, d_new, new_loglike = fit(new)
+            if new_loglike > (loglike if best is None else best[3]):
+                best = new, F_new, d_new, new_loglike
+        if best is not None:
+            h, F, d, loglike = best
+            history.append(loglike)
+        Yp = Yt[h.perm]
+        if best is None and stalled:
             break
-        stalled = not accepted
+        stalled = best is None
     return h, history
