@@ -182,7 +182,7 @@ def test_split_merge_splits_two_leaves_in_one_and_merges_a_halved_leaf():
     assert adjusted_rand_score(leaves, refined.labels[-1]) > 0.95
 
 
-def test_a_group_cut_in_two_above_the_finest_level_is_merged_back():
+def test_a_group_cut_in_two_above_the_finest_level_is_merged_back(monkeypatch):
     ranks = (2, 2, 2)
     X, truth = make_multilevel_factor(
         n_samples=400,
@@ -200,12 +200,18 @@ def test_a_group_cut_in_two_above_the_finest_level_is_merged_back():
     h = check_hierarchy([true.labels[0], middle, leaves])
     assert h.n_groups[1] == 3
     Yp, F, d = _fit(_standardized(X), h, ranks)
+    # every pair of the three siblings, the two halves first: each holds the
+    # other's factors
+    monkeypatch.setattr(_refine, "MERGE_ABOVE_CHANCE", 0.0)
     candidates = _refine.merge_siblings(Yp, h, F, d, ranks)
-    assert len(candidates) == 3  # every pair of the three siblings
+    assert len(candidates) == 3
     shares = [share for share, _ in candidates]
     assert shares == sorted(shares, reverse=True)
-    # the two halves lead: each holds the other's factors
     assert adjusted_rand_score(true.labels[1], candidates[0][1][1]) == 1.0
+    # of which only the halves share more than chance (2 / 398 per pair here)
+    monkeypatch.undo()
+    (share, labels), *others = _refine.merge_siblings(Yp, h, F, d, ranks)
+    assert not others and share == shares[0] > 3 * 2 / 398
     em = MultilevelFactorModel(ranks, random_state=0)._em
     refined, history = _refine.refine_hierarchy(
         _standardized(X), h, ranks, em, check_random_state(0)

@@ -34,16 +34,16 @@ cannot: given the ancestors' factors, the leaves are independent, and a leaf
 is split in two, or two sibling leaves merged, when factor analyses of the
 residuals say so (log-likelihood of the halves against that of the union).
 :func:`merge_siblings` proposes the merges of two sibling groups above the
-finest level (a group the spectral partition cut in two), ordered by the
-share of each group's data, beyond its ancestors' factors, that the other's
-factors capture.
+finest level (a group the spectral partition cut in two), the pairs where
+one group's factors capture more than chance of the other's data beyond
+their ancestors' factors.
 
-:func:`refine_hierarchy` alternates short EM fits with reassignments; when
-a reassignment moves nothing or is rejected, it tries the split/merge of
-leaves and the leading sibling merges, and keeps the best of them. A new
-hierarchy is kept only when its fit has a higher training log-likelihood
-than the current one, so the refinement never makes the fit (of the short
-EM) worse.
+:func:`refine_hierarchy` alternates short EM fits with reassignments, and
+with a split/merge step whenever a reassignment moves nothing or is
+rejected; when these stop, it tries the sibling merges, and after a kept
+merge starts the reassignments again. A new hierarchy is kept only when its
+fit has a higher training log-likelihood than the current one, so the
+refinement never makes the fit (of the short EM) worse.
 """
 
 import warnings
@@ -60,15 +60,18 @@ from ._partition import _k_subspaces, _residual, spectral_bipartition
 
 # Entries of the per-block temporaries of the reassignment (32 MB of float64).
 _BLOCK_ENTRIES = 1 << 22
-# Rounds of reassignment and refit of a learned hierarchy (8 ran out while
-# reassignments still raised the fit, before any merge was tried).
-REFINE_ROUNDS = 20
+# Rounds of reassignment and refit of a learned hierarchy.
+REFINE_ROUNDS = 8
 # EM iterations of the intermediate fits of the refinement.
 REFINE_ITER = 30
 # Folds of the cross-fitted reassignment.
 REFINE_FOLDS = 5
-# Sibling merges above the finest level tried by a stalled refinement.
-MERGE_CANDIDATES = 6
+# Sibling merges above the finest level fitted when the rounds stop, of the
+# pairs whose share is at least MERGE_ABOVE_CHANCE times chance.
+MERGE_CANDIDATES = 2
+MERGE_ABOVE_CHANCE = 3.0
+# Times a kept sibling merge restarts the rounds of reassignment.
+MERGE_PHASES = 2
 
 
 def _orthonormal(A, tol=1e-10):
@@ -319,12 +322,15 @@ def merge_siblings(Yt, h, F, d, ranks):
     can undo. Every group of an intermediate level with a nonzero rank is
     paired with each of its siblings. A pair is scored by the share of one
     group's energy beyond its ancestors' factors that the other group's own
-    factors (:func:`path_bases`) capture, the larger of the two ways: about
-    ``r / n_samples`` for independent siblings, large for the halves of one
-    group (each holds the factors of the other). The posterior means of a
-    group's factors come from its own features, so the other group's noise
-    does not enter the score. The merge of a pair makes the children of
-    both the children of one group.
+    factors (:func:`path_bases`) capture, the larger of the two ways. For
+    independent siblings this is about chance, :math:`q / (N - p)` (a
+    random subspace of the :math:`q` own factors among the :math:`N - p`
+    sample directions the :math:`p` ancestors' factors leave); the halves
+    of one group share far more (each holds the factors of the other). Only
+    a group's own features load on its factors, so the other group's noise
+    enters their posterior means only through the ancestors' factors. Pairs
+    below ``MERGE_ABOVE_CHANCE`` times chance are not proposed. The merge of
+    a pair makes the children of both the children of one group.
 
     Parameters
     ----------
@@ -361,9 +367,14 @@ def merge_siblings(Yt, h, F, d, ranks):
 
         for a in range(h.n_groups[level]):
             for b in np.flatnonzero(parent == parent[a]):
-                if b > a:
+                if b > a and own[a].shape[1] and own[b].shape[1]:
                     share = max(captured(a, b), captured(b, a))
-                    pairs[(level, a, int(b))] = float(share)
+                    # a random subspace of q of the N - p directions left by
+                    # the p ancestors' factors holds q / (N - p) of them
+                    free = max(Yt.shape[1] - above[a].shape[1], 1)
+                    chance = max(own[a].shape[1], own[b].shape[1]) / free
+                    if share >= MERGE_ABOVE_CHANCE * chance:
+                        pairs[(level, a, int(b))] = float(share)
     candidates = []
     for (level, a, b), share in sorted(pairs.items(), key=lambda item: -item[1]):
         labels = [lab.copy() for lab in h.labels]
@@ -384,12 +395,13 @@ def refine_hierarchy(
 ):
     """Alternate short EM fits and moves of the features of a learned hierarchy.
 
-    Every round proposes a path reassignment (:func:`reassign_paths`); after
-    one that moved nothing or was rejected, it proposes instead the
-    split/merge of leaves (:func:`split_merge_leaves`) and the first
-    ``MERGE_CANDIDATES`` sibling merges (:func:`merge_siblings`), each
-    fitted, the best kept. The refinement stops when both kinds of proposal
-    have failed in a row.
+    Rounds of path reassignment (:func:`reassign_paths`), a split/merge of
+    leaves (:func:`split_merge_leaves`) after a reassignment that moved
+    nothing or was rejected, until a split/merge is rejected too or
+    ``n_rounds`` rounds are done; then the first ``MERGE_CANDIDATES``
+    sibling merges (:func:`merge_siblings`) are fitted, the best kept if it
+    raises the fit, and the rounds start again (at most ``MERGE_PHASES``
+    times).
 
     Parameters
     ----------
@@ -404,7 +416,7 @@ def refine_hierarchy(
         canonical order of ``h``.
     rng : RandomState
     n_rounds : int
-        Most rounds of proposals.
+        Most rounds of reassignment or split/merge between sibling merges.
     n_iter : int
         EM iterations of every fit.
     n_folds : int
@@ -429,32 +441,44 @@ def refine_hierarchy(
             F, d, monitor = em(Yp, h, ranks, mask, rng, n_iter, 0)
         return Yp, F, d, monitor.history[-1]
 
-    Yp, F, d, loglike = fit(h)
+    _, F, d, loglike = fit(h)
     history = [loglike]
-    stalled = False  # the last reassignment moved nothing or was rejected
-    for _ in range(n_rounds):
-        if stalled:
-            labels, n_moves = split_merge_leaves(Yp, h, F, d, ranks, rng)
-            proposals = [labels] if n_moves else []
-            merges = merge_siblings(Yp, h, F, d, ranks)[:MERGE_CANDIDATES]
-            proposals += [labels for _, labels in merges]
-        else:
-            labels, leaf = reassign_paths(Yp, h, F, d, ranks, n_folds, rng)
-            moved = np.any(leaf != h.labels[-1][h.perm])
-            proposals = [labels] if moved else []
+
+    def best_of(proposals):
+        """The proposal whose fit beats the current one most, or None."""
         best = None
-        if proposals:
-            del Yp  # one permuted copy of the data at a time
         for labels in proposals:
             new = check_hierarchy(labels)
             _, F_new, d_new, new_loglike = fit(new)
             if new_loglike > (loglike if best is None else best[3]):
                 best = new, F_new, d_new, new_loglike
-        if best is not None:
-            h, F, d, loglike = best
-            history.append(loglike)
-        Yp = Yt[h.perm]
-        if best is None and stalled:
+        return best
+
+    for phase in range(MERGE_PHASES + 1):
+        stalled = False  # the last reassignment moved nothing or was rejected
+        for _ in range(n_rounds):
+            Yp = Yt[h.perm]
+            if stalled:
+                labels, n_moves = split_merge_leaves(Yp, h, F, d, ranks, rng)
+            else:
+                labels, leaf = reassign_paths(Yp, h, F, d, ranks, n_folds, rng)
+                n_moves = np.count_nonzero(leaf != h.labels[-1][h.perm])
+            del Yp  # one permuted copy of the data at a time
+            best = best_of([labels] if n_moves else [])
+            if best is not None:
+                h, F, d, loglike = best
+                history.append(loglike)
+            elif stalled:
+                break
+            stalled = best is None
+        if phase == MERGE_PHASES:
             break
-        stalled = best is None
+        Yp = Yt[h.perm]
+        merges = merge_siblings(Yp, h, F, d, ranks)[:MERGE_CANDIDATES]
+        del Yp
+        best = best_of([labels for _, labels in merges])
+        if best is None:
+            break
+        h, F, d, loglike = best
+        history.append(loglike)
     return h, history
