@@ -97,8 +97,9 @@ class MultilevelFactorModel(
         label array of shape (n_features,) per level. Groups of a level must
         be nested in the groups of the level above. ``"auto"`` or None learns
         the hierarchy top-down by spectral cuts of the residual feature
-        correlations, then refines it by short EM refits that move features
-        and split or merge leaves (see the User Guide).
+        correlations, then refines it by short EM refits that move features,
+        split or merge leaves and merge sibling groups cut in two (see the
+        User Guide).
     n_levels : int, default=None
         Number of levels of a learned hierarchy when ``ranks`` is an int or
         ``"auto"`` (None: 3); with a sequence of ranks it must equal its
