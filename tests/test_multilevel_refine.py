@@ -221,3 +221,36 @@ def test_a_group_cut_in_two_above_the_finest_level_is_merged_back(monkeypatch):
     # finest level: reassignment may leave a few features where noise puts them
     assert adjusted_rand_score(true.labels[2], refined.labels[2]) > 0.95
     assert np.all(np.diff(history) > 0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_sibling_merge_is_a_valid_hierarchy_with_one_group_less(
+    seed, monkeypatch
+):
+    ranks = (1, 2, 1, 1)
+    X, truth = make_multilevel_factor(
+        n_samples=120, n_features=80, ranks=ranks, branching=3, random_state=seed
+    )
+    h = check_hierarchy(_perturbed(truth.hierarchy, 0.2, seed))
+    Yp, F, d = _fit(_standardized(X), h, ranks, max_iter=10)
+    monkeypatch.setattr(_refine, "MERGE_ABOVE_CHANCE", 0.0)
+    candidates = _refine.merge_siblings(Yp, h, F, d, ranks)
+    # every pair of siblings of levels 1 and 2 (not the root, not the leaves)
+    n_pairs = sum(
+        np.sum(h.parent[level] == p) * (np.sum(h.parent[level] == p) - 1) // 2
+        for level in (1, 2)
+        for p in np.unique(h.parent[level])
+    )
+    assert len(candidates) == n_pairs > 0
+    for share, labels in candidates:
+        assert 0.0 <= share <= 1.0
+        new = check_hierarchy(labels, 80)
+        changed = [
+            level for level in range(4) if new.n_groups[level] != h.n_groups[level]
+        ]
+        assert len(changed) == 1 and changed[0] in (1, 2)
+        level = changed[0]
+        assert new.n_groups[level] == h.n_groups[level] - 1
+        for other in range(4):  # the other levels' partitions are unchanged
+            if other != level:
+                assert adjusted_rand_score(h.labels[other], labels[other]) == 1.0
