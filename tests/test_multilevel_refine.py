@@ -33,6 +33,28 @@ def _fit(Yt, h, ranks, max_iter=50):
     return Yp, F, d
 
 
+def _binary_draw(ranks, n_features=160, random_state=0):
+    """400 samples on a planted binary tree, snr 10, and the validated true
+    hierarchy (its labels are the generator's)."""
+    X, truth = make_multilevel_factor(
+        n_samples=400,
+        n_features=n_features,
+        ranks=ranks,
+        branching=2,
+        snr=10.0,
+        random_state=random_state,
+    )
+    return X, check_hierarchy(truth.hierarchy)
+
+
+def _refined(X, h, ranks):
+    """:func:`_refine.refine_hierarchy` of ``h`` on ``X``, and its history."""
+    em = MultilevelFactorModel(ranks, random_state=0)._em
+    return _refine.refine_hierarchy(
+        _standardized(X), h, ranks, em, check_random_state(0)
+    )
+
+
 def _perturbed(hierarchy, share, seed):
     """``share`` of the features moved, whole path, to another random leaf."""
     rng = np.random.default_rng(seed)
@@ -96,23 +118,13 @@ def test_a_feature_moves_to_the_leaf_whose_path_holds_its_signal():
 
 def test_refinement_recovers_a_perturbed_truth_and_raises_the_loglike():
     ranks = (2, 2, 2)
-    X, truth = make_multilevel_factor(
-        n_samples=400,
-        n_features=120,
-        ranks=ranks,
-        branching=2,
-        snr=10.0,
-        random_state=1,
-    )
-    start = check_hierarchy(_perturbed(truth.hierarchy, 0.1, 1))
-    before = adjusted_rand_score(truth.hierarchy[-1], start.labels[-1])
+    X, true = _binary_draw(ranks, n_features=120, random_state=1)
+    start = check_hierarchy(_perturbed(true.labels, 0.1, 1))
+    before = adjusted_rand_score(true.labels[-1], start.labels[-1])
     assert before < 0.9
-    em = MultilevelFactorModel(ranks, random_state=0)._em
-    h, history = _refine.refine_hierarchy(
-        _standardized(X), start, ranks, em, check_random_state(0)
-    )
-    for true, learned in zip(truth.hierarchy[1:], h.labels[1:]):
-        assert adjusted_rand_score(true, learned) > 0.98
+    h, history = _refined(X, start, ranks)
+    for planted, learned in zip(true.labels[1:], h.labels[1:]):
+        assert adjusted_rand_score(planted, learned) > 0.98
     # the accepted hierarchies' training log-likelihoods increase
     assert len(history) >= 2
     assert np.all(np.diff(history) > 0)
@@ -146,15 +158,7 @@ def test_refinement_does_not_lower_the_ari_of_a_learned_hierarchy(seed, monkeypa
 
 def test_split_merge_splits_two_leaves_in_one_and_merges_a_halved_leaf():
     ranks = (2, 2, 2)
-    X, truth = make_multilevel_factor(
-        n_samples=400,
-        n_features=160,
-        ranks=ranks,
-        branching=2,
-        snr=10.0,
-        random_state=0,
-    )
-    true = check_hierarchy(truth.hierarchy)
+    X, true = _binary_draw(ranks)
     leaves = true.labels[-1]
     parent = true.parent[-1]
     # two sibling leaves as one; another leaf cut in two halves
@@ -175,24 +179,13 @@ def test_split_merge_splits_two_leaves_in_one_and_merges_a_halved_leaf():
     assert adjusted_rand_score(leaves, labels[-1]) > 0.9
     assert new.n_groups[-1] == true.n_groups[-1]
     # then path reassignment places the features the cut got wrong
-    em = MultilevelFactorModel(ranks, random_state=0)._em
-    refined, _ = _refine.refine_hierarchy(
-        _standardized(X), h, ranks, em, check_random_state(0)
-    )
+    refined, _ = _refined(X, h, ranks)
     assert adjusted_rand_score(leaves, refined.labels[-1]) > 0.95
 
 
 def test_a_group_cut_in_two_above_the_finest_level_is_merged_back(monkeypatch):
     ranks = (2, 2, 2)
-    X, truth = make_multilevel_factor(
-        n_samples=400,
-        n_features=160,
-        ranks=ranks,
-        branching=2,
-        snr=10.0,
-        random_state=0,
-    )
-    true = check_hierarchy(truth.hierarchy)
+    X, true = _binary_draw(ranks)
     # one level-1 group cut in two, a child on each side: three siblings
     middle, leaves = true.labels[1].copy(), true.labels[-1]
     child = true.labels[-1][np.flatnonzero(middle == 0)[0]]
@@ -212,10 +205,7 @@ def test_a_group_cut_in_two_above_the_finest_level_is_merged_back(monkeypatch):
     monkeypatch.undo()
     (share, labels), *others = _refine.merge_siblings(Yp, h, F, d, ranks)
     assert not others and share == shares[0] > 3 * 2 / 398
-    em = MultilevelFactorModel(ranks, random_state=0)._em
-    refined, history = _refine.refine_hierarchy(
-        _standardized(X), h, ranks, em, check_random_state(0)
-    )
+    refined, history = _refined(X, h, ranks)
     assert refined.n_groups[1] == 2
     assert adjusted_rand_score(true.labels[1], refined.labels[1]) == 1.0
     # finest level: reassignment may leave a few features where noise puts them
