@@ -26,7 +26,14 @@ HALS (``n_inner="auto"``), with the defaults otherwise, on the dense draws
 and the real dense data sets (those from several starts: NNDSVDa and random
 starts with seeds 1 and 2), both weights.
 
-    python benchmarks/search_nmf_solver.py [--quick] [--draws N] [--inner]
+``--start`` decides the Frobenius start of Kullback-Leibler coordinate
+descent (``skfactor.decomposition._cd.frobenius_start``): default-setting
+Kullback-Leibler fits without it against fits with it, on every case above
+(real dense data from the three starts) and on the dense draws at 10 dB,
+where Poisson counts are small (mean about 5) and the Frobenius problem is
+further from the Kullback-Leibler one.
+
+    python benchmarks/search_nmf_solver.py [--quick] [--draws N] [--inner | --start]
 """
 
 import argparse
@@ -34,6 +41,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import scipy.sparse as sp
@@ -44,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_nmf import SIZES, _movielens  # noqa: E402
 
 from skfactor import BalancedSparseNMF  # noqa: E402
+from skfactor.decomposition import _cd  # noqa: E402
 from skfactor.datasets import make_sparse_nmf  # noqa: E402
 from skfactor.metrics import factor_match_score  # noqa: E402
 
@@ -54,13 +63,17 @@ KEPT = 0.2  # fraction of the entries kept in the sparse variants
 SOLVERS = ("mu", "cd")
 
 
-def _cases(quick, n_draws):
+def _cases(quick, n_draws, low_snr=False):
     sizes = QUICK_SIZES if quick else SEARCH_SIZES
     draws = range(FIRST_DRAW, FIRST_DRAW + (1 if quick else n_draws))
     for m, n, r in sizes:
         for draw in draws:
             X, W, H = make_sparse_nmf(m, n, r, random_state=draw)
             yield "dense", f"{m}x{n}, r={r}, draw {draw}", X, r, (W, H)
+            if low_snr:
+                X, W, H = make_sparse_nmf(m, n, r, snr=10.0, random_state=draw)
+                label = f"{m}x{n}, r={r}, draw {draw}, 10 dB"
+                yield "dense, 10 dB", label, X, r, (W, H)
             if m >= 500:
                 keep = np.random.default_rng(draw).uniform(size=X.shape) < KEPT
                 label = f"{m}x{n}, r={r}, draw {draw}, {KEPT:.0%} kept"
@@ -143,6 +156,52 @@ def run(quick=False, n_draws=3):
 INNER = (1, "auto")  # n_inner compared by run_inner
 
 
+def _starts(truth):
+    """NNDSVDa, and for real data (no truth) random starts with seeds 1, 2."""
+    starts = [dict(init="nndsvda")]
+    if truth is None:
+        starts += [dict(init="random", random_state=s) for s in (1, 2)]
+    return starts
+
+
+def _start_label(label, start):
+    return f"{label}, {start.get('init')} {start.get('random_state', '')}".strip()
+
+
+def _paired_tables(rows, names, title):
+    """Summary per group and one row per fit of two variants ``names`` (a,
+    b) of default-setting fits: time b / a and objective b / a - 1."""
+    a, b = names
+    lines = [
+        title,
+        "",
+        f"| group | fits | time {b} / {a}, mean | worst | objective difference, "
+        "mean | worst |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for group in sorted({g for g, _, _, _ in rows}):
+        chosen = [f for g, _, _, f in rows if g == group]
+        times = [f[b][0] / f[a][0] for f in chosen]
+        diffs = [f[b][1] / f[a][1] - 1 for f in chosen]
+        lines.append(
+            f"| {group} | {len(chosen)} | {np.mean(times):.2f} | {max(times):.2f} "
+            f"| {np.mean(diffs):+.2e} | {max(diffs):+.2e} |"
+        )
+    lines += [
+        "",
+        f"| case | mu | {a}: time (ms), iterations | {b}: time (ms), iterations "
+        f"| objective {b} / {a} - 1 | FMS {a} | FMS {b} |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for group, label, mu, f in rows:
+        (t1, o1, i1, f1), (t2, o2, i2, f2) = f[a], f[b]
+        lines.append(
+            f"| {label} | {mu:g} | {t1 * 1e3:.0f}, {i1} | {t2 * 1e3:.0f}, {i2} "
+            f"| {o2 / o1 - 1:+.2e} | {f1:.4f} | {f2:.4f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def run_inner(quick=False, n_draws=3):
     """Frobenius coordinate descent, ``n_inner=1`` against ``"auto"``."""
     rows = []
@@ -150,60 +209,64 @@ def run_inner(quick=False, n_draws=3):
     for group, label, X, r, truth in _cases(quick, n_draws):
         if group == "CSR":
             continue
-        # real data have no truth: several starts instead
-        starts = [dict(init="nndsvda")]
-        if truth is None:
-            starts += [dict(init="random", random_state=s) for s in (1, 2)]
         for mu in (0.1, 1.0):
-            for start in starts:
+            for start in _starts(truth):
                 fits = {
                     n: _fit(X, r, "frobenius", mu, "cd", truth, n_inner=n, **start)
                     for n in INNER
                 }
-                name = f"{label}, {start.get('init')} {start.get('random_state', '')}"
-                rows.append((group, name.strip(), mu, fits))
-    lines = [
+                rows.append((group, _start_label(label, start), mu, fits))
+    title = (
         "Default-setting Frobenius fits (solver='cd', tol=1e-4, max_iter=500), "
         "one BLAS thread: n_inner=1 against n_inner='auto'. Objective after the "
-        "final exact W-step; difference auto / 1 - 1 (negative: auto ends lower).",
-        "",
-        "| group | fits | time auto / 1, mean | worst | objective difference, "
-        "mean | worst |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for group in sorted({g for g, _, _, _ in rows}):
-        chosen = [f for g, _, _, f in rows if g == group]
-        times = [f["auto"][0] / f[1][0] for f in chosen]
-        diffs = [f["auto"][1] / f[1][1] - 1 for f in chosen]
-        lines.append(
-            f"| {group} | {len(chosen)} | {np.mean(times):.2f} | {max(times):.2f} "
-            f"| {np.mean(diffs):+.2e} | {max(diffs):+.2e} |"
-        )
-    lines += [
-        "",
-        "| case | mu | 1: time (ms), iterations | auto: time (ms), iterations "
-        "| objective auto / 1 - 1 |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    for group, label, mu, f in rows:
-        (t1, o1, i1, _), (ta, oa, ia, _) = f[1], f["auto"]
-        lines.append(
-            f"| {label} | {mu:g} | {t1 * 1e3:.0f}, {i1} | {ta * 1e3:.0f}, {ia} "
-            f"| {oa / o1 - 1:+.2e} |"
-        )
-    return "\n".join(lines) + "\n"
+        "final exact W-step; difference auto / 1 - 1 (negative: auto ends lower)."
+    )
+    return _paired_tables(rows, INNER, title)
+
+
+def run_start(quick=False, n_draws=3):
+    """Kullback-Leibler coordinate descent without and with its Frobenius
+    start."""
+    rows = []
+    warnings.simplefilter("ignore")  # ConvergenceWarning at max_iter
+    for group, label, X, r, truth in _cases(quick, n_draws, low_snr=True):
+        for mu in (0.1, 1.0):
+            for start in _starts(truth):
+                fits = {}
+                for name, most in (
+                    ("without", 0),
+                    ("with", _cd.FROBENIUS_START_MAX_ITER),
+                ):
+                    with mock.patch.object(_cd, "FROBENIUS_START_MAX_ITER", most):
+                        fits[name] = _fit(
+                            X, r, "kullback-leibler", mu, "cd", truth, **start
+                        )
+                rows.append((group, _start_label(label, start), mu, fits))
+    title = (
+        "Default-setting Kullback-Leibler fits (solver='cd', tol=1e-4, "
+        "max_iter=500), one BLAS thread: without the Frobenius start against "
+        "with it. Objective after the final exact W-step; difference with / "
+        "without - 1 (negative: the start ends lower)."
+    )
+    return _paired_tables(rows, ("without", "with"), title)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two small sizes")
     parser.add_argument("--draws", type=int, default=3, help="draws per size")
-    parser.add_argument(
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument(
         "--inner", action="store_true", help="n_inner of Frobenius coordinate descent"
+    )
+    choice.add_argument(
+        "--start",
+        action="store_true",
+        help="the Frobenius start of Kullback-Leibler coordinate descent",
     )
     args = parser.parse_args()
     with threadpool_limits(1):
-        search = run_inner if args.inner else run
+        search = run_inner if args.inner else run_start if args.start else run
         print(search(quick=args.quick, n_draws=args.draws))
 
 

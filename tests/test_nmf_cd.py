@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skfactor import BalancedSparseNMF
-from skfactor.decomposition import _hals, _kl_cd, _kl_mu, _mu
+from skfactor.decomposition import _cd, _hals, _kl_cd, _kl_mu, _mu
 from skfactor.decomposition._cd import fit_cd
 from skfactor.decomposition._mm_steps import make_penalties
 from skfactor.decomposition._objective import csr_arrays
@@ -409,8 +409,10 @@ def test_newton_work_counts_sparse_kullback_leibler_rows_by_their_nonzeros():
 
 
 def test_verbose_prints_a_line_every_tenth_of_the_iterations(capsys):
+    # multiplicative updates: they run all 100 iterations (coordinate
+    # descent from its Frobenius start stops early, at a change of 0)
     X, _, _ = _problem(14, m=20, n=12)
-    BalancedSparseNMF(2, max_iter=100, tol=0, verbose=1).fit(X)
+    BalancedSparseNMF(2, solver="mu", max_iter=100, tol=0, verbose=1).fit(X)
     lines = [
         line
         for line in capsys.readouterr().out.splitlines()
@@ -427,3 +429,63 @@ def test_proximal_mf_verbose_does_not_print_its_internal_w_solve(capsys):
     out = capsys.readouterr().out
     assert ".transform" not in out
     assert 5 <= len(out.splitlines()) <= 12
+
+
+# -- Frobenius start of Kullback-Leibler coordinate descent -----------------
+
+
+def _kl_state(X, W, H, alpha=0.3):
+    penalties = make_penalties(alpha, alpha, "l1", "l1")
+    options = dict(balance_every=True, n_inner=1, fit_H=True)
+    return _kl_cd.kl_coordinate_descent(X, W, H, penalties, **options)
+
+
+def test_matched_frobenius_penalties_scale_by_the_mean_nonzero():
+    X = np.array([[0.0, 2.0, 4.0], [6.0, 0.0, 0.0]])
+    penalties = make_penalties(0.5, 2.0, "l1", "l2")
+    for data in (X, sp.csr_matrix(X)):
+        matched = _cd.matched_frobenius_penalties(data, penalties)
+        assert matched.W == (0.5 * 4.0, 1.0) and matched.H == (2.0 * 4.0, 2.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31), sparse=st.booleans())
+def test_frobenius_start_never_raises_the_kl_objective(seed, sparse):
+    X, W, H = _problem(seed, sparse=sparse)
+    state = _kl_state(X, W, H)
+    before = state.start()
+    moved = _cd.frobenius_start(state, X, True)
+    after = state.start()
+    assert after < before if moved else after == before
+    W1, H1 = state.factors()
+    assert after == pytest.approx(_mu.objective(X, W1, H1, 1, 0.3, 0.3, "l1", "l1"))
+
+
+def test_frobenius_start_keeps_a_kl_minimizer():
+    """From a converged Kullback-Leibler fit, the Frobenius minimizer has a
+    higher Kullback-Leibler objective: the start is left as it was."""
+    X, W, H = _problem(5, m=30, n=20)
+    kwargs = _kwargs(1, 0.3, 0.3, "l1", "l1", start_by_frobenius=False)
+    W, H, _ = fit_cd(X, W, H, **kwargs, tol=1e-12)
+    state = _kl_state(X, W, H)
+    assert not _cd.frobenius_start(state, X, True)
+    W1, H1 = state.factors()
+    assert np.array_equal(W1, W) and np.array_equal(H1, H)
+
+
+def test_frobenius_start_skips_the_slow_start_of_kl_descent():
+    """40 dB Poisson counts from sparse factors: after the Frobenius start,
+    one coordinate-descent iteration is below where 20 from the NNDSVDa
+    start get, and the fit recovers the factors."""
+    from skfactor.datasets import make_sparse_nmf
+    from skfactor.decomposition._init import nndsvda_init
+    from skfactor.metrics import factor_match_score
+
+    X, W_true, H_true = make_sparse_nmf(120, 80, 5, random_state=0)
+    W0, H0 = nndsvda_init(X, 5, np.random.RandomState(0))
+    W0, H0 = _mu.rescale_init(X, W0, H0, 1, 1.0, 1.0, "l1", "l1")
+    kwargs = _kwargs(1, 1.0, 1.0, "l1", "l1", tol=0)
+    *_, plain = fit_cd(X, W0, H0, **kwargs, start_by_frobenius=False, max_iter=20)
+    W, H, started = fit_cd(X, W0, H0, **kwargs, max_iter=1)
+    assert started.history[-1] < plain.history[-1]
+    assert factor_match_score([W_true, H_true.T], [W, H.T]) > 0.99

@@ -333,6 +333,12 @@ class KLCoordinateDescent:
     def start(self):
         return self._objective()
 
+    def set_factors(self, W, H):
+        """Continue from ``(W, H)`` (copied; the model is formed anew by the
+        next :meth:`start`)."""
+        self.W = np.array(W, dtype=np.float64, order="C")
+        self.Ht = np.array(H.T, dtype=np.float64, order="C")
+
     def iterate(self, n_steps):
         """One iteration (whatever ``n_steps``); its objective."""
         for _ in range(self.n_inner):
