@@ -448,10 +448,24 @@ def test_matched_frobenius_penalties_scale_by_the_mean_nonzero():
         assert matched.W == (0.5 * 4.0, 1.0) and matched.H == (2.0 * 4.0, 2.0)
 
 
+def test_frobenius_start_runs_where_hals_sweeps_cost_less_than_products():
+    """(m + n) r <= nonzeros: every dense matrix up to rank mn / (m + n);
+    a sparse one with fewer nonzeros per row and column than the rank is
+    left to coordinate descent alone."""
+    X = np.ones((60, 40))
+    assert _cd.frobenius_start_pays(X, 24) and not _cd.frobenius_start_pays(X, 25)
+    X = sp.random(200, 100, density=0.05, format="csr", random_state=0)  # K = 1000
+    assert _cd.frobenius_start_pays(X, 3) and not _cd.frobenius_start_pays(X, 4)
+    Xs, W, H = _problem(1, m=20, n=15, r=4, density=0.1, sparse=True)
+    state = _kl_state(Xs, W, H)
+    assert not _cd.frobenius_start(state, Xs, True)
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**31), sparse=st.booleans())
 def test_frobenius_start_never_raises_the_kl_objective(seed, sparse):
-    X, W, H = _problem(seed, sparse=sparse)
+    X, W, H = _problem(seed, m=20, n=15, r=2, density=0.8, sparse=sparse)
+    assert _cd.frobenius_start_pays(X, 2)
     state = _kl_state(X, W, H)
     before = state.start()
     moved = _cd.frobenius_start(state, X, True)
@@ -489,3 +503,11 @@ def test_frobenius_start_skips_the_slow_start_of_kl_descent():
     W, H, started = fit_cd(X, W0, H0, **kwargs, max_iter=1)
     assert started.history[-1] < plain.history[-1]
     assert factor_match_score([W_true, H_true.T], [W, H.T]) > 0.99
+
+
+def test_verbose_shows_the_frobenius_start(capsys):
+    X, _, _ = _problem(16, m=20, n=12)
+    BalancedSparseNMF(2, max_iter=5, verbose=1).fit(X)
+    out = capsys.readouterr().out
+    assert "[BalancedSparseNMF (Frobenius start)] initialization: matched" in out
+    assert "[BalancedSparseNMF] initialization: objective" in out

@@ -174,18 +174,20 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         between two balancings). ``"mu"``: multiplicative updates, the
         algorithm of Cohen and Leplat. ``"cd"``: coordinate descent, for
         Kullback-Leibler cyclic one-dimensional Newton steps per entry
-        (Hsieh and Dhillon), for Frobenius HALS (Cichocki and Phan). Every
-        solver keeps the objective non-increasing and balances after each
-        iteration. ``"auto"``: ``"cd"`` for both losses. With the default
-        ``tol`` and ``max_iter`` (``benchmarks/search_nmf_solver.py``),
-        Kullback-Leibler coordinate descent took 0.41 of the multiplicative
-        updates' time on synthetic dense draws the benchmark never judges
-        (mean of 24 fits) and ended 31% lower on average (3.0% higher on
-        one); 0.80 of their time on sparse data, ending 0.3% lower on
-        average; 1.24 of their time on four real dense data sets, where
-        the multiplicative updates stop earlier at a higher objective (1.4%
-        on average; 2.9% lower than coordinate descent's at worst). For
-        Frobenius, accelerated HALS took 0.23 of their time and ended lower
+        (Hsieh and Dhillon), started from accelerated HALS on the matched
+        Frobenius problem (kept if it lowers the Kullback-Leibler
+        objective, :mod:`skfactor.decomposition._cd`), for Frobenius HALS
+        (Cichocki and Phan). Every solver keeps the objective
+        non-increasing and balances after each iteration. ``"auto"``:
+        ``"cd"`` for both losses. With the default ``tol`` and ``max_iter``
+        (``benchmarks/search_nmf_solver.py``), Kullback-Leibler coordinate
+        descent took 0.17 of the multiplicative updates' time on synthetic
+        dense draws the benchmark never judges (mean of 24 fits) and ended
+        31% lower on average (3.3% higher on one); 0.74 of their time on
+        sparse data, ending lower on every fit (0.47% on average); 1.02 of
+        their time on four real dense data sets, ending 2.1% lower on
+        average (4.9% higher at worst, on wine). For
+        Frobenius, accelerated HALS took 0.24 of their time and ended lower
         on every draw (see the user guide).
     n_inner : int or "auto", default="auto"
         Number of updates (``"mu"``) or sweeps (``"cd"``) of ``W``, then of
