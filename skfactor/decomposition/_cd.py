@@ -48,11 +48,11 @@ iterations from 2.2 to 9.6 s.
 Measured (``benchmarks/search_nmf_solver.py --start``, default settings,
 draws the benchmark does not judge): on 40 dB draws from 60 x 50 to
 1000 x 500 the fits took 0.43 of the time (mean; 0.90 at worst) and ended
-0.12% higher on average (0.58% at worst: the objective's slow tail, where
-the stopping rule ends both fits, starts at a different point); on 10 dB
-draws 0.63 of the time, within 0.07%; on digits and MovieLens lower on 20
-of 24 fits. With ``tol=1e-6`` the start is slower on the 40 dB draws (see
-the user guide).
+0.12% higher on average (0.58% at worst; on draws 200-202, 0.39% and 1.6%:
+the objective's slow tail, where the stopping rule ends both fits, starts
+at a different point, and the plain fit's objective takes the start
+``tol=1e-6``); on 10 dB draws 0.63 of the time, within 0.07%; on digits
+and MovieLens lower on 20 of 24 fits (see the user guide).
 """
 
 import numpy as np
