@@ -56,14 +56,13 @@ and MovieLens lower on 20 of 24 fits (see the user guide).
 """
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..utils._monitor import ConvergenceMonitor
 from ._hals import HALS
 from ._kl_cd import kl_coordinate_descent
 from ._mm_steps import Penalties, Penalty, make_penalties
 from ._mu import run_monitored
-from ._objective import EPSILON
+from ._objective import EPSILON, n_nonzeros
 
 #: Most HALS iterations of the Frobenius start of Kullback-Leibler
 #: coordinate descent (see the module); 0 turns the start off.
@@ -129,9 +128,8 @@ def matched_frobenius_penalties(X, penalties):
     """The penalties of the Frobenius problem matched to the
     Kullback-Leibler one on ``X``: weights times the mean nonzero entry of
     X (see the module)."""
-    data = X.data if sp.issparse(X) else np.asarray(X).reshape(-1)
-    nonzeros = np.count_nonzero(data)
-    typical = float(data.sum()) / nonzeros if nonzeros else 1.0
+    nonzeros = n_nonzeros(X)
+    typical = float(X.sum()) / nonzeros if nonzeros else 1.0
     return Penalties(
         *(Penalty(p.alpha * typical, p.degree) for p in (penalties.W, penalties.H))
     )
@@ -141,17 +139,16 @@ def frobenius_start_pays(X, rank):
     """Whether ``(m + n) r <= K`` for the K nonzeros of X: the sweeps of a
     HALS iteration, about ``(m + n) r^2`` flops a pass, then cost at most
     half its products with X, ``2 K r`` (see the module)."""
-    nonzeros = X.count_nonzero() if sp.issparse(X) else np.count_nonzero(X)
-    return (X.shape[0] + X.shape[1]) * rank <= nonzeros
+    return (X.shape[0] + X.shape[1]) * rank <= n_nonzeros(X)
 
 
 def frobenius_start(state, X, balance_every, *, verbose=0, name="CD"):
     """Move the Kullback-Leibler coordinate-descent ``state`` to the result
     of accelerated HALS on the matched Frobenius problem, if that lowers its
     objective (see the module). Returns whether it moved."""
-    W, H = state.factors()
-    if FROBENIUS_START_MAX_ITER < 1 or not frobenius_start_pays(X, W.shape[1]):
+    if FROBENIUS_START_MAX_ITER < 1 or not frobenius_start_pays(X, state.W.shape[1]):
         return False
+    W, H = state.factors()
     before = state.start()
     hals = HALS(
         X,
@@ -169,6 +166,7 @@ def frobenius_start(state, X, balance_every, *, verbose=0, name="CD"):
         objective_name="matched Frobenius objective",
     )
     state.set_factors(*run_monitored(hals, monitor))
+    # (the state keeps this objective for the first one of its own monitor)
     if state.start() < before:
         return True
     state.set_factors(W, H)

@@ -74,6 +74,7 @@ from ._objective import (
     exact_if_cancelled,
     exact_if_cancelled_dense,
     gram_fit,
+    n_nonzeros,
     penalty_value,
 )
 
@@ -249,8 +250,7 @@ class HALS:
         balance_every = bool(balance_every)
         if n_inner == "auto":
             # nonzeros, also of dense X: the same iterates whatever the format
-            nonzeros = X.count_nonzero() if sp.issparse(X) else np.count_nonzero(X)
-            limits = inner_sweep_limits(*X.shape, nonzeros, self.W.shape[1])
+            limits = inner_sweep_limits(*X.shape, n_nonzeros(X), self.W.shape[1])
             self.schedule = Schedule(balance_every, *limits, INNER_DELTA)
             self.single_sweep_iterations = SINGLE_SWEEP_ITERATIONS
         else:

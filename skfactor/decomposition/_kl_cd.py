@@ -302,8 +302,7 @@ class KLCoordinateDescent:
         """The factors (``W`` and ``Ht = H^T``, C-contiguous copies), penalties
         and options, as both layouts hold them."""
         self.fit_H = fit_H
-        self.W = np.array(W, dtype=np.float64, order="C")
-        self.Ht = np.array(H.T, dtype=np.float64, order="C")
+        self.set_factors(W, H)
         self.penalties = penalties
         self.balance_every, self.n_inner = balance_every, n_inner
 
@@ -331,13 +330,18 @@ class KLCoordinateDescent:
             )
 
     def start(self):
-        return self._objective()
+        """The objective at the current factors (the model formed with it),
+        computed once for each set of factors."""
+        if self._current is None:
+            self._current = self._objective()
+        return self._current
 
     def set_factors(self, W, H):
         """Continue from ``(W, H)`` (copied; the model is formed anew by the
         next :meth:`start`)."""
         self.W = np.array(W, dtype=np.float64, order="C")
         self.Ht = np.array(H.T, dtype=np.float64, order="C")
+        self._current = None
 
     def iterate(self, n_steps):
         """One iteration (whatever ``n_steps``); its objective."""
@@ -347,7 +351,8 @@ class KLCoordinateDescent:
             self._sweep_H()
             if self.balance_every:
                 balance_in_place(self.W, self.Ht, self.penalties)
-        return [self._objective()]
+        self._current = self._objective()
+        return [self._current]
 
     def keep(self, step):
         pass

@@ -322,6 +322,16 @@ def objective(X, W, H, beta, alpha_W, alpha_H, penalty_W, penalty_H, ratio=None)
     )
 
 
+def n_nonzeros(X):
+    """Number of nonzero entries of X, dense or sparse.
+
+    >>> import numpy as np
+    >>> n_nonzeros(np.array([[0.0, 2.0], [3.0, 0.0]]))
+    2
+    """
+    return int(X.count_nonzero() if sp.issparse(X) else np.count_nonzero(X))
+
+
 def csr_arrays(X):
     """:class:`Nonzeros` ``(indptr, indices, data)`` of X, row by row.
 
