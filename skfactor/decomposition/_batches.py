@@ -8,8 +8,9 @@ thirds of a HALS iteration. There the Frobenius solvers (HALS,
 compiled call, with the products with :math:`X` by numba's BLAS, and record
 every iterate so that the monitor can stop inside a batch, as the compiled
 Kullback-Leibler updates do (:mod:`~skfactor.decomposition._kl_mu`). Above
-:data:`BATCH_MAX_WORK` numpy's BLAS is faster for those products and an
-iteration is one call again.
+:data:`BATCH_MAX_WORK` the products dominate, batches gain nothing, and an
+iteration is one call again (the multiplicative updates then keep no copy
+of :math:`X^\top`).
 """
 
 import numpy as np
@@ -17,11 +18,14 @@ import scipy.sparse as sp
 
 #: Dense data with at most this many ``m * n * r`` run compiled batches of
 #: at most :data:`BATCH` iterations. Measured, time per iteration of batches
-#: over single iterations (one BLAS thread): HALS 0.62 at 60 x 50 x 5, 0.97
-#: at 200 x 120 x 8, 1.03 at 300 x 200 x 8, 1.10 at 500 x 300 x 10;
-#: multiplicative updates 0.68 at 60 x 50 x 5, 0.88 at 100 x 80 x 8, about
-#: 1 at 150 x 100 x 8, 1.05 at 200 x 120 x 8.
-BATCH_MAX_WORK = 150_000
+#: over single iterations (one BLAS thread for numpy's and scipy's, which
+#: numba calls; December 2026, AMD EPYC): multiplicative updates 0.67 at
+#: 100 x 80 x 8, 0.85 at 200 x 120 x 8, 0.97 at 300 x 200 x 8, 1.01 at
+#: 500 x 300 x 10, 1.02 at 1000 x 500 x 10; accelerated HALS 0.69, 0.83,
+#: 0.88, 0.96 and 0.98. The batches multiply by a C-contiguous copy of
+#: :math:`X^\top`: numba's product with the transposed view is about a
+#: third slower, and with it the limit was 150 000.
+BATCH_MAX_WORK = 500_000
 BATCH = 10
 
 

@@ -79,8 +79,10 @@ def _update_H(W, Ht, numerator_T, gram_W, half_norm, penalties, schedule):
 
 
 @njit(cache=True)
-def _mu_batch(X, W, Ht, numerator, gram_H, half_norm, penalties, schedule, record):
-    """``len(values)`` iterations on dense C-contiguous ``X``, compiled.
+def _mu_batch(X, XT, W, Ht, numerator, gram_H, half_norm, penalties, schedule, record):
+    """``len(values)`` iterations on dense C-contiguous ``X``, compiled;
+    ``XT`` is a C-contiguous copy of ``X.T`` (numba's product with the
+    transposed view ``X.T`` is about a third slower).
 
     ``record`` is ``(values, W_history, Ht_history)``. Returns the last
     ``W``, ``Ht``, numerator ``X Ht`` and Gram matrix of ``Ht``.
@@ -89,7 +91,7 @@ def _mu_batch(X, W, Ht, numerator, gram_H, half_norm, penalties, schedule, recor
     n_inner = schedule[1]
     for t in range(values.size):
         W, gram_W = _update_W(W, numerator, gram_H, penalties.W, n_inner)
-        numerator_T = np.dot(X.T, W)
+        numerator_T = np.dot(XT, W)
         Ht, gram_W, gram_H, fit, penalty = _update_H(
             W, Ht, numerator_T, gram_W, half_norm, penalties, schedule
         )
@@ -115,20 +117,21 @@ class FrobeniusUpdates:
     (:func:`~._batches.batch_size`)."""
 
     def __init__(self, X, W, H, penalties, *, fit_H, balance_every, n_inner):
+        self.batch = batch_size(X, W.shape[1]) if fit_H else 1
         if sp.issparse(X):
             self.X = X.tocsr()
             self.XT = X.T.tocsr()
             data = self.X.data
         else:
             self.X = np.ascontiguousarray(X, dtype=np.float64)
-            self.XT = None
+            # the batches' product with X^T wants it C-contiguous
+            self.XT = np.ascontiguousarray(self.X.T) if self.batch > 1 else None
             data = self.X.reshape(-1)
         self.half_norm = 0.5 * float(data @ data)
         self.W = np.array(W, dtype=np.float64, order="C")
         self.Ht = np.array(H.T, dtype=np.float64, order="C")
         self.penalties = penalties
         self.fit_H, self.balance_every, self.n_inner = fit_H, balance_every, n_inner
-        self.batch = batch_size(X, self.W.shape[1]) if fit_H else 1
         self.record = None
 
     def _times_X(self, Ht):
@@ -154,6 +157,7 @@ class FrobeniusUpdates:
             self.record = BatchRecord(min(self.batch, n_steps), self.W, self.Ht)
             self.W, self.Ht, self.numerator, self.gram_H = _mu_batch(
                 self.X,
+                self.XT,
                 self.W,
                 self.Ht,
                 self.numerator,

@@ -207,8 +207,10 @@ def _sweeps_H(W, Ht, numerator_T, gram_W, half_norm, penalties, schedule):
 
 
 @njit(cache=True)
-def _hals_batch(X, W, Ht, gram_H, half_norm, penalties, schedule, record):
-    """``len(values)`` HALS iterations on dense C-contiguous ``X``, compiled.
+def _hals_batch(X, XT, W, Ht, gram_H, half_norm, penalties, schedule, record):
+    """``len(values)`` HALS iterations on dense C-contiguous ``X``, compiled;
+    ``XT`` is a C-contiguous copy of ``X.T`` (numba's product with the
+    transposed view ``X.T`` is about a third slower).
 
     ``record`` is ``(values, W_history, Ht_history)``: the objective and
     the factors after every iteration. Returns the Gram matrix of the last
@@ -217,7 +219,7 @@ def _hals_batch(X, W, Ht, gram_H, half_norm, penalties, schedule, record):
     values, W_history, Ht_history = record
     for t in range(values.size):
         gram_W = _sweeps_W(W, np.dot(X, Ht), gram_H, penalties.W, schedule)
-        numerator_T = np.dot(X.T, W)
+        numerator_T = np.dot(XT, W)
         gram_H, fit, penalty = _sweeps_H(
             W, Ht, numerator_T, gram_W, half_norm, penalties, schedule
         )
@@ -284,6 +286,7 @@ class HALS:
             self.record = BatchRecord(min(self.batch, n_steps), self.W, self.Ht)
             self.gram_H = _hals_batch(
                 self.X,
+                self.XT,
                 self.W,
                 self.Ht,
                 self.gram_H,
