@@ -11,11 +11,12 @@ from skfactor.decomposition._mm_steps import Penalty
 from skfactor.decomposition._newton import solve_activations
 
 
-def _long_rows(seed, m=13, r=4):
-    """Dense Poisson counts whose rows are long enough for the BLAS pass,
-    with explicit zeros and an all-zero row."""
+def _long_rows(seed, m=13, r=4, n=None):
+    """Dense Poisson counts whose rows are long enough for the BLAS pass
+    (by default long enough for the BLAS Hessians of the row pass too), with
+    explicit zeros and an all-zero row."""
     rng = np.random.default_rng(seed)
-    n = _newton._BLAS_ROW + 17
+    n = _newton._BLAS_ROW + 17 if n is None else n
     H = rng.uniform(0.1, 1.0, (r, n))
     W = rng.uniform(0.0, 2.0, (m, r)) * (rng.uniform(size=(m, r)) < 0.7)
     X = rng.poisson(W @ H).astype(float)
@@ -35,15 +36,18 @@ def _count_calls(monkeypatch, name):
     return calls
 
 
+@pytest.mark.parametrize("n_columns", [None, _newton._BLOCK_MIN_COLUMNS])
 @pytest.mark.parametrize("penalty, alpha", [("l1", 0.0), ("l1", 0.4), ("l2", 0.4)])
-def test_blas_pass_equals_the_row_pass(monkeypatch, penalty, alpha):
-    X, H, W0 = _long_rows(0)
+def test_blas_pass_equals_the_row_pass(monkeypatch, penalty, alpha, n_columns):
+    X, H, W0 = _long_rows(0, n=n_columns)
     # blocks of 4 rows, so that the active rows span several blocks
     monkeypatch.setattr(_newton, "_BLOCK_ENTRIES", 4 * X.shape[1])
     calls = _count_calls(monkeypatch, "_kl_blas_pass")
     W, monitor = solve_activations(X, H, W0, beta=1, alpha=alpha, penalty=penalty)
     assert monitor.converged and len(calls) == monitor.n_iter
-    monkeypatch.setattr(_newton, "_BLAS_ROW", 10 * X.shape[1])  # rows, compiled
+    # rows, compiled
+    monkeypatch.setattr(_newton, "_BLOCK_MIN_COLUMNS", 10 * X.shape[1])
+    monkeypatch.setattr(_newton, "_BLOCK_MIN_WORK", 10 * X.size)
     W_rows, monitor_rows = solve_activations(
         X, H, W0, beta=1, alpha=alpha, penalty=penalty
     )
