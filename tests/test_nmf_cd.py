@@ -116,6 +116,29 @@ def test_kl_cd_dense_rows_follow_the_gathered_rows(penalties, n_inner, monkeypat
     np.testing.assert_allclose(H_d, H_g, rtol=1e-9)
 
 
+@given(
+    shape=st.tuples(st.integers(0, 7), st.integers(0, 7)),
+    seed=st.integers(0, 2**16),
+    fortran=st.booleans(),
+)
+@settings(max_examples=40, deadline=None)
+def test_csr_arrays_of_dense_data_are_scipys(shape, seed, fortran):
+    """The compiled copy of the nonzeros of dense X (any layout; zero rows,
+    negative zeros and NaN included) gives scipy's canonical CSR arrays."""
+    rng = np.random.default_rng(seed)
+    X = rng.choice(
+        [0.0, -0.0, 1.5, 3.0, np.nan], size=shape, p=[0.4, 0.1, 0.2, 0.2, 0.1]
+    )
+    if fortran:
+        X = np.asfortranarray(X)
+    rows = csr_arrays(X)
+    expected = sp.csr_matrix(X)
+    np.testing.assert_array_equal(rows.indptr, expected.indptr)
+    np.testing.assert_array_equal(rows.indices, expected.indices)
+    np.testing.assert_array_equal(rows.data, X[np.nonzero(X)])
+    assert rows.indptr.dtype == rows.indices.dtype == np.int64
+
+
 def test_kl_cd_single_sweeps_agree_across_layouts():
     """One sweep of W: the dense rows (zeros included) and the gathered
     nonzeros give the same entries and the same model at the nonzeros."""
