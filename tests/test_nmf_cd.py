@@ -336,19 +336,32 @@ def test_estimator_n_inner_auto_rule():
     )
 
 
+def test_kl_updates_take_blas_on_dense_data_only():
+    """The cost model of the two Kullback-Leibler paths: BLAS for dense
+    matrices past tiny sizes, the sweeps over the nonzeros for mostly-zero
+    arrays (whose zeros BLAS would multiply) and always for sparse input."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1.0, 2.0, (200, 120))
+    assert _kl_mu.blas_pays(X, 8)
+    assert not _kl_mu.blas_pays(X[:20, :20], 3)
+    mostly_zero = X * (rng.uniform(size=X.shape) < 0.2)
+    assert not _kl_mu.blas_pays(mostly_zero, 8)
+    assert not _kl_mu.blas_pays(sp.csr_matrix(X), 8)
+
+
 @pytest.mark.parametrize("penalties", [("l1", "l1"), ("l2", "l2"), ("l1", "l2")])
 def test_blas_kl_updates_follow_the_compiled_sweeps(penalties, monkeypatch):
-    """Dense KL data above BLAS_MIN_WORK use BLAS products: same iterates."""
+    """Dense KL data where BLAS pays use BLAS products: same iterates."""
     X, W0, H0 = _problem(7, m=12, n=9)
     kwargs = _kwargs(1, 0.3, 1.5, *penalties, max_iter=25, tol=0)
     W, H, sweeps = _mu.fit_mu(X, W0, H0, **kwargs)
-    monkeypatch.setattr(_kl_mu, "BLAS_MIN_WORK", 0)
+    monkeypatch.setattr(_kl_mu, "blas_pays", lambda X, rank: True)
     W_b, H_b, blas = _mu.fit_mu(X, W0, H0, **kwargs)
     np.testing.assert_allclose(blas.history, sweeps.history, rtol=1e-11)
     np.testing.assert_allclose(W_b, W, rtol=1e-9)
     np.testing.assert_allclose(H_b, H, rtol=1e-9)
     W_i, _, inner = _mu.fit_mu(X, W0, H0, **kwargs | dict(n_inner=3))
-    monkeypatch.setattr(_kl_mu, "BLAS_MIN_WORK", 10**12)
+    monkeypatch.setattr(_kl_mu, "blas_pays", lambda X, rank: False)
     W_j, _, inner_sweeps = _mu.fit_mu(X, W0, H0, **kwargs | dict(n_inner=3))
     np.testing.assert_allclose(inner.history, inner_sweeps.history, rtol=1e-11)
 

@@ -204,8 +204,7 @@ def fit_mu(
     W, H = np.maximum(W, EPSILON), np.maximum(H, EPSILON)  # feasible start
     options = dict(fit_H=fit_H, balance_every=balance_every, n_inner=n_inner)
     model = (alpha_W, alpha_H, penalty_W, penalty_H)
-    dense_work = 0 if sp.issparse(X) else X.shape[0] * X.shape[1] * W.shape[1]
-    if beta == 1 and dense_work >= _kl_mu.BLAS_MIN_WORK:
+    if beta == 1 and _kl_mu.blas_pays(X, W.shape[1]):
         state = KLDenseUpdates(X, W, H, make_penalties(*model), **options)
     elif beta == 1:
         state = KLSweeps(X, W, H, make_penalties(*model), **options)
