@@ -67,6 +67,7 @@ from ._objective import (
     dense_kl_objective,
     kl_log_term,
     kl_objective_rest,
+    n_nonzeros,
 )
 
 #: Newton steps per entry and sweep.
@@ -407,6 +408,6 @@ def kl_coordinate_descent(X, W, H, penalties, **options):
     """The coordinate-descent state for X's layout: dense rows for dense X with
     at least :data:`DENSE_MIN_DENSITY` nonzeros, gathered nonzeros otherwise
     (``options``: ``balance_every``, ``n_inner``, ``fit_H``)."""
-    dense = not sp.issparse(X) and np.count_nonzero(X) >= DENSE_MIN_DENSITY * X.size
+    dense = not sp.issparse(X) and n_nonzeros(X) >= DENSE_MIN_DENSITY * X.size
     state = DenseKLCoordinateDescent if dense else KLCoordinateDescent
     return state(X, W, H, penalties, **options)
