@@ -33,7 +33,14 @@ Kullback-Leibler fits without it against fits with it, on every case above
 where Poisson counts are small (mean about 5) and the Frobenius problem is
 further from the Kullback-Leibler one.
 
-    python benchmarks/search_nmf_solver.py [--quick] [--draws N] [--inner | --start]
+``--sketch`` decides the sketch of that start
+(``skfactor.decomposition._cd.sketch_pays``): the start on X against the
+start on its sketch, default-setting Kullback-Leibler fits, on the cases
+above where the sketch is used, at every size of ``bench_nmf.py``
+(2000 x 1000 included).
+
+    python benchmarks/search_nmf_solver.py [--quick] [--draws N]
+        [--inner | --start | --sketch]
 """
 
 import argparse
@@ -63,8 +70,8 @@ KEPT = 0.2  # fraction of the entries kept in the sparse variants
 SOLVERS = ("mu", "cd")
 
 
-def _cases(quick, n_draws, low_snr=False):
-    sizes = QUICK_SIZES if quick else SEARCH_SIZES
+def _cases(quick, n_draws, low_snr=False, sizes=None):
+    sizes = sizes or (QUICK_SIZES if quick else SEARCH_SIZES)
     draws = range(FIRST_DRAW, FIRST_DRAW + (1 if quick else n_draws))
     for m, n, r in sizes:
         for draw in draws:
@@ -224,31 +231,61 @@ def run_inner(quick=False, n_draws=3):
     return _paired_tables(rows, INNER, title)
 
 
-def run_start(quick=False, n_draws=3):
-    """Kullback-Leibler coordinate descent without and with its Frobenius
-    start."""
+def _run_variants(cases, variants, title):
+    """Default-setting Kullback-Leibler coordinate-descent fits of two
+    variants ``{name: (attribute of _cd, value)}`` on ``cases``."""
     rows = []
     warnings.simplefilter("ignore")  # ConvergenceWarning at max_iter
-    for group, label, X, r, truth in _cases(quick, n_draws, low_snr=True):
+    for group, label, X, r, truth in cases:
         for mu in (0.1, 1.0):
             for start in _starts(truth):
                 fits = {}
-                for name, most in (
-                    ("without", 0),
-                    ("with", _cd.FROBENIUS_START_MAX_ITER),
-                ):
-                    with mock.patch.object(_cd, "FROBENIUS_START_MAX_ITER", most):
+                for name, (attribute, value) in variants.items():
+                    with mock.patch.object(_cd, attribute, value):
                         fits[name] = _fit(
                             X, r, "kullback-leibler", mu, "cd", truth, **start
                         )
                 rows.append((group, _start_label(label, start), mu, fits))
+    return _paired_tables(rows, tuple(variants), title)
+
+
+def run_start(quick=False, n_draws=3):
+    """Kullback-Leibler coordinate descent without and with its Frobenius
+    start."""
+    variants = {
+        "without": ("FROBENIUS_START_MAX_ITER", 0),
+        "with": ("FROBENIUS_START_MAX_ITER", _cd.FROBENIUS_START_MAX_ITER),
+    }
     title = (
         "Default-setting Kullback-Leibler fits (solver='cd', tol=1e-4, "
         "max_iter=500), one BLAS thread: without the Frobenius start against "
         "with it. Objective after the final exact W-step; difference with / "
         "without - 1 (negative: the start ends lower)."
     )
-    return _paired_tables(rows, ("without", "with"), title)
+    return _run_variants(_cases(quick, n_draws, low_snr=True), variants, title)
+
+
+def run_sketch(quick=False, n_draws=3):
+    """The Frobenius start of Kullback-Leibler coordinate descent on X
+    against on its sketch, where the sketch is used (every size of
+    ``bench_nmf.py``, 2000 x 1000 included)."""
+    cases = [
+        case
+        for case in _cases(quick, n_draws, low_snr=True, sizes=SIZES)
+        if _cd.sketch_pays(case[2], case[3])
+    ]
+    variants = {
+        "X": ("SKETCH_GAIN", np.inf),
+        "sketch": ("SKETCH_GAIN", _cd.SKETCH_GAIN),
+    }
+    title = (
+        "Default-setting Kullback-Leibler fits (solver='cd', tol=1e-4, "
+        "max_iter=500), one BLAS thread, where the Frobenius start fits a "
+        "sketch of X: the start on X against on the sketch. Objective after "
+        "the final exact W-step; difference sketch / X - 1 (negative: the "
+        "sketch ends lower)."
+    )
+    return _run_variants(cases, variants, title)
 
 
 def main():
@@ -264,9 +301,13 @@ def main():
         action="store_true",
         help="the Frobenius start of Kullback-Leibler coordinate descent",
     )
+    choice.add_argument(
+        "--sketch", action="store_true", help="the start on X or on its sketch"
+    )
     args = parser.parse_args()
+    modes = {"inner": run_inner, "start": run_start, "sketch": run_sketch}
+    search = next((mode for name, mode in modes.items() if getattr(args, name)), run)
     with threadpool_limits(1):
-        search = run_inner if args.inner else run_start if args.start else run
         print(search(quick=args.quick, n_draws=args.draws))
 
 

@@ -252,6 +252,49 @@ def test_compiled_frobenius_batches_follow_the_single_iterations(
         np.testing.assert_allclose(H_b, H_s, rtol=1e-9)
 
 
+@pytest.mark.parametrize("exact", [False, True])
+def test_low_rank_hals_is_hals_on_the_product(exact):
+    """HALS on ``Q @ B`` in factored form follows HALS on the dense product,
+    iterate for iterate, also where the fit is exact (the Gram identity
+    cancels and the residual is summed)."""
+    rng = np.random.default_rng(3)
+    W_true, H_true = rng.uniform(0.5, 2, (30, 3)), rng.uniform(0.5, 2, (3, 20))
+    X = W_true @ H_true + (0 if exact else rng.uniform(size=(30, 20)))
+    Q, _ = np.linalg.qr(np.column_stack([W_true, rng.standard_normal((30, 5))]))
+    if not exact:
+        Q = np.linalg.qr(X @ rng.standard_normal((20, 8)))[0]
+    B = Q.T @ X
+    W0, H0 = (W_true, H_true) if exact else (rng.uniform(size=(30, 3)), H_true)
+    penalties = make_penalties(0.0 if exact else 0.2, 0.0, "l1", "l2")
+    options = dict(balance_every=not exact, n_inner=2)
+    low_rank = _hals.LowRankHALS(Q, B, W0, H0, penalties, **options)
+    dense = _hals.HALS(Q @ B, W0, H0, penalties, **options)
+    assert low_rank.start() == pytest.approx(dense.start(), rel=1e-10, abs=1e-20)
+    for _ in range(6):
+        assert low_rank.iterate(1) == pytest.approx(
+            dense.iterate(1), rel=1e-9, abs=1e-18
+        )
+        np.testing.assert_allclose(low_rank.W, dense.W, rtol=1e-9)
+        np.testing.assert_allclose(low_rank.Ht, dense.Ht, rtol=1e-9)
+    if exact:
+        assert low_rank.start() < 1e-20 * np.sum(X * X)
+
+
+def test_low_rank_hals_counts_the_cost_of_its_products():
+    """Accelerated HALS on ``Q @ B`` sweeps as often as products of its
+    cost, (m + n) l entries, allow (and never in compiled batches)."""
+    rng = np.random.default_rng(0)
+    Q = np.linalg.qr(rng.standard_normal((300, 12)))[0]
+    B = rng.uniform(size=(12, 200))
+    W, H = rng.uniform(size=(300, 4)), rng.uniform(size=(4, 200))
+    hals = _hals.LowRankHALS(
+        Q, B, W, H, make_penalties(0, 0, "l1", "l1"), balance_every=True, n_inner="auto"
+    )
+    limits = _hals.inner_sweep_limits(300, 200, 500 * 12, 4)
+    assert (hals.schedule.sweeps_W, hals.schedule.sweeps_H) == limits
+    assert hals.batch == 1
+
+
 @pytest.mark.parametrize("weight", [(0.7, 1.0), (0.7, 2.0), (0.0, 1.0)])
 def test_transposed_sweep_is_the_hals_sweep(weight):
     """The sweep over the transposed factor gives the column-by-column
@@ -539,6 +582,35 @@ def test_frobenius_start_skips_the_slow_start_of_kl_descent():
     W, H, started = fit_cd(X, W0, H0, **kwargs, max_iter=1)
     assert started.history[-1] < plain.history[-1]
     assert factor_match_score([W_true, H_true.T], [W, H.T]) > 0.99
+
+
+def test_frobenius_start_fits_a_sketch_of_large_data(monkeypatch):
+    """Dense data too large for compiled HALS batches: the start fits the
+    sketch Q Q^T X (products of (m + n) l entries instead of m n), and lands
+    where the start on X does; the sketch follows ``random_state``."""
+    from skfactor.datasets import make_sparse_nmf
+    from skfactor.decomposition._init import nndsvda_init
+
+    X, _, _ = make_sparse_nmf(300, 200, 10, random_state=0)
+    assert _cd.sketch_pays(X, 10)
+    assert not _cd.sketch_pays(X[:100, :100], 10)  # compiled batches
+    assert not _cd.sketch_pays(sp.random(300, 200, 0.1, random_state=0), 10)
+    W0, H0 = nndsvda_init(X, 10, np.random.RandomState(0))
+    W0, H0 = _mu.rescale_init(X, W0, H0, 1, 1.0, 1.0, "l1", "l1")
+    ends = {}
+    for name, seed in [("sketch", 0), ("same seed", 0), ("other seed", 1)]:
+        state = _kl_state(X, W0, H0, alpha=1.0)
+        assert _cd.frobenius_start(state, X, True, random_state=seed)
+        ends[name] = state.start(), state.factors()
+    monkeypatch.setattr(_cd, "SKETCH_GAIN", np.inf)  # X itself
+    state = _kl_state(X, W0, H0, alpha=1.0)
+    assert _cd.frobenius_start(state, X, True)
+    plain = state.start()
+    assert ends["sketch"][0] == ends["same seed"][0]
+    np.testing.assert_array_equal(ends["sketch"][1][0], ends["same seed"][1][0])
+    assert ends["sketch"][0] != ends["other seed"][0]
+    for value, _ in ends.values():
+        assert value == pytest.approx(plain, rel=0.01)
 
 
 def test_verbose_shows_the_frobenius_start(capsys):

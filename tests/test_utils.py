@@ -12,6 +12,7 @@ from skfactor.utils._docstrings import fill_doc
 from skfactor.utils._linalg import (
     column_signs,
     gram_svd,
+    low_rank_projection,
     ridge_solve,
     truncated_svd,
 )
@@ -186,6 +187,29 @@ def test_truncated_svd_matches_the_dense_svd(shape, k):
     assert truncated_svd(A, 0)[0].shape == (m, 0)
     with pytest.raises(ValueError, match="k must be in"):
         truncated_svd(A, r + 1)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_low_rank_projection_is_exact_on_its_range(sparse):
+    """Q has orthonormal columns, B = Q^T A, and Q B is A itself when A's
+    rank is at most the size; sparse and dense A of full rank give the same
+    sketch."""
+    rng = np.random.default_rng(0)
+    A = rng.uniform(size=(40, 3)) @ rng.uniform(size=(3, 25))
+    data = sp.csr_matrix(A) if sparse else A
+    Q, B = low_rank_projection(data, 5, n_iter=2, random_state=0)
+    assert Q.shape == (40, 5) and B.shape == (5, 25)
+    np.testing.assert_allclose(Q.T @ Q, np.eye(5), atol=1e-12)
+    np.testing.assert_allclose(B, Q.T @ A, atol=1e-12)
+    np.testing.assert_allclose(Q @ B, A, atol=1e-12)
+    left = np.linalg.qr(rng.standard_normal((40, 25)))[0]
+    right = np.linalg.qr(rng.standard_normal((25, 25)))[0]
+    A = (left * 0.5 ** np.arange(25)) @ right.T
+    data = sp.csr_matrix(A) if sparse else A
+    Q, B = low_rank_projection(data, 5, n_iter=2, random_state=0)
+    Q_dense, B_dense = low_rank_projection(A, 5, n_iter=2, random_state=0)
+    np.testing.assert_allclose(Q, Q_dense, atol=1e-10)
+    np.testing.assert_allclose(B, B_dense, atol=1e-10)
 
 
 def _with_spectrum(m, n, values, seed=0):

@@ -71,6 +71,7 @@ from ._batches import BatchRecord, batch_size
 from ._mm_steps import balance_with_grams
 from ._objective import (
     EPSILON,
+    GRAM_CANCELLATION,
     exact_if_cancelled,
     exact_if_cancelled_dense,
     gram_fit,
@@ -245,30 +246,52 @@ class HALS:
             self.X = np.ascontiguousarray(X, dtype=np.float64)
             self.XT = np.ascontiguousarray(self.X.T)
             data = self.X.reshape(-1)
-        self.half_norm = 0.5 * float(np.dot(data, data))
+        # nonzeros, also of dense X: the same iterates whatever the format
+        cost = n_nonzeros(X)
+        self._setup(0.5 * float(np.dot(data, data)), W, H, penalties)
+        self._schedule(balance_every, n_inner, cost, batch_size(X, self.W.shape[1]))
+
+    def _setup(self, half_norm, W, H, penalties):
+        self.half_norm = half_norm
         self.W = np.array(W, dtype=np.float64, order="C")
         self.Ht = np.array(H.T, dtype=np.float64, order="C")
         self.penalties = penalties
+        self.n_iter = 0
+        self.record = None
+
+    def _schedule(self, balance_every, n_inner, product_cost, batch):
+        """The sweeps per iteration (``product_cost``: the entries of X the
+        products visit, for accelerated HALS) and the batch size."""
         balance_every = bool(balance_every)
         if n_inner == "auto":
-            # nonzeros, also of dense X: the same iterates whatever the format
-            limits = inner_sweep_limits(*X.shape, n_nonzeros(X), self.W.shape[1])
+            m, n = self.W.shape[0], self.Ht.shape[0]
+            limits = inner_sweep_limits(m, n, product_cost, self.W.shape[1])
             self.schedule = Schedule(balance_every, *limits, INNER_DELTA)
             self.single_sweep_iterations = SINGLE_SWEEP_ITERATIONS
         else:
             self.schedule = Schedule(balance_every, int(n_inner), int(n_inner), 0.0)
             self.single_sweep_iterations = 0
-        self.n_iter = 0
-        self.batch = batch_size(X, self.W.shape[1])
-        self.record = None
+        self.batch = batch
+
+    def _times_Ht(self, Ht):
+        """``X @ Ht``, C-contiguous."""
+        return np.ascontiguousarray(safe_sparse_dot(self.X, Ht))
+
+    def _transposed_times_W(self, W):
+        """``X.T @ W``, C-contiguous."""
+        return np.ascontiguousarray(safe_sparse_dot(self.XT, W))
+
+    def _exact_if_cancelled(self, fit, W, Ht):
+        return exact_if_cancelled(fit, self.X, self.half_norm, W, Ht)
 
     def start(self):
         W, Ht = self.W, self.Ht
         self.gram_H = Ht.T @ Ht
-        XtW = np.ascontiguousarray(safe_sparse_dot(self.XT, W))
+        XtW = self._transposed_times_W(W)
         fit = gram_fit(self.half_norm, XtW, Ht, W.T @ W, self.gram_H)
-        fit = exact_if_cancelled(fit, self.X, self.half_norm, W, Ht)
-        return fit + penalty_value(W, Ht, self.penalties)
+        return self._exact_if_cancelled(fit, W, Ht) + penalty_value(
+            W, Ht, self.penalties
+        )
 
     def iterate(self, n_steps):
         """The objectives of at most ``n_steps`` further iterations."""
@@ -297,13 +320,12 @@ class HALS:
             )
             return self.record.values
         W, Ht, p = self.W, self.Ht, self.penalties
-        XHt = np.ascontiguousarray(safe_sparse_dot(self.X, Ht))
-        gram_W = _sweeps_W(W, XHt, self.gram_H, p.W, schedule)
-        XtW = np.ascontiguousarray(safe_sparse_dot(self.XT, W))
+        gram_W = _sweeps_W(W, self._times_Ht(Ht), self.gram_H, p.W, schedule)
+        XtW = self._transposed_times_W(W)
         self.gram_H, fit, penalty = _sweeps_H(
             W, Ht, XtW, gram_W, self.half_norm, p, schedule
         )
-        return [exact_if_cancelled(fit, self.X, self.half_norm, W, Ht) + penalty]
+        return [self._exact_if_cancelled(fit, W, Ht) + penalty]
 
     def keep(self, step):
         """Make the ``step``-th iterate of the last batch the current one."""
@@ -312,3 +334,29 @@ class HALS:
 
     def factors(self):
         return self.W, np.ascontiguousarray(self.Ht.T)
+
+
+class LowRankHALS(HALS):
+    """:class:`HALS` on a matrix given as ``Q @ B`` (``Q`` with orthonormal
+    columns, ``Q`` m x l, ``B`` l x n, l small), the products with it in
+    that factored form: :math:`(l + r)(m + n)l`-ish flops instead of
+    :math:`mnr` per product, one iteration per call."""
+
+    def __init__(self, Q, B, W, H, penalties, *, balance_every, n_inner):
+        self.Q = np.ascontiguousarray(Q, dtype=np.float64)
+        self.B = np.ascontiguousarray(B, dtype=np.float64)
+        # ||Q B||_F = ||B||_F for orthonormal Q
+        self._setup(0.5 * float(np.sum(self.B * self.B)), W, H, penalties)
+        product_cost = (Q.shape[0] + B.shape[1]) * B.shape[0]
+        self._schedule(balance_every, n_inner, product_cost, batch=1)
+
+    def _times_Ht(self, Ht):
+        return self.Q @ (self.B @ Ht)
+
+    def _transposed_times_W(self, W):
+        return self.B.T @ (self.Q.T @ W)
+
+    def _exact_if_cancelled(self, fit, W, Ht):
+        if fit > GRAM_CANCELLATION * self.half_norm:  # (forms Q B only if not)
+            return float(fit)
+        return exact_if_cancelled(fit, self.Q @ self.B, self.half_norm, W, Ht)

@@ -1,5 +1,6 @@
 """Sparse NMF with optimal rescaling (balancing) of the rank-one components."""
 
+import functools
 from numbers import Integral, Real
 
 import numpy as np
@@ -389,14 +390,13 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
             objective_name=objective_name,
         )
 
-    def _initial_factors(self, Xs, n_components, scale):
+    def _initial_factors(self, Xs, n_components, scale, rng):
         if isinstance(self.init, (tuple, list)):
             W, H = check_init_pair(
                 self.init, Xs.shape, n_components, f"{type(self).__name__}.fit"
             )
             W, H = W / np.sqrt(scale), H / np.sqrt(scale)
         else:
-            rng = check_random_state(self.random_state)
             make = random_init if self.init == "random" else nndsvda_init
             W, H = make(Xs, n_components, rng)
         return np.maximum(W, _mu.EPSILON), np.maximum(H, _mu.EPSILON)
@@ -466,10 +466,14 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         scale = _unit_scale(X)
         Xs = _scaled_data(X, scale)
         problem = self._problem(scale)
-        W, H = self._initial_factors(Xs, n_components, scale)
+        rng = check_random_state(self.random_state)
+        W, H = self._initial_factors(Xs, n_components, scale, rng)
         if self.balance != "none":
             W, H = _mu.rescale_init(Xs, W, H, **problem)
-        fit = fit_cd if self._resolved_solver() == "cd" else _mu.fit_mu
+        if self._resolved_solver() == "cd":  # (the sketch of its start)
+            fit = functools.partial(fit_cd, random_state=rng)
+        else:
+            fit = _mu.fit_mu
         W, H, monitor = fit(
             Xs,
             W,

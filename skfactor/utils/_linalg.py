@@ -20,6 +20,9 @@ largest magnitude of every left singular vector is positive.
 matrix several times faster, from the eigendecomposition of its smaller Gram
 matrix, when an error estimate guarantees that they are those of the exact
 SVD; the caller falls back to :func:`truncated_svd` otherwise.
+:func:`low_rank_projection` is the same range finder without the SVD: a
+sketch :math:`QQ^\top A` of :math:`A` in factored form (the Frobenius start
+of Kullback-Leibler NMF fits it instead of :math:`A`).
 
 :func:`ridge_solve` is the one solver of ridge normal equations
 :math:`(G + \alpha I) x = b` (ALS steps of CP decompositions, weighted least
@@ -33,7 +36,11 @@ numpy's strided reduction ``A.sum(axis=0)`` is about twenty times slower at.
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
-from sklearn.utils.extmath import randomized_svd
+from sklearn.utils.extmath import (
+    randomized_range_finder,
+    randomized_svd,
+    safe_sparse_dot,
+)
 
 # Smallest ratio of the squared Cholesky pivots (smallest over largest) for
 # which ridge_solve trusts a direct solve: a lower bound on the condition
@@ -142,6 +149,40 @@ def truncated_svd(A, k, random_state=None, *, n_oversamples=10, n_iter=4):
         )
     signs = column_signs(U)
     return U * signs, S, Vt * signs[:, None]
+
+
+def low_rank_projection(A, size, *, n_iter, random_state=None):
+    """``(Q, B)`` with ``Q @ B`` the projection of ``A`` on a randomized
+    approximation of its range (Halko, Martinsson and Tropp, 2011).
+
+    Parameters
+    ----------
+    A : ndarray or sparse matrix of shape (m, n)
+    size : int
+        Columns of ``Q``, ``size <= min(m, n)``.
+    n_iter : int
+        Power iterations of the range finder.
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    Q : ndarray of shape (m, size)
+        Orthonormal columns.
+    B : ndarray of shape (size, n)
+        ``Q.T @ A``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.outer([1.0, -2.0, 2.0], [3.0, 4.0, 0.0, 1.0])
+    >>> Q, B = low_rank_projection(A, 1, n_iter=2, random_state=0)
+    >>> bool(np.allclose(Q @ B, A))
+    True
+    """
+    Q = randomized_range_finder(
+        A, size=size, n_iter=n_iter, random_state=check_random_state(random_state)
+    )
+    return Q, np.ascontiguousarray(safe_sparse_dot(A.T, Q).T)
 
 
 def gram_svd(A, k, rtol=GRAM_SVD_RTOL):
