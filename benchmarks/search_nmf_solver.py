@@ -33,17 +33,19 @@ Kullback-Leibler fits without it against fits with it, on every case above
 where Poisson counts are small (mean about 5) and the Frobenius problem is
 further from the Kullback-Leibler one.
 
-``--sketch`` decides the sketch of that start
-(``skfactor.decomposition._cd.sketch_pays``): the start on X against the
-start on its sketch, default-setting Kullback-Leibler fits, on the cases
-above where the sketch is used, at every size of ``bench_nmf.py``
-(2000 x 1000 included).
+``--sketch`` decides the sketch of X that coordinate descent starts on
+(``skfactor.decomposition._cd.sketch_pays``): for Kullback-Leibler, its
+Frobenius start on X against on the sketch; for Frobenius, HALS on X alone
+against HALS started on the sketch; default-setting fits on the cases above
+where the sketch is used, at every size of ``bench_nmf.py`` (2000 x 1000
+included).
 
     python benchmarks/search_nmf_solver.py [--quick] [--draws N]
         [--inner | --start | --sketch]
 """
 
 import argparse
+import itertools
 import sys
 import time
 import warnings
@@ -231,21 +233,23 @@ def run_inner(quick=False, n_draws=3):
     return _paired_tables(rows, INNER, title)
 
 
-def _run_variants(cases, variants, title):
-    """Default-setting Kullback-Leibler coordinate-descent fits of two
-    variants ``{name: (attribute of _cd, value)}`` on ``cases``."""
+def _run_variants(cases, variants, title, losses=("kullback-leibler",)):
+    """Default-setting coordinate-descent fits of two variants ``{name:
+    (attribute of _cd, value)}`` on ``cases``, for each of ``losses`` (in
+    the group's name when there are several)."""
     rows = []
     warnings.simplefilter("ignore")  # ConvergenceWarning at max_iter
     for group, label, X, r, truth in cases:
-        for mu in (0.1, 1.0):
+        for loss, mu in itertools.product(losses, (0.1, 1.0)):
             for start in _starts(truth):
                 fits = {}
                 for name, (attribute, value) in variants.items():
                     with mock.patch.object(_cd, attribute, value):
-                        fits[name] = _fit(
-                            X, r, "kullback-leibler", mu, "cd", truth, **start
-                        )
-                rows.append((group, _start_label(label, start), mu, fits))
+                        fits[name] = _fit(X, r, loss, mu, "cd", truth, **start)
+                name, case = group, _start_label(label, start)
+                if len(losses) > 1:
+                    name, case = f"{group}, {loss}", f"{case}, {loss}"
+                rows.append((name, case, mu, fits))
     return _paired_tables(rows, tuple(variants), title)
 
 
@@ -274,18 +278,20 @@ def run_sketch(quick=False, n_draws=3):
         for case in _cases(quick, n_draws, low_snr=True, sizes=SIZES)
         if _cd.sketch_pays(case[2], case[3])
     ]
-    variants = {
+    variants = {  # (no sketch: Frobenius HALS starts nowhere)
         "X": ("SKETCH_GAIN", np.inf),
         "sketch": ("SKETCH_GAIN", _cd.SKETCH_GAIN),
     }
     title = (
-        "Default-setting Kullback-Leibler fits (solver='cd', tol=1e-4, "
-        "max_iter=500), one BLAS thread, where the Frobenius start fits a "
-        "sketch of X: the start on X against on the sketch. Objective after "
-        "the final exact W-step; difference sketch / X - 1 (negative: the "
-        "sketch ends lower)."
+        "Default-setting fits (solver='cd', tol=1e-4, max_iter=500), one BLAS "
+        "thread, where the start of coordinate descent fits a sketch of X: "
+        "the Frobenius start of Kullback-Leibler on X against on the sketch; "
+        "Frobenius HALS without against with its start on the sketch. "
+        "Objective after the final exact W-step; difference sketch / X - 1 "
+        "(negative: the sketch ends lower)."
     )
-    return _run_variants(cases, variants, title)
+    losses = ("kullback-leibler", "frobenius")
+    return _run_variants(cases, variants, title, losses)
 
 
 def main():

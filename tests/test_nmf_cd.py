@@ -594,7 +594,7 @@ def test_frobenius_start_fits_a_sketch_of_large_data(monkeypatch):
     X, _, _ = make_sparse_nmf(300, 200, 10, random_state=0)
     assert _cd.sketch_pays(X, 10)
     assert not _cd.sketch_pays(X[:100, :100], 10)  # compiled batches
-    assert not _cd.sketch_pays(sp.random(300, 200, 0.1, random_state=0), 10)
+    assert not _cd.sketch_pays(sp.csr_matrix(X), 10)  # sparse: far from low rank
     W0, H0 = nndsvda_init(X, 10, np.random.RandomState(0))
     W0, H0 = _mu.rescale_init(X, W0, H0, 1, 1.0, 1.0, "l1", "l1")
     ends = {}
@@ -611,6 +611,25 @@ def test_frobenius_start_fits_a_sketch_of_large_data(monkeypatch):
     assert ends["sketch"][0] != ends["other seed"][0]
     for value, _ in ends.values():
         assert value == pytest.approx(plain, rel=0.01)
+
+
+def test_frobenius_hals_starts_on_the_sketch(capsys):
+    """Frobenius HALS on data too large for compiled batches first runs on
+    the sketch; X's iterations then start near their minimizer and stop
+    where HALS on X alone stops, or lower."""
+    from skfactor.datasets import make_sparse_nmf
+
+    X, _, _ = make_sparse_nmf(300, 200, 10, random_state=1)
+    W0, H0 = _problem(0, m=300, n=200, r=10)[1:]
+    kwargs = _kwargs(2, 1.0, 1.0, "l1", "l1", n_inner="auto")
+    *_, plain = fit_cd(X, W0, H0, **kwargs, start_by_frobenius=False)
+    *_, started = fit_cd(X, W0, H0, **kwargs, verbose=1)
+    assert "(sketch start)] initialization: objective of the sketch" in (
+        capsys.readouterr().out
+    )
+    assert started.history[0] < plain.history[-1] * (1 + 1e-3)
+    assert started.n_iter < plain.n_iter
+    assert started.history[-1] <= plain.history[-1] * (1 + 1e-4)
 
 
 def test_verbose_shows_the_frobenius_start(capsys):

@@ -332,6 +332,12 @@ class HALS:
         if self.record is not None:
             self.W, self.Ht = self.record.factors(step)
 
+    def set_factors(self, W, H):
+        """Continue from ``(W, H)`` (copied)."""
+        self.W = np.array(W, dtype=np.float64, order="C")
+        self.Ht = np.array(H.T, dtype=np.float64, order="C")
+        self.record = None
+
     def factors(self):
         return self.W, np.ascontiguousarray(self.Ht.T)
 
