@@ -40,7 +40,7 @@ def _nmf_variants():
 
     from .datasets import make_sparse_nmf
     from .decomposition import BalancedSparseNMF
-    from .decomposition._newton import _BLAS_ROW
+    from .decomposition._newton_step import _BLAS_ROW
 
     X, _, _ = make_sparse_nmf(24, 16, 3, sparsity=0.3, random_state=0)
     inputs = [X, sp.csr_matrix(X), X.astype(np.float32)]

@@ -1,4 +1,5 @@
-"""The exact W-step (projected Newton, ``decomposition/_newton.py``): the
+"""The exact W-step (projected Newton, ``decomposition/_newton.py``, its
+row steps in ``_newton_step.py``, its blocks in ``_newton_blocks.py``): the
 Kullback-Leibler pass whose derivatives come from BLAS products over blocks
 of dense rows against the compiled pass over each row's nonzeros, and its
 pieces against dense oracles."""
@@ -6,7 +7,7 @@ pieces against dense oracles."""
 import numpy as np
 import pytest
 
-from skfactor.decomposition import _newton
+from skfactor.decomposition import _newton, _newton_blocks, _newton_step
 from skfactor.decomposition._mm_steps import Penalty
 from skfactor.decomposition._newton import solve_activations
 
@@ -16,7 +17,7 @@ def _long_rows(seed, m=13, r=4, n=None):
     (by default long enough for the BLAS Hessians of the row pass too), with
     explicit zeros and an all-zero row."""
     rng = np.random.default_rng(seed)
-    n = _newton._BLAS_ROW + 17 if n is None else n
+    n = _newton_step._BLAS_ROW + 17 if n is None else n
     H = rng.uniform(0.1, 1.0, (r, n))
     W = rng.uniform(0.0, 2.0, (m, r)) * (rng.uniform(size=(m, r)) < 0.7)
     X = rng.poisson(W @ H).astype(float)
@@ -36,18 +37,24 @@ def _count_calls(monkeypatch, name):
     return calls
 
 
-@pytest.mark.parametrize("n_columns", [None, _newton._BLOCK_MIN_COLUMNS])
+@pytest.mark.parametrize("n_columns", [None, _newton_blocks._BLOCK_MIN_COLUMNS])
 @pytest.mark.parametrize("penalty, alpha", [("l1", 0.0), ("l1", 0.4), ("l2", 0.4)])
-def test_blas_pass_equals_the_row_pass(monkeypatch, penalty, alpha, n_columns):
+@pytest.mark.parametrize("start_scale", [1.0, 30.0])
+def test_blas_pass_equals_the_row_pass(
+    monkeypatch, penalty, alpha, n_columns, start_scale
+):
+    """Also from a start 30 times too large, where full Newton steps fail
+    the line search and the blocked pass's rows backtrack one by one."""
     X, H, W0 = _long_rows(0, n=n_columns)
+    W0 = W0 * start_scale
     # blocks of 4 rows, so that the active rows span several blocks
-    monkeypatch.setattr(_newton, "_BLOCK_ENTRIES", 4 * X.shape[1])
+    monkeypatch.setattr(_newton_blocks, "_BLOCK_ENTRIES", 4 * X.shape[1])
     calls = _count_calls(monkeypatch, "_kl_blas_pass")
     W, monitor = solve_activations(X, H, W0, beta=1, alpha=alpha, penalty=penalty)
     assert monitor.converged and len(calls) == monitor.n_iter
     # rows, compiled
-    monkeypatch.setattr(_newton, "_BLOCK_MIN_COLUMNS", 10 * X.shape[1])
-    monkeypatch.setattr(_newton, "_BLOCK_MIN_WORK", 10 * X.size)
+    monkeypatch.setattr(_newton_blocks, "_BLOCK_MIN_COLUMNS", 10 * X.shape[1])
+    monkeypatch.setattr(_newton_blocks, "_BLOCK_MIN_WORK", 10 * X.size)
     W_rows, monitor_rows = solve_activations(
         X, H, W0, beta=1, alpha=alpha, penalty=penalty
     )
@@ -61,7 +68,7 @@ def test_pairs_give_the_hessians():
     rng = np.random.default_rng(1)
     Ht = rng.uniform(size=(7, 4))
     D = rng.uniform(size=(3, 7))
-    packed = D @ _newton._pairs(Ht)
+    packed = D @ _newton_blocks._pairs(Ht)
     upper = np.triu_indices(4)
     for b in range(3):
         hessian = (Ht.T * D[b]) @ Ht
@@ -71,7 +78,7 @@ def test_pairs_give_the_hessians():
 def test_ratio_curvature_skips_the_zeros_of_x():
     X = np.array([[2.0, 0.0], [0.0, 3.0]])
     Y = np.array([[4.0, 1.0], [1.0, 0.5]])
-    R, D = _newton._ratio_curvature(X, Y)
+    R, D = _newton_blocks._ratio_curvature(X, Y)
     np.testing.assert_array_equal(R, [[0.5, 0.0], [0.0, 6.0]])
     np.testing.assert_array_equal(D, [[0.125, 0.0], [0.0, 12.0]])
 
@@ -93,12 +100,12 @@ def test_kl_change_against_the_objective():
         y = v @ H
         return y.sum() - x @ np.log(y)
 
-    change = _newton._kl_change(trial, trial - w, _kl_row(x, H, w))
+    change = _newton_step._kl_change(trial, trial - w, _kl_row(x, H, w))
     np.testing.assert_allclose(change, fit(trial) - fit(w), rtol=1e-12)
     # a trial whose model vanishes where x > 0: math.log's infinite change
     H[:, np.flatnonzero(x)[0]] = [1.0, 0.0, 0.0]
     zero = np.array([0.0, 0.5, 0.5])
-    change = _newton._kl_change(zero, zero - w, _kl_row(x, H, w))
+    change = _newton_step._kl_change(zero, zero - w, _kl_row(x, H, w))
     assert change == np.inf
 
 
@@ -114,8 +121,8 @@ def test_row_step_never_increases_the_row_objective():
     scratch = (*(np.empty(r) for _ in range(4)), np.empty(r, np.bool_))
     before = w.copy()
     weight = Penalty(0.2, 1.0)
-    size = _newton._prepare_row(w, grad_fit, x.sum() + w @ h_sum, weight, scratch)
-    change, _ = _newton._row_step(
+    size = _newton_step._prepare_row(w, grad_fit, x.sum() + w @ h_sum, weight, scratch)
+    change, _ = _newton_step._row_step(
         w, grad_fit, hess, size, weight, kl_row, np.empty((0, 0)), scratch
     )
 
@@ -137,7 +144,7 @@ def test_free_system_solve_and_hessian_rows_against_dense_algebra():
     binding = rng.uniform(size=r) < 0.5
     binding[0], binding[1] = True, False
     hess = np.full((r, r), np.nan)  # rows of binding variables: never read
-    _newton._gram_rows(scaled, s, binding, hess)
+    _newton_step._gram_rows(scaled, s, binding, hess)
     free = ~binding
     full = scaled[:s].T @ scaled[:s]
     np.testing.assert_allclose(hess[free], full[free], rtol=1e-13)
@@ -146,7 +153,7 @@ def test_free_system_solve_and_hessian_rows_against_dense_algebra():
     expected = rhs.copy()
     system = full[np.ix_(free, free)] + 0.3 * np.eye(free.sum())
     expected[free] = np.linalg.solve(system, rhs[free])
-    _newton._solve_free(hess, binding, 0.3, rhs)
+    _newton_step._solve_free(hess, binding, 0.3, rhs)
     np.testing.assert_allclose(rhs, expected, rtol=1e-10)
 
 

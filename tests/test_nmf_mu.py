@@ -521,7 +521,7 @@ def test_balance_in_place_returns_scales_and_the_new_penalty(penalties):
 def test_exact_w_step_on_long_rows_satisfies_kkt():
     """Rows of at least _BLAS_ROW nonzeros take their Hessian from one BLAS
     product: the W-step still lands on the KKT point of every row."""
-    from skfactor.decomposition._newton import _BLAS_ROW
+    from skfactor.decomposition._newton_step import _BLAS_ROW
 
     rng = np.random.default_rng(5)
     n_columns = 2 * _BLAS_ROW
