@@ -38,10 +38,15 @@ Each iteration is one compiled pass (numba) over the rows that have not
 converged; for Kullback-Leibler it visits only the nonzeros of ``X``
 (sparse ``X`` is never densified), and for Frobenius it needs only
 :math:`XH^\top` and :math:`HH^\top`. On dense data with rows of at least
-64 entries (fewer at higher rank, :func:`_block_pass_pays`) the
-Kullback-Leibler derivatives of blocks of rows come from three BLAS products
-instead (:func:`~._newton_blocks._kl_blas_pass`); the step of a row
-(:func:`~._newton_step._row_step`) is the same in both passes.
+64 entries (fewer at higher rank,
+:func:`~._newton_blocks._block_pass_pays`) the Kullback-Leibler derivatives
+of blocks of rows come from three BLAS products instead, and the models at
+the rows' first trial points from a fourth
+(:func:`~._newton_blocks._kl_blas_pass`); the step of a row
+(:func:`~._newton_step._row_step`) is the same in both passes. The modules:
+this one is the solver and the pass over rows,
+:mod:`~skfactor.decomposition._newton_step` the step of one row,
+:mod:`~skfactor.decomposition._newton_blocks` the pass over blocks.
 """
 
 from collections import namedtuple

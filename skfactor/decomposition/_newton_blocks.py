@@ -202,7 +202,7 @@ def _kl_blas_pass(X, H, nonzeros, kl_terms, pairs, weight, W, active):
         steps = _steps(chunk.size, W.shape[1])
         _block_trials(chunk, kl_terms, grad_fit, D @ pairs, weight, W, steps)
         # the models at the first trials, by one more product
-        Y_trial = Y + (steps.trial - W[chunk]) @ H
+        Y_trial = Y + steps.delta @ H
         total += _block_finish(
             chunk, nonzeros, kl_terms, (Y, Y_trial), grad_fit, weight, W, steps, active
         )
