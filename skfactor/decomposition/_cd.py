@@ -236,12 +236,13 @@ def sketch_pays(X, rank):
     return SKETCH_GAIN * (m + n) * (rank + SKETCH_OVERSAMPLES) <= n_nonzeros(X)
 
 
-def _hals_start(state, X, penalties, options, *, sketched, random_state, monitor):
+def _hals_start(state, X, penalties, balance_every, *, sketched, random_state, monitor):
     """Move ``state`` to the result of accelerated HALS with ``penalties`` on
     X, or on its sketch, run until ``monitor`` stops, if that lowers the
     state's objective. Returns whether it moved."""
     W, H = state.factors()
     before = state.start()
+    options = dict(balance_every=balance_every, n_inner="auto")
     if sketched:
         Q, B = low_rank_projection(
             X,
@@ -249,9 +250,9 @@ def _hals_start(state, X, penalties, options, *, sketched, random_state, monitor
             n_iter=SKETCH_POWER_ITERATIONS,
             random_state=random_state,
         )
-        hals = LowRankHALS(Q, B, W, H, penalties, **options, n_inner="auto")
+        hals = LowRankHALS(Q, B, W, H, penalties, **options)
     else:
-        hals = HALS(X, W, H, penalties, **options, n_inner="auto")
+        hals = HALS(X, W, H, penalties, **options)
     state.set_factors(*run_monitored(hals, monitor))
     # (the state keeps this objective for the first one of its own monitor)
     if state.start() < before:
@@ -280,7 +281,7 @@ def frobenius_start(state, X, balance_every, *, random_state=0, verbose=0, name=
         state,
         X,
         matched_frobenius_penalties(X, state.penalties),
-        dict(balance_every=balance_every),
+        balance_every,
         sketched=sketched,
         random_state=random_state,
         monitor=monitor,
@@ -304,7 +305,7 @@ def sketch_start(state, X, balance_every, *, random_state=0, verbose=0, name="CD
         state,
         X,
         state.penalties,
-        dict(balance_every=balance_every),
+        balance_every,
         sketched=True,
         random_state=random_state,
         monitor=monitor,

@@ -44,6 +44,10 @@ stopped at a stationary point 6e-6 to 5e-5 above scikit-learn's
 with one single-sweep iteration, on 3 of 24; with five, on none of 48
 (draws 0-2 and 100-102).
 
+:class:`LowRankHALS` runs the same iterations on a matrix given in the
+factored form :math:`Q\,(Q^\top X)` (a sketch of :math:`X`), its products
+taken in that form.
+
 A sweep runs on the transposed factor (a row per component), so that each
 column update is one vectorized pass over contiguous memory
 (:func:`_sweep_transposed`, 1.6-2.3 times faster than :func:`hals_columns`
@@ -345,8 +349,9 @@ class HALS:
 class LowRankHALS(HALS):
     """:class:`HALS` on a matrix given as ``Q @ B`` (``Q`` with orthonormal
     columns, ``Q`` m x l, ``B`` l x n, l small), the products with it in
-    that factored form: :math:`(l + r)(m + n)l`-ish flops instead of
-    :math:`mnr` per product, one iteration per call."""
+    that factored form: :math:`(m + n)lr` multiply-adds instead of
+    :math:`mnr` per product, one iteration per call (the sketch that
+    coordinate descent starts on, :mod:`~skfactor.decomposition._cd`)."""
 
     def __init__(self, Q, B, W, H, penalties, *, balance_every, n_inner):
         self.Q = np.ascontiguousarray(Q, dtype=np.float64)
