@@ -91,7 +91,7 @@ def _newton_pass(nonzeros, Ht, quadratic, beta, weight, W, active):
     derivatives; Frobenius uses the :class:`Quadratic` terms
     ``XHt = X H^T``, ``HHt = H H^T`` and the squared norms ``x_sq`` of the
     rows of X. ``weight`` is the :class:`Penalty` of W; rows that converge
-    (:func:`_row_step`) leave ``active``. Returns the total change of the
+    (:func:`~._newton_step._row_step`) leave ``active``. Returns the total change of the
     objective.
     """
     indptr, indices, data = nonzeros

@@ -58,7 +58,7 @@ def _ratio_curvature(X, Y):
 
 #: Per row of a block: the ``scratch`` of its step (gradient, direction,
 #: first trial, its difference from the row, binding set), the size of its
-#: objective and the flags of its first trial (:func:`_first_trial`).
+#: objective and the flags of its first trial (:func:`~._newton_step._first_trial`).
 Steps = namedtuple(
     "Steps", ["grad", "direction", "trial", "delta", "binding", "size", "flags"]
 )
@@ -75,7 +75,7 @@ def _steps(n_rows, r):
 
 @njit(cache=True)
 def _scratch(steps, b):
-    """The ``scratch`` of :func:`_row_step` for row ``b``: views into
+    """The ``scratch`` of :func:`~._newton_step._row_step` for row ``b``: views into
     ``steps``."""
     return (
         steps.grad[b],
@@ -88,7 +88,7 @@ def _scratch(steps, b):
 
 @njit(cache=True, error_model="numpy")
 def _block_trials(rows, kl_terms, grad_fit, hess_packed, weight, W, steps):
-    """The first trial (:func:`_first_trial`) of the step of each
+    """The first trial (:func:`~._newton_step._first_trial`) of the step of each
     Kullback-Leibler row ``rows`` of ``W``, into ``steps`` (a :class:`Steps`),
     from the gradients of the fit and the Hessians packed by :func:`_pairs`
     (a row per entry of ``rows``). ``kl_terms`` is ``(Ht, h_sum, x_sum)``,
@@ -116,10 +116,10 @@ def _block_trials(rows, kl_terms, grad_fit, hess_packed, weight, W, steps):
 @njit(cache=True, error_model="numpy")
 def _block_finish(rows, nonzeros, kl_terms, models, grad_fit, weight, W, steps, active):
     """The rest of the steps of the rows ``rows`` of ``W``
-    (:func:`_finish_step`), the change of the objective at their first
+    (:func:`~._newton_step._finish_step`), the change of the objective at their first
     trials from the models ``models = (Y, Y_trial)`` at the rows and at the
     trials (a row per entry of ``rows``, every column): only a row whose
-    first trial fails evaluates others (row by row, :func:`_kl_change`).
+    first trial fails evaluates others (row by row, :func:`~._newton_step._kl_change`).
     Rows that converge leave ``active``. Returns the total change of the
     objective."""
     indptr, indices, data = nonzeros
@@ -162,7 +162,7 @@ def _block_finish(rows, nonzeros, kl_terms, models, grad_fit, weight, W, steps, 
 
 def _block_pass_pays(n_columns, rank):
     """Whether dense Kullback-Leibler rows get their derivatives by blocks
-    (:func:`_kl_blas_pass`) rather than row by row (:func:`_newton_pass`).
+    (:func:`_kl_blas_pass`) rather than row by row (:func:`~._newton._newton_pass`).
 
     >>> _block_pass_pays(50, 5), _block_pass_pays(64, 5), _block_pass_pays(50, 10)
     (False, True, True)
@@ -184,8 +184,8 @@ def _kl_blas_pass(X, H, nonzeros, kl_terms, pairs, weight, W, active):
     The model :math:`Y = WH`, the gradients :math:`\sum_j h_j - (X / Y)
     H^\top` and the Hessians :math:`\sum_j (x_j / y_j^2) h_j h_j^\top`
     (one product with :func:`_pairs`) of about ``_BLOCK_ENTRIES / n``
-    rows at a time; the steps those of :func:`_row_step` (as in
-    :func:`_newton_pass`), the models at their first trials by one product
+    rows at a time; the steps those of :func:`~._newton_step._row_step` (as in
+    :func:`~._newton._newton_pass`), the models at their first trials by one product
     more, so that only the rows whose first trial fails the line search
     form their models entry by entry. Returns the total change of the
     objective.
