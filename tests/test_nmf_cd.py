@@ -227,20 +227,24 @@ def test_kl_cd_step_ignores_zeros_whose_model_vanishes():
 
 @pytest.mark.parametrize("balance", [True, False])
 @pytest.mark.parametrize(
-    "fit, n_inner",
-    [(fit_cd, 2), (fit_cd, "auto"), (_mu.fit_mu, 2)],
-    ids=["hals", "accelerated hals", "mu"],
+    "beta, fit, n_inner, tol",
+    [
+        (2, fit_cd, 2, 1e-6),
+        (2, fit_cd, "auto", 1e-6),
+        (2, _mu.fit_mu, 2, 1e-6),
+        (1, fit_cd, 1, 3e-6),
+    ],
+    ids=["hals", "accelerated hals", "mu", "kl cd"],
 )
-def test_compiled_frobenius_batches_follow_the_single_iterations(
-    fit, n_inner, balance, monkeypatch
+def test_compiled_batches_follow_the_single_iterations(
+    beta, fit, n_inner, tol, balance, monkeypatch
 ):
-    """Small dense Frobenius data run compiled batches of iterations; a stop
-    inside a batch (by tol or max_iter) keeps that iteration's factors."""
-    from skfactor.decomposition import _batches
-
+    """Small dense data run compiled batches of Frobenius and of dense
+    Kullback-Leibler coordinate-descent iterations; a stop inside a batch
+    (by tol or max_iter) keeps that iteration's factors."""
     X, W0, H0 = _problem(11, m=14, n=10)
-    kwargs = _kwargs(2, 0.3, 1.5, "l1", "l2", balance_every=balance, n_inner=n_inner)
-    stops = [(23, 0), (500, 1e-6)]
+    kwargs = _kwargs(beta, 0.3, 1.5, "l1", "l2", balance_every=balance, n_inner=n_inner)
+    stops = [(23, 0), (500, tol)]
     batched = [fit(X, W0, H0, **kwargs, max_iter=m, tol=t) for m, t in stops]
     monkeypatch.setattr(_batches, "BATCH_MAX_WORK", 0)
     single = [fit(X, W0, H0, **kwargs, max_iter=m, tol=t) for m, t in stops]

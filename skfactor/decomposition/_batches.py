@@ -1,17 +1,20 @@
-"""Compiled batches of Frobenius iterations on small dense data.
+"""Compiled batches of iterations on small dense data.
 
 On small dense data the Python work around an iteration (calls, checks,
 the monitor) costs more than its arithmetic: at 60 x 50, rank 5, about two
-thirds of a HALS iteration. There the Frobenius solvers (HALS,
-:mod:`~skfactor.decomposition._hals`; multiplicative updates,
-:mod:`~skfactor.decomposition._frobenius_mu`) run several iterations per
+thirds of a HALS iteration, and a quarter of a Kullback-Leibler
+coordinate-descent iteration (measured on 30-iteration fits: about 100 µs
+an iteration one by one, 75 in batches). There the Frobenius solvers
+(HALS, also on a sketch of X, :mod:`~skfactor.decomposition._hals`;
+multiplicative updates, :mod:`~skfactor.decomposition._frobenius_mu`) and
+Kullback-Leibler coordinate descent by dense rows
+(:mod:`~skfactor.decomposition._kl_cd`) run several iterations per
 compiled call, with the products with :math:`X` by numba's BLAS, and record
 every iterate so that the monitor can stop inside a batch, as the compiled
 Kullback-Leibler updates do (:mod:`~skfactor.decomposition._kl_mu`). Above
 :data:`BATCH_MAX_WORK` the products dominate, batches gain nothing, and an
 iteration is one call again (the multiplicative updates then keep no copy
-of :math:`X^\top`).
-"""
+of :math:`X^\top`)."""
 
 import numpy as np
 import scipy.sparse as sp
