@@ -35,15 +35,9 @@ BATCH = 10
 def batch_size(X, rank):
     """Iterations per compiled call for data ``X`` at ``rank``: 1 (no batch)
     for sparse or large data."""
-    if sp.issparse(X):
+    if sp.issparse(X) or X.shape[0] * X.shape[1] * rank > BATCH_MAX_WORK:
         return 1
-    return batch_size_for_work(X.shape[0] * X.shape[1] * rank)
-
-
-def batch_size_for_work(work):
-    """Iterations per compiled call when the products of an iteration cost
-    ``work`` multiply-adds each (``m * n * r`` for dense X)."""
-    return BATCH if work <= BATCH_MAX_WORK else 1
+    return BATCH
 
 
 class BatchRecord:

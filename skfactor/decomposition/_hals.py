@@ -71,7 +71,7 @@ import scipy.sparse as sp
 from numba import njit
 from sklearn.utils.extmath import safe_sparse_dot
 
-from ._batches import BatchRecord, batch_size, batch_size_for_work
+from ._batches import BatchRecord, batch_size
 from ._mm_steps import balance_with_grams
 from ._objective import (
     EPSILON,
@@ -94,8 +94,6 @@ SINGLE_SWEEP_ITERATIONS = 5
 #: Options of the compiled iterations: balancing, the most sweeps of W and
 #: of H per iteration, and the early-stop fraction (0: always the most).
 Schedule = namedtuple("Schedule", ["balance_every", "sweeps_W", "sweeps_H", "delta"])
-#: The ``Q`` of dense X in the compiled batches (:func:`_hals_batch`).
-_NO_FACTOR = np.empty((0, 0))
 
 
 def inner_sweep_limits(n_samples, n_features, n_entries, rank):
@@ -214,43 +212,23 @@ def _sweeps_H(W, Ht, numerator_T, gram_W, half_norm, penalties, schedule):
 
 
 @njit(cache=True)
-def _exact_if_cancelled_factored(fit, Q, B, half_norm, W, Ht):
-    """:func:`~._objective.exact_if_cancelled_dense` of the matrix
-    ``Q @ B``, formed only below the cancellation threshold."""
-    if fit > GRAM_CANCELLATION * half_norm:
-        return fit
-    return exact_if_cancelled_dense(fit, np.dot(Q, B), half_norm, W, Ht)
-
-
-@njit(cache=True)
-def _hals_batch(data, W, Ht, gram_H, half_norm, penalties, schedule, record):
-    """``len(values)`` HALS iterations, compiled, on dense C-contiguous X
-    given as ``data = (X, XT, Q, QT)``: ``XT`` a C-contiguous copy of
-    ``X.T`` (numba's product with the transposed view ``X.T`` is about a
-    third slower) and ``Q``, ``QT`` empty; or the matrix ``Q @ X`` (a
-    sketch, :class:`LowRankHALS`), ``QT`` a C-contiguous copy of ``Q.T``.
+def _hals_batch(X, XT, W, Ht, gram_H, half_norm, penalties, schedule, record):
+    """``len(values)`` HALS iterations on dense C-contiguous ``X``, compiled;
+    ``XT`` is a C-contiguous copy of ``X.T`` (numba's product with the
+    transposed view ``X.T`` is about a third slower).
 
     ``record`` is ``(values, W_history, Ht_history)``: the objective and
     the factors after every iteration. Returns the Gram matrix of the last
     ``Ht``.
     """
-    X, XT, Q, QT = data
-    factored = Q.size > 0
     values, W_history, Ht_history = record
     for t in range(values.size):
-        numerator = np.dot(X, Ht)
-        if factored:
-            numerator = np.dot(Q, numerator)
-        gram_W = _sweeps_W(W, numerator, gram_H, penalties.W, schedule)
-        numerator_T = np.dot(XT, np.dot(QT, W) if factored else W)
+        gram_W = _sweeps_W(W, np.dot(X, Ht), gram_H, penalties.W, schedule)
+        numerator_T = np.dot(XT, W)
         gram_H, fit, penalty = _sweeps_H(
             W, Ht, numerator_T, gram_W, half_norm, penalties, schedule
         )
-        if factored:
-            fit = _exact_if_cancelled_factored(fit, Q, X, half_norm, W, Ht)
-        else:
-            fit = exact_if_cancelled_dense(fit, X, half_norm, W, Ht)
-        values[t] = fit + penalty
+        values[t] = exact_if_cancelled_dense(fit, X, half_norm, W, Ht) + penalty
         W_history[t] = W
         Ht_history[t] = Ht
     return gram_H
@@ -299,10 +277,6 @@ class HALS:
             self.single_sweep_iterations = 0
         self.batch = batch
 
-    def _batch_data(self):
-        """The data of the compiled batches (see :func:`_hals_batch`)."""
-        return self.X, self.XT, _NO_FACTOR, _NO_FACTOR
-
     def _times_Ht(self, Ht):
         """``X @ Ht``, C-contiguous."""
         return np.ascontiguousarray(safe_sparse_dot(self.X, Ht))
@@ -338,7 +312,8 @@ class HALS:
         if self.batch > 1:
             self.record = BatchRecord(min(self.batch, n_steps), self.W, self.Ht)
             self.gram_H = _hals_batch(
-                self._batch_data(),
+                self.X,
+                self.XT,
                 self.W,
                 self.Ht,
                 self.gram_H,
@@ -375,9 +350,8 @@ class LowRankHALS(HALS):
     """:class:`HALS` on a matrix given as ``Q @ B`` (``Q`` with orthonormal
     columns, ``Q`` m x l, ``B`` l x n, l small), the products with it in
     that factored form: :math:`(m + n)lr` multiply-adds instead of
-    :math:`mnr` per product (the sketch that coordinate descent starts on,
-    :mod:`~skfactor.decomposition._cd`); compiled batches of iterations
-    where that work is small (:func:`~._batches.batch_size_for_work`)."""
+    :math:`mnr` per product, one iteration per call (the sketch that
+    coordinate descent starts on, :mod:`~skfactor.decomposition._cd`)."""
 
     def __init__(self, Q, B, W, H, penalties, *, balance_every, n_inner):
         self.Q = np.ascontiguousarray(Q, dtype=np.float64)
@@ -385,14 +359,7 @@ class LowRankHALS(HALS):
         # ||Q B||_F = ||B||_F for orthonormal Q
         self._setup(0.5 * float(np.sum(self.B * self.B)), W, H, penalties)
         product_cost = (Q.shape[0] + B.shape[1]) * B.shape[0]
-        batch = batch_size_for_work(product_cost * self.W.shape[1])
-        if batch > 1:  # C-contiguous transposes for numba's products
-            self.QT = np.ascontiguousarray(self.Q.T)
-            self.BT = np.ascontiguousarray(self.B.T)
-        self._schedule(balance_every, n_inner, product_cost, batch)
-
-    def _batch_data(self):
-        return self.B, self.BT, self.Q, self.QT
+        self._schedule(balance_every, n_inner, product_cost, batch=1)
 
     def _times_Ht(self, Ht):
         return self.Q @ (self.B @ Ht)
