@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skfactor import BalancedSparseNMF
-from skfactor.decomposition import _cd, _hals, _kl_cd, _kl_mu, _mu
+from skfactor.decomposition import _batches, _cd, _hals, _kl_cd, _kl_mu, _mu
 from skfactor.decomposition._cd import fit_cd
 from skfactor.decomposition._mm_steps import make_penalties
 from skfactor.decomposition._objective import csr_arrays

@@ -3,10 +3,11 @@
 On small dense data the Python work around an iteration (calls, checks,
 the monitor) costs more than its arithmetic: at 60 x 50, rank 5, about two
 thirds of a HALS iteration, and a quarter of a Kullback-Leibler
-coordinate-descent iteration (measured on 30-iteration fits: about 100 µs
-an iteration one by one, 75 in batches). There the Frobenius solvers
-(HALS, also on a sketch of X, :mod:`~skfactor.decomposition._hals`;
-multiplicative updates, :mod:`~skfactor.decomposition._frobenius_mu`) and
+coordinate-descent iteration (30 iterations, interleaved in one process:
+about 89 µs an iteration one at a time, 73 in batches; at 200 x 120, rank
+8, the same). There the Frobenius solvers (HALS,
+:mod:`~skfactor.decomposition._hals`; multiplicative updates,
+:mod:`~skfactor.decomposition._frobenius_mu`) and
 Kullback-Leibler coordinate descent by dense rows
 (:mod:`~skfactor.decomposition._kl_cd`) run several iterations per
 compiled call, with the products with :math:`X` by numba's BLAS, and record

@@ -69,7 +69,9 @@ for the start only: the Kullback-Leibler iterations after it fit
 and the data it is meant for (counts from a rank-:math:`r` model) are close
 to rank :math:`r`. It is used when HALS on :math:`X` would not run in
 compiled batches (their iterations cost less than the sketch saves: no gain
-at 200 x 120, rank 8) and the sketch's products visit at most a quarter of
+at 200 x 120, rank 8, also with the sketch's iterations in compiled
+batches (tried), where the sweeps over the factors cost as much as the
+products) and the sketch's products visit at most a quarter of
 the entries (:data:`SKETCH_GAIN`): dense matrices from about 300 x 200 up
 at rank 10, not ``load_digits`` (1797 x 64) nor MovieLens-100k (sparse).
 The sketch follows the estimator's ``random_state``.
