@@ -2,7 +2,7 @@
 
 On small dense data the Python work around an iteration (calls, checks,
 the monitor) costs more than its arithmetic: at 60 x 50, rank 5, about two
-thirds of a HALS iteration, and a quarter of a Kullback-Leibler
+thirds of a HALS iteration, and a fifth of a Kullback-Leibler
 coordinate-descent iteration (30 iterations, interleaved in one process:
 about 89 µs an iteration one at a time, 73 in batches; at 200 x 120, rank
 8, the same). There the Frobenius solvers (HALS,
