@@ -377,35 +377,31 @@ def run_stationary(quick=False, n_draws=3):
     return "\n".join(lines)
 
 
+#: The searches besides the default one (the solver): option, what it
+#: decides (its help), the function that runs it.
+SEARCHES = {
+    "inner": ("n_inner of Frobenius coordinate descent", run_inner),
+    "start": ("the Frobenius start of Kullback-Leibler coordinate descent", run_start),
+    "sketch": ("the start on X or on its sketch", run_sketch),
+    "stationary": (
+        "how often Frobenius coordinate descent ends above scikit-learn's cd",
+        run_stationary,
+    ),
+}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two small sizes")
     parser.add_argument("--draws", type=int, default=3, help="draws per size")
     choice = parser.add_mutually_exclusive_group()
-    choice.add_argument(
-        "--inner", action="store_true", help="n_inner of Frobenius coordinate descent"
-    )
-    choice.add_argument(
-        "--start",
-        action="store_true",
-        help="the Frobenius start of Kullback-Leibler coordinate descent",
-    )
-    choice.add_argument(
-        "--sketch", action="store_true", help="the start on X or on its sketch"
-    )
-    choice.add_argument(
-        "--stationary",
-        action="store_true",
-        help="how often Frobenius coordinate descent ends above scikit-learn's cd",
-    )
+    for name, (help_text, _) in SEARCHES.items():
+        choice.add_argument(f"--{name}", action="store_true", help=help_text)
     args = parser.parse_args()
-    modes = {
-        "inner": run_inner,
-        "start": run_start,
-        "sketch": run_sketch,
-        "stationary": run_stationary,
-    }
-    search = next((mode for name, mode in modes.items() if getattr(args, name)), run)
+    search = next(
+        (function for name, (_, function) in SEARCHES.items() if getattr(args, name)),
+        run,
+    )
     with threadpool_limits(1):
         print(search(quick=args.quick, n_draws=args.draws))
 
