@@ -167,12 +167,30 @@ def _sweep_transposed(Ft, At, B, weight, value):
     return change
 
 
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _gram_of_rows(Ft):
+    """:math:`F^\top F` from ``Ft = F^T`` (C-contiguous): dot products of
+    its contiguous rows, each vectorized, the lower triangle mirrored (about
+    twice as fast as numba's ``np.dot(F.T, F)`` from 120 x 8 to 500 x 10)."""
+    r, m = Ft.shape
+    gram = np.empty((r, r))
+    for k in range(r):
+        for q in range(k + 1):
+            total = 0.0
+            for i in range(m):
+                total += Ft[k, i] * Ft[q, i]
+            gram[k, q] = total
+            gram[q, k] = total
+    return gram
+
+
 @njit(cache=True)
 def inner_sweeps(F, numerator, gram, weight, n_sweeps, delta):
     """At most ``n_sweeps`` HALS sweeps over ``F`` (in place), stopping
     after the first that changes F by at most ``delta`` times the first
     sweep's change (``delta=0``: exactly ``n_sweeps``, unless one changes
-    nothing); arguments as :func:`hals_columns`."""
+    nothing); arguments as :func:`hals_columns`. Returns the Gram matrix
+    :math:`F^\top F` of the new F (:func:`_gram_of_rows`)."""
     Ft = np.ascontiguousarray(F.T)
     At = np.ascontiguousarray(numerator.T)
     value = np.empty(F.shape[0])
@@ -181,13 +199,15 @@ def inner_sweeps(F, numerator, gram, weight, n_sweeps, delta):
         if _sweep_transposed(Ft, At, gram, weight, value) <= delta * delta * first:
             break
     F[:] = Ft.T
+    return _gram_of_rows(Ft)
 
 
 @njit(cache=True)
 def _sweeps_W(W, numerator, gram_H, weight, schedule):
     """The sweeps over ``W`` of an iteration (in place); its Gram matrix."""
-    inner_sweeps(W, numerator, gram_H, weight, schedule.sweeps_W, schedule.delta)
-    return np.dot(W.T, W)
+    return inner_sweeps(
+        W, numerator, gram_H, weight, schedule.sweeps_W, schedule.delta
+    )
 
 
 @njit(cache=True)
@@ -199,10 +219,9 @@ def _sweeps_H(W, Ht, numerator_T, gram_W, half_norm, penalties, schedule):
     place with the factors), the fit term from the Gram identity and the
     penalty.
     """
-    inner_sweeps(
+    gram_H = inner_sweeps(
         Ht, numerator_T, gram_W, penalties.H, schedule.sweeps_H, schedule.delta
     )
-    gram_H = np.dot(Ht.T, Ht)
     fit = gram_fit(half_norm, numerator_T, Ht, gram_W, gram_H)
     if schedule.balance_every:
         penalty = balance_with_grams(W, Ht, gram_W, gram_H, penalties)

@@ -68,24 +68,28 @@ def penalty_values(factor, penalty):
     return column_penalties(factor, penalty_degree(penalty))
 
 
+@njit(cache=True, inline="always")
+def entry_penalty(x, degree):  # pragma: no cover (compiled)
+    """:math:`|x|^p` for the penalty of ``degree`` p (the one implementation
+    of :math:`g` per entry, also called from the compiled solvers)."""
+    x = abs(x)
+    if degree == 1.0:
+        return x
+    if degree == 2.0:
+        return x * x
+    return x**degree
+
+
 @njit(cache=True)
 def column_penalties(factor, degree):
-    """:func:`penalty_values` of a C-contiguous float64 matrix, compiled.
-
-    The one implementation of :math:`g`, also called from the compiled
-    solvers; ``degree`` is a float from :func:`penalty_degree`.
-    """
+    """:func:`penalty_values` of a C-contiguous float64 matrix, compiled
+    (:func:`entry_penalty` summed down the columns); ``degree`` is a float
+    from :func:`penalty_degree`."""
     m, r = factor.shape
     values = np.zeros(r)
     for i in range(m):
         for q in range(r):
-            x = abs(factor[i, q])
-            if degree == 1.0:
-                values[q] += x
-            elif degree == 2.0:
-                values[q] += x * x
-            else:
-                values[q] += x**degree
+            values[q] += entry_penalty(factor[i, q], degree)
     return values
 
 
