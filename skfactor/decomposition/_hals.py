@@ -205,9 +205,7 @@ def inner_sweeps(F, numerator, gram, weight, n_sweeps, delta):
 @njit(cache=True)
 def _sweeps_W(W, numerator, gram_H, weight, schedule):
     """The sweeps over ``W`` of an iteration (in place); its Gram matrix."""
-    return inner_sweeps(
-        W, numerator, gram_H, weight, schedule.sweeps_W, schedule.delta
-    )
+    return inner_sweeps(W, numerator, gram_H, weight, schedule.sweeps_W, schedule.delta)
 
 
 @njit(cache=True)
