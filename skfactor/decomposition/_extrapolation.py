@@ -45,10 +45,10 @@ algorithms using extrapolation", Neural Computation 31(2), 2019.
 import numpy as np
 from numba import njit
 
+from ..utils._penalties import entry_penalty
 from ._batches import BatchRecord
 from ._hals import HALS, LowRankHALS, _gram_of_rows, _sweeps_H, inner_sweeps
 from ._mm_steps import balance_with_grams
-from ..utils._penalties import entry_penalty
 from ._objective import EPSILON, exact_if_cancelled_dense, gram_fit
 
 #: Initial extrapolation weight :math:`\beta`.
@@ -92,7 +92,7 @@ def _extrapolated(F_new, F_old, beta):  # pragma: no cover (compiled)
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _penalty(F, weight):  # pragma: no cover (compiled)
-    """:math:`\alpha g(F)` of a C-contiguous factor, summed flat (vectorized;
+    """:math:`\\alpha g(F)` of a C-contiguous factor, summed flat (vectorized;
     a third of the time of :func:`~._objective.penalty_value`'s column sums
     on 200 x 8)."""
     alpha, degree = weight
