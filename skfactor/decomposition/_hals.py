@@ -169,7 +169,7 @@ def _sweep_transposed(Ft, At, B, weight, value):
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _gram_of_rows(Ft):
-    """:math:`F^\top F` from ``Ft = F^T`` (C-contiguous): dot products of
+    """:math:`F^\\top F` from ``Ft = F^T`` (C-contiguous): dot products of
     its contiguous rows, each vectorized, the lower triangle mirrored (about
     twice as fast as numba's ``np.dot(F.T, F)`` from 120 x 8 to 500 x 10)."""
     r, m = Ft.shape
@@ -190,7 +190,7 @@ def inner_sweeps(F, numerator, gram, weight, n_sweeps, delta):
     after the first that changes F by at most ``delta`` times the first
     sweep's change (``delta=0``: exactly ``n_sweeps``, unless one changes
     nothing); arguments as :func:`hals_columns`. Returns the Gram matrix
-    :math:`F^\top F` of the new F (:func:`_gram_of_rows`)."""
+    :math:`F^\\top F` of the new F (:func:`_gram_of_rows`)."""
     Ft = np.ascontiguousarray(F.T)
     At = np.ascontiguousarray(numerator.T)
     value = np.empty(F.shape[0])
