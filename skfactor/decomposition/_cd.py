@@ -57,7 +57,7 @@ and MovieLens lower on 20 of 24 fits (see the user guide).
 Its iterations are extrapolated (:mod:`~skfactor.decomposition._extrapolation`,
 :data:`EXTRAPOLATE_START`) where the data have at least
 :data:`EXTRAPOLATION_MIN_WORK` nonzeros times components, and on the sketch:
-25-35% fewer iterations to the same tolerance.
+about 20-30% fewer iterations to the same tolerance.
 
 **The start fits a sketch of X** where its products with X dominate
 (:func:`sketch_pays`): HALS runs on :math:`QQ^\top X`, the projection of
@@ -136,10 +136,10 @@ FROBENIUS_START_TOL = 1e-3
 #: Whether the iterations of the Frobenius start are extrapolated
 #: (:mod:`~skfactor.decomposition._extrapolation`), on the sketch and on X
 #: with at least EXTRAPOLATION_MIN_WORK nonzeros times components (below,
-#: at 60 x 50, rank 5, an extrapolated iteration cost about half as much
-#: again as a plain one, and the start was slower on 2 of 6 draws and
-#: weights; from 100 x 80, rank 8, up it was 5-15% faster on every one of
-#: 9, December 2026).
+#: at 60 x 50, rank 5, an extrapolated iteration cost about 15% more than
+#: a plain one, and the start was slower on 2 of 6 draws and weights; from
+#: 100 x 80, rank 8, up it was 5-15% faster on every one of 9, December
+#: 2026).
 EXTRAPOLATE_START = True
 EXTRAPOLATION_MIN_WORK = 50_000
 #: The sketch of X the Frobenius start fits, where it pays (see the module):

@@ -28,8 +28,9 @@ after a rejected one is divided by :data:`SHRINK`, the cap set to its
 value before (Ang and Gillis's rule).
 
 Measured on the Frobenius start of Kullback-Leibler coordinate descent
-(``benchmarks/bench_nmf.py``'s generator, 200 x 120 and 60 x 50, draws
-0-4, December 2026): 20-35% fewer iterations to the same tolerance, to
+(``benchmarks/bench_nmf.py``'s generator, 60 x 50 to 200 x 120, draws
+0-4, December 2026): about 20-30% fewer iterations to the same tolerance
+(22-29% on the 10 starts timed, 32% on one more), to
 objectives within 0.1% of the plain ones, and default-setting fits
 needing 1-4 fewer coordinate-descent iterations after it, to the same
 objectives. With :math:`\beta` starting at 0.5 or more the gain varied
