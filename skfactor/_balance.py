@@ -47,6 +47,8 @@ alternated over the modes (:func:`sinkhorn_balance_tucker`).
 All functions are pure: they return new arrays and never modify their input.
 """
 
+import math
+
 import numpy as np
 from numba import njit
 from scipy.optimize import minimize_scalar
@@ -487,32 +489,128 @@ def frobenius_optimal_initial_scale(
     >>> frobenius_optimal_initial_scale(4.0, 2.0, 1.0, [0.0, 0.0], [2, 2])
     1.414213562373...
     """
-    totals = np.asarray(penalty_totals, dtype=float)
-    degrees = np.asarray(degrees, dtype=float)
-    n = degrees.size
-    integral = np.all((degrees >= 1) & (degrees == np.round(degrees)))
-    if not (integral and model_sq_norm > 0 and np.all(np.isfinite(totals))):
+    totals = [float(t) for t in penalty_totals]
+    degrees = [float(p) for p in degrees]
+    n = len(degrees)
+    integral = all(p >= 1 and p == round(p) for p in degrees)
+    if not (integral and model_sq_norm > 0 and all(map(math.isfinite, totals))):
         fit = frobenius_scale_fit(data_sq_norm, inner, model_sq_norm)
         return optimal_initial_scale(lambda t: fit_weight * fit(t), totals, degrees)
     # eta f'(eta) = sum_k coef[k] eta^k, k = 1..2N, then divided by eta
-    coef = np.zeros(2 * n + 1)
+    coef = [0.0] * (2 * n + 1)
     coef[2 * n] += 2.0 * n * fit_weight * model_sq_norm
     coef[n] -= 2.0 * n * fit_weight * inner
-    for total, degree in zip(totals, degrees.astype(int)):
-        coef[degree] += degree * total
-    roots = np.roots(coef[:0:-1])  # highest power first, without eta^0
-    real = roots.real[(np.abs(roots.imag) <= 1e-9 * np.abs(roots)) & (roots.real > 0)]
+    for total, degree in zip(totals, degrees):
+        coef[int(degree)] += degree * total
+    real = positive_real_roots(coef[:0:-1])  # highest power first, without eta^0
 
     def objective(eta):
         t = eta**n
         fit = data_sq_norm - 2.0 * t * inner + t * t * model_sq_norm
-        return fit_weight * fit + float(np.sum(totals * eta**degrees))
+        return fit_weight * fit + sum(a * eta**p for a, p in zip(totals, degrees))
 
-    floor = float(np.exp(-30.0))
-    if real.size == 0:
+    floor = math.exp(-30.0)
+    if not real:
         return floor
     values = [objective(eta) for eta in real]
     best = int(np.argmin(values))
     if values[best] >= objective(floor):
         return floor
     return float(real[best])
+
+
+def positive_real_roots(coef):
+    """Positive real roots of the polynomial with coefficients ``coef``
+    (highest power first, the first nonzero).
+
+    In closed form up to degree 3 (the scalings of one or two factors with
+    l1 or ridge penalties: a line, or a cubic without its square term),
+    each root then polished by Newton steps; above, and for a cubic whose
+    discriminant's sign is lost to rounding, from the eigenvalues of the
+    companion matrix (``numpy.roots``), keeping those
+    whose imaginary part is at most 1e-9 of their modulus. A root counted
+    twice may come out once: that is a stationary point where the
+    derivative does not change sign, never a minimizer.
+
+    >>> positive_real_roots([1.0, 0.0, -7.0, 6.0])  # (x - 1)(x - 2)(x + 3)
+    [1.0, 2.0]
+    """
+    coef = [float(c) for c in coef]
+    degree = len(coef) - 1
+    monic = [c / coef[0] for c in coef[1:]]
+    if degree == 1:
+        roots = [-monic[0]]
+    elif degree == 2:
+        roots = _quadratic_roots(*monic)
+    elif degree == 3:
+        roots = _cubic_roots(*monic)
+    if degree > 3 or roots is None:
+        roots = np.roots(coef)
+        keep = (np.abs(roots.imag) <= 1e-9 * np.abs(roots)) & (roots.real > 0)
+        return sorted(float(x) for x in roots.real[keep])
+    polished = []
+    for x in roots:
+        for _ in range(_POLISH_STEPS):
+            value, slope = _value_and_slope(coef, x)
+            if slope == 0.0:
+                break
+            step = value / slope
+            x -= step
+            if abs(step) <= 1e-15 * abs(x):
+                break
+        polished.append(x)
+    return sorted(x for x in polished if x > 0)
+
+
+_POLISH_STEPS = 6
+
+
+def _value_and_slope(coef, x):
+    """The polynomial ``coef`` (highest power first) and its derivative at
+    ``x`` (Horner)."""
+    value, slope = 0.0, 0.0
+    for c in coef:
+        slope = slope * x + value
+        value = value * x + c
+    return value, slope
+
+
+def _quadratic_roots(b, c):
+    """Real roots of :math:`x^2 + bx + c` (without cancellation)."""
+    discriminant = b * b - 4.0 * c
+    if discriminant < 0:
+        return []
+    q = -0.5 * (b + math.copysign(math.sqrt(discriminant), b))
+    return [q, c / q] if q != 0.0 else [0.0]
+
+
+def _cubic_roots(b, c, d):
+    """Real roots of :math:`x^3 + bx^2 + cx + d` (Numerical Recipes' form
+    of Cardano's and the trigonometric formula). With three real roots
+    only the one of largest modulus is taken from the formula, the other
+    two from the quadratic left after dividing it out, which keeps roots
+    orders of magnitude smaller accurate. None where the sign of the
+    discriminant is lost to rounding (roots of very different magnitudes,
+    or near a double root)."""
+    Q = (b * b - 3.0 * c) / 9.0
+    R = (2.0 * b**3 - 9.0 * b * c + 27.0 * d) / 54.0
+    size = max(
+        R * R, abs(Q) ** 3, (b * b * c * c + abs(b**3 * d) + abs(b * c * d)) / 81
+    )
+    if abs(R * R - Q**3) <= 1e-8 * size:
+        return None
+    if R * R < Q**3:
+        angle = math.acos(min(max(R / math.sqrt(Q**3), -1.0), 1.0))
+        candidates = [
+            -2.0 * math.sqrt(Q) * math.cos((angle + 2.0 * math.pi * k) / 3.0) - b / 3.0
+            for k in range(3)
+        ]
+        largest = max(candidates, key=abs)
+        e = b + largest  # x^3 + b x^2 + c x + d = (x - largest)(x^2 + e x + f)
+        return [largest, *_quadratic_roots(e, c + e * largest)]
+    A = -math.copysign(_cbrt(abs(R) + math.sqrt(R * R - Q**3)), R)
+    return [A + (Q / A if A != 0.0 else 0.0) - b / 3.0]
+
+
+def _cbrt(x):
+    return math.copysign(abs(x) ** (1.0 / 3.0), x)

@@ -15,6 +15,7 @@ from skfactor._balance import (
     optimal_scales,
     penalty_degree,
     penalty_values,
+    positive_real_roots,
 )
 
 PENALTIES = st.sampled_from(["l1", "l2", 1.5])
@@ -273,6 +274,40 @@ def test_frobenius_initial_scale_from_roots_is_the_global_minimizer(
         )
         penalties = sum(t * eta**p for t, p in zip(totals, degrees))
         assert abs(gradient) <= 1e-8 * (magnitude + penalties)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    degree=st.integers(1, 5),
+    spread=st.sampled_from([0.0, 2.0, 4.0]),
+    no_square=st.booleans(),
+)
+def test_positive_real_roots_match_the_companion_matrix(seed, degree, spread, no_square):
+    """The closed forms (degree <= 3, their coefficients spread over orders
+    of magnitude) find the positive real roots numpy.roots finds, to 1e-7,
+    and what they return are roots: residual at rounding level."""
+    rng = np.random.default_rng(seed)
+    coef = rng.normal(size=degree + 1) * rng.lognormal(0, spread, size=degree + 1)
+    if no_square and degree == 3:  # the cubics of the NMF scaling
+        coef[1] = 0.0
+    roots = np.roots(coef)
+    keep = (np.abs(roots.imag) <= 1e-9 * np.abs(roots)) & (roots.real > 0)
+    expected = np.sort(roots.real[keep])
+    found = positive_real_roots(coef)
+    assert len(found) == expected.size
+    np.testing.assert_allclose(found, expected, rtol=1e-7)
+    for x in found:
+        size = np.polyval(np.abs(coef), abs(x))
+        assert abs(np.polyval(coef, x)) <= 1e-10 * size
+
+
+def test_positive_real_roots_of_a_double_root():
+    """(x - 1)^2 (x - 2): the sign of the discriminant is lost to rounding,
+    so numpy.roots answers; the double root counts once or twice."""
+    found = positive_real_roots([1.0, -4.0, 5.0, -2.0])
+    assert found[-1] == pytest.approx(2.0)
+    np.testing.assert_allclose(found[:-1], 1.0, rtol=1e-6)
 
 
 def test_frobenius_initial_scale_falls_back_for_a_zero_model_or_fractional_degrees():
