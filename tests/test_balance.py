@@ -283,7 +283,9 @@ def test_frobenius_initial_scale_from_roots_is_the_global_minimizer(
     spread=st.sampled_from([0.0, 2.0, 4.0]),
     no_square=st.booleans(),
 )
-def test_positive_real_roots_match_the_companion_matrix(seed, degree, spread, no_square):
+def test_positive_real_roots_match_the_companion_matrix(
+    seed, degree, spread, no_square
+):
     """The closed forms (degree <= 3, their coefficients spread over orders
     of magnitude) find the positive real roots numpy.roots finds, to 1e-7,
     and what they return are roots: residual at rounding level."""

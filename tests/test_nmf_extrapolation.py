@@ -1,7 +1,8 @@
 """Extrapolated HALS (skfactor.decomposition._extrapolation): monotone,
 the same iterates in compiled batches as one at a time, on sparse as on
 dense data and on a factored matrix as on its product, and faster than
-plain HALS on the Frobenius start of Kullback-Leibler coordinate descent."""
+plain HALS on the Frobenius start of Kullback-Leibler coordinate descent
+and on Frobenius coordinate descent itself."""
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from skfactor.datasets import make_sparse_nmf
 from skfactor.decomposition import _batches, _cd, _extrapolation, _hals
+from skfactor.decomposition._init import nndsvda_init
 from skfactor.decomposition._mm_steps import make_penalties
 from skfactor.decomposition._mu import run_monitored
 from skfactor.decomposition._objective import EPSILON, objective
@@ -189,3 +191,50 @@ def test_frobenius_start_extrapolates_above_its_minimum_work(
     )
     _cd.frobenius_start(state, X, True)
     assert seen == [extrapolated]
+
+
+@pytest.mark.parametrize("shape", [(60, 50, 5), (200, 120, 8)])
+def test_frobenius_coordinate_descent_is_extrapolated(shape, monkeypatch):
+    """With n_inner="auto", Frobenius coordinate descent extrapolates: its
+    objective never increases and reaches that of 60 plain iterations in at
+    most 45; an integer n_inner runs plain HALS, whatever the flag."""
+    m, n, r = shape
+    X, _, _ = make_sparse_nmf(m, n, r, random_state=0)
+    W0, H0 = nndsvda_init(X, r, np.random.RandomState(0))
+    options = dict(beta=2, alpha_W=0.5, alpha_H=0.5, penalty_W="l1", penalty_H="l1")
+
+    def history(extrapolate, n_inner, max_iter=60):
+        monkeypatch.setattr(_cd, "EXTRAPOLATE_HALS", extrapolate)
+        _, _, monitor = _cd.fit_cd(
+            X, W0, H0, **options, n_inner=n_inner, max_iter=max_iter, tol=0
+        )
+        return np.array(monitor.history)
+
+    plain, extrapolated = history(False, "auto"), history(True, "auto")
+    assert np.all(np.diff(extrapolated) <= 1e-12 * extrapolated[0])
+    reached = np.flatnonzero(extrapolated <= plain[-1])
+    assert reached.size and reached[0] <= 45
+    np.testing.assert_array_equal(history(True, 1, 20), history(False, 1, 20))
+
+
+@pytest.mark.parametrize("extrapolate", [False, True])
+def test_sketch_start_follows_the_flag(extrapolate, monkeypatch):
+    X, _, _ = make_sparse_nmf(500, 300, 10, random_state=0)
+    seen = []
+
+    def spy(*args, extrapolate, **kwargs):
+        seen.append(extrapolate)
+        return False
+
+    monkeypatch.setattr(_cd, "_hals_start", spy)
+    monkeypatch.setattr(_cd, "EXTRAPOLATE_HALS", extrapolate)
+    state = _hals.HALS(
+        X,
+        np.ones((500, 10)),
+        np.ones((10, 300)),
+        PENALTIES,
+        balance_every=True,
+        n_inner="auto",
+    )
+    _cd.sketch_start(state, X, True)
+    assert seen == [extrapolate]

@@ -81,6 +81,17 @@ the entries (:data:`SKETCH_GAIN`): dense matrices from about 300 x 200 up
 at rank 10, not ``load_digits`` (1797 x 64) nor MovieLens-100k (sparse).
 The sketch follows the estimator's ``random_state``.
 
+**Frobenius coordinate descent is extrapolated** (:data:`EXTRAPOLATE_HALS`)
+with ``n_inner="auto"``: its accelerated HALS iterations after the
+single-sweep ones, and those of its start on the sketch. Measured
+(``benchmarks/search_nmf_solver.py --extrapolate-hals`` and
+``--stationary``, draws the benchmark does not judge): about a third fewer
+iterations to scikit-learn's 200-iteration ``cd`` objective at 60 x 50 and
+200 x 120 (38 and 43 on average instead of 59 and 66; as many of 20
+fits as with plain iterations, 4 at 60 x 50, stop above it), and default-setting
+fits ending lower on every one of 96 (synthetic, CSR and real data; up to
+59% lower on breast cancer, where the plain iterations crawl).
+
 **Frobenius HALS starts on the sketch too** (:func:`sketch_start`), under
 the same rule: the minimizer of the sketch's problem is close to that of
 X's (:math:`WH` has rank :math:`r \le l`, and the range of :math:`Q` holds
@@ -142,6 +153,10 @@ FROBENIUS_START_TOL = 1e-3
 #: 2026).
 EXTRAPOLATE_START = True
 EXTRAPOLATION_MIN_WORK = 50_000
+#: Whether Frobenius coordinate descent with ``n_inner="auto"`` (accelerated
+#: HALS) extrapolates its iterations, and those of its start on the sketch
+#: (see the module).
+EXTRAPOLATE_HALS = True
 #: The sketch of X the Frobenius start fits, where it pays (see the module):
 #: ``n_components`` plus this many columns, this many power iterations, used
 #: when its products cost at most 1 / SKETCH_GAIN of those with X.
@@ -202,7 +217,10 @@ def fit_cd(
     if beta == 2:
         if not fit_H:
             raise ValueError("fit_H=False: HALS updates both factors")
-        state = HALS(X, W, H, penalties, **options)
+        extrapolate = EXTRAPOLATE_HALS and n_inner == "auto"
+        state = (ExtrapolatedHALS if extrapolate else HALS)(
+            X, W, H, penalties, **options
+        )
         start = sketch_start
     else:
         state = kl_coordinate_descent(X, W, H, penalties, fit_H=fit_H, **options)
@@ -342,4 +360,5 @@ def sketch_start(state, X, balance_every, *, random_state=0, verbose=0, name="CD
         sketched=True,
         random_state=random_state,
         monitor=monitor,
+        extrapolate=EXTRAPOLATE_HALS,
     )

@@ -210,6 +210,11 @@ class BalancedSparseNMF(_BaseMatrixFactorization):
         ended lower on each of 24 synthetic fits; on 24 fits of real data
         sets from several starts, 0.97 of the time on average (1.36 at
         worst), ending 6.6% lower on average and at most 0.19% higher.
+        Its iterations after the first five are extrapolated (Ang and
+        Gillis; :mod:`skfactor.decomposition._extrapolation`): about a
+        third fewer to the same objective, and default-setting fits end
+        lower (``benchmarks/search_nmf_solver.py --extrapolate-hals``); an
+        integer ``n_inner`` runs plain HALS.
     {{max_iter=500}}
     {{tol=1e-4}}
     random_state : int, RandomState instance or None, default=None
