@@ -1,3 +1,5 @@
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -302,6 +304,27 @@ def test_positive_real_roots_match_the_companion_matrix(
     for x in found:
         size = np.polyval(np.abs(coef), abs(x))
         assert abs(np.polyval(coef, x)) <= 1e-10 * size
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**31), degree=st.integers(1, 3))
+def test_positive_real_roots_survive_extreme_coefficients(seed, degree):
+    """Coefficients from 1e-150 to 1e150 (data of tiny or huge magnitude):
+    no overflow error, and every root returned is a root of the polynomial
+    or one numpy.roots returns too."""
+    rng = np.random.default_rng(seed)
+    coef = rng.normal(size=degree + 1) * 10.0 ** rng.uniform(-150, 150, degree + 1)
+    found = positive_real_roots(coef)
+    with np.errstate(all="ignore"):
+        roots = np.roots(coef)
+    companion = roots.real[(np.abs(roots.imag) <= 1e-9 * np.abs(roots))]
+    for x in found:
+        assert np.isfinite(x) and x > 0
+        terms = [
+            Fraction(float(c)) * Fraction(x) ** (degree - k) for k, c in enumerate(coef)
+        ]
+        residual = abs(sum(terms)) / sum(abs(t) for t in terms)
+        assert residual <= 1e-10 or np.any(np.isclose(companion, x, rtol=1e-12))
 
 
 def test_positive_real_roots_of_a_double_root():
