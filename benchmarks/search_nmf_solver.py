@@ -298,38 +298,35 @@ def run_start(quick=False, n_draws=3):
     return _run_variants(_cases(quick, n_draws, low_snr=True), variants, title)
 
 
+def _plain_against_extrapolated(flag, fits, loss, quick, n_draws):
+    """Default-setting fits with the ``_cd`` flag off and on, on the cases
+    of ``--start``; ``fits`` names the iterations it extrapolates."""
+    variants = {"plain": (flag, False), "extrapolated": (flag, True)}
+    title = (
+        f"Default-setting {fits} (solver='cd', tol=1e-4, max_iter=500), one "
+        "BLAS thread: plain against extrapolated accelerated HALS. Objective "
+        "after the final exact W-step; difference extrapolated / plain - 1 "
+        "(negative: extrapolated ends lower)."
+    )
+    cases = _cases(quick, n_draws, low_snr=True)
+    return _run_variants(cases, variants, title, losses=(loss,))
+
+
 def run_extrapolate(quick=False, n_draws=3):
     """The Frobenius start of Kullback-Leibler coordinate descent with plain
     against extrapolated accelerated HALS iterations."""
-    variants = {
-        "plain": ("EXTRAPOLATE_START", False),
-        "extrapolated": ("EXTRAPOLATE_START", True),
-    }
-    title = (
-        "Default-setting Kullback-Leibler fits (solver='cd', tol=1e-4, "
-        "max_iter=500), one BLAS thread: the Frobenius start by plain against "
-        "by extrapolated accelerated HALS. Objective after the final exact "
-        "W-step; difference extrapolated / plain - 1 (negative: extrapolated "
-        "ends lower)."
+    fits = "Kullback-Leibler fits, their Frobenius start"
+    return _plain_against_extrapolated(
+        "EXTRAPOLATE_START", fits, "kullback-leibler", quick, n_draws
     )
-    return _run_variants(_cases(quick, n_draws, low_snr=True), variants, title)
 
 
 def run_extrapolate_hals(quick=False, n_draws=3):
     """Frobenius coordinate descent with plain against extrapolated
     accelerated HALS iterations (on X and on the sketch it starts on)."""
-    variants = {
-        "plain": ("EXTRAPOLATE_HALS", False),
-        "extrapolated": ("EXTRAPOLATE_HALS", True),
-    }
-    title = (
-        "Default-setting Frobenius fits (solver='cd', tol=1e-4, max_iter=500), "
-        "one BLAS thread: plain against extrapolated accelerated HALS. "
-        "Objective after the final exact W-step; difference extrapolated / "
-        "plain - 1 (negative: extrapolated ends lower)."
+    return _plain_against_extrapolated(
+        "EXTRAPOLATE_HALS", "Frobenius fits", "frobenius", quick, n_draws
     )
-    cases = _cases(quick, n_draws, low_snr=True)
-    return _run_variants(cases, variants, title, losses=("frobenius",))
 
 
 def run_sketch(quick=False, n_draws=3):
