@@ -17,8 +17,8 @@ from skfactor._balance import (
     optimal_scales,
     penalty_degree,
     penalty_values,
-    positive_real_roots,
 )
+from skfactor.utils._roots import positive_real_roots
 
 PENALTIES = st.sampled_from(["l1", "l2", 1.5])
 
