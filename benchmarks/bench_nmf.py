@@ -196,9 +196,9 @@ def _case(name, X, r, mu, loss, truth, quick, init_seed=0):
             # differ) would be noise
             budget = 2 * SK_ITER
         else:
-            # best of 3: one run each once put a noisy 60 x 50 estimate at
-            # 0.1 ms an iteration (about 25 us) and the budget at its floor,
-            # a step short of the 51 iterations the fit needed
+            # best of 3: one run each once put a noisy 60 x 50 estimate above
+            # 0.35 ms an iteration (about 25 us by hand) and the budget at
+            # its floor, a step short of the 51 iterations the fit needed
             few, many = _best_times([ours(solver, 3), ours(solver, 13)], 3)[0]
             per_iteration = max(many - few, 1e-9) / 10
             budget = int(min(2 * SK_ITER, max(100, 3 * sk_time / per_iteration)))

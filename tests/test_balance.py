@@ -335,6 +335,11 @@ def test_positive_real_roots_of_a_double_root():
     np.testing.assert_allclose(found[:-1], 1.0, rtol=1e-6)
 
 
+def test_positive_real_roots_drop_leading_zeros_as_numpy_does():
+    assert positive_real_roots([0.0, 0.0, 1.0, -2.0]) == [2.0]
+    assert positive_real_roots([0.0, 3.0]) == []
+
+
 def test_frobenius_initial_scale_falls_back_for_a_zero_model_or_fractional_degrees():
     for args in [(4.0, 0.0, 0.0, [1.0, 1.0], [1, 1]), (4.0, 2.0, 1.0, [0.5], [1.5])]:
         fit = frobenius_scale_fit(*args[:3])

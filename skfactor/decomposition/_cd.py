@@ -81,9 +81,10 @@ the entries (:data:`SKETCH_GAIN`): dense matrices from about 300 x 200 up
 at rank 10, not ``load_digits`` (1797 x 64) nor MovieLens-100k (sparse).
 The sketch follows the estimator's ``random_state``.
 
-**Frobenius coordinate descent is extrapolated** (:data:`EXTRAPOLATE_HALS`)
-with ``n_inner="auto"``: its accelerated HALS iterations after the
-single-sweep ones, and those of its start on the sketch. Measured
+**Frobenius coordinate descent is extrapolated** (:data:`EXTRAPOLATE_HALS`):
+its accelerated HALS iterations after the single-sweep ones with
+``n_inner="auto"`` (an integer runs plain HALS), and those of its start on
+the sketch, which runs accelerated HALS whatever ``n_inner``. Measured
 (``benchmarks/search_nmf_solver.py --extrapolate-hals`` and
 ``--stationary``, draws the benchmark does not judge): about a third fewer
 iterations to scikit-learn's 200-iteration ``cd`` objective at 60 x 50 and
@@ -153,9 +154,9 @@ FROBENIUS_START_TOL = 1e-3
 #: 2026).
 EXTRAPOLATE_START = True
 EXTRAPOLATION_MIN_WORK = 50_000
-#: Whether Frobenius coordinate descent with ``n_inner="auto"`` (accelerated
-#: HALS) extrapolates its iterations, and those of its start on the sketch
-#: (see the module).
+#: Whether Frobenius coordinate descent extrapolates its iterations (with
+#: ``n_inner="auto"``, accelerated HALS) and those of its start on the
+#: sketch (see the module).
 EXTRAPOLATE_HALS = True
 #: The sketch of X the Frobenius start fits, where it pays (see the module):
 #: ``n_components`` plus this many columns, this many power iterations, used

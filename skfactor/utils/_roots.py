@@ -15,10 +15,14 @@ import numpy as np
 
 __all__ = ["positive_real_roots"]
 
+#: Most Newton steps polishing a root from a closed form.
+_POLISH_STEPS = 6
+
 
 def positive_real_roots(coef):
     """Positive real roots of the polynomial with coefficients ``coef``
-    (highest power first, the first nonzero).
+    (highest power first; leading zeros are dropped, as ``numpy.roots``
+    does).
 
     In closed form up to degree 3 (the scalings of one or two factors with
     l1 or ridge penalties: a line, or a cubic without its square term),
@@ -34,7 +38,11 @@ def positive_real_roots(coef):
     [1.0, 2.0]
     """
     coef = [float(c) for c in coef]
+    while coef and coef[0] == 0.0:
+        coef.pop(0)
     degree = len(coef) - 1
+    if degree < 1:
+        return []
     monic = [c / coef[0] for c in coef[1:]]
     roots = None
     if not all(map(math.isfinite, monic)):
@@ -81,9 +89,6 @@ def _companion_roots(coef):
     roots = np.roots(coef)
     keep = (np.abs(roots.imag) <= 1e-9 * np.abs(roots)) & (roots.real > 0)
     return sorted(float(x) for x in roots.real[keep])
-
-
-_POLISH_STEPS = 6
 
 
 def _value_and_slope(coef, x):
