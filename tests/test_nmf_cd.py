@@ -256,6 +256,27 @@ def test_compiled_batches_follow_the_single_iterations(
         np.testing.assert_allclose(H_b, H_s, rtol=1e-9)
 
 
+@pytest.mark.parametrize(
+    "m, n, r",
+    [(14, 10, 3), (60, 50, 5), (7, 13, 2), (1, 3, 1), (600, 9, 8)],
+    ids=["small", "grid", "odd", "tiny", "blas"],
+)
+def test_dense_times_is_the_product(m, n, r):
+    """The batches' compiled product is ``A @ F`` with either argument
+    order, whatever the remainder of its four-row steps (n % 4), and falls
+    back to BLAS past PRODUCT_MAX_OUTPUT (the last case)."""
+    rng = np.random.default_rng(m + n + r)
+    A, F, G = rng.random((m, n)), rng.random((n, r)), rng.random((m, r))
+    AT = np.ascontiguousarray(A.T)
+    for product, expected in [
+        (_batches.dense_times(A, AT, F), A @ F),
+        (_batches.dense_times(AT, A, G), A.T @ G),
+    ]:
+        assert product.flags.c_contiguous and product.shape == expected.shape
+        np.testing.assert_allclose(product, expected, rtol=1e-13)
+    assert (m * r > _batches.PRODUCT_MAX_OUTPUT) == (m == 600)
+
+
 @pytest.mark.parametrize("exact", [False, True])
 def test_low_rank_hals_is_hals_on_the_product(exact):
     """HALS on ``Q @ B`` in factored form follows HALS on the dense product,

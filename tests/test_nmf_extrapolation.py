@@ -95,7 +95,9 @@ def test_compiled_batches_follow_the_single_extrapolated_iterations(
     single = _extrapolation.ExtrapolatedHALS(X, W0, H0, PENALTIES, **options)
     assert single.batch == 1
     W_s, H_s, history_s = _run(single, 23)
-    np.testing.assert_allclose(history_b, history_s, rtol=1e-11)
+    # the batch's products (_batches.dense_times) sum in another order than
+    # BLAS, and the Gram identity's cancellation magnifies the difference
+    np.testing.assert_allclose(history_b, history_s, rtol=1e-10)
     np.testing.assert_allclose(W_b, W_s, rtol=1e-9)
     np.testing.assert_allclose(H_b, H_s, rtol=1e-9)
 

@@ -50,7 +50,7 @@ algorithms using extrapolation", Neural Computation 31(2), 2019.
 import numpy as np
 from numba import njit
 
-from ._batches import BatchRecord
+from ._batches import BatchRecord, dense_times
 from ._hals import HALS, LowRankHALS, _gram_of_rows, _sweeps_H, inner_sweeps
 from ._mm_steps import balance_with_grams
 from ._objective import EPSILON, exact_if_cancelled_dense, factor_penalty, gram_fit
@@ -154,9 +154,9 @@ def _extrapolated_batch(
     for t in range(values.size):
         beta = momentum[0]
         W_plain, gram_plain, bar, V, gram_V, penalty_V = extrapolated_W(
-            W, Ht, np.dot(X, Ht), gram_H, half_norm, penalties, schedule, beta
+            W, Ht, dense_times(X, XT, Ht), gram_H, half_norm, penalties, schedule, beta
         )
-        numerator_T = np.dot(XT, V)
+        numerator_T = dense_times(XT, X, V)
         H_new, gram_new, fit, penalty_H = extrapolated_H(
             Ht, numerator_T, gram_V, half_norm, penalties.H, schedule, beta
         )
@@ -178,7 +178,7 @@ def _extrapolated_batch(
         else:
             W, Ht = W_plain, Ht.copy()
             gram_H, fit, penalty = _sweeps_H(
-                W, Ht, np.dot(XT, W), gram_plain, half_norm, penalties, schedule
+                W, Ht, dense_times(XT, X, W), gram_plain, half_norm, penalties, schedule
             )
             value = exact_if_cancelled_dense(fit, X, half_norm, W, Ht) + penalty
         values[t] = value

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from ._batches import BatchRecord, batch_size
+from ._batches import BatchRecord, batch_size, dense_times
 from ._mm_steps import balance_with_grams, entry_step, make_penalties
 from ._objective import (
     EPSILON,
@@ -91,11 +91,11 @@ def _mu_batch(X, XT, W, Ht, numerator, gram_H, half_norm, penalties, schedule, r
     n_inner = schedule[1]
     for t in range(values.size):
         W, gram_W = _update_W(W, numerator, gram_H, penalties.W, n_inner)
-        numerator_T = np.dot(XT, W)
+        numerator_T = dense_times(XT, X, W)
         Ht, gram_W, gram_H, fit, penalty = _update_H(
             W, Ht, numerator_T, gram_W, half_norm, penalties, schedule
         )
-        numerator = np.dot(X, Ht)
+        numerator = dense_times(X, XT, Ht)
         values[t] = exact_if_cancelled_dense(fit, X, half_norm, W, Ht) + penalty
         W_history[t] = W
         Ht_history[t] = Ht

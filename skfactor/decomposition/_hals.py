@@ -71,7 +71,7 @@ import scipy.sparse as sp
 from numba import njit
 from sklearn.utils.extmath import safe_sparse_dot
 
-from ._batches import BatchRecord, batch_size
+from ._batches import BatchRecord, batch_size, dense_times
 from ._mm_steps import balance_with_grams
 from ._objective import (
     EPSILON,
@@ -240,8 +240,8 @@ def _hals_batch(X, XT, W, Ht, gram_H, half_norm, penalties, schedule, record):
     """
     values, W_history, Ht_history = record
     for t in range(values.size):
-        gram_W = _sweeps_W(W, np.dot(X, Ht), gram_H, penalties.W, schedule)
-        numerator_T = np.dot(XT, W)
+        gram_W = _sweeps_W(W, dense_times(X, XT, Ht), gram_H, penalties.W, schedule)
+        numerator_T = dense_times(XT, X, W)
         gram_H, fit, penalty = _sweeps_H(
             W, Ht, numerator_T, gram_W, half_norm, penalties, schedule
         )
