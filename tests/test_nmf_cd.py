@@ -258,13 +258,14 @@ def test_compiled_batches_follow_the_single_iterations(
 
 @pytest.mark.parametrize(
     "m, n, r",
-    [(14, 10, 3), (60, 50, 5), (7, 13, 2), (1, 3, 1), (600, 9, 8)],
-    ids=["small", "grid", "odd", "tiny", "blas"],
+    [(14, 10, 3), (60, 50, 5), (7, 13, 2), (1, 3, 1), (600, 9, 8), (20, 9, 12)],
+    ids=["small", "grid", "odd", "tiny", "blas", "blas rank"],
 )
 def test_dense_times_is_the_product(m, n, r):
     """The batches' compiled product is ``A @ F`` with either argument
     order, whatever the remainder of its four-row steps (n % 4), and falls
-    back to BLAS past PRODUCT_MAX_OUTPUT (the last case)."""
+    back to BLAS past PRODUCT_MAX_OUTPUT or PRODUCT_MAX_RANK (the last two
+    cases)."""
     rng = np.random.default_rng(m + n + r)
     A, F, G = rng.random((m, n)), rng.random((n, r)), rng.random((m, r))
     AT = np.ascontiguousarray(A.T)
@@ -274,7 +275,8 @@ def test_dense_times_is_the_product(m, n, r):
     ]:
         assert product.flags.c_contiguous and product.shape == expected.shape
         np.testing.assert_allclose(product, expected, rtol=1e-13)
-    assert (m * r > _batches.PRODUCT_MAX_OUTPUT) == (m == 600)
+    blas = m * r > _batches.PRODUCT_MAX_OUTPUT or r > _batches.PRODUCT_MAX_RANK
+    assert blas == (m in (600, 20))
 
 
 @pytest.mark.parametrize("exact", [False, True])

@@ -62,25 +62,31 @@ class BatchRecord:
 #: :func:`dense_times` sums into a ``rank x m`` buffer; above this many
 #: entries (32 KiB) it would leave the first-level cache, and BLAS is faster.
 PRODUCT_MAX_OUTPUT = 4096
+#: ... and above this rank BLAS is faster too (60 x 50 and 100 x 100: about
+#: even at rank 10-12, BLAS a third faster at 16, twice at 40).
+PRODUCT_MAX_RANK = 10
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
 def dense_times(A, AT, F):  # pragma: no cover (compiled)
-    """``A @ F`` (C-contiguous) for small dense ``A`` given with its
+    r"""``A @ F`` (C-contiguous) for small dense ``A`` given with its
     C-contiguous transpose ``AT``, and C-contiguous ``F``.
 
     Rows of ``AT`` are added, four at a time, into the rows of
     :math:`(AF)^\top`, each a vectorized pass over contiguous memory that
-    stays in the first-level cache; numba's BLAS call is about as slow as
-    that on such small products (measured with one BLAS thread, December
-    2026, AMD EPYC: :math:`XH^\top` at 60 x 50, rank 5, 1.6 against 2.4 µs;
-    200 x 120, rank 8, 12 against 16-25 µs; 300 x 200, rank 8, 33 against
-    41 µs; at 500 x 300, rank 10, BLAS is faster, 114 against 144 µs).
-    Above :data:`PRODUCT_MAX_OUTPUT` entries of the result, BLAS.
+    stays in the first-level cache. On the small products of the batches
+    that is faster than numba's BLAS call (one BLAS thread, interleaved,
+    best of 60, December 2026, AMD EPYC): :math:`XH^\top` and
+    :math:`X^\top W` at 60 x 50, rank 5, 1.6-1.8 against 2.4 µs; 200 x 120,
+    rank 8, 12-19 against 17-22 µs; 300 x 200, rank 8, 41-48 against 44-59
+    µs; at ranks 3-4, two to three times faster. At 500 x 300, rank 10,
+    BLAS is faster (114 against 144 µs).
+    Above :data:`PRODUCT_MAX_OUTPUT` entries of the result or
+    :data:`PRODUCT_MAX_RANK` columns, BLAS.
     """
     m = A.shape[0]
     n, r = F.shape
-    if m * r > PRODUCT_MAX_OUTPUT:
+    if m * r > PRODUCT_MAX_OUTPUT or r > PRODUCT_MAX_RANK:
         return np.dot(A, F)
     out = np.zeros((r, m))
     j = 0
