@@ -10,7 +10,8 @@ about 89 µs an iteration one at a time, 73 in batches; at 200 x 120, rank
 :mod:`~skfactor.decomposition._frobenius_mu`) and
 Kullback-Leibler coordinate descent by dense rows
 (:mod:`~skfactor.decomposition._kl_cd`) run several iterations per
-compiled call, with the products with :math:`X` by numba's BLAS, and record
+compiled call, with the products with :math:`X` by :func:`dense_times`
+(up to rank 10; numba's BLAS above), and record
 every iterate so that the monitor can stop inside a batch, as the compiled
 Kullback-Leibler updates do (:mod:`~skfactor.decomposition._kl_mu`). Above
 :data:`BATCH_MAX_WORK` the products dominate, batches gain nothing, and an
