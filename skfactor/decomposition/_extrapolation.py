@@ -50,6 +50,7 @@ algorithms using extrapolation", Neural Computation 31(2), 2019.
 import numpy as np
 from numba import njit
 
+from ..utils._arrays import copy_into
 from ._batches import BatchRecord, dense_times
 from ._hals import HALS, LowRankHALS, _gram_of_rows, _sweeps_H, inner_sweeps
 from ._mm_steps import balance_with_grams
@@ -182,8 +183,8 @@ def _extrapolated_batch(
             )
             value = exact_if_cancelled_dense(fit, X, half_norm, W, Ht) + penalty
         values[t] = value
-        W_history[t] = W
-        Ht_history[t] = Ht
+        copy_into(W, W_history[t])
+        copy_into(Ht, Ht_history[t])
     return W, Ht, gram_H
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
+from ..utils._arrays import copy_into
 from ._batches import BatchRecord, batch_size, dense_times
 from ._mm_steps import balance_with_grams, entry_step, make_penalties
 from ._objective import (
@@ -97,8 +98,8 @@ def _mu_batch(X, XT, W, Ht, numerator, gram_H, half_norm, penalties, schedule, r
         )
         numerator = dense_times(X, XT, Ht)
         values[t] = exact_if_cancelled_dense(fit, X, half_norm, W, Ht) + penalty
-        W_history[t] = W
-        Ht_history[t] = Ht
+        copy_into(W, W_history[t])
+        copy_into(Ht, Ht_history[t])
     return W, Ht, numerator, gram_H
 
 

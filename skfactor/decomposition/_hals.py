@@ -71,6 +71,7 @@ import scipy.sparse as sp
 from numba import njit
 from sklearn.utils.extmath import safe_sparse_dot
 
+from ..utils._arrays import copy_into
 from ._batches import BatchRecord, batch_size, dense_times
 from ._mm_steps import balance_with_grams
 from ._objective import (
@@ -198,7 +199,7 @@ def inner_sweeps(F, numerator, gram, weight, n_sweeps, delta):
     for _ in range(n_sweeps - 1):
         if _sweep_transposed(Ft, At, gram, weight, value) <= delta * delta * first:
             break
-    F[:] = Ft.T
+    copy_into(Ft.T, F)
     return _gram_of_rows(Ft)
 
 
@@ -246,8 +247,8 @@ def _hals_batch(X, XT, W, Ht, gram_H, half_norm, penalties, schedule, record):
             W, Ht, numerator_T, gram_W, half_norm, penalties, schedule
         )
         values[t] = exact_if_cancelled_dense(fit, X, half_norm, W, Ht) + penalty
-        W_history[t] = W
-        Ht_history[t] = Ht
+        copy_into(W, W_history[t])
+        copy_into(Ht, Ht_history[t])
     return gram_H
 
 

@@ -60,6 +60,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
+from ..utils._arrays import copy_into
 from ._batches import BatchRecord, batch_size
 from ._mm_steps import balance_in_place
 from ._objective import (
@@ -458,16 +459,16 @@ def _dense_batch(data, W, Ht, penalties, options, buffers, record):
             dense_cd_sweep(X, W, H, penalties.W, model, NEWTON_STEPS)
         if fit_H:
             W_T = np.ascontiguousarray(W.T)
-            model_T[:, :] = np.dot(Ht, W_T)
+            copy_into(np.dot(Ht, W_T), model_T)
             for _ in range(n_inner):
                 dense_cd_sweep(X_T, Ht, W_T, penalties.H, model_T, NEWTON_STEPS)
             if balance_every:
                 balance_in_place(W, Ht, penalties)
-        model[:, :] = np.dot(W, np.ascontiguousarray(Ht.T))
+        copy_into(np.dot(W, np.ascontiguousarray(Ht.T)), model)
         log_term = kl_log_term(X.reshape(-1), model.reshape(-1), ratio.reshape(-1))
         values[t] = log_term + kl_objective_rest(data_sum, W, Ht, penalties)
-        W_history[t] = W
-        Ht_history[t] = Ht
+        copy_into(W, W_history[t])
+        copy_into(Ht, Ht_history[t])
 
 
 def kl_coordinate_descent(X, W, H, penalties, **options):

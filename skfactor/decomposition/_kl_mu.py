@@ -33,6 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
+from ..utils._arrays import copy_into
 from ..utils._log import weighted_log_sum
 from ._mm_steps import balance_in_place, entry_step, make_penalties
 from ._objective import (
@@ -144,13 +145,6 @@ def _kl_update_columns(W, Ht, numerator_T, weight):
 
 
 @njit(cache=True)
-def _copy(source, target):
-    for i in range(source.shape[0]):
-        for k in range(source.shape[1]):
-            target[i, k] = source[i, k]
-
-
-@njit(cache=True)
 def _kl_iterations(nonzeros, data_sum, factors, penalties, schedule, record):
     """``record.values.size`` iterations from the iterate ``(W, Ht^T)``, in place.
 
@@ -172,7 +166,7 @@ def _kl_iterations(nonzeros, data_sum, factors, penalties, schedule, record):
     n_inner = schedule.n_inner
     for step in range(record.values.size):
         if schedule.advance and schedule.fit_H:
-            _copy(W_next, W)
+            copy_into(W_next, W)
             for inner in range(n_inner):
                 if inner > 0:
                     _kl_sweep(
@@ -182,11 +176,11 @@ def _kl_iterations(nonzeros, data_sum, factors, penalties, schedule, record):
             if schedule.balance_every:
                 balance_in_place(W, Ht, penalties)
         elif schedule.advance:
-            _copy(W_next, W)
+            copy_into(W_next, W)
         source = W
         for inner in range(n_inner):
             if inner > 0:
-                _copy(W_next, W_inner)
+                copy_into(W_next, W_inner)
                 source = W_inner
             last = inner == n_inner - 1
             _kl_sweep(
@@ -199,8 +193,8 @@ def _kl_iterations(nonzeros, data_sum, factors, penalties, schedule, record):
                 record.ratios[step] if inner == 0 else scratch,
             )
         record.values[step] = kl_objective_rest(data_sum, W, Ht, penalties)
-        _copy(W, record.W_history[step])
-        _copy(Ht, record.Ht_history[step])
+        copy_into(W, record.W_history[step])
+        copy_into(Ht, record.Ht_history[step])
 
 
 @njit(cache=True)

@@ -142,7 +142,8 @@ def _newton_pass(nonzeros, Ht, quadratic, beta, weight, W, active):
             size = _prepare_row(w, grad_fit, size, weight, scratch)
             for k in range(r):
                 if not scratch[4][k]:
-                    hess[k, :] = HHt[k]
+                    for q in range(r):
+                        hess[k, q] = HHt[k, q]
             kl_row = (Ht, h_sum, data[:0], indices[:0], model, ratios)
             change, converged = _row_step(
                 w, grad_fit, hess, size, weight, kl_row, HHt, scratch

@@ -45,6 +45,7 @@ import cvxpy as cp
 import numpy as np
 from numba import njit
 
+from ..utils._arrays import copy_into, copy_vector
 from ..utils._small_linalg import cholesky_solve_in_place
 
 _FLOOR = 1e-300
@@ -199,16 +200,16 @@ def _block_newton_kernel(Z, G, smoothing, barrier):  # pragma: no cover (numba)
                     rhs[a, b] = acc
         else:
             rhs[:, :d] = 0.0
-        rhs[:, d] = y
+        copy_vector(y, rhs[:, d])
         cholesky_solve_in_place(S, rhs)
-        C[t] = rhs[:, :d]
-        W[t] = rhs[:, d]
+        copy_into(rhs[:, :d], C[t])
+        copy_vector(rhs[:, d], W[t])
     delta = np.empty((m, K))
     v = W[m - 1].copy()
     v_next = np.empty(d)
     for t in range(m - 1, -1, -1):
         if t < m - 1:
-            v_next[:] = v
+            copy_vector(v, v_next)
             for a in range(d):
                 acc = 0.0
                 for b in range(d):

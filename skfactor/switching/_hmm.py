@@ -31,6 +31,7 @@ import math
 import numpy as np
 from numba import njit
 
+from ..utils._arrays import copy_vector
 from ..utils._monitor import NonFiniteObjectiveError
 
 __all__ = ["forward_backward", "stationary_distribution"]
@@ -71,7 +72,7 @@ def _forward_backward(log_emissions, transition, initial):  # pragma: no cover
         log_lik += math.log(total) + shift
         for k in range(K):
             alpha[t, k] /= total
-    gamma[m - 1] = alpha[m - 1]
+    copy_vector(alpha[m - 1], gamma[m - 1])
     for t in range(m - 2, -1, -1):
         for k in range(K):
             weighted[k] = emissions[t + 1, k] * beta[k] / scale[t + 1]

@@ -45,6 +45,7 @@ from numba import njit
 
 from ..decomposition._hals import hals_columns, inner_sweeps
 from ..decomposition._mm_steps import Penalty
+from ..utils._arrays import copy_into
 from ..utils._penalties import penalty_degree
 from ._tensor_algebra import contraction_order, mode_dot, multi_mode_dot, unfold
 
@@ -211,7 +212,7 @@ def _core_sweeps(entries, numerator, kron, weight, max_sweeps, rtol):
     """
     before = np.empty_like(entries)
     for sweep in range(1, max_sweeps + 1):
-        before[:] = entries
+        copy_into(entries, before)
         hals_columns(entries, numerator, kron, weight)
         change = 0.0
         size = 0.0
