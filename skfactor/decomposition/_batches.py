@@ -22,6 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
+from ..utils._arrays import copy_into
+
 #: Dense data with at most this many ``m * n * r`` run compiled batches of
 #: at most :data:`BATCH` iterations. Measured, time per iteration of batches
 #: over single iterations (one BLAS thread for numpy's and scipy's, which
@@ -58,6 +60,17 @@ class BatchRecord:
     def factors(self, step):
         """Copies of the factors after iteration ``step`` of the batch."""
         return np.array(self.W[step]), np.array(self.Ht[step])
+
+
+@njit(cache=True)
+def store_iterate(record, t, value, W, Ht):  # pragma: no cover (compiled)
+    """Write iteration ``t``'s objective and factors into ``record``, the
+    ``(values, W, Ht)`` of :meth:`BatchRecord.arrays`, inside a compiled
+    batch (by loops: see :mod:`~skfactor.utils._arrays`)."""
+    values, W_history, Ht_history = record
+    values[t] = value
+    copy_into(W, W_history[t])
+    copy_into(Ht, Ht_history[t])
 
 
 #: :func:`dense_times` sums into a ``rank x m`` buffer; above this many

@@ -50,8 +50,7 @@ algorithms using extrapolation", Neural Computation 31(2), 2019.
 import numpy as np
 from numba import njit
 
-from ..utils._arrays import copy_into
-from ._batches import BatchRecord, dense_times
+from ._batches import BatchRecord, dense_times, store_iterate
 from ._hals import HALS, LowRankHALS, _gram_of_rows, _sweeps_H, inner_sweeps
 from ._mm_steps import balance_with_grams
 from ._objective import EPSILON, exact_if_cancelled_dense, factor_penalty, gram_fit
@@ -151,8 +150,7 @@ def _extrapolated_batch(
     iterate ``(W, Ht^T)`` of objective ``value``; ``record`` as in
     :func:`~._hals._hals_batch`. Returns the last ``W``, ``Ht`` and the
     Gram matrix of ``Ht``."""
-    values, W_history, Ht_history = record
-    for t in range(values.size):
+    for t in range(record[0].size):
         beta = momentum[0]
         W_plain, gram_plain, bar, V, gram_V, penalty_V = extrapolated_W(
             W, Ht, dense_times(X, XT, Ht), gram_H, half_norm, penalties, schedule, beta
@@ -182,9 +180,7 @@ def _extrapolated_batch(
                 W, Ht, dense_times(XT, X, W), gram_plain, half_norm, penalties, schedule
             )
             value = exact_if_cancelled_dense(fit, X, half_norm, W, Ht) + penalty
-        values[t] = value
-        copy_into(W, W_history[t])
-        copy_into(Ht, Ht_history[t])
+        store_iterate(record, t, value, W, Ht)
     return W, Ht, gram_H
 
 

@@ -23,8 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from ..utils._arrays import copy_into
-from ._batches import BatchRecord, batch_size, dense_times
+from ._batches import BatchRecord, batch_size, dense_times, store_iterate
 from ._mm_steps import balance_with_grams, entry_step, make_penalties
 from ._objective import (
     EPSILON,
@@ -88,18 +87,16 @@ def _mu_batch(X, XT, W, Ht, numerator, gram_H, half_norm, penalties, schedule, r
     ``record`` is ``(values, W_history, Ht_history)``. Returns the last
     ``W``, ``Ht``, numerator ``X Ht`` and Gram matrix of ``Ht``.
     """  # pragma: no cover (compiled)
-    values, W_history, Ht_history = record
     n_inner = schedule[1]
-    for t in range(values.size):
+    for t in range(record[0].size):
         W, gram_W = _update_W(W, numerator, gram_H, penalties.W, n_inner)
         numerator_T = dense_times(XT, X, W)
         Ht, gram_W, gram_H, fit, penalty = _update_H(
             W, Ht, numerator_T, gram_W, half_norm, penalties, schedule
         )
         numerator = dense_times(X, XT, Ht)
-        values[t] = exact_if_cancelled_dense(fit, X, half_norm, W, Ht) + penalty
-        copy_into(W, W_history[t])
-        copy_into(Ht, Ht_history[t])
+        value = exact_if_cancelled_dense(fit, X, half_norm, W, Ht) + penalty
+        store_iterate(record, t, value, W, Ht)
     return W, Ht, numerator, gram_H
 
 

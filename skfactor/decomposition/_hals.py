@@ -72,7 +72,7 @@ from numba import njit
 from sklearn.utils.extmath import safe_sparse_dot
 
 from ..utils._arrays import copy_into
-from ._batches import BatchRecord, batch_size, dense_times
+from ._batches import BatchRecord, batch_size, dense_times, store_iterate
 from ._mm_steps import balance_with_grams
 from ._objective import (
     EPSILON,
@@ -239,16 +239,14 @@ def _hals_batch(X, XT, W, Ht, gram_H, half_norm, penalties, schedule, record):
     the factors after every iteration. Returns the Gram matrix of the last
     ``Ht``.
     """
-    values, W_history, Ht_history = record
-    for t in range(values.size):
+    for t in range(record[0].size):
         gram_W = _sweeps_W(W, dense_times(X, XT, Ht), gram_H, penalties.W, schedule)
         numerator_T = dense_times(XT, X, W)
         gram_H, fit, penalty = _sweeps_H(
             W, Ht, numerator_T, gram_W, half_norm, penalties, schedule
         )
-        values[t] = exact_if_cancelled_dense(fit, X, half_norm, W, Ht) + penalty
-        copy_into(W, W_history[t])
-        copy_into(Ht, Ht_history[t])
+        value = exact_if_cancelled_dense(fit, X, half_norm, W, Ht) + penalty
+        store_iterate(record, t, value, W, Ht)
     return gram_H
 
 

@@ -60,8 +60,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from ..utils._arrays import copy_into
-from ._batches import BatchRecord, batch_size
+from ._batches import BatchRecord, batch_size, store_iterate
 from ._mm_steps import balance_in_place
 from ._objective import (
     _TINY,
@@ -452,23 +451,21 @@ def _dense_batch(data, W, Ht, penalties, options, buffers, record):
     X, X_T, data_sum = data
     fit_H, balance_every, n_inner = options
     model, model_T, ratio = buffers
-    values, W_history, Ht_history = record
-    for t in range(values.size):
+    for t in range(record[0].size):
         H = np.ascontiguousarray(Ht.T)
         for _ in range(n_inner):
             dense_cd_sweep(X, W, H, penalties.W, model, NEWTON_STEPS)
         if fit_H:
             W_T = np.ascontiguousarray(W.T)
-            copy_into(np.dot(Ht, W_T), model_T)
+            np.dot(Ht, W_T, model_T)
             for _ in range(n_inner):
                 dense_cd_sweep(X_T, Ht, W_T, penalties.H, model_T, NEWTON_STEPS)
             if balance_every:
                 balance_in_place(W, Ht, penalties)
-        copy_into(np.dot(W, np.ascontiguousarray(Ht.T)), model)
+        np.dot(W, np.ascontiguousarray(Ht.T), model)
         log_term = kl_log_term(X.reshape(-1), model.reshape(-1), ratio.reshape(-1))
-        values[t] = log_term + kl_objective_rest(data_sum, W, Ht, penalties)
-        copy_into(W, W_history[t])
-        copy_into(Ht, Ht_history[t])
+        value = log_term + kl_objective_rest(data_sum, W, Ht, penalties)
+        store_iterate(record, t, value, W, Ht)
 
 
 def kl_coordinate_descent(X, W, H, penalties, **options):

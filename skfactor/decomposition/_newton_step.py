@@ -15,7 +15,6 @@ dense rows), take their steps here.
 import numpy as np
 from numba import njit
 
-from ..utils._arrays import copy_into
 from ..utils._log import weighted_log_sum
 from ..utils._small_linalg import cholesky_solve_in_place
 from ._objective import EPSILON
@@ -139,7 +138,7 @@ def _gram_rows(scaled, n_rows, binding, hess):
     more than the arithmetic)."""
     rows = scaled[:n_rows]
     if n_rows >= _BLAS_ROW:
-        copy_into(np.dot(rows.T, rows), hess)
+        np.dot(rows.T, rows, hess)
         return
     r = hess.shape[0]
     for k in range(r):
